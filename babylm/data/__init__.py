@@ -1,0 +1,1 @@
+"""Data pipeline: scrape → convert → combine → clean → split → tokenizer → encode → DataModule."""

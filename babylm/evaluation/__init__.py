@@ -1,0 +1,1 @@
+"""Evaluation of exported models (BLiMP minimal pairs, perplexity)."""

@@ -1,0 +1,1 @@
+"""Model architectures, losses and the Lightning modules (teacher and distillation student)."""
