@@ -1,0 +1,176 @@
+"""Article prose from the HTML that MediaWiki's ``action=parse`` returns for a Wikisource page.
+
+:func:`extract_prose` keeps the article's text and drops everything a reader of the printed page would
+not read as part of the article: the Wikisource header and navigation (``ws-noexport``, ``wst-header``,
+``#headerContainer``…), hidden metadata, ``<style>``/``<script>``, ProofreadPage's page-number anchors
+(``ws-pagenum``), footnote markers (``sup.reference``) and the footnote list itself, edit links, tables
+(data tables flatten into noise), images and their captions, and marginal side-notes. Formulae become
+their TeX source. Block elements (paragraphs, headings, list items, ``<div>``s) become paragraphs,
+separated by one blank line; whitespace inside a paragraph is collapsed; ``<br>`` becomes a line break.
+
+:func:`looks_truncated` tells a complete parse result from one cut short in transit. Pure functions
+(lxml); nothing is read or written.
+"""
+
+from __future__ import annotations
+
+import re
+
+import lxml.etree
+import lxml.html
+
+# Elements dropped with everything inside them (their tail text is kept).
+_DROP_TAGS = frozenset(
+    {"style", "script", "link", "meta", "noscript", "table", "figure", "img", "audio", "video", "map", "head"}
+)
+_DROP_CLASSES = frozenset(
+    {
+        "ws-noexport", "noprint", "ws-header", "wst-header", "wst-header-structure", "headertemplate",
+        "header_notes", "wst-header-notes", "ws-pagenum", "pagenum", "pagenum-inner", "pagenumber",
+        "mw-editsection", "reference", "references", "mw-references-wrap", "reflist", "mw-cite-backlink",
+        "metadata", "navbox", "wst-sidenote", "sidenote", "mw-empty-elt", "thumb", "gallery", "mw-jump-link",
+    }
+)
+_DROP_IDS = frozenset({"headerContainer", "navigationHeader", "ws-data", "headertemplate", "toc"})
+_BLOCK_TAGS = frozenset(
+    {
+        "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dd", "dt", "dl", "ul", "ol", "blockquote",
+        "pre", "center", "section", "article", "hr", "body", "html", "caption", "poem",
+    }
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+_PAGE_LINK = re.compile(r"(^|/)Page:", re.IGNORECASE)
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_INVISIBLE = re.compile("[\u200b\u00ad\ufeff]")
+_DISPLAYSTYLE = re.compile(r"^\{\\displaystyle\s*(.*)\}$", re.DOTALL)
+_TRAILING_COMMENTS = re.compile(r"(\s*<!--.*?-->)*\s*$", re.DOTALL)
+_LINE_BREAK = "\x00"  # stands for <br>; NUL never survives _XML_INVALID
+
+
+def extract_prose(html: str) -> str:
+    """Return the article prose in ``html`` (a ``parse.text`` string) as plain text.
+
+    Paragraphs are separated by a blank line; returns ``""`` when nothing readable is left. Never raises
+    on malformed markup: lxml recovers what it can.
+    """
+    html = _XML_INVALID.sub("", html.encode("utf-8", "replace").decode("utf-8"))
+    if not html.strip():
+        return ""
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return ""
+    _math_to_tex(root)  # first: the MathML holding the TeX is hidden (display: none) noise
+    _drop_noise(root)
+    writer = _ParagraphWriter()
+    _walk(root, writer)
+    return "\n\n".join(writer.finish())
+
+
+def looks_truncated(html: str) -> bool:
+    """Return True when ``html`` is a MediaWiki parse result cut short.
+
+    MediaWiki wraps parser output in one ``<div class="… mw-parser-output">``; a complete result therefore
+    ends with ``</div>`` (optionally followed by HTML comments such as the limit report).
+    """
+    stripped = html.strip()
+    if not stripped.startswith("<div"):
+        return False
+    return not _TRAILING_COMMENTS.sub("", stripped).endswith("</div>")
+
+
+def _classes(element) -> set[str]:
+    return set((element.get("class") or "").split())
+
+
+def _is_noise(element) -> bool:
+    """Whether ``element`` is navigation, metadata, a page anchor, a footnote marker or similar."""
+    if element.tag in _DROP_TAGS:
+        return True
+    if _classes(element) & _DROP_CLASSES or element.get("id") in _DROP_IDS:
+        return True
+    if _HIDDEN_STYLE.search(element.get("style") or ""):
+        return True
+    # Older page-number templates: a link to a Page: page whose text is just the page number.
+    if element.tag == "a" and _PAGE_LINK.search(element.get("title") or element.get("href") or ""):
+        return (element.text_content() or "").strip().strip("[]").isdigit()
+    return False
+
+
+def _drop_noise(root) -> None:
+    """Remove every noise element (keeping the text that follows it)."""
+    noise = [el for el in root.iter() if isinstance(el.tag, str) and _is_noise(el)]
+    for element in noise:  # an element inside an already dropped one is dropped from a detached tree
+        if element.getparent() is not None:
+            element.drop_tree()
+
+
+def _math_to_tex(root) -> None:
+    """Replace MediaWiki math elements (MathML plus fallback image) by their TeX source."""
+    for element in list(root.iter("span", "math")):
+        if element.getparent() is None:
+            continue
+        is_wrapper = element.tag == "span" and "mwe-math-element" in _classes(element)
+        if not (is_wrapper or element.tag == "math"):
+            continue
+        tex = ""
+        for annotation in element.iter("annotation"):
+            if annotation.get("encoding") == "application/x-tex":
+                tex = annotation.text or ""
+        tex = tex or element.get("alttext") or ""
+        match = _DISPLAYSTYLE.match(tex.strip())
+        tex = match.group(1) if match else tex.strip()
+        replacement = lxml.html.Element("span")
+        replacement.text = tex
+        replacement.tail = element.tail
+        element.getparent().replace(element, replacement)
+
+
+class _ParagraphWriter:
+    """Collects text into paragraphs; a block boundary ends the current paragraph."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[str] = []
+        self.pieces: list[str] = []
+
+    def add(self, text: str) -> None:
+        """Append inline text to the current paragraph."""
+        self.pieces.append(text)
+
+    def line_break(self) -> None:
+        """A ``<br>``: a line break inside the current paragraph."""
+        self.pieces.append(_LINE_BREAK)
+
+    def end_paragraph(self) -> None:
+        """Close the current paragraph: collapse whitespace, keep it if any text is left."""
+        raw = _INVISIBLE.sub("", "".join(self.pieces))
+        self.pieces = []
+        lines = [_SPACES.sub(" ", line).strip() for line in raw.split(_LINE_BREAK)]
+        text = "\n".join(line for line in lines if line)
+        if text:
+            self.paragraphs.append(text)
+
+    def finish(self) -> list[str]:
+        """Close the last paragraph and return all of them."""
+        self.end_paragraph()
+        return self.paragraphs
+
+
+def _walk(element, writer: _ParagraphWriter) -> None:
+    """Feed ``element``'s text (not its tail) to ``writer`` in document order."""
+    if not isinstance(element.tag, str):  # comment or processing instruction: no text of its own
+        return
+    block = element.tag in _BLOCK_TAGS
+    if block:
+        writer.end_paragraph()
+    if element.tag == "br":
+        writer.line_break()
+    elif element.text:
+        writer.add(element.text)
+    for child in element:
+        _walk(child, writer)
+        if child.tail:
+            writer.add(child.tail)
+    if block:
+        writer.end_paragraph()
