@@ -40,8 +40,14 @@ def _usage() -> str:
 
 
 def lightning_main(argv: Sequence[str]) -> int:
-    """Run LightningCLI on ``argv`` (starting with fit/validate/test); returns an exit code."""
-    raise SystemExit("the training commands are not available yet")
+    """Run LightningCLI on ``argv`` (starting with fit/validate/test); returns an exit code.
+
+    The CLI itself (links, checkpoint callbacks, config saving, W&B fallback) is :mod:`babylm.training_cli`,
+    imported here so that ``python -m babylm --help`` stays fast.
+    """
+    from babylm.training_cli import run
+
+    return run(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,154 @@
+"""Export a trained model as a Hugging Face directory: safetensors weights, config and tokenizer files.
+
+Run: ``python -m babylm export --ckpt checkpoints/teacher_llama_360m/last.ckpt --out checkpoints/Llama-360M``
+(``--help`` for the options). ``fit`` calls :func:`export_hf` itself at the end when ``model.export_dir`` is set.
+
+Reads a Lightning ``.ckpt`` (with ``torch.load(weights_only=True)``: no pickle code runs) and the tokenizer
+the model was trained with; writes ``<out>/model.safetensors``, ``config.json``, ``generation_config.json``,
+``tokenizer.json`` and ``tokenizer_config.json``. The directory is assembled beside the target and renamed
+into place, so an existing export is replaced whole or not at all. The result loads with
+``AutoModelForCausalLM.from_pretrained(out)`` and ``AutoTokenizer.from_pretrained(out)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from babylm.models.build import ModelConfig, build_model
+
+
+class ExportError(ValueError):
+    """A checkpoint or tokenizer cannot be exported (missing, unreadable or not a babylm model)."""
+
+
+def _replace_directory(staged: Path, target: Path) -> None:
+    """Rename ``staged`` to ``target``; an existing ``target`` is moved aside first and removed after."""
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staged, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def export_hf(model, tokenizer_path: Optional[str | os.PathLike], out_dir: str | os.PathLike) -> Path:
+    """Write ``model`` (a transformers ``PreTrainedModel``) and its tokenizer as an HF directory.
+
+    Takes the model, the tokenizer it was trained with (a ``tokenizers`` JSON file or an HF tokenizer
+    directory) and the output directory; returns the output path. The tokenizer's ``model_max_length`` is
+    the model's context length. Raises :class:`ExportError` when no tokenizer is given or it cannot be read.
+    """
+    from babylm.data.tokenizer import TokenizerError, load_hf_tokenizer
+
+    if tokenizer_path is None:
+        raise ExportError("export: no tokenizer given (model.tokenizer_path is unset); pass --tokenizer PATH")
+    try:
+        tokenizer = load_hf_tokenizer(tokenizer_path)
+    except TokenizerError as error:
+        raise ExportError(f"export: {error}") from error
+    config = model.config
+    tokenizer.model_max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions")
+    if len(tokenizer) != config.vocab_size:
+        raise ExportError(
+            f"export: tokenizer {tokenizer_path} has {len(tokenizer)} tokens but the model's vocabulary has "
+            f"{config.vocab_size}; pass the tokenizer the model was trained with (--tokenizer)"
+        )
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        model.save_pretrained(str(staged))
+        tokenizer.save_pretrained(str(staged))
+        _replace_directory(staged, target)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return target
+
+
+def load_checkpoint(ckpt_path: str | os.PathLike) -> dict:
+    """Read a Lightning checkpoint safely (``weights_only=True``, onto the CPU); returns the checkpoint dict."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise ExportError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # unpickling errors have many types; all mean "not a safe checkpoint"
+        raise ExportError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from error
+
+
+def model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):
+    """Rebuild the HF model of a CausalLM (or subclass) checkpoint from its hyper-parameters and weights.
+
+    Takes the checkpoint dict (see :func:`load_checkpoint`) and a name for messages; returns the HF model in
+    eval mode. Only the ``model.*`` weights are used (a student's frozen teachers are never in them).
+    """
+    hparams = checkpoint.get("hyper_parameters") or {}
+    if "config" not in hparams or "vocab_size" not in hparams:
+        raise ExportError(f"{source}: no model config/vocab_size in its hyper-parameters; not a babylm CausalLM checkpoint")
+    config = hparams["config"]
+    config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
+    model = build_model(config, int(hparams["vocab_size"]))
+    weights = {k[len("model."):]: v for k, v in checkpoint.get("state_dict", {}).items() if k.startswith("model.")}
+    if not weights:
+        raise ExportError(f"{source}: the checkpoint holds no model.* weights")
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    # tied output weights may be stored once; anything else missing means the config does not match
+    tied = getattr(model, "_tied_weights_keys", None) or ()
+    missing = [k for k in missing if k not in tied]
+    if missing or unexpected:
+        raise ExportError(f"{source}: weights do not match the saved config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    model.tie_weights()
+    return model.eval()
+
+
+def export_checkpoint(
+    ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, tokenizer_path: Optional[str | os.PathLike] = None
+) -> Path:
+    """Export a Lightning ``.ckpt`` as an HF directory; returns the output path.
+
+    Takes the checkpoint, the output directory and optionally the tokenizer (default: the ``tokenizer_path``
+    saved in the checkpoint's hyper-parameters, relative to the working directory).
+    """
+    checkpoint = load_checkpoint(ckpt_path)
+    model = model_from_checkpoint(checkpoint, str(ckpt_path))
+    tokenizer = tokenizer_path or checkpoint.get("hyper_parameters", {}).get("tokenizer_path")
+    return export_hf(model, tokenizer, out_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m babylm export``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m babylm export",
+        description="Turn a Lightning checkpoint into a Hugging Face directory (safetensors + tokenizer) that "
+        "AutoModelForCausalLM and AutoTokenizer load.",
+    )
+    parser.add_argument("--ckpt", required=True, help="Lightning checkpoint, e.g. checkpoints/teacher_llama_360m/last.ckpt")
+    parser.add_argument("--out", required=True, help="output directory, e.g. checkpoints/Llama-360M (replaced if present)")
+    parser.add_argument(
+        "--tokenizer", default=None,
+        help="tokenizer JSON or HF directory (default: the tokenizer_path saved in the checkpoint)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the export program on ``argv``; returns 0, or 2 with a one-line error."""
+    args = build_parser().parse_args(argv)
+    try:
+        out = export_checkpoint(args.ckpt, args.out, args.tokenizer)
+    except ExportError as error:
+        print(f"babylm export: {error}", file=sys.stderr)
+        return 2
+    print(f"exported {args.ckpt} to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

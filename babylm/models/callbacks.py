@@ -1,0 +1,129 @@
+"""Lightning callbacks of the training runs: checkpoints at training-word milestones.
+
+BabyLM asks for intermediate checkpoints by the number of training *words* a model has seen: 1M, 2M, …, 10M,
+then every 10M up to 100M. :class:`WordMilestoneCheckpoint` saves one there. It is wired into every training
+command by the CLI under the ``word_checkpoints`` key (``--word_checkpoints.milestones '[1, 5]'``,
+``--word_checkpoints.export_hf true``; see ``python -m babylm fit --help``).
+
+Words seen = tokens seen (``CausalLM.tokens_seen``, all ranks) × ``words_per_token`` of the DataModule (training
+words ÷ training tokens, counted when the corpus was encoded). Writes ``<dirpath>/words-<N>M.ckpt`` and, with
+``export_hf``, a Hugging Face directory ``<dirpath>/hf-words-<N>M/`` per milestone.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_info
+
+log = logging.getLogger(__name__)
+
+#: 1M … 10M in steps of 1M, then 20M … 100M in steps of 10M (in millions of words).
+DEFAULT_MILESTONES_MILLIONS: tuple[float, ...] = tuple(range(1, 11)) + tuple(range(20, 101, 10))
+
+
+def milestone_label(millions: float) -> str:
+    """Return the file-name label of a milestone given in millions of words: ``1`` → ``"1M"``, ``0.5`` → ``"0.5M"``."""
+    return f"{millions:g}M"
+
+
+def crossed_milestones(milestones: Sequence[float], before: float, after: float) -> list[float]:
+    """Return the milestones (in words) in ``(before, after]``, ascending: those passed during one step."""
+    return sorted(m for m in milestones if before < m <= after)
+
+
+class WordMilestoneCheckpoint(L.Callback):
+    """Save a checkpoint each time the number of training words seen passes a milestone.
+
+    Args:
+        milestones: Milestones in millions of words; ``null`` = 1, 2, …, 10, then 20, 30, …, 100. ``[]`` turns
+            the callback off.
+        dirpath: Directory for ``words-<N>M.ckpt``; ``null`` = the directory of the main checkpoints
+            (``checkpoint.dirpath``).
+        export_hf: Also write a Hugging Face directory ``hf-words-<N>M/`` per milestone.
+        words_per_token: Words per token of the training data; ``null`` = the DataModule's ``words_per_token``.
+    """
+
+    def __init__(
+        self,
+        milestones: Optional[list[float]] = None,
+        dirpath: Optional[str] = None,
+        export_hf: bool = False,
+        words_per_token: Optional[float] = None,
+    ) -> None:
+        values = DEFAULT_MILESTONES_MILLIONS if milestones is None else milestones
+        if any(m <= 0 for m in values):
+            raise ValueError(f"word_checkpoints.milestones must be positive millions of words, got {list(values)}")
+        self.milestones_millions = sorted(set(float(m) for m in values))
+        self.dirpath = dirpath
+        self.export_hf = export_hf
+        self.words_per_token = words_per_token
+        self.saved: list[float] = []  # milestones (millions) already written; restored on resume
+        self._last_step = -1
+        self._words_before = 0.0
+
+    # ------------------------------------------------------------------ helpers
+    def _ratio(self, trainer: L.Trainer) -> Optional[float]:
+        if self.words_per_token is not None:
+            return float(self.words_per_token)
+        value = getattr(getattr(trainer, "datamodule", None), "words_per_token", None)
+        return float(value) if value else None
+
+    def _directory(self, trainer: L.Trainer) -> Path:
+        if self.dirpath:
+            return Path(self.dirpath)
+        main = trainer.checkpoint_callback
+        if main is not None and getattr(main, "dirpath", None):
+            return Path(main.dirpath)
+        return Path(trainer.default_root_dir) / "checkpoints"
+
+    def words_seen(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Optional[float]:
+        """Return the training words seen so far (all ranks), or None when words per token is unknown."""
+        ratio = self._ratio(trainer)
+        tokens = getattr(pl_module, "tokens_seen", None)
+        return None if ratio is None or tokens is None else tokens * ratio
+
+    # ------------------------------------------------------------------ hooks
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Warn once when milestones are set but words per token is unknown (then nothing is saved)."""
+        self._last_step = trainer.global_step
+        self._words_before = self.words_seen(trainer, pl_module) or 0.0
+        if self.milestones_millions and self._ratio(trainer) is None:
+            log.warning("word_checkpoints: the DataModule has no words_per_token; no word-milestone checkpoints")
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """After an optimizer step, save a checkpoint for every milestone passed during that step."""
+        if trainer.global_step == self._last_step or trainer.sanity_checking:
+            return  # still accumulating gradients: the weights have not changed
+        self._last_step = trainer.global_step
+        words = self.words_seen(trainer, pl_module)
+        if words is None:
+            return
+        pending = [m for m in self.milestones_millions if m not in self.saved]
+        for millions in crossed_milestones(pending, self._words_before / 1e6, words / 1e6):
+            self._save(trainer, pl_module, millions, words)
+        self._words_before = words
+
+    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule, millions: float, words: float) -> None:
+        directory = self._directory(trainer)
+        label = milestone_label(millions)
+        self.saved.append(millions)  # before saving, so the checkpoint itself records the milestone as done
+        trainer.save_checkpoint(str(directory / f"words-{label}.ckpt"), weights_only=False)  # all ranks call; rank 0 writes
+        rank_zero_info(f"word milestone {label}: {words:,.0f} words seen at step {trainer.global_step}; saved {directory / f'words-{label}.ckpt'}")
+        if self.export_hf and trainer.is_global_zero:
+            from babylm.export import export_hf
+
+            export_hf(pl_module.model, pl_module.hparams.get("tokenizer_path"), directory / f"hf-words-{label}")
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Return the milestones already saved, so a resumed run does not write them again."""
+        return {"saved": list(self.saved)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the milestones already saved."""
+        self.saved = [float(m) for m in state_dict.get("saved", [])]
+

@@ -1,0 +1,204 @@
+"""The training commands ``python -m babylm fit|validate|test``: LightningCLI set up for this project.
+
+Run: ``python -m babylm fit -c configs/teacher_llama_360m.yaml`` (``--help`` lists every option,
+``--print_config`` prints a complete, commented YAML to start a new config from).
+
+What it adds to a plain LightningCLI:
+
+* ``configs/base.yaml`` (beside the package) is always read first as the defaults, so a variant YAML holds
+  only what differs; ``-c configs/base.yaml -c configs/tiny/teacher_llama.yaml`` gives the same result.
+* the model is any :class:`~babylm.models.causal_lm.CausalLM` subclass (``model.class_path``), the data are
+  :class:`~babylm.data.datamodule.TokenizedDataModule`; ``data.vocab_size`` and ``data.tokenizer_path`` are
+  linked into the model when the DataModule is built, and ``data.seq_len`` into the model's context length.
+* ``checkpoint`` (a ``ModelCheckpoint``) and ``word_checkpoints`` (:class:`WordMilestoneCheckpoint`) are
+  always on, configured by plain keys (``--checkpoint.dirpath checkpoints/my_run``).
+* the resolved config is saved as ``config.yaml`` next to the checkpoints (``checkpoint.dirpath``).
+* Weights & Biases never hangs or prompts: without an API key, or with the server unreachable, it runs
+  offline with a one-line notice (:mod:`babylm.wandb_mode`).
+* a bad config (unknown key, wrong type, missing tokenizer or token files) is one line on stderr, exit 2.
+
+Reads the YAML configs and what the DataModule and model read; writes checkpoints, ``config.yaml``, logs
+(``runs/``) and, when ``model.export_dir`` is set, the Hugging Face export.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from jsonargparse import ArgumentError
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+from babylm.atomic import atomic_write_text
+from babylm.data.datamodule import TokenizedDataModule
+from babylm.models.callbacks import WordMilestoneCheckpoint
+from babylm.models.causal_lm import CausalLM
+
+BASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "base.yaml"
+SUBCOMMANDS = ("fit", "validate", "test")
+
+
+class SaveConfigBesideCheckpoints(SaveConfigCallback):
+    """Write the resolved config as ``config.yaml`` into the checkpoint directory at the start of ``fit``.
+
+    (Lightning's default writes into the logger's directory, which for W&B is not where the checkpoints are.)
+    """
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        """Nothing yet: the checkpoint directory is only resolved in ``ModelCheckpoint.setup``."""
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        """Save ``config.yaml`` beside the checkpoints (rank 0; overwritten by a resumed run)."""
+        if self.already_saved or not trainer.is_global_zero:
+            return
+        main = trainer.checkpoint_callback
+        directory = Path(main.dirpath) if main is not None and main.dirpath else Path(trainer.default_root_dir)
+        atomic_write_text(directory / self.config_filename, self.parser.dump(self.config, skip_none=False))
+        self.already_saved = True
+
+
+class BabyLMCLI(LightningCLI):
+    """LightningCLI with the project's links, checkpoint callbacks and W&B fallback (see the module doc)."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Add ``checkpoint`` and ``word_checkpoints``, and link the DataModule's values into the model."""
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.dirpath": "checkpoints/run",
+                "checkpoint.filename": "best-{step}",
+                "checkpoint.monitor": "val/loss",
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 1,
+            }
+        )
+        parser.add_lightning_class_args(WordMilestoneCheckpoint, "word_checkpoints")
+        parser.link_arguments("data.seq_len", "model.init_args.config.max_position_embeddings")
+        parser.link_arguments("data.vocab_size", "model.init_args.vocab_size", apply_on="instantiate")
+        parser.link_arguments("data.tokenizer_path", "model.init_args.tokenizer_path", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        """Switch W&B to offline mode (with a notice) when it could not work online."""
+        from babylm.wandb_mode import logger_uses_wandb, offline_unless_usable
+
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if logger_uses_wandb(config.get("trainer", {}).get("logger")):
+            notice = offline_unless_usable()
+            if notice:
+                print(notice, file=sys.stderr)
+
+
+def _project_error(error: BaseException) -> BaseException | None:
+    """The babylm input error (TokenizerError, EncodeError, …) behind ``error``, or None.
+
+    jsonargparse wraps errors raised while instantiating the model or DataModule, so the cause chain is searched.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (ValueError, OSError)) and type(error).__module__.startswith("babylm."):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_NOISE = re.compile(
+    r"^(Does not validate against any of the Union subtypes|Subtypes:.*|Errors:|- Expected a <class 'NoneType'>|"
+    r"Given value type:.*|Given value:.*|tip:.*)$"
+)
+
+
+def parse_error_line(message: str) -> str:
+    """Condense a jsonargparse error (nested Union/sub-class reports) into one line that names the key."""
+    parts = []
+    for line in message.splitlines():
+        line = line.strip().removeprefix("- ").strip() if line.strip().startswith("- ") and "NoneType" not in line else line.strip()
+        if line and not _NOISE.match(line):
+            parts.append(line.rstrip(":"))
+    return _one_line(": ".join(parts)) or _one_line(message)
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run a training command (``argv[0]`` is fit, validate or test); returns the exit code."""
+    argv = list(argv)
+    if argv and argv[0] in SUBCOMMANDS and any(a == "--print_config" or a.startswith("--print_config=") for a in argv):
+        from babylm.config_yaml import print_commented_config
+
+        return print_commented_config(argv)
+    return run_cli(argv)
+
+
+def _cli_kwargs() -> dict:
+    """Keyword arguments of the project's LightningCLI (everything but ``args``)."""
+    # no abbreviations: `--trainer.max_epoch` must be an error, not a silent `--trainer.max_epochs`
+    common = {"exit_on_error": False, "allow_abbrev": False}
+    parser_kwargs: dict = {name: {"default_config_files": [str(BASE_CONFIG)], **common} for name in SUBCOMMANDS}
+    parser_kwargs.update(common)
+    return dict(
+        model_class=CausalLM,
+        datamodule_class=TokenizedDataModule,
+        subclass_mode_model=True,
+        parser_kwargs=parser_kwargs,
+        save_config_callback=SaveConfigBesideCheckpoints,
+        save_config_kwargs={"overwrite": True},
+        auto_configure_optimizers=False,
+    )
+
+
+class _ParserBuilt(Exception):
+    def __init__(self, parser) -> None:
+        super().__init__("parser built")
+        self.parser = parser
+
+
+class _ParserOnlyCLI(BabyLMCLI):
+    def parse_arguments(self, parser, args) -> None:
+        raise _ParserBuilt(parser)
+
+
+def build_parser() -> LightningArgumentParser:
+    """Return the training commands' parser (subcommands fit/validate/test) without parsing or running.
+
+    ``build_parser().parse_args(["fit", "-c", path])`` checks a config's keys and types (``ArgumentError``
+    on a problem) without building the model or reading data.
+    """
+    from jsonargparse import set_parsing_settings
+
+    set_parsing_settings(docstring_parse_attribute_docstrings=True)
+    try:
+        _ParserOnlyCLI(args=[], **_cli_kwargs())
+    except _ParserBuilt as built:
+        return built.parser
+    raise RuntimeError("LightningCLI did not build a parser")  # pragma: no cover
+
+
+def run_cli(argv: Sequence[str], cli_class: type[BabyLMCLI] = BabyLMCLI) -> int:
+    """Build ``cli_class`` on ``argv`` and run it; returns the exit code (2 with one line for bad input)."""
+    from jsonargparse import set_parsing_settings
+
+    set_parsing_settings(docstring_parse_attribute_docstrings=True)  # ModelConfig field docs in --help
+    argv = list(argv)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+        try:
+            cli_class(args=argv, **_cli_kwargs())
+        except ArgumentError as error:
+            print(f"babylm {argv[0]}: error: {parse_error_line(str(error))} (see python -m babylm {argv[0]} --help)", file=sys.stderr)
+            return 2
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+        except Exception as error:  # noqa: BLE001 - only our own input errors are shortened, the rest re-raised
+            cause = _project_error(error)
+            if cause is None:
+                raise
+            print(f"babylm {argv[0]}: error: {_one_line(str(cause))}", file=sys.stderr)
+            return 2
+    return 0

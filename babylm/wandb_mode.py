@@ -1,0 +1,88 @@
+"""Keep Weights & Biases from hanging or prompting: fall back to offline mode when it cannot work online.
+
+Used by :mod:`babylm.training_cli` before the Trainer (and its ``WandbLogger``) is built; nothing to run on
+its own. Reads the environment (``WANDB_MODE``, ``WANDB_API_KEY``, ``WANDB_IDENTITY_TOKEN_FILE``,
+``WANDB_BASE_URL``, ``NETRC``) and the netrc file that ``wandb login`` writes; writes nothing but
+``os.environ["WANDB_MODE"]``.
+
+Rules, in order:
+
+1. ``WANDB_MODE`` already set (``online``, ``offline``, ``disabled``) → left alone: you decided.
+2. No API key (no ``WANDB_API_KEY``, no identity-token file, no netrc entry for the W&B host) → offline.
+3. A key, but the W&B host does not accept a TCP connection within 3 s → offline.
+
+Offline runs are stored under the logger's ``save_dir`` (``runs/wandb/offline-run-…``); upload them later
+with ``wandb sync runs/wandb/offline-run-…``. To log to CSV instead, set
+``--trainer.logger lightning.pytorch.loggers.CSVLogger --trainer.logger.save_dir runs``.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import socket
+from pathlib import Path
+from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
+
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+
+
+def logger_uses_wandb(logger_config: Any) -> bool:
+    """Return whether a parsed ``trainer.logger`` value (class spec, list of specs, bool or None) uses W&B."""
+    if isinstance(logger_config, (list, tuple)):
+        return any(logger_uses_wandb(item) for item in logger_config)
+    class_path = getattr(logger_config, "class_path", None)
+    if class_path is None and isinstance(logger_config, Mapping):
+        class_path = logger_config.get("class_path")
+    return class_path is not None and "WandbLogger" in str(class_path)
+
+
+def _netrc_path(environ: Mapping[str, str]) -> Path:
+    if environ.get("NETRC"):
+        return Path(environ["NETRC"]).expanduser()
+    for name in ("~/.netrc", "~/_netrc"):
+        if Path(name).expanduser().exists():
+            return Path(name).expanduser()
+    return Path("~/.netrc").expanduser()
+
+
+def has_api_key(environ: Mapping[str, str] = os.environ) -> bool:
+    """Return whether W&B credentials are configured (environment variable, token file or netrc entry)."""
+    if environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlsplit(environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL)).hostname or ""
+    try:
+        entry = netrc.netrc(str(_netrc_path(environ))).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(entry and entry[2])
+
+
+def server_reachable(environ: Mapping[str, str] = os.environ, timeout: float = 3.0) -> bool:
+    """Return whether the W&B server accepts a TCP connection within ``timeout`` seconds."""
+    url = urlsplit(environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def offline_unless_usable(environ: Optional[dict] = None) -> Optional[str]:
+    """Set ``WANDB_MODE=offline`` in ``environ`` (default ``os.environ``) when W&B cannot work online.
+
+    Returns the one-line notice to print, or None when nothing was changed.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("WANDB_MODE"):
+        return None
+    if not has_api_key(environ):
+        reason = "no W&B API key is configured (WANDB_API_KEY or `wandb login`)"
+    elif not server_reachable(environ):
+        reason = "the W&B server cannot be reached"
+    else:
+        return None
+    environ["WANDB_MODE"] = "offline"
+    return f"wandb: {reason}; logging offline under the logger's save_dir (sync later with `wandb sync`; set WANDB_MODE to choose)"

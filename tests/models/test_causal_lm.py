@@ -1,0 +1,144 @@
+"""CausalLM: a tiny teacher trained through the real CLI learns, logs, schedules and checkpoints as documented."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from babylm.models.build import ModelConfig, build_model
+from babylm.models.callbacks import DEFAULT_MILESTONES_MILLIONS, crossed_milestones, milestone_label
+from babylm.models.causal_lm import CausalLM, warmup_cosine, weight_decay_groups
+from tests.models.teacher_fixtures import fit_argv, run_cli
+
+STEPS, BATCH, SEQ, WARMUP, LR = 40, 8, 128, 5, 2e-3
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_data, tmp_path_factory) -> Path:
+    """One 40-step fit of configs/tiny/teacher_llama.yaml (CSV logs, export, word milestones)."""
+    out = tmp_path_factory.mktemp("tiny_fit")
+    assert run_cli(fit_argv(out, tiny_data, "--word_checkpoints.milestones", "[0.001, 0.004, 1000]")) == 0
+    return out
+
+
+def metrics(run: Path) -> list[dict[str, str]]:
+    (path,) = run.glob("runs/**/metrics.csv")
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def column(rows: list[dict[str, str]], name: str) -> list[tuple[int, float]]:
+    return [(int(r["step"]), float(r[name])) for r in rows if r.get(name)]
+
+
+def test_training_loss_goes_down(tiny_run):
+    rows = metrics(tiny_run)
+    train = column(rows, "train/loss")
+    val = column(rows, "val/loss")
+    assert len(val) == 2  # val_check_interval 20 batches over 40 steps
+    first, last = train[0][1], train[-1][1]
+    assert first > math.log(400) - 1.0  # starts near uniform over the ~400-token vocabulary
+    assert last < first - 1.5, f"train loss {first:.2f} → {last:.2f}"
+    assert val[-1][1] < val[0][1] < first
+    ppl = column(rows, "val/ppl")
+    assert ppl[-1][1] == pytest.approx(math.exp(val[-1][1]), rel=1e-4)
+
+
+def test_logged_learning_rate_follows_warmup_then_cosine(tiny_run):
+    logged = dict(column(metrics(tiny_run), "train/lr"))
+    assert logged, "train/lr was not logged"
+    for step, lr in logged.items():
+        # the CSV "step" is the optimizer steps done before the logged batch, i.e. the schedule index it used
+        assert lr == pytest.approx(LR * warmup_cosine(step, WARMUP, STEPS, 0.0), rel=1e-5, abs=1e-9)
+
+
+def test_throughput_and_tokens_seen_are_logged(tiny_run):
+    rows = metrics(tiny_run)
+    tokens = column(rows, "train/tokens_seen")
+    step, seen = tokens[-1]
+    assert seen == (step + 1) * BATCH * SEQ  # counted after the batch of that row
+    assert all(rate > 0 for _, rate in column(rows, "train/tokens_per_s"))
+    words = column(rows, "train/words_seen")
+    assert 0 < words[-1][1] < tokens[-1][1]
+
+
+def test_checkpoints_config_and_word_milestones(tiny_run):
+    ckpt = tiny_run / "ckpt"
+    assert (ckpt / "last.ckpt").is_file() and list(ckpt.glob("best-step=*.ckpt"))
+    assert "CausalLM" in (ckpt / "config.yaml").read_text()  # the resolved config sits beside the checkpoints
+    (hparams,) = tiny_run.glob("runs/**/hparams.yaml")
+    weights = torch.load(ckpt / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    total = sum(v.numel() for v in weights.values())  # untied: no tensor is stored twice
+    assert f"parameters/total: {total}" in hparams.read_text()  # parameter counts go to the experiment logger
+    # 1,000 and 4,000 words are passed within 40 steps; 1,000M words are not
+    assert sorted(p.name for p in ckpt.glob("words-*.ckpt")) == ["words-0.001M.ckpt", "words-0.004M.ckpt"]
+    state = torch.load(ckpt / "words-0.004M.ckpt", map_location="cpu", weights_only=True)
+    assert state["tokens_seen"] == state["global_step"] * BATCH * SEQ  # saved right after an optimizer step
+    assert state["global_step"] < STEPS
+    assert state["callbacks"]["WordMilestoneCheckpoint"]["saved"] == [0.001, 0.004]
+
+
+def test_checkpoint_loads_with_weights_only_and_keeps_plain_hparams(tiny_run):
+    state = torch.load(tiny_run / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)
+    hp = state["hyper_parameters"]
+    assert hp["config"]["arch"] == "llama" and hp["config"]["max_position_embeddings"] == SEQ  # linked from data.seq_len
+    assert hp["vocab_size"] == 400 and hp["tokenizer_path"].endswith("tokenizer-clean.json")
+    assert state["global_step"] == STEPS and state["tokens_seen"] == STEPS * BATCH * SEQ
+
+
+def test_default_word_milestones():
+    assert DEFAULT_MILESTONES_MILLIONS == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+    assert crossed_milestones([1, 2, 10], 0.5, 2.0) == [1, 2]
+    assert crossed_milestones([1, 2, 10], 2.0, 9.9) == []
+    assert milestone_label(10) == "10M" and milestone_label(0.5) == "0.5M"
+
+
+def test_warmup_cosine_by_hand():
+    assert warmup_cosine(0, 4, 10, 0.0) == pytest.approx(0.25)
+    assert warmup_cosine(3, 4, 10, 0.0) == pytest.approx(1.0)
+    assert warmup_cosine(4, 4, 10, 0.0) == pytest.approx(1.0)  # cosine starts at the peak
+    assert warmup_cosine(7, 4, 10, 0.0) == pytest.approx(0.5)  # half-way through the decay
+    assert warmup_cosine(10, 4, 10, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(50, 4, 10, 0.1) == pytest.approx(0.1)  # stays at the floor past the end
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_weight_decay_groups_exempt_biases_norms_and_embeddings(tied):
+    model = build_model(ModelConfig(arch="gpt2", hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                                    tie_word_embeddings=tied), vocab_size=50)
+    decay, exempt = weight_decay_groups(model, 0.1, ["bias", "norm", "embedding"])
+    names: dict[int, set[str]] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(param), set()).add(name)  # a tied weight has two names
+    exempt_names = set().union(*(names[id(p)] for p in exempt["params"]))
+    decay_names = set().union(*(names[id(p)] for p in decay["params"]))
+    assert decay["weight_decay"] == 0.1 and exempt["weight_decay"] == 0.0
+    assert {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight", "transformer.ln_f.bias"} <= exempt_names
+    assert all(n.endswith("bias") or "ln_" in n or n.startswith("transformer.w") or n == "lm_head.weight" for n in exempt_names)
+    assert "transformer.h.0.mlp.c_fc.weight" in decay_names
+    assert ("lm_head.weight" in decay_names) is not tied  # an untied output projection is decayed
+    unique = {id(p) for p in model.parameters()}
+    assert len(decay["params"]) + len(exempt["params"]) == len(unique)  # every parameter exactly once
+
+
+def test_no_weight_decay_is_configurable():
+    model = build_model(ModelConfig(arch="llama", hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32), 50)
+    (only,) = weight_decay_groups(model, 0.1, [])
+    assert len(only["params"]) == len(list(model.parameters()))
+    decay, exempt = weight_decay_groups(model, 0.1, ["norm"])
+    assert all(p.dim() == 1 for p in exempt["params"])  # RMSNorm weights only
+    assert any(p.dim() == 2 and p.shape[0] == 50 for p in decay["params"])  # embeddings decayed now
+
+
+def test_optimizer_covers_only_the_wrapped_model():
+    module = CausalLM(ModelConfig(arch="llama", hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32),
+                      vocab_size=50, schedule_steps=10, warmup_steps=2)
+    module.extra = torch.nn.Linear(3, 3)  # e.g. something a subclass holds that is not the trained model
+    optimizer = module.configure_optimizers()["optimizer"]
+    in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert in_optimizer == {id(p) for p in module.model.parameters()}
+    assert module.hparams.config == {**module.hparams.config, "arch": "llama"}  # plain dict, not a dataclass

@@ -1,0 +1,119 @@
+"""The training CLI: readable one-line errors for bad configs, --help, and a W&B logger that never hangs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+from babylm.cli import main
+from babylm.training_cli import parse_error_line
+from babylm.wandb_mode import has_api_key, logger_uses_wandb, offline_unless_usable
+from tests.models.teacher_fixtures import TINY_LLAMA, fit_argv, tiny_data  # noqa: F401 (fixture)
+
+
+def one_error_line(capsys) -> str:
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and not line.startswith("Seed set")]
+    assert len(err) == 1, err
+    assert err[0].startswith("babylm fit: error: ")
+    return err[0]
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "override.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_unknown_key_names_the_key(tmp_path, capsys):
+    bad = write(tmp_path, "model:\n  init_args:\n    learning_rat: 0.1\n")
+    assert main(["fit", "-c", str(TINY_LLAMA), "-c", bad]) == 2
+    line = one_error_line(capsys)
+    assert "'learning_rat' is not accepted" in line and "--help" in line
+    assert main(["fit", "-c", str(TINY_LLAMA), "--trainer.max_epoch", "3"]) == 2
+    assert "unrecognized arguments: --trainer.max_epoch 3" in one_error_line(capsys)  # no silent abbreviation
+
+
+def test_wrong_type_names_the_key_and_value(tmp_path, capsys):
+    assert main(["fit", "-c", str(TINY_LLAMA), "-c", write(tmp_path, "data:\n  batch_size: lots\n")]) == 2
+    line = one_error_line(capsys)
+    assert '"data.batch_size"' in line and "lots" in line and "int" in line
+
+
+def test_missing_tokenizer_is_one_line(tmp_path, capsys):
+    assert main(["fit", "-c", str(TINY_LLAMA), "--data.tokenizer_path", str(tmp_path / "nope.json")]) == 2
+    line = one_error_line(capsys)
+    assert "nope.json: tokenizer not found" in line and "train_tokenizer" in line
+
+
+def test_inconsistent_model_size_is_one_line(tiny_data, tmp_path, capsys):
+    argv = fit_argv(tmp_path, tiny_data, "--model.init_args.config.num_heads", "5", logger="none")
+    assert main(argv) == 2
+    assert "hidden_size 64 is not divisible by num_heads 5" in one_error_line(capsys)
+
+
+def test_fit_help_documents_the_model_and_callbacks(capsys):
+    assert main(["fit", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--word_checkpoints.milestones" in out and "--checkpoint.dirpath" in out and "--model" in out
+
+
+def test_parse_error_line_condenses_nested_reports():
+    message = (
+        'Parser key "model":\n  Does not validate against any of the Union subtypes\n  Subtypes: [A, B]\n  Errors:\n'
+        "    - Problem with given class_path 'x.Y':\n        Option 'foo' is not accepted\n"
+        "    - Expected a <class 'NoneType'>\n  Given value type: <class 'dict'>\n  Given value: {}\n"
+    )
+    assert parse_error_line(message) == "Parser key \"model\": Problem with given class_path 'x.Y': Option 'foo' is not accepted"
+
+
+# --------------------------------------------------------------------------------------- W&B fallback
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def test_wandb_without_a_key_goes_offline_with_a_notice(tmp_path):
+    environ = {"NETRC": str(tmp_path / "no-netrc")}
+    notice = offline_unless_usable(environ)
+    assert environ["WANDB_MODE"] == "offline"
+    assert notice.startswith("wandb: no W&B API key") and "\n" not in notice
+
+
+def test_wandb_mode_chosen_by_the_user_is_kept(tmp_path):
+    environ = {"WANDB_MODE": "online", "NETRC": str(tmp_path / "no-netrc")}
+    assert offline_unless_usable(environ) is None and environ["WANDB_MODE"] == "online"
+
+
+def test_wandb_key_in_netrc_but_server_unreachable_goes_offline(tmp_path):
+    port = closed_port()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1\n  login user\n  password " + "k" * 40 + "\n")
+    netrc.chmod(0o600)
+    environ = {"NETRC": str(netrc), "WANDB_BASE_URL": f"http://127.0.0.1:{port}"}
+    assert has_api_key(environ)
+    notice = offline_unless_usable(environ)
+    assert environ["WANDB_MODE"] == "offline" and "cannot be reached" in notice
+
+
+def test_logger_uses_wandb():
+    assert logger_uses_wandb({"class_path": "lightning.pytorch.loggers.WandbLogger"})
+    assert logger_uses_wandb([{"class_path": "lightning.pytorch.loggers.CSVLogger"}, {"class_path": "x.WandbLogger"}])
+    assert not logger_uses_wandb(False) and not logger_uses_wandb(None)
+
+
+def test_configured_wandb_logger_runs_offline_without_an_account(tiny_data, tmp_path):
+    """The real CLI with the YAML's WandbLogger, no key, no WANDB_MODE, no stdin: finishes, logs offline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(HOME=str(tmp_path), NETRC=str(tmp_path / "no-netrc"), WANDB_SILENT="true")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
+                    "--word_checkpoints.milestones", "[]", logger="configured")
+    done = subprocess.run([sys.executable, "-m", "babylm", *argv], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "wandb: no W&B API key is configured" in done.stderr
+    assert list((tmp_path / "runs").glob("**/offline-run-*")), "no offline W&B run was written"

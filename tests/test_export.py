@@ -1,0 +1,93 @@
+"""Export: a trained checkpoint becomes an HF directory that transformers loads with identical logits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from babylm.data.tokenizer import load_tokenizer
+from babylm.export import export_checkpoint, export_hf, main as export_main
+from babylm.models.build import ModelConfig
+from babylm.models.causal_lm import CausalLM
+from tests.models.teacher_fixtures import fit_argv, run_cli, tiny_data  # noqa: F401 (fixture)
+
+TEXT = "The abbey of Bruges was rebuilt in the 14th century."
+FILES = {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"}
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory) -> Path:
+    """A 6-step tiny Llama fit that exports itself at the end (``model.export_dir``)."""
+    out = tmp_path_factory.mktemp("export_fit")
+    assert run_cli(fit_argv(out, tiny_data, "--trainer.max_steps", "6", logger="none")) == 0
+    return out
+
+
+def hf_logits(directory: Path, text: str) -> tuple[torch.Tensor, list[int]]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    model = AutoModelForCausalLM.from_pretrained(str(directory)).eval()
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]  # (1, T)
+    with torch.no_grad():
+        return model(ids).logits, ids[0].tolist()
+
+
+def test_fit_export_loads_in_transformers_with_the_modules_logits(trained, tiny_data):
+    export = trained / "export"
+    assert FILES <= {p.name for p in export.iterdir()}
+    logits, ids = hf_logits(export, TEXT)
+    assert ids == load_tokenizer(tiny_data.tokenizer_path).encode(TEXT).ids  # same ids, <s> first
+    assert ids[0] == 1
+    module = CausalLM.load_from_checkpoint(trained / "ckpt" / "last.ckpt", map_location="cpu").eval()
+    with torch.no_grad():
+        expected = module(torch.tensor([ids]))  # (1, T, V)
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_export_subcommand_writes_the_same_weights(trained, tmp_path):
+    out = tmp_path / "Tiny-Llama"
+    assert export_main(["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", str(out)]) == 0
+    assert FILES <= {p.name for p in out.iterdir()}
+    ours, theirs = load_file(out / "model.safetensors"), load_file(trained / "export" / "model.safetensors")
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=0)
+    # exporting again replaces the directory whole
+    (out / "stale.txt").write_text("old")
+    export_checkpoint(trained / "ckpt" / "last.ckpt", out)
+    assert not (out / "stale.txt").exists()
+
+
+def test_gptj_export_parity(tiny_data, tmp_path):
+    torch.manual_seed(0)
+    config = ModelConfig(arch="gptj", hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, rotary_dim=4)
+    vocab = load_tokenizer(tiny_data.tokenizer_path).get_vocab_size()
+    module = CausalLM(config, vocab_size=vocab, tokenizer_path=str(tiny_data.tokenizer_path)).eval()
+    export_hf(module.model, tiny_data.tokenizer_path, tmp_path / "gptj")
+    logits, ids = hf_logits(tmp_path / "gptj", TEXT)
+    with torch.no_grad():
+        torch.testing.assert_close(logits, module(torch.tensor([ids])), rtol=1e-5, atol=1e-5)
+
+
+def test_export_errors_are_one_line(tmp_path, capsys):
+    assert export_main(["--ckpt", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "missing.ckpt: checkpoint not found" in err
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    assert export_main(["--ckpt", str(tmp_path / "other.ckpt"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a babylm CausalLM checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_export_refuses_a_tokenizer_of_another_size(trained, tmp_path, capsys):
+    from babylm.data.tokenizer import save_tokenizer, train_tokenizer
+
+    other = tmp_path / "other.json"
+    save_tokenizer(train_tokenizer(texts=["a b c d e f g"] * 20, vocab_size=300, min_frequency=1), other)
+    argv = ["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", str(tmp_path / "o"), "--tokenizer", str(other)]
+    assert export_main(argv) == 2
+    assert "the model's vocabulary has 400" in capsys.readouterr().err
