@@ -1,0 +1,355 @@
+"""The data pipeline in one command: acquire → convert → combine → clean → split.
+
+Run it::
+
+    python -m babylm prepare                                   # the bundled sample, served locally
+    python -m babylm prepare --source gutenberg --gutenberg-file ../shared/data/eb1911/gutenberg/19699-8.txt --val-fraction 0.1
+    python -m babylm prepare --source wikitext --wikitext-pages pages.xml.bz2 --val-fraction 0.1
+    python -m babylm prepare --source wikisource --contact you@example.org   # the real site (slow, polite)
+    python -m babylm prepare --help          (also: python scripts/prepare_data.py --help)
+
+Everything lands under ``--data-dir`` (default ``data``): ``britannica_data/`` (article JSON),
+``britannica_txt/``, ``combined_encyclopedia.txt``, ``encyclopedia_cleaned.txt`` and
+``corpus_split/{train,val}.txt`` + ``split_report.json``. The first stage depends on ``--source``:
+``sample`` starts :func:`babylm.data.sample_server.serve_sample` on 127.0.0.1 and scrapes it with
+:func:`babylm.data.wikisource.main`; ``wikisource`` scrapes the real site; ``gutenberg`` and ``wikitext``
+run the offline ingests (:mod:`babylm.data.ingest_gutenberg`, :mod:`babylm.data.ingest_wikitext`).
+
+**Up to date.** After a stage succeeds, a stamp ``<data-dir>/.pipeline/<stage>.json`` records a
+fingerprint of its inputs (path, size and modification time of every input file), its options, a hash
+of the source code of the modules that implement it, and a fingerprint of its outputs. A stage is
+skipped when all four still match — so editing an input, changing an option (``--strip-accents``,
+``--seed``…), upgrading the cleaner or touching an output re-runs that stage and, through their
+inputs, the stages after it. ``--force`` runs every stage. The ``wikisource`` scrape is never skipped by
+a stamp: the scraper resumes by itself (articles already on disk are not fetched again).
+
+**Sources do not mix.** ``<data-dir>/.pipeline/source.json`` records which source filled
+``britannica_data/``; asking for another source in the same data directory is an error that names the
+fix (another ``--data-dir``).
+
+**Small corpora.** The split's default budgets (10M train / 2M val words) cannot be met by the sample
+(about 10k words) or a few Gutenberg slices. The split then stops with a message naming
+``--val-fraction``; for ``--source sample`` the pipeline passes ``--val-fraction 0.1`` itself unless a
+split option is given, and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from babylm.atomic import atomic_write_json
+from babylm.data import clean, combine, convert, split
+from babylm.data.ingest_gutenberg import IngestError as GutenbergError
+from babylm.data.ingest_wikitext import IngestError as WikitextError
+
+SOURCES = ("sample", "wikisource", "gutenberg", "wikitext")
+SAMPLE_VAL_FRACTION = 0.1
+STAMP_VERSION = 1
+
+
+class PipelineError(ValueError):
+    """A problem the user can fix (missing option, mixed sources, failed scrape); printed as one line."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each stage reads and writes, under one data directory."""
+
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "britannica_data"
+
+    @property
+    def text(self) -> Path:
+        return self.root / "britannica_txt"
+
+    @property
+    def combined(self) -> Path:
+        return self.root / "combined_encyclopedia.txt"
+
+    @property
+    def cleaned(self) -> Path:
+        return self.root / "encyclopedia_cleaned.txt"
+
+    @property
+    def split_dir(self) -> Path:
+        return self.root / "corpus_split"
+
+    @property
+    def stamps(self) -> Path:
+        return self.root / ".pipeline"
+
+
+# ------------------------------------------------------------------------------------------ fingerprints
+def fingerprint(paths: Sequence[tuple[Path, str | None]]) -> str:
+    """SHA-256 over (path, size, mtime) of files: each entry is a file (pattern None) or a folder + glob.
+
+    A missing path counts as "missing", so creating it changes the fingerprint.
+    """
+    digest = hashlib.sha256()
+    for path, pattern in paths:
+        digest.update(f"{path}|{pattern}\n".encode("utf-8", "surrogateescape"))
+        files = sorted(path.glob(pattern)) if pattern and path.is_dir() else [path]
+        for file in files:
+            try:
+                stat = file.stat()
+            except FileNotFoundError:
+                digest.update(b"missing\n")
+                continue
+            digest.update(f"{file.relative_to(path) if pattern else ''}|{stat.st_size}|{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def code_hash(module_names: Sequence[str]) -> str:
+    """SHA-256 of the source files of ``module_names`` (so a changed stage re-runs)."""
+    digest = hashlib.sha256()
+    for name in module_names:
+        spec = importlib.util.find_spec(name)
+        if spec and spec.origin:
+            digest.update(Path(spec.origin).read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Stage:
+    """One pipeline stage: what it reads and writes, its options and code, and how to run it."""
+
+    name: str
+    inputs: list[tuple[Path, str | None]]
+    outputs: list[tuple[Path, str | None]]
+    options: dict
+    modules: list[str]
+    run: Callable[[], str]
+    stamped: bool = True
+
+    def stamp(self, layout: Layout) -> dict:
+        """The stamp this stage would write now (inputs, options, code); outputs added after a run."""
+        return {
+            "version": STAMP_VERSION,
+            "inputs": fingerprint(self.inputs),
+            "options": self.options,
+            "code": code_hash(self.modules),
+        }
+
+    def up_to_date(self, layout: Layout) -> bool:
+        """True when the stamp on disk matches the current inputs, options, code and outputs."""
+        path = layout.stamps / f"{self.name}.json"
+        if not self.stamped or not path.is_file():
+            return False
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return False
+        current = {**self.stamp(layout), "outputs": fingerprint(self.outputs)}
+        outputs_exist = all(p.exists() for p, _ in self.outputs)
+        return outputs_exist and saved == current
+
+    def record(self, layout: Layout) -> None:
+        """Write this stage's stamp after a successful run."""
+        if self.stamped:
+            atomic_write_json(layout.stamps / f"{self.name}.json", {**self.stamp(layout), "outputs": fingerprint(self.outputs)})
+
+
+# ------------------------------------------------------------------------------------------------ stages
+RAW_GLOB = "volume_*/part_*/*.json"
+TEXT_GLOB = "volume_*/part_*/*.txt"
+
+
+def _scrape(api_url: str, args: argparse.Namespace, layout: Layout, local: bool) -> str:
+    from babylm.data.wikisource import main as scrape_main
+
+    argv = ["--base-url", api_url, "--out", str(layout.raw), "--quiet"]
+    if local:
+        # The sample server listens on a new port each run; discovery against it is instant, so redo it
+        # (articles already on disk are still not fetched again).
+        argv += ["--delay", "0", "--backoff", "0.05", "--rediscover"]
+    if args.contact:
+        argv += ["--contact", args.contact]
+    if args.limit:
+        argv += ["--limit", str(args.limit)]
+    if args.volumes:
+        argv += ["--volumes", args.volumes]
+    code = scrape_main(argv)
+    if code != 0:
+        raise PipelineError(f"the scrape stage stopped with exit code {code} (see {layout.raw / 'scraper.log'}); run the same command again to resume")
+    count = sum(1 for _ in layout.raw.glob(RAW_GLOB))
+    return f"{count} article files in {layout.raw}"
+
+
+def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
+    """The first stage for ``args.source``: scrape (sample or real site) or an offline ingest."""
+    outputs = [(layout.raw, RAW_GLOB)]
+    if args.source == "sample":
+        from babylm.data.sample_wiki import SAMPLE_DIR
+
+        def run() -> str:
+            from babylm.data.sample_server import serve_sample
+
+            with serve_sample() as api_url:
+                return _scrape(api_url, args, layout, local=True)
+
+        return Stage("acquire", [(SAMPLE_DIR, "*")], outputs, {"source": "sample", "limit": args.limit, "volumes": args.volumes},
+                     ["babylm.data.wikisource", "babylm.data.wikisource_html", "babylm.data.wikisource_catalogue",
+                      "babylm.data.sample_wiki", "babylm.data.filenames"], run)
+    if args.source == "wikisource":
+        return Stage("acquire", [], outputs, {"source": "wikisource"}, [],
+                     lambda: _scrape(args.base_url, args, layout, local=False), stamped=False)
+    if args.source == "gutenberg":
+        from babylm.data.ingest_gutenberg import ingest_slice
+
+        files = [Path(p) for p in args.gutenberg_file]
+
+        def run() -> str:
+            total = sum(ingest_slice(path, layout.raw).articles for path in files)
+            return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
+
+        return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
+                     ["babylm.data.ingest_gutenberg", "babylm.data.clean_rules", "babylm.data.filenames"], run)
+    from babylm.data.ingest_wikitext import ingest_pages
+
+    files = [Path(p) for p in args.wikitext_pages]
+
+    def run_wikitext() -> str:
+        stats = ingest_pages(files, layout.raw)
+        return f"{stats.articles} articles from {stats.pages} pages → {layout.raw}"
+
+    return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "wikitext", "files": sorted(map(str, files))},
+                 ["babylm.data.ingest_wikitext", "babylm.data.wikitext_render", "babylm.data.filenames"], run_wikitext)
+
+
+def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.SplitOptions) -> list[Stage]:
+    """convert, combine, clean and split, wired to ``layout`` and the options in ``args``."""
+
+    def run_convert() -> str:
+        stats = convert.convert_tree(layout.raw, layout.text, force=args.force)
+        return f"{stats.converted} converted, {stats.up_to_date} up to date, {stats.skipped} skipped, {stats.removed_stale} stale removed"
+
+    def run_combine() -> str:
+        stats = combine.combine_tree(layout.text, layout.combined)
+        return f"{stats.articles} articles, {stats.words:,} words → {layout.combined}"
+
+    def run_clean() -> str:
+        stats = clean.clean_file(layout.combined, layout.cleaned, strip_accents=args.strip_accents, recase_headwords=args.recase_headwords)
+        return f"{stats.articles_out} articles, {stats.words_out:,} words → {layout.cleaned}"
+
+    def run_split() -> str:
+        report = split.split_file(layout.cleaned, layout.split_dir, split_options)
+        return (f"train {report['train']['articles']} articles / {report['train']['words']:,} words, "
+                f"val {report['val']['articles']} / {report['val']['words']:,} ({report['mode']} mode) → {layout.split_dir}")
+
+    split_outputs = [(layout.split_dir / name, None) for name in ("train.txt", "val.txt", "split_report.json")]
+    return [
+        Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {}, ["babylm.data.convert"], run_convert),
+        Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {}, ["babylm.data.combine"], run_combine),
+        Stage("clean", [(layout.combined, None)], [(layout.cleaned, None)],
+              {"strip_accents": args.strip_accents, "recase_headwords": args.recase_headwords},
+              ["babylm.data.clean", "babylm.data.clean_rules", "babylm.data.wikitext_render"], run_clean),
+        Stage("split", [(layout.cleaned, None)], split_outputs,
+              {"train_words": split_options.train_words, "val_words": split_options.val_words,
+               "val_fraction": split_options.val_fraction, "seed": split_options.seed},
+              ["babylm.data.split", "babylm.data.clean"], run_split),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ driver
+def check_source(args: argparse.Namespace, layout: Layout) -> None:
+    """Refuse to mix sources in one data directory, and check each source's required option."""
+    if args.source == "gutenberg" and not args.gutenberg_file:
+        raise PipelineError("--source gutenberg needs --gutenberg-file PATH (a Project Gutenberg EB1911 slice, e.g. 19699-8.txt)")
+    if args.source == "wikitext" and not args.wikitext_pages:
+        raise PipelineError("--source wikitext needs --wikitext-pages PATH (XML dump, JSON or JSON Lines of Page:EB1911 pages)")
+    for path in [*(args.gutenberg_file or []), *(args.wikitext_pages or [])]:
+        if not Path(path).is_file():
+            raise PipelineError(f"{path}: input file not found")
+    marker = layout.stamps / "source.json"
+    if marker.is_file():
+        recorded = json.loads(marker.read_text(encoding="utf-8")).get("source")
+        if recorded != args.source:
+            raise PipelineError(
+                f"{layout.raw} holds articles from source '{recorded}', not '{args.source}'; "
+                f"use another --data-dir (e.g. --data-dir data-{args.source}) or remove {layout.root}"
+            )
+    else:
+        atomic_write_json(marker, {"source": args.source})
+
+
+def split_options_from(args: argparse.Namespace) -> split.SplitOptions:
+    """The split options; ``--source sample`` without split flags uses everything with val fraction 0.1."""
+    val_fraction = args.val_fraction
+    if args.source == "sample" and val_fraction is None and args.train_words is None and args.val_words is None:
+        val_fraction = SAMPLE_VAL_FRACTION
+        print(f"prepare: the sample is far below the 10M/2M word budgets: using everything, --val-fraction {val_fraction}")
+    return split.SplitOptions(
+        train_words=split.DEFAULT_TRAIN_WORDS if args.train_words is None else args.train_words,
+        val_words=split.DEFAULT_VAL_WORDS if args.val_words is None else args.val_words,
+        val_fraction=val_fraction,
+        seed=args.seed,
+    )
+
+
+def prepare(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """Run every stage that is not up to date; returns (stage, summary) pairs in order."""
+    layout = Layout(Path(args.data_dir))
+    check_source(args, layout)
+    options = split_options_from(args)
+    options.validate()
+    done = []
+    for stage in [acquire_stage(args, layout), *text_stages(args, layout, options)]:
+        if not args.force and stage.up_to_date(layout):
+            summary = "up to date, skipped"
+        else:
+            summary = stage.run()
+            stage.record(layout)
+        print(f"prepare: {stage.name}: {summary}", flush=True)
+        done.append((stage.name, summary))
+    return done
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The pipeline's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m babylm prepare",
+        description="Run the data pipeline (acquire → convert → combine → clean → split), skipping up-to-date stages.",
+    )
+    parser.add_argument("--source", choices=SOURCES, default="sample", help="where the articles come from (default: %(default)s)")
+    parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH", help="Project Gutenberg EB1911 slice(s) for --source gutenberg")
+    parser.add_argument("--wikitext-pages", nargs="+", metavar="PATH", help="page wikitext (XML dump, JSON, JSON Lines) for --source wikitext")
+    parser.add_argument("--data-dir", default="data", help="where every stage writes (default: %(default)s)")
+    parser.add_argument("--train-words", type=int, help=f"train word budget (default: {split.DEFAULT_TRAIN_WORDS:,})")
+    parser.add_argument("--val-words", type=int, help=f"val word budget (default: {split.DEFAULT_VAL_WORDS:,})")
+    parser.add_argument("--val-fraction", type=float, help='"use everything" mode with this share of words in val (sample default: 0.1)')
+    parser.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
+    parser.add_argument("--strip-accents", action="store_true", help="lossy cleaning: remove accents")
+    parser.add_argument("--recase-headwords", action="store_true", help="lossy cleaning: ALL-CAPS headwords to title case")
+    parser.add_argument("--force", action="store_true", help="run every stage even when up to date")
+    scrape = parser.add_argument_group("scraping (--source sample / wikisource)")
+    scrape.add_argument("--base-url", default="https://en.wikisource.org/w/api.php", help="api.php of the wiki for --source wikisource")
+    scrape.add_argument("--contact", default="", help="e-mail or URL for the User-Agent (required for the real site)")
+    scrape.add_argument("--limit", type=int, help="only the first N articles")
+    scrape.add_argument("--volumes", help="only these volumes, e.g. 1,2 or 1-3")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the pipeline on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        prepare(args)
+    except (PipelineError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
+            GutenbergError, WikitextError) as error:
+        print(f"prepare: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""Thin entry point: `python scripts/combine.py --help` (the program is babylm.data.combine.main)."""
+
+import sys
+
+from babylm.data.combine import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

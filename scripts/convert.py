@@ -1,0 +1,8 @@
+"""Thin entry point: `python scripts/convert.py --help` (the program is babylm.data.convert.main)."""
+
+import sys
+
+from babylm.data.convert import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
