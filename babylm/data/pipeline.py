@@ -198,8 +198,10 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
                 return _scrape(api_url, args, layout, local=True)
 
         return Stage("acquire", [(SAMPLE_DIR, "*")], outputs, {"source": "sample", "limit": args.limit, "volumes": args.volumes},
-                     ["babylm.data.wikisource", "babylm.data.wikisource_html", "babylm.data.wikisource_catalogue",
-                      "babylm.data.sample_wiki", "babylm.data.filenames"], run)
+                     ["babylm.data.wikisource", "babylm.data.wikisource_api", "babylm.data.wikisource_html",
+                      "babylm.data.wikisource_catalogue", "babylm.data.wikisource_progress",
+                      "babylm.data.sample_wiki", "babylm.data.sample_api", "babylm.data.sample_server",
+                      "babylm.data.filenames"], run)
     if args.source == "wikisource":
         return Stage("acquire", [], outputs, {"source": "wikisource"}, [],
                      lambda: _scrape(args.base_url, args, layout, local=False), stamped=False)

@@ -1,0 +1,230 @@
+"""Our Lightning modules against a plain Hugging Face ``Trainer`` doing the same recipe, side by side.
+
+Run: ``python benchmarks/bench_vs_hf_trainer.py --help``. Typical uses:
+
+* CPU, tiny configs (default without a GPU): ``python benchmarks/bench_vs_hf_trainer.py``
+* GPU, reference sizes in bf16:               ``python benchmarks/bench_vs_hf_trainer.py --reference``
+
+For each role — ``teacher`` (a teacher config) and ``distill`` (the student config with its teachers) — and
+each implementation — ``babylm`` (:class:`CausalLM` / :class:`DistillationStudent` under a Lightning
+``Trainer``) and ``hf-trainer`` (:mod:`hf_baseline`: ``transformers.Trainer`` and the reference work's
+``DistillationTrainer``) — one subprocess trains ``--warmup + --steps`` optimizer steps on the same random
+token windows, with the same model configs, effective batch, micro-batch, sequence length, learning rate
+schedule and precision (read from the YAML through our CLI parser). Teachers are built from the teacher
+configs with random weights and saved as HF directories in a temporary folder. Only the last ``--steps``
+steps are timed; tokens/s counts the student's (or teacher's) training tokens. Peak memory: the CUDA
+allocator's peak on a GPU, the process's peak RSS on a CPU. Prints a machine line and a Markdown table.
+Writes nothing outside a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
+
+TINY = {"teacher": "configs/tiny/teacher_llama.yaml", "distill": "configs/tiny/distill.yaml",
+        "teachers": ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]}
+REFERENCE = {"teacher": "configs/teacher_llama_360m.yaml", "distill": "configs/distill.yaml",
+             "teachers": ["configs/teacher_llama_360m.yaml", "configs/teacher_gptj_705m.yaml"]}
+
+
+def read_config(path: str):
+    """Parse a training YAML (with ``configs/base.yaml``) through our CLI parser; returns the ``fit`` namespace."""
+    from babylm.training_cli import build_parser
+
+    return build_parser().parse_args(["fit", "-c", str(REPO / path)]).fit
+
+
+def model_config(cfg):
+    """The ``ModelConfig`` of a parsed training config."""
+    from babylm.models.build import ModelConfig
+
+    return ModelConfig(**vars(cfg.model.init_args.config))
+
+
+def save_random_teachers(paths: Sequence[str], vocab: int, out_dir: Path) -> list[str]:
+    """Build each teacher config's model with random weights and save it as an HF directory; returns the dirs."""
+    from babylm.models.build import build_model
+
+    dirs = []
+    for index, path in enumerate(paths):
+        model = build_model(model_config(read_config(path)), vocab)
+        directory = out_dir / f"teacher{index}"
+        model.save_pretrained(directory)
+        dirs.append(str(directory))
+    return dirs
+
+
+def random_windows(count: int, seq_len: int, vocab: int):
+    """A map-style dataset of ``count`` seeded random windows ``{"input_ids", "labels"}`` of ``seq_len`` tokens."""
+    import torch
+    from torch.utils.data import Dataset
+
+    class RandomWindows(Dataset):
+        def __len__(self) -> int:
+            return count
+
+        def __getitem__(self, index: int) -> dict:
+            tokens = torch.randint(0, vocab, (seq_len,), generator=torch.Generator().manual_seed(index))  # (T,)
+            return {"input_ids": tokens, "labels": tokens}
+
+    return RandomWindows()
+
+
+def measure(role: str, implementation: str, sizes: dict, steps: int, warmup: int, vocab: int, device: str,
+            precision: str | None, micro_batch: int | None) -> dict:
+    """Train one (role, implementation) pair for ``warmup + steps`` optimizer steps; returns its measurements."""
+    import torch
+
+    cfg = read_config(sizes[role])
+    seq_len, batch = cfg.data.seq_len, cfg.data.batch_size
+    micro = micro_batch or cfg.data.micro_batch_size or batch
+    precision = precision or (cfg.trainer.precision if device == "cuda" else "32-true")
+    args = cfg.model.init_args
+    total = steps + warmup
+    dataset = random_windows(total * batch, seq_len, vocab)
+    with tempfile.TemporaryDirectory() as scratch:
+        teachers = save_random_teachers(sizes["teachers"], vocab, Path(scratch)) if role == "distill" else []
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        if implementation == "hf-trainer":
+            seconds = _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch)
+        else:
+            seconds = _run_lightning(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch)
+    peak = (torch.cuda.max_memory_allocated() if device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30
+    return {"role": role, "implementation": implementation, "config": sizes[role], "precision": precision,
+            "batch": batch, "micro": micro, "seq_len": seq_len, "alpha": getattr(args, "alpha", None),
+            "tokens_per_s": steps * batch * seq_len / seconds, "seconds_per_step": seconds / steps,
+            "peak_memory_gib": peak}
+
+
+def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
+    from transformers import AutoModelForCausalLM, Trainer
+
+    from babylm.models.build import build_model
+    from hf_baseline import DistillationTrainer, StepClock, training_arguments
+
+    args = cfg.model.init_args
+    model = build_model(model_config(cfg), vocab)
+    training_args = training_arguments(scratch + "/hf", batch, micro, total, args.learning_rate, min(args.warmup_steps, warmup),
+                                       args.weight_decay, precision, device)
+    clock = StepClock(warmup, steps)
+    if teachers:
+        teacher_models = [AutoModelForCausalLM.from_pretrained(t) for t in teachers]
+        trainer = DistillationTrainer(model=model, args=training_args, train_dataset=dataset, callbacks=[clock],
+                                      teachers=teacher_models, alpha=args.alpha, temperature=args.temperature)
+    else:
+        trainer = Trainer(model=model, args=training_args, train_dataset=dataset, callbacks=[clock])
+    trainer.train()
+    return clock.end - clock.start
+
+
+def _run_lightning(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
+    import lightning as L
+    import torch
+    from torch.utils.data import DataLoader
+
+    from babylm.models.causal_lm import CausalLM
+    from babylm.models.distill import DistillationStudent
+
+    args = cfg.model.init_args
+    common = dict(config=model_config(cfg), vocab_size=vocab, learning_rate=args.learning_rate,
+                  weight_decay=args.weight_decay, warmup_steps=min(args.warmup_steps, warmup), schedule_steps=total)
+    if teachers:
+        module = DistillationStudent(teachers=teachers, alpha=args.alpha, temperature=args.temperature,
+                                     reduction=args.reduction, **common)
+    else:
+        module = CausalLM(**common)
+
+    class Clock(L.Callback):
+        start = end = None
+
+        def _now(self) -> float:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            import time
+
+            return time.perf_counter()
+
+        def on_train_batch_end(self, trainer, *unused) -> None:
+            if trainer.global_step == warmup and self.start is None:
+                self.start = self._now()
+            if trainer.global_step == total and self.end is None:
+                self.end = self._now()
+
+    clock = Clock()
+    trainer = L.Trainer(accelerator=device, devices=1, precision=precision, max_steps=total,
+                        accumulate_grad_batches=batch // micro, gradient_clip_val=1.0, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[clock], default_root_dir=scratch, limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=DataLoader(dataset, batch_size=micro, shuffle=True, num_workers=0))
+    return clock.end - clock.start
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return this benchmark's argument parser."""
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench_vs_hf_trainer.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reference", action="store_true", help="reference sizes (Llama-360M teacher; 58M student from 360M + 705M teachers); needs a GPU")
+    parser.add_argument("--roles", default="teacher,distill", help="comma-separated: teacher, distill (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps first (default: %(default)s)")
+    parser.add_argument("--vocab", type=int, default=16_000, help="vocabulary size (default: %(default)s)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
+    parser.add_argument("--precision", default=None, help="override (default: the config's on GPU, 32-true on CPU)")
+    parser.add_argument("--micro-batch", type=int, default=None, help="override the configs' micro-batch size")
+    parser.add_argument("--one", nargs=2, metavar=("ROLE", "IMPL"), help=argparse.SUPPRESS)  # child process
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every (role, implementation) pair in its own subprocess and print the table; returns an exit code."""
+    args = build_parser().parse_args(argv)
+    import torch
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    sizes = REFERENCE if args.reference else TINY
+    if args.one:
+        role, implementation = args.one
+        print(json.dumps(measure(role, implementation, sizes, args.steps, args.warmup, args.vocab, device,
+                                 args.precision, args.micro_batch)))
+        return 0
+    print(machine_line())
+    print(f"steps timed: {args.steps} (after {args.warmup} untimed), vocab {args.vocab:,}")
+    print("| role | implementation | config | precision | batch (micro) | tokens/s | s/step | peak memory GiB |")
+    print("|---|---|---|---|---|---:|---:|---:|")
+    status = 0
+    for role in args.roles.split(","):
+        for implementation in ("babylm", "hf-trainer"):
+            child = [sys.executable, __file__, "--one", role, implementation, "--steps", str(args.steps),
+                     "--warmup", str(args.warmup), "--vocab", str(args.vocab), "--device", device]
+            child += ["--reference"] if args.reference else []
+            child += ["--precision", args.precision] if args.precision else []
+            child += ["--micro-batch", str(args.micro_batch)] if args.micro_batch else []
+            done = subprocess.run(child, capture_output=True, text=True, cwd=REPO,
+                                  env={**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore"})
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            if done.returncode != 0 or not lines:
+                print(f"| {role} | {implementation} | failed: {(done.stderr.strip().splitlines() or ['?'])[-1]} |")
+                status = 2
+                continue
+            r = json.loads(lines[-1])
+            print(f"| {role} | {implementation} | `{r['config']}` | {r['precision']} | {r['batch']} ({r['micro']}) | "
+                  f"{r['tokens_per_s']:,.0f} | {r['seconds_per_step']:.3f} | {r['peak_memory_gib']:.2f} |", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
