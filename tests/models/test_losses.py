@@ -1,0 +1,164 @@
+"""Distillation loss: every reduction against hand computations (plain Python math), and its invariants."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from babylm.models.losses import causal_lm_loss, distillation_loss
+
+# One sequence of 3 tokens over a 3-word vocabulary: positions 0 and 1 are scored (targets 2 and 0).
+INPUT_IDS = torch.tensor([[1, 2, 0]])
+STUDENT = [[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]
+TEACHER_A = [[2.0, 0.0, 0.0], [0.0, 0.0, 3.0], [1.0, 0.0, 1.0]]
+TEACHER_B = [[0.0, 2.0, 0.0], [1.0, 1.0, 0.0], [0.0, 3.0, 0.0]]
+
+
+def softmax(row, temperature=1.0):
+    exps = [math.exp(x / temperature) for x in row]
+    return [e / sum(exps) for e in exps]
+
+
+def kl(p, q):
+    return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+
+
+def as_logits(rows):
+    return torch.tensor([rows], dtype=torch.float32)  # (1, T, V)
+
+
+def hand_ce():
+    # position 0 predicts token 2, position 1 predicts token 0
+    return (-math.log(softmax(STUDENT[0])[2]) - math.log(softmax(STUDENT[1])[0])) / 2
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_token_mean_averages_kl_over_scored_positions_then_teachers(temperature):
+    q = [softmax(STUDENT[t], temperature) for t in range(2)]
+    kl_a = (kl(softmax(TEACHER_A[0], temperature), q[0]) + kl(softmax(TEACHER_A[1], temperature), q[1])) / 2
+    kl_b = (kl(softmax(TEACHER_B[0], temperature), q[0]) + kl(softmax(TEACHER_B[1], temperature), q[1])) / 2
+    expected_kl = (kl_a + kl_b) / 2
+
+    parts = distillation_loss(
+        as_logits(STUDENT), [as_logits(TEACHER_A), as_logits(TEACHER_B)], INPUT_IDS, alpha=0.25, temperature=temperature
+    )
+
+    assert parts.ce.item() == pytest.approx(hand_ce(), rel=1e-5)
+    assert parts.kl.item() == pytest.approx(expected_kl, rel=1e-5)
+    assert parts.loss.item() == pytest.approx(0.25 * hand_ce() + 0.75 * temperature**2 * expected_kl, rel=1e-5)
+
+
+def test_ensemble_mean_averages_teacher_distributions_first():
+    temperature = 2.0
+    q = [softmax(STUDENT[t], temperature) for t in range(2)]
+    mixtures = [
+        [(a + b) / 2 for a, b in zip(softmax(TEACHER_A[t], temperature), softmax(TEACHER_B[t], temperature))]
+        for t in range(2)
+    ]
+    expected_kl = (kl(mixtures[0], q[0]) + kl(mixtures[1], q[1])) / 2
+
+    parts = distillation_loss(
+        as_logits(STUDENT), [as_logits(TEACHER_A), as_logits(TEACHER_B)], INPUT_IDS,
+        alpha=0.5, temperature=temperature, reduction="ensemble_mean",
+    )
+
+    assert parts.kl.item() == pytest.approx(expected_kl, rel=1e-5)
+    assert parts.loss.item() == pytest.approx(0.5 * hand_ce() + 0.5 * 4.0 * expected_kl, rel=1e-5)
+
+
+def test_legacy_batch_sum_reproduces_the_reference_code():
+    """Reference: mean teacher logits, KL summed over all T positions and V, divided by batch size only."""
+    temperature = 2.0
+    mean_teacher = [[(a + b) / 2 for a, b in zip(TEACHER_A[t], TEACHER_B[t])] for t in range(3)]
+    per_sequence = sum(kl(softmax(mean_teacher[t], temperature), softmax(STUDENT[t], temperature)) for t in range(3))
+    # batch of two identical sequences: the sum doubles, the division by batch brings it back
+    student = as_logits(STUDENT).repeat(2, 1, 1)
+    teachers = [as_logits(TEACHER_A).repeat(2, 1, 1), as_logits(TEACHER_B).repeat(2, 1, 1)]
+
+    parts = distillation_loss(
+        student, teachers, INPUT_IDS.repeat(2, 1), alpha=0.5, temperature=temperature, reduction="legacy_batch_sum"
+    )
+
+    assert parts.kl.item() == pytest.approx(per_sequence, rel=1e-5)
+    assert parts.loss.item() == pytest.approx(0.5 * hand_ce() + 0.5 * 4.0 * per_sequence, rel=1e-5)
+
+
+def test_ignored_targets_drop_out_of_ce_and_kl():
+    ids = torch.tensor([[1, 2, -100]])  # only position 0 is scored
+    parts = distillation_loss(as_logits(STUDENT), [as_logits(TEACHER_A)], ids, temperature=1.0)
+
+    assert parts.ce.item() == pytest.approx(-math.log(softmax(STUDENT[0])[2]), rel=1e-5)
+    assert parts.kl.item() == pytest.approx(kl(softmax(TEACHER_A[0]), softmax(STUDENT[0])), rel=1e-5)
+
+
+@pytest.mark.parametrize("reduction", ["token_mean", "ensemble_mean", "legacy_batch_sum"])
+def test_kl_is_zero_when_student_equals_teacher(reduction):
+    logits = torch.randn(2, 5, 11)
+    parts = distillation_loss(logits, [logits.clone(), logits.clone()], torch.randint(0, 11, (2, 5)), reduction=reduction)
+
+    assert parts.kl.item() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["token_mean", "ensemble_mean", "legacy_batch_sum"])
+def test_alpha_one_is_plain_cross_entropy(reduction):
+    torch.manual_seed(0)
+    student, teacher, ids = torch.randn(2, 5, 11), torch.randn(2, 5, 11), torch.randint(0, 11, (2, 5))
+    parts = distillation_loss(student, [teacher], ids, alpha=1.0, reduction=reduction)
+
+    assert parts.kl.item() > 0
+    torch.testing.assert_close(parts.loss, causal_lm_loss(student, ids))
+
+
+def test_bf16_logits_are_scored_in_fp32():
+    torch.manual_seed(0)
+    student, teacher, ids = torch.randn(2, 5, 11), torch.randn(2, 5, 11), torch.randint(0, 11, (2, 5))
+    parts = distillation_loss(student.bfloat16(), [teacher.bfloat16()], ids)
+    reference = distillation_loss(student.bfloat16().float(), [teacher.bfloat16().float()], ids)
+
+    assert parts.loss.dtype == torch.float32
+    torch.testing.assert_close(parts.loss, reference.loss)
+
+
+def test_gradient_flows_to_student_logits_only():
+    student = torch.randn(2, 5, 11, requires_grad=True)
+    teacher = torch.randn(2, 5, 11)
+    distillation_loss(student, [teacher], torch.randint(0, 11, (2, 5))).loss.backward()
+
+    assert student.grad is not None and student.grad.abs().sum() > 0
+    assert teacher.grad is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"alpha": 1.5}, "alpha"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"reduction": "sum"}, "reduction"),
+    ],
+)
+def test_bad_settings_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        distillation_loss(torch.zeros(1, 3, 4), [torch.zeros(1, 3, 4)], torch.zeros(1, 3, dtype=torch.long), **kwargs)
+
+
+def test_teacher_with_another_vocabulary_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"teacher 1 logits have shape \(1, 3, 5\)"):
+        distillation_loss(torch.zeros(1, 3, 4), [torch.zeros(1, 3, 4), torch.zeros(1, 3, 5)], torch.zeros(1, 3, dtype=torch.long))
+
+
+def test_token_mean_and_ensemble_mean_differ_by_a_constant_only():
+    """Both weight log q by the mean teacher distribution, so the student gets the same gradient."""
+    torch.manual_seed(0)
+    student = torch.randn(2, 5, 11, requires_grad=True)
+    teachers, ids = [torch.randn(2, 5, 11), torch.randn(2, 5, 11)], torch.randint(0, 11, (2, 5))
+    grads, kls = {}, {}
+    for reduction in ("token_mean", "ensemble_mean"):
+        student.grad = None
+        parts = distillation_loss(student, teachers, ids, reduction=reduction)
+        parts.loss.backward()
+        grads[reduction], kls[reduction] = student.grad.clone(), parts.kl.item()
+
+    torch.testing.assert_close(grads["token_mean"], grads["ensemble_mean"])
+    assert kls["token_mean"] > kls["ensemble_mean"]  # mean of KLs ≥ KL of the mixture (convexity)
