@@ -1,8 +1,9 @@
 """Command line of babylm: ``python -m babylm <command> …``.
 
 Training commands (``fit``, ``validate``, ``test``) go to LightningCLI (:func:`lightning_main`); the
-project's own commands (``export``, ``evaluate``, ``generate``, ``prepare``, ``quickstart``) are small
-argparse programs in their modules, imported only when called so that ``--help`` stays fast.
+project's own commands (``prepare``, ``tokenizer``, ``encode``, ``export``, ``evaluate``, ``generate``,
+``quickstart``) are small argparse programs in their modules, imported only when called so that ``--help``
+stays fast.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test")
 
 # command → (module, function, one-line summary); each function takes argv (list[str]) and returns an exit code.
 OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "prepare": ("babylm.data.pipeline", "main", "run the data pipeline: scrape → convert → combine → clean → split"),
+    "tokenizer": ("babylm.data.tokenizer", "main", "train the byte-level BPE tokenizer on the train split"),
+    "encode": ("babylm.data.encode", "main", "tokenize the splits into uint16 token files for training"),
     "export": ("babylm.export", "main", "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
     "evaluate": ("babylm.evaluation.cli", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
     "generate": ("babylm.generate", "main", "sample text from an exported model"),
-    "prepare": ("babylm.data.pipeline", "main", "run the data pipeline: scrape → convert → combine → clean → split"),
     "quickstart": ("babylm.quickstart", "main", "offline end-to-end demo on the bundled sample"),
 }
 

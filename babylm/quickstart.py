@@ -1,0 +1,139 @@
+"""Offline quick start: the whole job end to end on the bundled sample, on a CPU, in a few minutes.
+
+Run: ``python -m babylm quickstart [--workdir runs/quickstart]``.
+
+Each stage is the project's real command, run as a subprocess inside ``--workdir`` (so every
+CWD-relative path of the configs — ``data/…``, ``checkpoints/…`` — lands there, and nothing in the
+repository's own ``data/`` or ``checkpoints/`` is touched):
+
+1. ``prepare --source sample``: serve the bundled sample pages on 127.0.0.1 → scrape → convert → combine
+   → clean → split (the sample is far below the 10M-word budget, so "use everything" with a val fraction);
+2. train the byte-level BPE tokenizer (a small vocabulary: the sample has ~10k words) and encode the splits;
+3. two tiny teachers (``configs/tiny/teacher_llama.yaml``, ``configs/tiny/teacher_gptj.yaml``);
+4. a tiny student distilled from them (``configs/tiny/distill.yaml``);
+5. BLiMP-style evaluation (``../shared/data/blimp-dev`` when present, else the project's own minimal pairs
+   in ``babylm/resources/blimp_sample``) and validation perplexity;
+6. a generated sample.
+
+Stages whose outputs exist are re-used (the data stages decide that themselves); ``--fresh`` starts over.
+Reads the bundled sample; writes everything under ``--workdir`` and prints where each artifact went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = REPO_ROOT / "configs"
+SHARED_BLIMP = REPO_ROOT.parent / "shared" / "data" / "blimp-dev"
+SAMPLE_BLIMP = Path(__file__).resolve().parent / "resources" / "blimp_sample"
+QUICKSTART_VOCAB = 2_000
+
+
+class StageFailed(RuntimeError):
+    """A quick-start stage exited non-zero."""
+
+
+def stages(blimp_dir: Path, vocab_size: int, steps: int) -> list[tuple[str, list[str]]]:
+    """Return the quick start's ``(name, python argv)`` stages, in order.
+
+    Takes the BLiMP folder, the tokenizer's vocabulary size and the optimizer steps of each training run.
+    """
+    student = "checkpoints/Tiny-Baby-Llama"
+
+    def fit(config: str) -> list[str]:  # flags after -c override the file
+        return ["-m", "babylm", "fit", "-c", str(CONFIGS / "tiny" / config), "--trainer.max_steps", str(steps)]
+
+    return [
+        ("data: serve sample → scrape → convert → combine → clean → split",
+         ["-m", "babylm", "prepare", "--source", "sample", "--val-fraction", "0.1"]),
+        ("tokenizer", ["-m", "babylm", "tokenizer", "--vocab-size", str(vocab_size)]),
+        ("encode", ["-m", "babylm", "encode"]),
+        ("teacher 1: tiny LLaMA", fit("teacher_llama.yaml")),
+        ("teacher 2: tiny GPT-J", fit("teacher_gptj.yaml")),
+        ("student: distil the two teachers", fit("distill.yaml")),
+        ("evaluate: BLiMP + perplexity",
+         ["-m", "babylm", "evaluate", "--model", student, "--tasks", "blimp,perplexity",
+          "--blimp-dir", str(blimp_dir), "--limit", "100", "--out", "runs/eval"]),
+        ("generate", ["-m", "babylm", "generate", "--model", student, "--prompt", "The river", "--seed", "0",
+                      "--max-new-tokens", "40"]),
+    ]
+
+
+ARTIFACTS = [
+    ("scraped articles, progress.json, scraper.log", "data/britannica_data"),
+    ("converted text files", "data/britannica_txt"),
+    ("combined corpus", "data/combined_encyclopedia.txt"),
+    ("cleaned corpus", "data/encyclopedia_cleaned.txt"),
+    ("train/val split + report", "data/corpus_split"),
+    ("tokenizer (tokenizers JSON)", "checkpoints/tokenizer-clean.json"),
+    ("tokenizer (HF files)", "checkpoints/tokenizer"),
+    ("token files (uint16 memmaps)", "data/tokenized"),
+    ("teacher 1 (HF export)", "checkpoints/Tiny-Llama"),
+    ("teacher 2 (HF export)", "checkpoints/Tiny-GPTJ"),
+    ("student (HF export)", "checkpoints/Tiny-Baby-Llama"),
+    ("student Lightning checkpoints + config.yaml", "checkpoints/tiny_distill"),
+    ("evaluation report (JSON, Markdown, PNG)", "runs/eval"),
+    ("training logs (W&B offline / CSV)", "runs"),
+]
+
+
+def run_stage(name: str, argv: list[str], workdir: Path, env: dict[str, str]) -> float:
+    """Run one stage (``python argv…`` in ``workdir``), streaming its output; returns seconds taken."""
+    print(f"\n=== {name}\n$ python {' '.join(argv)}", flush=True)
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, *argv], cwd=workdir, env=env)
+    if result.returncode != 0:
+        raise StageFailed(f"stage {name!r} failed (exit {result.returncode}); its output is above")
+    return time.perf_counter() - start
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the quick start (``--help`` for options); returns an exit code."""
+    parser = argparse.ArgumentParser(prog="python -m babylm quickstart", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", default="runs/quickstart", help="where every artifact goes (default: %(default)s)")
+    parser.add_argument("--blimp-dir", default=None,
+                        help="BLiMP JSONL folder (default: ../shared/data/blimp-dev if present, else the bundled pairs)")
+    parser.add_argument("--vocab-size", type=int, default=QUICKSTART_VOCAB, help="tokenizer vocabulary (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=150, help="optimizer steps of each teacher and the student (default: %(default)s)")
+    parser.add_argument("--fresh", action="store_true", help="delete --workdir first and run every stage")
+    args = parser.parse_args(argv)
+
+    workdir = Path(args.workdir).resolve()
+    if args.fresh and workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    blimp_dir = Path(args.blimp_dir) if args.blimp_dir else (SHARED_BLIMP if SHARED_BLIMP.is_dir() else SAMPLE_BLIMP)
+    if not blimp_dir.is_dir():
+        print(f"quickstart: --blimp-dir {blimp_dir} is not a folder of BLiMP .jsonl files", file=sys.stderr)
+        return 2
+
+    env = dict(os.environ)
+    env.setdefault("WANDB_MODE", "offline")  # the quick start never talks to a server
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+
+    timings = []
+    try:
+        for name, stage_argv in stages(blimp_dir.resolve(), args.vocab_size, args.steps):
+            timings.append((name, run_stage(name, stage_argv, workdir, env)))
+    except StageFailed as error:
+        print(f"quickstart: {error}", file=sys.stderr)
+        return 1
+
+    print("\n=== done: where everything went")
+    for what, relative in ARTIFACTS:
+        path = workdir / relative
+        print(f"  {what:<45} {path}{'' if path.exists() else '  (missing!)'}")
+    print("\n=== time per stage")
+    for name, seconds in timings:
+        print(f"  {seconds:7.1f} s  {name}")
+    print(f"  {sum(s for _, s in timings):7.1f} s  total")
+    return 0

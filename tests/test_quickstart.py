@@ -1,0 +1,45 @@
+"""The README's quick start, run as a user runs it: every stage for real, on the bundled sample, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from babylm.quickstart import ARTIFACTS, SAMPLE_BLIMP
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quickstart_runs_end_to_end_offline(tmp_path):
+    workdir = tmp_path / "qs"
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    env.pop("WANDB_API_KEY", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "babylm", "quickstart", "--workdir", str(workdir), "--steps", "12",
+         "--blimp-dir", str(SAMPLE_BLIMP)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    for _, relative in ARTIFACTS:  # every artifact it announces exists, and is announced with its path
+        assert (workdir / relative).exists(), relative
+        assert str(workdir / relative) in done.stdout
+    assert "(missing!)" not in done.stdout
+
+    report = json.loads((workdir / "runs/eval/blimp.json").read_text())
+    n_pairs = sum(1 for f in SAMPLE_BLIMP.glob("*.jsonl") for line in f.read_text().splitlines() if line.strip())
+    assert report["overall"]["pairs"] == min(n_pairs, 100 * len(list(SAMPLE_BLIMP.glob("*.jsonl"))))
+    assert 0.0 <= report["overall"]["accuracy"] <= 1.0
+    assert (workdir / "runs/eval/blimp_phenomena.png").stat().st_size > 0
+
+    student = workdir / "checkpoints/Tiny-Baby-Llama"
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"):
+        assert (student / name).is_file(), name
+    generated = done.stdout.split("=== generate", 1)[1].split("=== done", 1)[0]
+    assert "The river" in generated and "<s>" not in generated and "</s>" not in generated
