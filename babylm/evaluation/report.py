@@ -1,0 +1,115 @@
+"""BLiMP reports: JSON, Markdown, a PNG bar chart of per-phenomenon accuracy, and a terminal table.
+
+Run: written by ``python -m babylm evaluate`` (:mod:`.cli`). Takes the summary from
+:func:`babylm.evaluation.blimp.aggregate`; writes into the output folder (each file atomically):
+``blimp.json`` (everything, ties included), ``blimp.md`` (tables per field, phenomenon, paradigm),
+``blimp_phenomena.png`` (bar chart) and ``blimp_scores.jsonl`` (per-pair log-probabilities).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+from babylm.atomic import atomic_output, atomic_write_json, atomic_write_text
+from babylm.evaluation.blimp import ParadigmResult
+
+REPORT_FILES = {
+    "json": "blimp.json",
+    "markdown": "blimp.md",
+    "chart": "blimp_phenomena.png",
+    "scores": "blimp_scores.jsonl",
+}
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def markdown_report(report: dict) -> str:
+    """Render a report dict (``aggregate`` output plus ``model``/``blimp_dir``) as Markdown; returns the text."""
+    overall = report["overall"]
+    lines = [
+        f"# BLiMP: {report.get('model', 'model')}",
+        "",
+        f"Data: `{report.get('blimp_dir', '?')}`, {overall['paradigms']} paradigms, {overall['pairs']} pairs. "
+        "A pair is correct when the good sentence's summed log-probability (fp32, after the start token) "
+        "is strictly higher; ties count as wrong.",
+        "",
+        f"**Overall accuracy (mean over paradigms): {_percent(overall['accuracy'])}%** "
+        f"(per pair: {_percent(overall['pair_accuracy'])}%; ties: {overall['ties']})",
+        "",
+    ]
+    for title, key in (("Field", "fields"), ("Phenomenon", "phenomena")):
+        lines += [f"## By {title.lower()}", "", f"| {title} | Accuracy (%) | Paradigms | Pairs | Ties |", "|---|---:|---:|---:|---:|"]
+        for name, row in report[key].items():
+            lines.append(f"| {name} | {_percent(row['accuracy'])} | {row['paradigms']} | {row['pairs']} | {row['ties']} |")
+        lines.append("")
+    lines += ["## By paradigm", "", "| Paradigm | Phenomenon | Field | Accuracy (%) | Pairs | Ties |", "|---|---|---|---:|---:|---:|"]
+    for uid, row in report["paradigms"].items():
+        lines.append(
+            f"| {uid} | {row['phenomenon']} | {row['field']} | {_percent(row['accuracy'])} | {row['pairs']} | {row['ties']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def summary_table(report: dict) -> str:
+    """Return a plain-text table of per-phenomenon and per-field accuracy plus the overall line."""
+    rows = [(f"  {name}", row) for name, row in report["phenomena"].items()]
+    rows += [(f"field: {name}", row) for name, row in report["fields"].items()]
+    width = max([len(name) for name, _ in rows] + [len("overall (mean of paradigms)")])
+    out = [f"{'BLiMP':<{width}}  {'acc %':>6}  {'pairs':>6}  {'ties':>5}", "-" * (width + 23)]
+    out += [f"{name:<{width}}  {_percent(row['accuracy']):>6}  {row['pairs']:>6}  {row['ties']:>5}" for name, row in rows]
+    overall = report["overall"]
+    out.append("-" * (width + 23))
+    out.append(
+        f"{'overall (mean of paradigms)':<{width}}  {_percent(overall['accuracy']):>6}  {overall['pairs']:>6}  {overall['ties']:>5}"
+    )
+    return "\n".join(out)
+
+
+def plot_phenomena(report: dict, path: str | os.PathLike) -> None:
+    """Draw per-phenomenon accuracy as a horizontal bar chart PNG at ``path``; returns nothing."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # A Figure with its own Agg canvas: no pyplot, no global backend switch, works without a display.
+    names = list(report["phenomena"])
+    values = [100 * report["phenomena"][name]["accuracy"] for name in names]
+    figure = Figure(figsize=(7, 0.4 * len(names) + 1.4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions = range(len(names))
+    axes.barh(positions, values, color="#4c72b0")
+    axes.set_yticks(list(positions), labels=names)
+    axes.invert_yaxis()
+    axes.axvline(50, color="grey", linestyle="--", linewidth=1, label="chance")
+    axes.axvline(100 * report["overall"]["accuracy"], color="#c44e52", linewidth=1, label="overall")
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("accuracy (%)")
+    axes.set_title(f"BLiMP by phenomenon: {Path(str(report.get('model', ''))).name}", fontsize=10)
+    for y, value in zip(positions, values):
+        inside = value > 88  # keep the label within the axes: write it inside long bars
+        axes.text(value - 1 if inside else value + 1, y, f"{value:.1f}", va="center", ha="right" if inside else "left",
+                  fontsize=8, color="white" if inside else "black")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / (len(names) + 3)), ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout()
+    with atomic_output(path, "wb") as handle:
+        figure.savefig(handle, format="png")
+
+
+def write_report(report: dict, results: Sequence[ParadigmResult], out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write the JSON, Markdown, PNG and per-pair score files into ``out_dir``; returns ``{kind: path}``."""
+    out_dir = Path(out_dir)
+    paths = {kind: out_dir / name for kind, name in REPORT_FILES.items()}
+    atomic_write_json(paths["json"], report)
+    atomic_write_text(paths["markdown"], markdown_report(report))
+    plot_phenomena(report, paths["chart"])
+    with atomic_output(paths["scores"], "w") as handle:
+        for result in results:
+            for pair_id, good, bad in zip(result.pair_ids, result.good_logprobs, result.bad_logprobs):
+                row = {"UID": result.uid, "pairID": pair_id, "logprob_good": good, "logprob_bad": bad, "correct": good > bad}
+                handle.write(json.dumps(row) + "\n")
+    return paths
