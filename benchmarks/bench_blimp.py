@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import machine_line  # noqa: E402  (benchmarks/harness.py)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_BLIMP = REPO_ROOT.parent / "shared" / "data" / "blimp-dev"
@@ -28,26 +30,6 @@ MODELS = {
     "tiny": dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128, max_position_embeddings=128),
     "baby-llama-58m": dict(hidden_size=512, num_layers=16, num_heads=8, intermediate_size=1024, max_position_embeddings=128),
 }
-
-
-def machine_line(device) -> str:
-    """Describe the hardware and software this run measured on."""
-    import torch
-    import transformers
-
-    if device.type == "cuda":
-        hardware = f"GPU {torch.cuda.get_device_name(device)}"
-    else:
-        cpu = platform.processor() or platform.machine()
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
-        hardware = f"CPU {cpu}, {os.cpu_count()} cores visible, torch threads {torch.get_num_threads()}"
-    return f"machine: {hardware}; torch {torch.__version__}; transformers {transformers.__version__}; python {platform.python_version()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer_note = f"BPE trained on {blimp_dir.name} good sentences, {len(tokenizer)} tokens"
     tokens = sum(len(ids) + 1 for ids in tokenizer(sentences, add_special_tokens=False)["input_ids"])
 
-    print(machine_line(device))
+    print(machine_line(packages=("torch", "transformers"), extra=f"torch threads {torch.get_num_threads()}"))
     print(f"data: {blimp_dir} — {len(paradigms)} paradigms × {args.pairs} pairs = {pairs} pairs, "
           f"{tokens / len(sentences):.1f} tokens per sentence with <s> ({tokenizer_note})")
     print(f"scoring: fp32, summed log-probabilities, right-padded length-sorted batches; median of {args.repeats} runs")

@@ -20,33 +20,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import machine_line  # noqa: E402  (benchmarks/harness.py)
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_FILES = {
     "tiny": ("configs/tiny/distill.yaml", ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]),
     "reference": ("configs/distill.yaml", ["configs/teacher_llama_360m.yaml", "configs/teacher_gptj_705m.yaml"]),
 }
-
-
-def machine_line() -> str:
-    """Return 'CPU model, cores, GPU, torch version' for the benchmark log."""
-    import torch
-
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"machine: {model}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}, {torch.get_num_threads()} torch threads"
 
 
 def read_sizes(config: str) -> tuple[dict, list[dict], int]:
@@ -161,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     precision = args.precision or ("bf16-mixed" if cuda else "32-true")
     student_fields, teacher_fields, config_batch = read_sizes(args.config)
     batch_size = args.batch_size or config_batch
-    print(machine_line())
+    print(machine_line(extra=f"{torch.get_num_threads()} torch threads"))
     print(f"config {args.config}: batch {batch_size} × {args.seq_len} tokens, vocab {args.vocab_size}, precision {precision}, "
           f"reduction {args.reduction}, {args.steps} timed steps after {args.warmup}")
 

@@ -17,34 +17,18 @@ to a temporary folder.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import platform
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
 from babylm.data.sample_server import SampleServer
 from babylm.data.wikisource import main as scrape_main
 
-
-def machine_line() -> str:
-    """CPU model, logical cores, Python and torch versions (torch read from package metadata, not imported)."""
-    model = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    try:
-        torch_version = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        torch_version = "not installed"
-    return (f"machine: {model}, {os.cpu_count()} logical cores, no GPU used; Python {platform.python_version()}, "
-            f"torch {torch_version}")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import machine_line  # noqa: E402  (benchmarks/harness.py)
 
 
 def throughput(latency: float, repeats: int) -> list[dict]:
@@ -84,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--polite-articles", type=int, default=12, help="articles in the politeness run")
     args = parser.parse_args(argv)
 
-    print(machine_line())
+    print(machine_line(check_gpu=False))
     runs = sorted(throughput(args.latency, args.repeats), key=lambda r: r["articles"] / r["total_s"])
     median = runs[len(runs) // 2]
     for run in runs:

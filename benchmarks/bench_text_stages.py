@@ -18,16 +18,17 @@ the real text is far below the 10M/2M budgets.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import machine_line  # noqa: E402  (benchmarks/harness.py)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
@@ -59,23 +60,6 @@ peak_traced = tracemalloc.get_traced_memory()[1] if trace == "1" else None
 print(json.dumps({"seconds": seconds, "rss_before_kb": before,
                   "peak_rss_kb": status_kb("VmHWM"), "traced_peak": peak_traced}))
 """
-
-
-def machine_line() -> str:
-    """CPU model and cores, Python and torch versions."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:  # no import: the parent stays small, so forked children start small
-        torch_version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        torch_version = "not installed"
-    return f"machine: {model}, {os.cpu_count()} cores; python {platform.python_version()}; torch {torch_version}"
 
 
 def ingest_real_text(shared: Path, raw: Path) -> None:
@@ -181,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_text_stages: error: real EB1911 text not found under {args.shared_data}", file=sys.stderr)
         return 2
     sys.path.insert(0, str(REPO))
-    print(machine_line(), flush=True)
+    print(machine_line(check_gpu=False), flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench_text_stages."))
     try:
         ingest_real_text(args.shared_data, work / "real" / "britannica_data")
@@ -199,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nresidual markup after cleaning (real ×{copies}, {residual['words']:,} words): "
                   f"{residual['total'] * 1e6 / residual['words']:.1f} per million words ({kinds})")
         if args.json:
-            args.json.write_text(json.dumps({"machine": machine_line(), "rows": rows, "residual": residuals}, indent=2), encoding="utf-8")
+            args.json.write_text(json.dumps({"machine": machine_line(check_gpu=False), "rows": rows, "residual": residuals}, indent=2), encoding="utf-8")
     finally:
         if args.keep:
             print(f"kept {work}")

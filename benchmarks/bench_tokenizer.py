@@ -13,32 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import machine_line  # noqa: E402  (benchmarks/harness.py)
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "eb1911" / "gutenberg_articles.jsonl"
-
-
-def machine_line() -> str:
-    """Return 'CPU model, cores, torch/tokenizers versions' for the benchmark log."""
-    import tokenizers
-    import torch
-
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"machine: {model}, {os.cpu_count()} cores, torch {torch.__version__}, tokenizers {tokenizers.__version__}, "
-            f"TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM', 'unset')}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from babylm.data.encode import encode_splits
     from babylm.data.tokenizer import fertility, save_tokenizer, train_tokenizer
 
-    print(machine_line())
+    print(machine_line(check_gpu=False, packages=("torch", "tokenizers"), extra=f"TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM', 'unset')}"))
     records = [json.loads(line) for line in args.data.open(encoding="utf-8")]
     articles = {"train": [], "val": []}
     for index, record in enumerate(records):

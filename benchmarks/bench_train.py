@@ -22,14 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import lightning_step_clock, machine_line  # noqa: E402  (benchmarks/harness.py)
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]
@@ -37,22 +38,6 @@ REFERENCE = ["configs/teacher_llama_360m.yaml", "configs/teacher_gptj_705m.yaml"
 # dense bf16 peak (no sparsity), TFLOP/s
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 SXM": 989.0, "H100 80GB HBM3": 989.0, "H100 PCIe": 756.0, "H100": 989.0,
                     "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10G": 70.0}
-
-
-def machine_line() -> str:
-    """One line describing the machine: CPU model and cores, GPU if any, torch version."""
-    import torch
-
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"machine: {cpu}, {os.cpu_count()} cores; {gpu}; torch {torch.__version__}"
 
 
 def peak_tflops(device_name: str) -> Optional[float]:
@@ -100,21 +85,7 @@ def measure(config_path: str, steps: int, warmup: int, vocab: int, device: str,
             generator = torch.Generator().manual_seed(index)
             return {"input_ids": torch.randint(0, vocab, (seq_len,), generator=generator)}  # (T,)
 
-    class Clock(L.Callback):
-        start = end = None
-
-        def _now(self) -> float:
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            return time.perf_counter()
-
-        def on_train_batch_end(self, trainer, *args) -> None:
-            if trainer.global_step == warmup and self.start is None:
-                self.start = self._now()
-            if trainer.global_step == warmup + steps and self.end is None:
-                self.end = self._now()
-
-    clock = Clock()
+    clock = lightning_step_clock(warmup, warmup + steps)
     with tempfile.TemporaryDirectory() as scratch:
         trainer = L.Trainer(
             accelerator=device, devices=1, precision=precision, max_steps=steps + warmup,
@@ -125,7 +96,7 @@ def measure(config_path: str, steps: int, warmup: int, vocab: int, device: str,
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         trainer.fit(module, train_dataloaders=DataLoader(RandomWindows(), batch_size=micro, num_workers=0))
-    seconds = clock.end - clock.start
+    seconds = clock.seconds
     tokens_per_s = steps * batch * seq_len / seconds
     result = {
         "config": config_path, "arch": model_config.arch, "params": module.parameter_counts["total"],

@@ -32,7 +32,7 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
+from harness import lightning_step_clock, machine_line  # noqa: E402  (benchmarks/harness.py)
 
 TINY = {"teacher": "configs/tiny/teacher_llama.yaml", "distill": "configs/tiny/distill.yaml",
         "teachers": ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]}
@@ -134,7 +134,6 @@ def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, 
 
 def _run_lightning(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
     import lightning as L
-    import torch
     from torch.utils.data import DataLoader
 
     from babylm.models.causal_lm import CausalLM
@@ -149,29 +148,13 @@ def _run_lightning(cfg, teachers, dataset, batch, micro, total, warmup, steps, p
     else:
         module = CausalLM(**common)
 
-    class Clock(L.Callback):
-        start = end = None
-
-        def _now(self) -> float:
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            import time
-
-            return time.perf_counter()
-
-        def on_train_batch_end(self, trainer, *unused) -> None:
-            if trainer.global_step == warmup and self.start is None:
-                self.start = self._now()
-            if trainer.global_step == total and self.end is None:
-                self.end = self._now()
-
-    clock = Clock()
+    clock = lightning_step_clock(warmup, total)
     trainer = L.Trainer(accelerator=device, devices=1, precision=precision, max_steps=total,
                         accumulate_grad_batches=batch // micro, gradient_clip_val=1.0, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[clock], default_root_dir=scratch, limit_val_batches=0)
     trainer.fit(module, train_dataloaders=DataLoader(dataset, batch_size=micro, shuffle=True, num_workers=0))
-    return clock.end - clock.start
+    return clock.seconds
 
 
 def build_parser() -> argparse.ArgumentParser:

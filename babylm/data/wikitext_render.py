@@ -223,25 +223,29 @@ _EXTERNAL_LINK = re.compile(r"\[(?:https?:)?//[^\s\]]+(?:\s+([^\]]*))?\]")
 _TABLE_OPEN = re.compile(r"^[ \t:]*\{\|", re.M)
 
 
+def _balanced_end(text: str, start: int, opener: str, closer: str) -> int:
+    """Index just past the ``closer`` that balances the ``opener`` at ``start`` (nesting counted); ``len(text)``
+    when it is never closed."""
+    depth, i = 0, start
+    while i < len(text):
+        if text.startswith(opener, i):
+            depth, i = depth + 1, i + len(opener)
+        elif text.startswith(closer, i):
+            depth, i = depth - 1, i + len(closer)
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    return len(text)
+
+
 def drop_wiki_tables(text: str) -> str:
     """Remove wiki tables (``{|`` at a line start … matching ``|}``), nested ones included; returns text."""
     while True:
         start_match = _TABLE_OPEN.search(text)
         if not start_match:
             return text
-        depth, i = 0, start_match.start()
-        end = len(text)
-        while i < len(text):
-            if text.startswith("{|", i):
-                depth, i = depth + 1, i + 2
-                continue
-            if text.startswith("|}", i):
-                depth, i = depth - 1, i + 2
-                if depth == 0:
-                    end = i
-                    break
-                continue
-            i += 1
+        end = _balanced_end(text, start_match.start(), "{|", "|}")
         text = text[: start_match.start()] + "\n" + text[end:]
 
 
@@ -266,18 +270,7 @@ def drop_file_links(text: str) -> str:
         start_match = _FILE_LINK_START.search(text)
         if not start_match:
             return text
-        depth, i, end = 0, start_match.start(), len(text)
-        while i < len(text):
-            if text.startswith("[[", i):
-                depth, i = depth + 1, i + 2
-                continue
-            if text.startswith("]]", i):
-                depth, i = depth - 1, i + 2
-                if depth == 0:
-                    end = i
-                    break
-                continue
-            i += 1
+        end = _balanced_end(text, start_match.start(), "[[", "]]")
         text = text[: start_match.start()] + text[end:]
 
 

@@ -66,6 +66,19 @@ def hf_config(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_t
     """Return the transformers ``PretrainedConfig`` for ``config`` with ``vocab_size`` and special-token ids."""
     config.validate()
     special = dict(bos_token_id=bos_token_id, eos_token_id=eos_token_id, pad_token_id=pad_token_id)
+    gpt_style = dict(  # GPT-J and GPT-2 share these field names
+        vocab_size=vocab_size,
+        n_embd=config.hidden_size,
+        n_layer=config.num_layers,
+        n_head=config.num_heads,
+        n_inner=config.intermediate_size,
+        n_positions=config.max_position_embeddings,
+        resid_pdrop=config.dropout,
+        embd_pdrop=config.dropout,
+        attn_pdrop=config.dropout,
+        tie_word_embeddings=config.tie_word_embeddings,
+        initializer_range=config.initializer_range,
+    )
     if config.arch == "llama":
         from transformers import LlamaConfig
 
@@ -86,38 +99,11 @@ def hf_config(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_t
         from transformers import GPTJConfig
 
         head_dim = config.hidden_size // config.num_heads
-        return GPTJConfig(
-            vocab_size=vocab_size,
-            n_embd=config.hidden_size,
-            n_layer=config.num_layers,
-            n_head=config.num_heads,
-            n_inner=config.intermediate_size,
-            n_positions=config.max_position_embeddings,
-            rotary_dim=min(config.rotary_dim or 64, head_dim),
-            resid_pdrop=config.dropout,
-            embd_pdrop=config.dropout,
-            attn_pdrop=config.dropout,
-            tie_word_embeddings=config.tie_word_embeddings,
-            initializer_range=config.initializer_range,
-            **special,
-        )
+        return GPTJConfig(rotary_dim=min(config.rotary_dim or 64, head_dim), **gpt_style, **special)
     if config.arch == "gpt2":
         from transformers import GPT2Config
 
-        return GPT2Config(
-            vocab_size=vocab_size,
-            n_embd=config.hidden_size,
-            n_layer=config.num_layers,
-            n_head=config.num_heads,
-            n_inner=config.intermediate_size,
-            n_positions=config.max_position_embeddings,
-            resid_pdrop=config.dropout,
-            embd_pdrop=config.dropout,
-            attn_pdrop=config.dropout,
-            tie_word_embeddings=config.tie_word_embeddings,
-            initializer_range=config.initializer_range,
-            **special,
-        )
+        return GPT2Config(**gpt_style, **special)
     raise ValueError(f"model config: arch must be one of llama, gptj, gpt2, got {config.arch!r}")
 
 

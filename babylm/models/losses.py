@@ -13,22 +13,15 @@ import torch
 import torch.nn.functional as F
 
 
-def shift_for_next_token(logits: torch.Tensor, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Align predictions with targets: position t predicts token t+1.
-
-    Takes ``logits`` (B, T, V) and ``input_ids`` (B, T); returns ``(logits[:, :-1], input_ids[:, 1:])``.
-    """
-    return logits[:, :-1, :], input_ids[:, 1:]  # (B, T-1, V), (B, T-1)
-
-
 def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
     """Mean next-token cross-entropy in fp32.
 
     Takes ``logits`` (B, T, V) and ``input_ids`` (B, T) (targets are ``input_ids`` shifted by one; entries
     equal to ``ignore_index`` are skipped); returns a scalar tensor.
     """
-    pred, target = shift_for_next_token(logits, input_ids)  # (B, T-1, V), (B, T-1)
-    return F.cross_entropy(pred.float().reshape(-1, pred.size(-1)), target.reshape(-1), ignore_index=ignore_index)
+    # shift the targets, not the logits: slicing (B, T, V) would copy the largest tensor of the step
+    target = F.pad(input_ids[:, 1:], (0, 1), value=ignore_index)  # (B, T): the last position has no target
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=ignore_index)
 
 
 # ---------------------------------------------------------------------------------------------------------
