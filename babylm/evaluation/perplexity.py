@@ -61,7 +61,8 @@ def text_token_ids(tokenizer, text: str) -> list[int]:
         for piece in batch:
             piece_text = piece.text.lstrip() if piece.first else piece.text
             texts.append(piece_text.rstrip() if piece.last else piece_text)
-        for piece, encoded in zip(batch, tokenizer(texts, add_special_tokens=False)["input_ids"]):
+        # verbose=False: whole documents are longer than the model context on purpose (cut into windows below)
+        for piece, encoded in zip(batch, tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]):
             ids.extend(([start] if piece.first else []) + encoded + ([end] if piece.last and end is not None else []))
         batch.clear()
 
