@@ -57,7 +57,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from babylm.atomic import atomic_write_json
+from babylm.data.article_files import article_relpath, number_repeats, write_article
 from babylm.data.clean_rules import resolve_editorial_brackets
 from babylm.data.filenames import assign_stems
 from babylm.data.wikisource_catalogue import part_of
@@ -326,17 +326,12 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
         raise IngestError(f"{path}: no article headwords found; is it an EB1911 slice from Project Gutenberg?")
     url = f"https://www.gutenberg.org/ebooks/{info.ebook}" if info.ebook else path.resolve().as_uri()
     timestamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
-    seen: dict[str, int] = {}
-    keys = []
-    for article in articles:
-        seen[article.title] = seen.get(article.title, 0) + 1
-        keys.append(article.title if seen[article.title] == 1 else f"{article.title} ({seen[article.title]})")
+    keys = number_repeats([article.title for article in articles])
     stems = assign_stems(keys)
     stats = IngestStats(files=1)
     for key, article in zip(keys, articles):
-        part = part_of(article.page or 1)
-        record = {"url": url, "title": article.title, "content": article.content, "timestamp": timestamp}
-        atomic_write_json(out / f"volume_{volume:02d}" / f"part_{part:02d}" / f"{stems[key]}.json", record)
+        relpath = article_relpath(volume, part_of(article.page or 1), stems[key])
+        write_article(out / relpath, url=url, title=article.title, content=article.content, timestamp=timestamp)
         stats.articles += 1
         stats.words += len(article.content.split())
     return stats

@@ -48,7 +48,7 @@ from typing import Iterable, Iterator, Sequence
 
 import lxml.etree
 
-from babylm.atomic import atomic_write_json
+from babylm.data.article_files import article_relpath, number_repeats, write_article
 from babylm.data.filenames import assign_stems
 from babylm.data.wikisource_catalogue import part_of
 from babylm.data.wikitext_render import layout_paragraphs, render_wikitext, strip_markup
@@ -223,21 +223,15 @@ def ingest_pages(paths: Sequence[str | Path], out: str | Path) -> IngestStats:
     timestamp = datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds")
     articles, orphans = assemble_articles(pages)
     stats = IngestStats(pages=len(pages), orphans=orphans)
-    seen: Counter = Counter()
-    keys = []
-    for article in articles:
-        seen[(article.start.volume, article.title)] += 1
-        count = seen[(article.start.volume, article.title)]
-        keys.append(article.title if count == 1 else f"{article.title} ({count})")
+    keys = number_repeats([article.title for article in articles], [article.start.volume for article in articles])
     stems = assign_stems(keys)
     for key, article in zip(keys, articles):
         content = article.render(stats.unknown_templates)
         if not content:
             stats.empty += 1
             continue
-        record = {"url": article.start.url, "title": article.title, "content": content, "timestamp": timestamp}
-        folder = out / f"volume_{article.start.volume:02d}" / f"part_{part_of(article.start.page):02d}"
-        atomic_write_json(folder / f"{stems[key]}.json", record)
+        relpath = article_relpath(article.start.volume, part_of(article.start.page), stems[key])
+        write_article(out / relpath, url=article.start.url, title=article.title, content=content, timestamp=timestamp)
         stats.articles += 1
         stats.words += len(content.split())
     return stats

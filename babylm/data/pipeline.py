@@ -201,7 +201,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
                      ["babylm.data.wikisource", "babylm.data.wikisource_api", "babylm.data.wikisource_html",
                       "babylm.data.wikisource_catalogue", "babylm.data.wikisource_progress",
                       "babylm.data.sample_wiki", "babylm.data.sample_api", "babylm.data.sample_server",
-                      "babylm.data.filenames"], run)
+                      "babylm.data.filenames", "babylm.data.article_files"], run)
     if args.source == "wikisource":
         return Stage("acquire", [], outputs, {"source": "wikisource"}, [],
                      lambda: _scrape(args.base_url, args, layout, local=False), stamped=False)
@@ -215,7 +215,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
             return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
-                     ["babylm.data.ingest_gutenberg", "babylm.data.clean_rules", "babylm.data.filenames"], run)
+                     ["babylm.data.ingest_gutenberg", "babylm.data.clean_rules", "babylm.data.filenames", "babylm.data.article_files"], run)
     from babylm.data.ingest_wikitext import ingest_pages
 
     files = [Path(p) for p in args.wikitext_pages]
@@ -225,7 +225,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
         return f"{stats.articles} articles from {stats.pages} pages → {layout.raw}"
 
     return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "wikitext", "files": sorted(map(str, files))},
-                 ["babylm.data.ingest_wikitext", "babylm.data.wikitext_render", "babylm.data.filenames"], run_wikitext)
+                 ["babylm.data.ingest_wikitext", "babylm.data.wikitext_render", "babylm.data.filenames", "babylm.data.article_files"], run_wikitext)
 
 
 def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.SplitOptions) -> list[Stage]:

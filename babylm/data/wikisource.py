@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
-from babylm.atomic import atomic_write_json
+from babylm.data.article_files import write_article
 from babylm.data.wikisource_api import ApiClient, ApiError, GaveUp, TransientError, is_local
 from babylm.data.wikisource_catalogue import PREFIX, Article, Catalogue, CatalogueError, discover
 from babylm.data.wikisource_html import extract_prose, looks_truncated
@@ -224,7 +224,7 @@ def _download_one(client: ApiClient, article: Article, target: Path, by_title: d
     if not content:
         log.warning("skipped %r: no prose in the page", article.title)
         return _Outcome("skipped", "no prose in the page")
-    atomic_write_json(target, {"url": article.url, "title": name, "content": content, "timestamp": utc_now()})
+    write_article(target, url=article.url, title=name, content=content, timestamp=utc_now())
     log.info("saved %r -> %s (%d words)", article.title, article.path, len(content.split()))
     return _Outcome("done")
 

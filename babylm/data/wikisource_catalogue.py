@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from babylm.atomic import atomic_write_json
+from babylm.data.article_files import article_relpath
 from babylm.data.filenames import assign_stems
 from babylm.data.wikisource_api import ApiClient, is_local
 
@@ -231,4 +232,4 @@ def _assign_paths(catalogue: Catalogue) -> None:
     """Give every article its output path (stems are unique across the whole catalogue)."""
     stems = assign_stems(article.name for article in catalogue.articles.values())
     for article in catalogue.articles.values():
-        article.path = f"volume_{article.volume:02d}/part_{article.part:02d}/{stems[article.name]}.json"
+        article.path = article_relpath(article.volume, article.part, stems[article.name])
