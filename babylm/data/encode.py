@@ -38,7 +38,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from babylm.atomic import atomic_output, atomic_write_json
-from babylm.data.tokenizer import BOS, EOS, TokenizerError, load_tokenizer, tokenizer_fingerprint
+from babylm.data.tokenizer import BOS, EOS, TokenizerError, file_sha256, load_tokenizer, tokenizer_fingerprint
 
 FORMAT_VERSION = 1  # bump when the token stream layout changes: old encodings are then rebuilt
 DTYPE = "uint16"
@@ -255,14 +255,6 @@ def encode_file(
     return SplitStats(tokens=tokens, words=words, documents=documents, sha256=digest.hexdigest())
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(READ_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_meta(out_dir: str | os.PathLike) -> dict | None:
     """Return the parsed ``meta.json`` of an encoding directory, or None when it is missing or unreadable."""
     path = Path(out_dir) / "meta.json"
@@ -288,7 +280,7 @@ def _reusable(entry: dict | None, source: Path, out_dir: Path) -> bool:
             return False
         if stat.st_mtime_ns == recorded["mtime_ns"]:
             return True
-        if _file_sha256(source) != recorded["sha256"]:
+        if file_sha256(source) != recorded["sha256"]:
             return False
         recorded["mtime_ns"] = stat.st_mtime_ns  # same bytes, touched: remember the new mtime
         return True

@@ -199,6 +199,7 @@ class IngestStats:
     """What one wikitext ingest wrote."""
 
     pages: int = 0
+    duplicate_pages: int = 0
     articles: int = 0
     words: int = 0
     orphans: int = 0
@@ -221,8 +222,11 @@ def ingest_pages(paths: Sequence[str | Path], out: str | Path) -> IngestStats:
         pages.extend(found)
         newest = max(newest, Path(path).stat().st_mtime)
     timestamp = datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds")
-    articles, orphans = assemble_articles(pages)
-    stats = IngestStats(pages=len(pages), orphans=orphans)
+    # overlapping inputs (a dump plus an export, a file given twice) hold the same scan page twice: keep the
+    # last copy, as the XML reader keeps a page's last revision, so no article is assembled twice
+    unique = {(page.volume, page.page): page for page in pages}
+    articles, orphans = assemble_articles(unique.values())
+    stats = IngestStats(pages=len(unique), orphans=orphans, duplicate_pages=len(pages) - len(unique))
     keys = number_repeats([article.title for article in articles], [article.start.volume for article in articles])
     stems = assign_stems(keys)
     for key, article in zip(keys, articles):

@@ -39,15 +39,19 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 from babylm.atomic import atomic_write_json
 from babylm.data import clean, combine, convert, split
 from babylm.data.ingest_gutenberg import IngestError as GutenbergError
 from babylm.data.ingest_wikitext import IngestError as WikitextError
+from babylm.data.wikisource import DEFAULT_BASE_URL
+
+T = TypeVar("T")
 
 SOURCES = ("sample", "wikisource", "gutenberg", "wikitext")
 SAMPLE_VAL_FRACTION = 0.1
@@ -179,10 +183,38 @@ def _scrape(api_url: str, args: argparse.Namespace, layout: Layout, local: bool)
     if args.volumes:
         argv += ["--volumes", args.volumes]
     code = scrape_main(argv)
+    if code == 2:
+        raise PipelineError("the scrape stage refused its options (exit code 2, message above); fix them and run again")
     if code != 0:
         raise PipelineError(f"the scrape stage stopped with exit code {code} (see {layout.raw / 'scraper.log'}); run the same command again to resume")
     count = sum(1 for _ in layout.raw.glob(RAW_GLOB))
     return f"{count} article files in {layout.raw}"
+
+
+def _replace_tree(raw: Path, acquire: Callable[[], T]) -> T:
+    """Re-acquire the article tree from scratch: earlier articles go, so none outlives a change of input.
+
+    The old tree is moved aside (not deleted) until ``acquire()`` (which writes into ``raw``) succeeds; on
+    failure it is put back. For the offline ingests, which re-create every article on each run; a scrape
+    (sample or real site) resumes in place instead, keeping what it already has. Returns what ``acquire``
+    returns.
+    """
+    backup = raw.with_name(raw.name + ".previous")
+    if backup.exists():
+        shutil.rmtree(backup)
+    if raw.exists():
+        raw.rename(backup)
+    try:
+        result = acquire()
+    except BaseException:
+        if raw.exists():
+            shutil.rmtree(raw)
+        if backup.exists():
+            backup.rename(raw)
+        raise
+    if backup.exists():
+        shutil.rmtree(backup)
+    return result
 
 
 def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
@@ -211,7 +243,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
         files = [Path(p) for p in args.gutenberg_file]
 
         def run() -> str:
-            total = sum(ingest_slice(path, layout.raw).articles for path in files)
+            total = _replace_tree(layout.raw, lambda: sum(ingest_slice(path, layout.raw).articles for path in files))
             return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
@@ -221,7 +253,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
     files = [Path(p) for p in args.wikitext_pages]
 
     def run_wikitext() -> str:
-        stats = ingest_pages(files, layout.raw)
+        stats = _replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw))
         return f"{stats.articles} articles from {stats.pages} pages → {layout.raw}"
 
     return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "wikitext", "files": sorted(map(str, files))},
@@ -273,14 +305,14 @@ def check_source(args: argparse.Namespace, layout: Layout) -> None:
         if not Path(path).is_file():
             raise PipelineError(f"{path}: input file not found")
     marker = layout.stamps / "source.json"
-    if marker.is_file():
-        recorded = json.loads(marker.read_text(encoding="utf-8")).get("source")
-        if recorded != args.source:
-            raise PipelineError(
-                f"{layout.raw} holds articles from source '{recorded}', not '{args.source}'; "
-                f"use another --data-dir (e.g. --data-dir data-{args.source}) or remove {layout.root}"
-            )
-    else:
+    recorded = json.loads(marker.read_text(encoding="utf-8")).get("source") if marker.is_file() else None
+    # a marker binds the folder only once articles exist (a first run that failed early binds nothing)
+    if recorded not in (None, args.source) and next(layout.raw.glob(RAW_GLOB), None) is not None:
+        raise PipelineError(
+            f"{layout.raw} holds articles from source '{recorded}', not '{args.source}'; "
+            f"use another --data-dir (e.g. --data-dir data-{args.source}) or remove {layout.root}"
+        )
+    if recorded != args.source:
         atomic_write_json(marker, {"source": args.source})
 
 
@@ -334,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recase-headwords", action="store_true", help="lossy cleaning: ALL-CAPS headwords to title case")
     parser.add_argument("--force", action="store_true", help="run every stage even when up to date")
     scrape = parser.add_argument_group("scraping (--source sample / wikisource)")
-    scrape.add_argument("--base-url", default="https://en.wikisource.org/w/api.php", help="api.php of the wiki for --source wikisource")
+    scrape.add_argument("--base-url", default=DEFAULT_BASE_URL, help="api.php of the wiki for --source wikisource")
     scrape.add_argument("--contact", default="", help="e-mail or URL for the User-Agent (required for the real site)")
     scrape.add_argument("--limit", type=int, help="only the first N articles")
     scrape.add_argument("--volumes", help="only these volumes, e.g. 1,2 or 1-3")

@@ -174,7 +174,8 @@ def fertility(tokenizer: Tokenizer, path: str | os.PathLike) -> dict:
     return {"words": words, "tokens": tokens, "tokens_per_word": tokens / words if words else float("nan")}
 
 
-def _file_sha256(path: str | os.PathLike) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """Return the hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
@@ -207,8 +208,8 @@ def train_and_report(
         if not Path(path).is_file():
             raise TokenizerError(f"{path}: text file not found; run the split stage first (or pass --train/--val)")
     inputs = {
-        "train": [{"path": str(Path(p).resolve()), "sha256": _file_sha256(p)} for p in train],
-        "val": {"path": str(Path(val).resolve()), "sha256": _file_sha256(val)} if val else None,
+        "train": [{"path": str(Path(p).resolve()), "sha256": file_sha256(p)} for p in train],
+        "val": {"path": str(Path(val).resolve()), "sha256": file_sha256(val)} if val else None,
         "vocab_size": vocab_size,
         "min_frequency": min_frequency,
         "hf_dir": str(Path(hf_dir).resolve()) if hf_dir else None,

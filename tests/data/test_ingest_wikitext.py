@@ -159,3 +159,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys, content, message):
     assert ingest_wikitext.main([str(path), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and message in error
+
+
+def test_overlapping_inputs_assemble_each_article_once(tmp_path, shared_data):
+    pages_file = shared_data / "wikisource" / "page-wikitext" / "abbey_pages.json"
+    once = ingest_pages([pages_file], tmp_path / "once")
+    twice = ingest_pages([pages_file, pages_file], tmp_path / "twice")
+    assert (twice.articles, twice.pages, twice.duplicate_pages) == (once.articles, once.pages, once.pages)
+    names = lambda root: sorted(p.name for p in root.rglob("*.json"))  # noqa: E731
+    assert names(tmp_path / "twice") == names(tmp_path / "once")

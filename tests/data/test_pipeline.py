@@ -126,3 +126,27 @@ def test_prepare_is_a_babylm_command_and_the_script_is_thin(capsys):
     assert exit_info.value.code == 0 and "--source" in capsys.readouterr().out
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "prepare_data.py"), "--help"], capture_output=True, text=True, check=True)
     assert "skipping up-to-date stages" in " ".join(result.stdout.split())
+
+
+def test_a_first_run_that_fails_early_does_not_bind_the_data_dir_to_its_source(tmp_path, capsys):
+    data = tmp_path / "data"
+    # the real site needs --contact: refused before anything is downloaded
+    assert pipeline.main(["--source", "wikisource", "--data-dir", str(data)]) == 2
+    assert "refused its options" in capsys.readouterr().err
+    assert pipeline.main(["--data-dir", str(data)]) == 0  # the sample may still use this folder
+
+
+def test_re_ingesting_changed_input_leaves_no_article_of_the_old_input(tmp_path, shared_data, capsys):
+    data = tmp_path / "data"
+    pages = json.loads((shared_data / PAGE_WIKITEXT / "abbey_pages.json").read_text(encoding="utf-8"))
+    few = tmp_path / "few_pages.json"
+    few.write_text(json.dumps(pages[:3]), encoding="utf-8")
+    common = ["--source", "wikitext", "--data-dir", str(data), "--val-fraction", "0.5"]
+    assert pipeline.main([*common, "--wikitext-pages", str(shared_data / PAGE_WIKITEXT / "abbey_pages.json")]) == 0
+    everything = {p.name for p in (data / "britannica_data").glob("volume_*/part_*/*.json")}
+    capsys.readouterr()
+    assert pipeline.main([*common, "--wikitext-pages", str(few)]) == 0
+    now = {p.name for p in (data / "britannica_data").glob("volume_*/part_*/*.json")}
+    assert now and now < everything  # the articles only the first input had are gone …
+    stages = stage_lines(capsys.readouterr().out)
+    assert stages["combine"].startswith(f"{len(now)} articles")  # … from every later stage too
