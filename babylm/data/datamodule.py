@@ -179,8 +179,8 @@ class TokenizedDataModule(L.LightningDataModule):
                 encoding folder holding ``meta.json`` itself.
             seq_len: Tokens per training window (the model's context length).
             batch_size: Effective (global) batch: windows per optimizer step, whatever the device count.
-            micro_batch_size: Windows per device per forward pass (None = batch_size); gradient
-                accumulation makes up the rest.
+            micro_batch_size: Windows per device per forward pass (None = an equal share of batch_size per
+                device, no accumulation); gradient accumulation makes up the rest.
             eval_samples: Size of the fixed, seeded validation subset (in windows; all if fewer).
             num_workers: DataLoader worker processes per device (0 = load in the main process).
             seed: Seed of the per-epoch train order and of the validation subset.
@@ -196,7 +196,8 @@ class TokenizedDataModule(L.LightningDataModule):
             raise DataConfigError(f"data.num_workers must be 0 or more, got {num_workers}")
         self.seq_len = seq_len
         self.batch_size = batch_size
-        self.micro_batch_size = micro_batch_size or batch_size
+        self._micro_batch_setting = micro_batch_size
+        self.micro_batch_size = micro_batch_size or batch_size  # resolved per device count in accumulation()
         self.eval_samples = eval_samples
         self.num_workers = num_workers
         self.seed = seed
@@ -252,7 +253,17 @@ class TokenizedDataModule(L.LightningDataModule):
         return trainer.global_rank, trainer.world_size
 
     def accumulation(self, world_size: int) -> int:
-        """Return gradient-accumulation steps for ``world_size`` devices (error if it does not divide)."""
+        """Return gradient-accumulation steps for ``world_size`` devices (error if it does not divide).
+
+        With ``micro_batch_size`` unset, each device takes an equal share of the batch (no accumulation).
+        """
+        if self._micro_batch_setting is None:
+            if self.batch_size % world_size:
+                raise DataConfigError(
+                    f"data.batch_size {self.batch_size} cannot be shared equally by {world_size} device(s); "
+                    f"make it a multiple of {world_size} or set data.micro_batch_size"
+                )
+            self.micro_batch_size = self.batch_size // world_size
         per_step = self.micro_batch_size * world_size
         if self.batch_size % per_step:
             raise DataConfigError(

@@ -147,7 +147,7 @@ class CausalLM(L.LightningModule):
         self.tokens_seen = 0  # global (all ranks) training tokens consumed; saved in checkpoints
         self._clock: Optional[tuple[float, int, int]] = None  # (time, tokens_seen, global_step) at last step
         self._val_sums: dict[str, torch.Tensor] = {}
-        self._val_batches = 0
+        self._val_windows = 0
         self._ce_is_loss = True
 
     # ------------------------------------------------------------------ model and loss
@@ -214,22 +214,24 @@ class CausalLM(L.LightningModule):
     def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         parts = self.compute_loss(batch, stage)
         self._ce_is_loss = parts["ce"] is parts["loss"]
-        for name, value in parts.items():
-            self._val_sums[name] = self._val_sums.get(name, 0.0) + value.detach().float()
-        self._val_batches += 1
+        windows = batch["input_ids"].size(0)
+        for name, value in parts.items():  # weighted by windows: a short last batch counts for what it holds
+            self._val_sums[name] = self._val_sums.get(name, 0.0) + value.detach().float() * windows
+        self._val_windows += windows
 
     def _eval_epoch_end(self, stage: str) -> None:
-        if not self._val_batches:
+        if not self._val_windows:
             return
+        windows = self.trainer.strategy.reduce(torch.tensor(float(self._val_windows), device=self.device), reduce_op="sum")
         for name, total in self._val_sums.items():
-            # mean over this rank's batches, then over ranks (every rank holds the same number of windows)
-            mean = self.trainer.strategy.reduce(total / self._val_batches, reduce_op="mean")
+            # sum over every rank's windows, divided by the number of windows: a mean per window
+            mean = self.trainer.strategy.reduce(total, reduce_op="sum") / windows
             if name == "ce":
                 self.log(f"{stage}/ppl", torch.exp(mean))  # exp of the mean CE, not a mean of perplexities
                 if self._ce_is_loss:
                     continue
             self.log(f"{stage}/{name}", mean, prog_bar=name == "loss")
-        self._val_sums, self._val_batches = {}, 0
+        self._val_sums, self._val_windows = {}, 0
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """Accumulate the validation losses of one batch."""

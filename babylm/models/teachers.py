@@ -101,11 +101,15 @@ class FrozenTeachers:
         return len(self.models)
 
     def place(self, device: torch.device, dtype: torch.dtype = torch.float32) -> None:
-        """Move every teacher to ``device`` and cast its weights to ``dtype`` (no-op when already there)."""
+        """Move every teacher to ``device`` and cast its parameters (not buffers) to ``dtype`` (no-op when there)."""
         for model in self.models:
             weight = next(model.parameters())
             if weight.device != device or weight.dtype != dtype:
-                model.to(device=device, dtype=dtype)
+                model.to(device=device)
+                # cast parameters only: buffers such as LLaMA's rotary inv_freq and GPT-J's embed_positions
+                # stay fp32, as under bf16-mixed training and HF's from_pretrained(dtype=bf16)
+                for parameter in model.parameters():
+                    parameter.data = parameter.data.to(dtype)
             model.eval()  # defensive: nothing in this package switches a teacher to train mode
 
     def logits(self, input_ids: torch.Tensor) -> list[torch.Tensor]:

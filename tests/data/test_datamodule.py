@@ -154,6 +154,14 @@ def test_effective_batch_must_divide(tiny_encoding):
     assert make_dm(tiny_encoding, batch_size=16, micro_batch_size=4).accumulation(2) == 2
 
 
+def test_unset_micro_batch_shares_the_batch_across_devices(tiny_encoding):
+    dm = make_dm(tiny_encoding, batch_size=16, micro_batch_size=None)
+    assert dm.accumulation(1) == 1 and dm.micro_batch_size == 16
+    assert dm.accumulation(2) == 1 and dm.micro_batch_size == 8  # same 16 windows per step on 2 devices
+    with pytest.raises(DataConfigError, match="batch_size 16 cannot be shared equally by 3 device"):
+        dm.accumulation(3)
+
+
 def test_missing_encoding_names_the_encode_command(tiny_encoding, tmp_path):
     with pytest.raises(EncodeError, match="no encoding for tokenizer .*scripts/encode.py"):
         make_dm(tiny_encoding, tokenized_dir=str(tmp_path / "empty"))

@@ -142,3 +142,23 @@ def test_optimizer_covers_only_the_wrapped_model():
     in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
     assert in_optimizer == {id(p) for p in module.model.parameters()}
     assert module.hparams.config == {**module.hparams.config, "arch": "llama"}  # plain dict, not a dataclass
+
+
+def test_validation_loss_is_a_mean_over_windows_not_batches(tmp_path):
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    from babylm.models.losses import causal_lm_loss
+
+    torch.manual_seed(0)
+    module = CausalLM(ModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32), vocab_size=50)
+    windows = [{"input_ids": torch.randint(0, 50, (12,))} for _ in range(5)]  # batches of 2, 2 and 1
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        default_root_dir=tmp_path)
+    logged = trainer.validate(module, DataLoader(windows, batch_size=2), verbose=False)[0]
+
+    with torch.no_grad():
+        per_window = [causal_lm_loss(module(w["input_ids"][None]), w["input_ids"][None]) for w in windows]
+    expected = torch.stack(per_window).mean().item()
+    assert logged["val/loss"] == pytest.approx(expected, rel=1e-5)
+    assert logged["val/ppl"] == pytest.approx(math.exp(expected), rel=1e-5)

@@ -37,6 +37,9 @@ def test_place_casts_to_bf16(tiny_teachers, tiny_vocab_size):
 
     assert next(teachers.models[0].parameters()).dtype == torch.bfloat16
     assert teachers.logits(torch.randint(0, tiny_vocab_size, (1, 4)))[0].dtype == torch.bfloat16
+    # rotary frequencies stay fp32, as under bf16-mixed training: bf16 angles drift by ~0.1 rad at position 127
+    buffers = dict(teachers.models[0].named_buffers())
+    assert buffers and all(b.dtype == torch.float32 for name, b in buffers.items() if "inv_freq" in name)
 
 
 def test_missing_teacher_directory_is_a_clear_error(tmp_path, tiny_vocab_size):
