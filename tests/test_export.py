@@ -91,3 +91,19 @@ def test_export_refuses_a_tokenizer_of_another_size(trained, tmp_path, capsys):
     argv = ["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", str(tmp_path / "o"), "--tokenizer", str(other)]
     assert export_main(argv) == 2
     assert "the model's vocabulary has 400" in capsys.readouterr().err
+
+
+def test_export_weights_best_exports_the_best_validation_checkpoint(tiny_data, tmp_path, capsys):
+    # mode max keeps the *highest* val/loss, an early step, so "best" and "last" are surely different weights
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "6", "--trainer.val_check_interval", "2",
+                    "--checkpoint.mode", "max", "--model.init_args.export_weights", "best", logger="none")
+    assert run_cli(argv) == 0
+    best = [p for p in (tmp_path / "ckpt").glob("best-*.ckpt")]
+    assert len(best) == 1 and best[0].name != "best-step=6.ckpt"
+    assert export_main(["--ckpt", str(best[0]), "--out", str(tmp_path / "from-best")]) == 0
+    exported = load_file(tmp_path / "export" / "model.safetensors")
+    expected = load_file(tmp_path / "from-best" / "model.safetensors")
+    assert exported.keys() == expected.keys()
+    for name in exported:
+        torch.testing.assert_close(exported[name], expected[name], rtol=0, atol=0)
+    assert f"exported the best checkpoint ({best[0]})" in capsys.readouterr().out

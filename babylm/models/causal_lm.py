@@ -110,6 +110,9 @@ class CausalLM(L.LightningModule):
         min_lr_ratio: Learning rate at the end of the cosine, as a fraction of ``learning_rate``.
         export_dir: When set, a Hugging Face directory (safetensors, config, tokenizer) is written here at the
             end of ``fit``, e.g. ``checkpoints/Llama-360M`` (relative to the working directory).
+        export_weights: Which weights that export holds: ``last`` (the end of training) or ``best`` (the
+            checkpoint with the best monitored validation loss, as the reference work's
+            ``load_best_model_at_end``; falls back to the last weights when no best checkpoint exists).
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class CausalLM(L.LightningModule):
         schedule_steps: Optional[int] = None,
         min_lr_ratio: float = 0.0,
         export_dir: Optional[str] = None,
+        export_weights: Literal["last", "best"] = "last",
     ) -> None:
         super().__init__()
         model_config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
@@ -296,7 +300,14 @@ class CausalLM(L.LightningModule):
         if self.trainer.interrupted:
             log.warning("fit was interrupted: no export written to %s", self.hparams.export_dir)
             return
-        from babylm.export import export_hf
+        from babylm.export import export_checkpoint, export_hf
 
+        best = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or ""
+        if self.hparams.export_weights == "best" and best:
+            out = export_checkpoint(best, self.hparams.export_dir, self.hparams.tokenizer_path)
+            print(f"exported the best checkpoint ({best}) to {out}")
+            return
+        if self.hparams.export_weights == "best":
+            log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): exporting the last weights")
         out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir)
         print(f"exported the trained model to {out}")
