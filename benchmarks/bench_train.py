@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import lightning_step_clock, machine_line  # noqa: E402  (benchmarks/harness.py)
+from harness import lightning_step_clock, machine_line, measure_in_child  # noqa: E402  (benchmarks/harness.py)
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]
@@ -154,18 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---:|---|---|---:|---:|---:|---:|")
     status = 0
     for config in configs:
-        child = [sys.executable, __file__, config, "--one", "--steps", str(args.steps), "--warmup", str(args.warmup),
+        child = [__file__, config, "--one", "--steps", str(args.steps), "--warmup", str(args.warmup),
                  "--vocab", str(args.vocab), "--device", device]
         child += ["--micro-batch", str(args.micro_batch)] if args.micro_batch else []
         child += ["--precision", args.precision] if args.precision else []
-        done = subprocess.run(child, capture_output=True, text=True, cwd=REPO,
-                              env={**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore"})
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if done.returncode != 0 or not lines:
-            print(f"| `{config}` | failed: {done.stderr.strip().splitlines()[-1:]} |")
+        result, error = measure_in_child(child, REPO)
+        if result is None:
+            print(f"| `{config}` | failed: {error} |")
             status = 2
             continue
-        result = json.loads(lines[-1])
         peak = args.peak_tflops or (peak_tflops(result.get("device", "")) if device == "cuda" else None)
         print(markdown_row(result, peak))
     return status

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import lightning_step_clock, machine_line  # noqa: E402  (benchmarks/harness.py)
+from harness import lightning_step_clock, machine_line, measure_in_child  # noqa: E402  (benchmarks/harness.py)
 
 TINY = {"teacher": "configs/tiny/teacher_llama.yaml", "distill": "configs/tiny/distill.yaml",
         "teachers": ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]}
@@ -191,19 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = 0
     for role in args.roles.split(","):
         for implementation in ("babylm", "hf-trainer"):
-            child = [sys.executable, __file__, "--one", role, implementation, "--steps", str(args.steps),
+            child = [__file__, "--one", role, implementation, "--steps", str(args.steps),
                      "--warmup", str(args.warmup), "--vocab", str(args.vocab), "--device", device]
             child += ["--reference"] if args.reference else []
             child += ["--precision", args.precision] if args.precision else []
             child += ["--micro-batch", str(args.micro_batch)] if args.micro_batch else []
-            done = subprocess.run(child, capture_output=True, text=True, cwd=REPO,
-                                  env={**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore"})
-            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-            if done.returncode != 0 or not lines:
-                print(f"| {role} | {implementation} | failed: {(done.stderr.strip().splitlines() or ['?'])[-1]} |")
+            r, error = measure_in_child(child, REPO)
+            if r is None:
+                print(f"| {role} | {implementation} | failed: {error} |")
                 status = 2
                 continue
-            r = json.loads(lines[-1])
             print(f"| {role} | {implementation} | `{r['config']}` | {r['precision']} | {r['batch']} ({r['micro']}) | "
                   f"{r['tokens_per_s']:,.0f} | {r['seconds_per_step']:.3f} | {r['peak_memory_gib']:.2f} |", flush=True)
     return status

@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: the machine line each prints first, and a Lightning step clock.
+"""What the benchmark scripts share: the machine line, a Lightning step clock, and measuring in a child process.
 
 Imported by the scripts beside it (``from harness import machine_line``). Importing it imports neither
 torch nor Lightning, so data-pipeline benchmarks stay light.
@@ -6,10 +6,14 @@ torch nor Lightning, so data-pipeline benchmarks stay light.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Optional, Sequence
 
 
 def cpu_model() -> str:
@@ -79,3 +83,17 @@ def lightning_step_clock(start_step: int, end_step: int):
             return self.end - self.start
 
     return StepClock()
+
+
+def measure_in_child(argv: Sequence[str], cwd: Path) -> tuple[Optional[dict], str]:
+    """Run ``python argv…`` (a benchmark's own measuring mode) so its peak memory is its own.
+
+    The child prints its result as one JSON line; W&B is offline and warnings are silenced there. Returns
+    ``(result, "")``, or ``(None, last stderr line)`` when the child failed or printed no JSON.
+    """
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore"})
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return None, (done.stderr.strip().splitlines() or ["?"])[-1]
+    return json.loads(lines[-1]), ""
