@@ -17,8 +17,8 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test")
 # command → (module, function, one-line summary); each function takes argv (list[str]) and returns an exit code.
 OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "prepare": ("babylm.data.pipeline", "main", "run the data pipeline: scrape → convert → combine → clean → split"),
-    "tokenizer": ("babylm.data.tokenizer", "main", "train the byte-level BPE tokenizer on the train split"),
-    "encode": ("babylm.data.encode", "main", "tokenize the splits into uint16 token files for training"),
+    "tokenizer": ("babylm.data.tokens.tokenizer", "main", "train the byte-level BPE tokenizer on the train split"),
+    "encode": ("babylm.data.tokens.encode", "main", "tokenize the splits into uint16 token files for training"),
     "export": ("babylm.export", "main", "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
     "evaluate": ("babylm.evaluation.cli", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
     "generate": ("babylm.generate", "main", "sample text from an exported model"),

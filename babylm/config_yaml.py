@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import io
 import re
 import sys
 import textwrap
@@ -113,31 +112,22 @@ def commented_yaml(tree: dict, lookup: Callable[[tuple, dict], str], header: Seq
     return "\n".join(lines) + "\n"
 
 
-def _capture_plain_config(argv: list[str]) -> tuple[int, str, str, Any]:
-    """Run the CLI's own ``--print_config``; returns (exit code, stdout, stderr, subcommand parser)."""
-    from babylm import training_cli
-
-    captured: dict[str, Any] = {}
-
-    class CapturingCLI(training_cli.BabyLMCLI):
-        def parse_arguments(self, parser, args):
-            captured["parser"] = self._parser(args[0])
-            super().parse_arguments(parser, args)
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = training_cli.run_cli(argv, cli_class=CapturingCLI)
-    return code, out.getvalue(), err.getvalue(), captured.get("parser")
+CaptureConfig = Callable[[list], tuple]
+"""``capture(argv) -> (exit code, stdout, stderr, subcommand parser)``: runs the CLI's own ``--print_config``."""
 
 
-def print_commented_config(argv: Sequence[str]) -> int:
-    """Print the resolved config for ``argv`` (which holds ``--print_config``) as commented YAML; returns 0 or 2."""
+def print_commented_config(argv: Sequence[str], capture: CaptureConfig) -> int:
+    """Print the resolved config for ``argv`` (which holds ``--print_config``) as commented YAML; returns 0 or 2.
+
+    ``capture`` runs the training CLI's plain ``--print_config`` (the CLI hands it in, so this module
+    imports nothing of the CLI: :func:`babylm.training_cli.capture_plain_config`).
+    """
     argv = [a if a != "--print_config=comments" else "--print_config" for a in argv]
-    code, out, err, parser = _capture_plain_config(argv)
+    code, out, err, parser = capture(argv)
     if code == 0 and parser is not None:
         tree = yaml.safe_load(out) or {}
         if tree.get("model") is None:  # no model chosen: show the plain causal LM's options
-            code, out, err, parser = _capture_plain_config([argv[0], "--model", DEFAULT_MODEL, *argv[1:]])
+            code, out, err, parser = capture([argv[0], "--model", DEFAULT_MODEL, *argv[1:]])
             tree = yaml.safe_load(out) or {}
     if code != 0 or parser is None:
         sys.stderr.write(err)

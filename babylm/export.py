@@ -1,4 +1,6 @@
-"""Export a trained model as a Hugging Face directory: safetensors weights, config and tokenizer files.
+"""The exported Hugging Face directory: write it from a trained model, and load it for use.
+
+**Writing.** Export a trained model as a Hugging Face directory: safetensors weights, config and tokenizer files.
 
 Run: ``python -m babylm export --ckpt checkpoints/teacher_llama_360m/last.ckpt --out checkpoints/Llama-360M``
 (``--help`` for the options). ``fit`` calls :func:`export_hf` itself at the end when ``model.export_dir`` is set.
@@ -8,6 +10,11 @@ the model was trained with; writes ``<out>/model.safetensors``, ``config.json``,
 ``tokenizer.json`` and ``tokenizer_config.json``. The directory is assembled beside the target and renamed
 into place, so an existing export is replaced whole or not at all. The result loads with
 ``AutoModelForCausalLM.from_pretrained(out)`` and ``AutoTokenizer.from_pretrained(out)``.
+
+**Loading.** :func:`load_exported` reads such a directory (ours, or any Hugging Face causal LM saved locally)
+for scoring and sampling: ``config.json`` + safetensors weights and the tokenizer files; never runs remote
+code; always fp32 weights. Evaluation (:mod:`babylm.evaluation`) and generation (:mod:`babylm.generate`)
+both load models through here and never through each other.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from babylm.models.build import ModelConfig, build_model
 
 
 class ExportError(ValueError):
-    """A checkpoint or tokenizer cannot be exported (missing, unreadable or not a babylm model)."""
+    """A checkpoint or tokenizer cannot be exported, or an exported directory cannot be loaded (one-line message)."""
 
 
 def _replace_directory(staged: Path, target: Path) -> None:
@@ -45,7 +52,7 @@ def export_hf(model, tokenizer_path: Optional[str | os.PathLike], out_dir: str |
     directory) and the output directory; returns the output path. The tokenizer's ``model_max_length`` is
     the model's context length. Raises :class:`ExportError` when no tokenizer is given or it cannot be read.
     """
-    from babylm.data.tokenizer import TokenizerError, load_hf_tokenizer
+    from babylm.data.tokens.tokenizer import TokenizerError, load_hf_tokenizer
 
     if tokenizer_path is None:
         raise ExportError("export: no tokenizer given (model.tokenizer_path is unset); pass --tokenizer PATH")
@@ -120,6 +127,72 @@ def export_checkpoint(
     model = model_from_checkpoint(checkpoint, str(ckpt_path))
     tokenizer = tokenizer_path or checkpoint.get("hyper_parameters", {}).get("tokenizer_path")
     return export_hf(model, tokenizer, out_dir)
+
+
+# ------------------------------------------------------------------------------------- loading for use
+def resolve_device(name: str = "auto") -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a ``torch.device``; ``auto`` prefers CUDA."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ExportError(f"--device {name!r} is not a device name; use auto, cpu or cuda") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ExportError(f"--device {name}: CUDA is not available here; use --device cpu")
+    return device
+
+
+def load_exported(model_dir: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Load the causal LM and tokenizer saved in ``model_dir``; returns ``(model, tokenizer)``.
+
+    The model is fp32, in eval mode, on ``device``; the tokenizer is a transformers tokenizer. Raises
+    :class:`ExportError` when the directory holds no model or no tokenizer.
+    """
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    from babylm.data.tokens.tokenizer import TokenizerError, load_hf_tokenizer
+
+    path = Path(model_dir)
+    if not (path / "config.json").is_file():
+        raise ExportError(
+            f"{path}: no config.json, so not an exported model directory; "
+            "export a checkpoint first (python -m babylm export --help)"
+        )
+    try:
+        tokenizer = load_hf_tokenizer(path)
+    except (TokenizerError, OSError, ValueError) as error:
+        raise ExportError(f"{path}: cannot load the tokenizer ({error}); re-export the model") from error
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ExportError(f"{path}: cannot load the model ({message})") from error
+    model.to(torch.device(device) if isinstance(device, str) else device)
+    model.eval()
+    return model, tokenizer
+
+
+def prefix_token_id(tokenizer) -> int:
+    """Return the id scored sentences start after: the tokenizer's bos, else its eos (GPT-2 style models)."""
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
+        if token_id is not None:
+            return int(token_id)
+    raise ExportError(
+        "the tokenizer defines neither a bos nor an eos token, so there is no start-of-text token to score after"
+    )
+
+
+def max_positions(model) -> int | None:
+    """Return the longest sequence ``model`` accepts (``max_position_embeddings``/``n_positions``), or None."""
+    config = model.config
+    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:

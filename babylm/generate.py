@@ -21,10 +21,10 @@ from typing import Sequence
 
 import torch
 
-from babylm.evaluation import EvaluationError
+from babylm.export import ExportError
 
 
-class GenerationError(EvaluationError):
+class GenerationError(ValueError):
     """A bad generation setting or prompt (one-line message)."""
 
 
@@ -61,7 +61,7 @@ class SamplingSettings:
 @torch.inference_mode()
 def generate_token_ids(model, tokenizer, prompts: Sequence[str], settings: SamplingSettings) -> list[list[int]]:
     """Generate from each prompt; returns, per prompt, all token ids (start token + prompt + new tokens)."""
-    from babylm.evaluation.loading import max_positions, prefix_token_id
+    from babylm.export import max_positions, prefix_token_id
 
     settings.validate()
     start = prefix_token_id(tokenizer)
@@ -118,7 +118,7 @@ def generate_text(
 
     Sampling controls as in :class:`SamplingSettings`; ``device`` is ``cpu``, ``cuda`` or ``auto``.
     """
-    from babylm.evaluation.loading import load_exported, resolve_device
+    from babylm.export import load_exported, resolve_device
 
     settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, greedy)
     settings.validate()
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``generate`` command on ``argv``; prints the texts; returns 0, or 2 after a one-line error."""
-    from babylm.data.tokenizer import TokenizerError
+    from babylm.data.tokens.tokenizer import TokenizerError
 
     args = build_parser().parse_args(argv)
     try:
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.model, prompts, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
             top_k=args.top_k, top_p=args.top_p, seed=args.seed, greedy=args.greedy, device=args.device,
         )
-    except (EvaluationError, TokenizerError) as error:
+    except (GenerationError, ExportError, TokenizerError) as error:
         print(f"babylm generate: error: {error}", file=sys.stderr)
         return 2
     for number, text in enumerate(texts):

@@ -8,7 +8,7 @@ What it adds to a plain LightningCLI:
 * ``configs/base.yaml`` (beside the package) is always read first as the defaults, so a variant YAML holds
   only what differs; ``-c configs/base.yaml -c configs/tiny/teacher_llama.yaml`` gives the same result.
 * the model is any :class:`~babylm.models.causal_lm.CausalLM` subclass (``model.class_path``), the data are
-  :class:`~babylm.data.datamodule.TokenizedDataModule`; ``data.vocab_size`` and ``data.tokenizer_path`` are
+  :class:`~babylm.data.tokens.datamodule.TokenizedDataModule`; ``data.vocab_size`` and ``data.tokenizer_path`` are
   linked into the model when the DataModule is built, and ``data.seq_len`` into the model's context length.
 * ``checkpoint`` (a ``ModelCheckpoint``) and ``word_checkpoints`` (:class:`WordMilestoneCheckpoint`) are
   always on, configured by plain keys (``--checkpoint.dirpath checkpoints/my_run``).
@@ -23,18 +23,20 @@ Reads the YAML configs and what the DataModule and model read; writes checkpoint
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from jsonargparse import ArgumentError
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from babylm.atomic import atomic_write_text
-from babylm.data.datamodule import TokenizedDataModule
+from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.callbacks import WordMilestoneCheckpoint
 from babylm.models.causal_lm import CausalLM
 
@@ -132,8 +134,23 @@ def run(argv: Sequence[str]) -> int:
     if argv and argv[0] in SUBCOMMANDS and any(a == "--print_config" or a.startswith("--print_config=") for a in argv):
         from babylm.config_yaml import print_commented_config
 
-        return print_commented_config(argv)
+        return print_commented_config(argv, capture_plain_config)
     return run_cli(argv)
+
+
+def capture_plain_config(argv: list[str]) -> tuple[int, str, str, Any]:
+    """Run the CLI's own ``--print_config``; returns (exit code, stdout, stderr, subcommand parser)."""
+    captured: dict[str, Any] = {}
+
+    class CapturingCLI(BabyLMCLI):
+        def parse_arguments(self, parser, args):
+            captured["parser"] = self._parser(args[0])
+            super().parse_arguments(parser, args)
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run_cli(argv, cli_class=CapturingCLI)
+    return code, out.getvalue(), err.getvalue(), captured.get("parser")
 
 
 def _cli_kwargs() -> dict:

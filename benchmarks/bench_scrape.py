@@ -3,7 +3,7 @@
     python benchmarks/bench_scrape.py            # both measurements (~30 s)
     python benchmarks/bench_scrape.py --help
 
-1. **Throughput** — the whole bundled sample (38 articles) scraped from ``babylm.data.sample_server``
+1. **Throughput** — the whole bundled sample (38 articles) scraped from ``babylm.data.wikisource.sample.server``
    with a simulated latency (default 50 ms per request) and ``--delay 0``: what the scraper itself can
    do (discovery, ``action=parse``, lxml extraction, atomic JSON writes with fsync).
 2. **Politeness** — the default settings (``--delay 1``, serial requests) against the local server with a
@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from babylm.data.sample_server import SampleServer
-from babylm.data.wikisource import main as scrape_main
+from babylm.data.wikisource.sample.server import SampleServer
+from babylm.data.wikisource.scrape import main as scrape_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import machine_line  # noqa: E402  (benchmarks/harness.py)

@@ -37,7 +37,7 @@ SHARED = REPO.parent / "shared" / "data"
 CHILD = r"""
 import json, sys, time, tracemalloc
 stage, trace, *argv = sys.argv[1:]
-from babylm.data import convert, combine, clean, split
+from babylm.data.text import convert, combine, clean, split
 functions = {
     "convert": lambda: convert.convert_tree(argv[0], argv[1]),
     "combine": lambda: combine.combine_tree(argv[0], argv[1]),
@@ -65,9 +65,9 @@ print(json.dumps({"seconds": seconds, "rss_before_kb": before,
 def ingest_real_text(shared: Path, raw: Path) -> None:
     """Ingest the real Gutenberg slice and Wikisource pages into ``raw`` (the scraper layout)."""
     from babylm.atomic import atomic_write_json
-    from babylm.data.ingest_gutenberg import ingest_slice
-    from babylm.data.ingest_wikitext import ingest_pages
-    from babylm.data.wikisource_catalogue import part_of
+    from babylm.data.sources.gutenberg import ingest_slice
+    from babylm.data.sources.wikitext import ingest_pages
+    from babylm.data.wikisource.catalogue import part_of
 
     ingest_slice(shared / "eb1911" / "gutenberg" / "19699-8.txt", raw)
     ingest_pages(sorted((shared / "wikisource" / "page-wikitext").glob("*_pages.json")), raw)
@@ -100,7 +100,7 @@ def run_stage(stage: str, trace: bool, *argv: Path) -> dict:
 
 def measure(work: Path, copies: int, repeats: int) -> tuple[list[dict], dict]:
     """Run the four stages on the replicated input; returns one row per stage and the residual markup."""
-    from babylm.data.clean import iter_articles, residual_markup_counts
+    from babylm.data.text.clean import iter_articles, residual_markup_counts
 
     raw = work / f"x{copies}" / "britannica_data"
     replicate(work / "real" / "britannica_data", raw, copies)

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_tokenizer: error: {args.data} not found (the shared/ folder beside the repository)", file=sys.stderr)
         return 2
 
-    from babylm.data.encode import encode_splits
-    from babylm.data.tokenizer import fertility, save_tokenizer, train_tokenizer
+    from babylm.data.tokens.encode import encode_splits
+    from babylm.data.tokens.tokenizer import fertility, save_tokenizer, train_tokenizer
 
     print(machine_line(check_gpu=False, packages=("torch", "tokenizers"), extra=f"TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM', 'unset')}"))
     records = [json.loads(line) for line in args.data.open(encoding="utf-8")]

@@ -1,8 +1,8 @@
-"""Thin entry point: `python scripts/encode.py --help` (the program is babylm.data.encode.main)."""
+"""Thin entry point: `python scripts/encode.py --help` (the program is babylm.data.tokens.encode.main)."""
 
 import sys
 
-from babylm.data.encode import main
+from babylm.data.tokens.encode import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -1,8 +1,8 @@
-"""Thin entry point: `python scripts/ingest_gutenberg.py --help` (the program is babylm.data.ingest_gutenberg.main)."""
+"""Thin entry point: `python scripts/ingest_gutenberg.py --help` (the program is babylm.data.sources.gutenberg.main)."""
 
 import sys
 
-from babylm.data.ingest_gutenberg import main
+from babylm.data.sources.gutenberg import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -8,7 +8,7 @@ Writes ``data/britannica_data/volume_XX/part_XX/<title>.json`` plus ``progress.j
 
 import sys
 
-from babylm.data.wikisource import main
+from babylm.data.wikisource.scrape import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

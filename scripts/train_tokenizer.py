@@ -1,8 +1,8 @@
-"""Thin entry point: `python scripts/train_tokenizer.py --help` (the program is babylm.data.tokenizer.main)."""
+"""Thin entry point: `python scripts/train_tokenizer.py --help` (the program is babylm.data.tokens.tokenizer.main)."""
 
 import sys
 
-from babylm.data.tokenizer import main
+from babylm.data.tokens.tokenizer import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from babylm.data.tokenizer import load_tokenizer
+from babylm.data.tokens.tokenizer import load_tokenizer
 from babylm.export import export_checkpoint, export_hf, main as export_main
 from babylm.models.build import ModelConfig
 from babylm.models.causal_lm import CausalLM
@@ -84,7 +84,7 @@ def test_export_errors_are_one_line(tmp_path, capsys):
 
 
 def test_export_refuses_a_tokenizer_of_another_size(trained, tmp_path, capsys):
-    from babylm.data.tokenizer import save_tokenizer, train_tokenizer
+    from babylm.data.tokens.tokenizer import save_tokenizer, train_tokenizer
 
     other = tmp_path / "other.json"
     save_tokenizer(train_tokenizer(texts=["a b c d e f g"] * 20, vocab_size=300, min_frequency=1), other)

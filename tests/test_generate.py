@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from babylm.evaluation.loading import load_exported
+from babylm.export import load_exported
 from babylm.generate import SamplingSettings, generate_text, generate_token_ids, main, sample
 from tests.evaluation.tiny_models import save_tiny_model, train_tiny_tokenizer
 

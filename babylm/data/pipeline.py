@@ -11,9 +11,9 @@ Run it::
 Everything lands under ``--data-dir`` (default ``data``): ``britannica_data/`` (article JSON),
 ``britannica_txt/``, ``combined_encyclopedia.txt``, ``encyclopedia_cleaned.txt`` and
 ``corpus_split/{train,val}.txt`` + ``split_report.json``. The first stage depends on ``--source``:
-``sample`` starts :func:`babylm.data.sample_server.serve_sample` on 127.0.0.1 and scrapes it with
+``sample`` starts :func:`babylm.data.wikisource.sample.server.serve_sample` on 127.0.0.1 and scrapes it with
 :func:`babylm.data.wikisource.main`; ``wikisource`` scrapes the real site; ``gutenberg`` and ``wikitext``
-run the offline ingests (:mod:`babylm.data.ingest_gutenberg`, :mod:`babylm.data.ingest_wikitext`).
+run the offline ingests (:mod:`babylm.data.sources.gutenberg`, :mod:`babylm.data.sources.wikitext`).
 
 **Up to date.** After a stage succeeds, a stamp ``<data-dir>/.pipeline/<stage>.json`` records a
 fingerprint of its inputs (path, size and modification time of every input file), its options, a hash
@@ -46,10 +46,10 @@ from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
 from babylm.atomic import atomic_write_json
-from babylm.data import clean, combine, convert, split
-from babylm.data.ingest_gutenberg import IngestError as GutenbergError
-from babylm.data.ingest_wikitext import IngestError as WikitextError
-from babylm.data.wikisource import DEFAULT_BASE_URL
+from babylm.data.text import clean, combine, convert, split
+from babylm.data.sources.gutenberg import IngestError as GutenbergError
+from babylm.data.sources.wikitext import IngestError as WikitextError
+from babylm.data.wikisource.scrape import DEFAULT_BASE_URL
 
 T = TypeVar("T")
 
@@ -169,7 +169,7 @@ TEXT_GLOB = "volume_*/part_*/*.txt"
 
 
 def _scrape(api_url: str, args: argparse.Namespace, layout: Layout, local: bool) -> str:
-    from babylm.data.wikisource import main as scrape_main
+    from babylm.data.wikisource.scrape import main as scrape_main
 
     argv = ["--base-url", api_url, "--out", str(layout.raw), "--quiet"]
     if local:
@@ -221,24 +221,24 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
     """The first stage for ``args.source``: scrape (sample or real site) or an offline ingest."""
     outputs = [(layout.raw, RAW_GLOB)]
     if args.source == "sample":
-        from babylm.data.sample_wiki import SAMPLE_DIR
+        from babylm.data.wikisource.sample.wiki import SAMPLE_DIR
 
         def run() -> str:
-            from babylm.data.sample_server import serve_sample
+            from babylm.data.wikisource.sample.server import serve_sample
 
             with serve_sample() as api_url:
                 return _scrape(api_url, args, layout, local=True)
 
         return Stage("acquire", [(SAMPLE_DIR, "*")], outputs, {"source": "sample", "limit": args.limit, "volumes": args.volumes},
-                     ["babylm.data.wikisource", "babylm.data.wikisource_api", "babylm.data.wikisource_html",
-                      "babylm.data.wikisource_catalogue", "babylm.data.wikisource_progress",
-                      "babylm.data.sample_wiki", "babylm.data.sample_api", "babylm.data.sample_server",
-                      "babylm.data.filenames", "babylm.data.article_files"], run)
+                     ["babylm.data.wikisource.scrape", "babylm.data.wikisource.api", "babylm.data.wikisource.html",
+                      "babylm.data.wikisource.catalogue", "babylm.data.wikisource.progress",
+                      "babylm.data.wikisource.sample.wiki", "babylm.data.wikisource.sample.api", "babylm.data.wikisource.sample.server",
+                      "babylm.data.articles", "babylm.data.articles"], run)
     if args.source == "wikisource":
         return Stage("acquire", [], outputs, {"source": "wikisource"}, [],
                      lambda: _scrape(args.base_url, args, layout, local=False), stamped=False)
     if args.source == "gutenberg":
-        from babylm.data.ingest_gutenberg import ingest_slice
+        from babylm.data.sources.gutenberg import ingest_slice
 
         files = [Path(p) for p in args.gutenberg_file]
 
@@ -247,8 +247,8 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
             return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
-                     ["babylm.data.ingest_gutenberg", "babylm.data.clean_rules", "babylm.data.filenames", "babylm.data.article_files"], run)
-    from babylm.data.ingest_wikitext import ingest_pages
+                     ["babylm.data.sources.gutenberg", "babylm.data.text.clean_rules", "babylm.data.articles", "babylm.data.articles"], run)
+    from babylm.data.sources.wikitext import ingest_pages
 
     files = [Path(p) for p in args.wikitext_pages]
 
@@ -257,7 +257,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
         return f"{stats.articles} articles from {stats.pages} pages → {layout.raw}"
 
     return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "wikitext", "files": sorted(map(str, files))},
-                 ["babylm.data.ingest_wikitext", "babylm.data.wikitext_render", "babylm.data.filenames", "babylm.data.article_files"], run_wikitext)
+                 ["babylm.data.sources.wikitext", "babylm.data.sources.wikitext_render", "babylm.data.articles", "babylm.data.articles"], run_wikitext)
 
 
 def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.SplitOptions) -> list[Stage]:
@@ -282,15 +282,15 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
 
     split_outputs = [(layout.split_dir / name, None) for name in ("train.txt", "val.txt", "split_report.json")]
     return [
-        Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {}, ["babylm.data.convert"], run_convert),
-        Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {}, ["babylm.data.combine"], run_combine),
+        Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {}, ["babylm.data.text.convert"], run_convert),
+        Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {}, ["babylm.data.text.combine"], run_combine),
         Stage("clean", [(layout.combined, None)], [(layout.cleaned, None)],
               {"strip_accents": args.strip_accents, "recase_headwords": args.recase_headwords},
-              ["babylm.data.clean", "babylm.data.clean_rules", "babylm.data.wikitext_render"], run_clean),
+              ["babylm.data.text.clean", "babylm.data.text.clean_rules", "babylm.data.sources.wikitext_render"], run_clean),
         Stage("split", [(layout.cleaned, None)], split_outputs,
               {"train_words": split_options.train_words, "val_words": split_options.val_words,
                "val_fraction": split_options.val_fraction, "seed": split_options.seed},
-              ["babylm.data.split", "babylm.data.clean"], run_split),
+              ["babylm.data.text.split", "babylm.data.text.clean"], run_split),
     ]
 
 

@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 
 from babylm.evaluation import EvaluationError
-from babylm.evaluation.loading import max_positions, prefix_token_id
+from babylm.export import max_positions, prefix_token_id
 
 REQUIRED_KEYS = ("sentence_good", "sentence_bad", "field", "linguistics_term", "UID")
 SAMPLE_BLIMP_DIR = Path(__file__).resolve().parent.parent / "resources" / "blimp_sample"

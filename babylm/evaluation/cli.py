@@ -134,8 +134,8 @@ def run_perplexity(model, tokenizer, args, out_dir: Path, log) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``evaluate`` command on ``argv``; returns 0, or 2 after a one-line error on stderr."""
-    from babylm.data.tokenizer import TokenizerError
-    from babylm.evaluation.loading import load_exported, resolve_device
+    from babylm.data.tokens.tokenizer import TokenizerError
+    from babylm.export import ExportError, load_exported, resolve_device
 
     args = build_parser().parse_args(argv)
 
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_blimp(model, tokenizer, args, out_dir, log)
         if "perplexity" in tasks:
             run_perplexity(model, tokenizer, args, out_dir, log)
-    except (EvaluationError, TokenizerError) as error:
+    except (EvaluationError, ExportError, TokenizerError) as error:
         print(f"babylm evaluate: error: {error}", file=sys.stderr)
         return 2
     return 0

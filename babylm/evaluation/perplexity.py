@@ -5,7 +5,7 @@ Reads the text file; writes nothing itself (:mod:`.cli` writes ``perplexity.json
 
 The same token stream and windowing as training: the file becomes ``<s> doc </s> <s> doc </s> …`` exactly
 as the encode stage builds it (documents between the cleaner's ``<s>``/``</s>`` markers, or separated by
-blank lines in a plain file; see :func:`babylm.data.encode.iter_documents`), cut into consecutive,
+blank lines in a plain file; see :func:`babylm.data.tokens.encode.iter_documents`), cut into consecutive,
 non-overlapping ``seq_len`` windows; the last, shorter window is kept when it has at least two tokens. In
 each window every token after the first is predicted from the tokens before it in that window.
 Perplexity = exp(mean next-token cross-entropy over all predicted tokens), computed in fp32; with the
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from babylm.evaluation import EvaluationError
-from babylm.evaluation.loading import max_positions
+from babylm.export import max_positions
 
 ENCODE_BATCH_CHARS = 1 << 20  # documents handed to the tokenizer per call
 
@@ -44,11 +44,11 @@ class PerplexityResult:
 def text_token_ids(tokenizer, text: str) -> list[int]:
     """Encode ``text`` as the training token stream ``<s> doc </s> …``; returns the ids.
 
-    Documents come from :func:`babylm.data.encode.iter_documents`; each is stripped, encoded without
+    Documents come from :func:`babylm.data.tokens.encode.iter_documents`; each is stripped, encoded without
     special tokens and wrapped in the tokenizer's bos (else eos) and eos ids, as the encode stage does.
     """
-    from babylm.data.encode import iter_documents
-    from babylm.evaluation.loading import prefix_token_id
+    from babylm.data.tokens.encode import iter_documents
+    from babylm.export import prefix_token_id
 
     start, end = prefix_token_id(tokenizer), tokenizer.eos_token_id
     ids: list[int] = []

@@ -2,7 +2,7 @@
 
 Run it through the CLI: ``python -m babylm fit -c configs/teacher_llama_360m.yaml`` (``--help`` lists every
 argument below). It reads batches ``{"input_ids": LongTensor (B, T)}`` from
-:class:`babylm.data.datamodule.TokenizedDataModule` and, when ``export_dir`` is set, writes a Hugging Face
+:class:`babylm.data.tokens.datamodule.TokenizedDataModule` and, when ``export_dir`` is set, writes a Hugging Face
 directory there at the end of ``fit`` (see :mod:`babylm.export`). Checkpoints are written by the Trainer.
 
 What it does:

@@ -2,7 +2,7 @@
 
 Run it through the CLI: ``python -m babylm fit -c configs/distill.yaml`` (tiny CPU variant:
 ``-c configs/tiny/distill.yaml``; ``--help`` lists every argument). Reads batches ``{"input_ids": (B, T)}``
-from :class:`babylm.data.datamodule.TokenizedDataModule` and the teacher directories written by
+from :class:`babylm.data.tokens.datamodule.TokenizedDataModule` and the teacher directories written by
 ``python -m babylm export`` (e.g. ``checkpoints/Llama-360M``, ``checkpoints/GPTJ-705M``); at the end of
 ``fit`` writes the student's Hugging Face export to ``export_dir`` (``checkpoints/Baby-Llama-58M``).
 

@@ -61,10 +61,10 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
 def check_same_tokenizer(teacher_dir: str | os.PathLike, tokenizer_path: str | os.PathLike) -> None:
     """Raise :class:`TeacherError` unless ``teacher_dir/tokenizer.json`` is the tokenizer at ``tokenizer_path``.
 
-    Compares :func:`babylm.data.tokenizer.tokenizer_fingerprint` of both (vocabulary, merges, specials);
+    Compares :func:`babylm.data.tokens.tokenizer.tokenizer_fingerprint` of both (vocabulary, merges, specials);
     returns nothing.
     """
-    from babylm.data.tokenizer import TokenizerError, tokenizer_fingerprint
+    from babylm.data.tokens.tokenizer import TokenizerError, tokenizer_fingerprint
 
     teacher_file = Path(teacher_dir) / "tokenizer.json"
     if not teacher_file.is_file():

@@ -13,7 +13,7 @@ import pytest
 
 from babylm import cli
 from babylm.data import pipeline
-from babylm.data.clean import iter_articles, residual_markup_counts
+from babylm.data.text.clean import iter_articles, residual_markup_counts
 from tests.data.text_fixtures import PAGE_WIKITEXT, PG_SLICE
 
 REPO = Path(__file__).resolve().parents[2]

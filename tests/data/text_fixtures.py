@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from babylm.data.ingest_gutenberg import decode_gutenberg, split_articles
+from babylm.data.sources.gutenberg import decode_gutenberg, split_articles
 
 PG_SLICE = Path("eb1911") / "gutenberg" / "19699-8.txt"
 OCR_VOLUME = Path("eb1911") / "internet-archive-ocr" / "vol5_trunc.txt"

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from babylm.evaluation import EvaluationError
 from babylm.evaluation.cli import main
-from babylm.evaluation.loading import load_exported
+from babylm.export import load_exported
 from babylm.evaluation.perplexity import perplexity, text_token_ids, token_windows
 
 DOCS = [
@@ -44,7 +44,7 @@ def independent_perplexity(model, ids, seq_len):
 
 
 def test_token_stream_is_the_encode_stage_stream(tmp_path, llama_dir, tiny_tokenizer):
-    from babylm.data.encode import encode_file
+    from babylm.data.tokens.encode import encode_file
 
     path = tmp_path / "val.txt"
     path.write_text(VAL_TEXT, encoding="utf-8")

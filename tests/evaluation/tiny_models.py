@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from babylm.data.tokenizer import to_hf_tokenizer, train_tokenizer
+from babylm.data.tokens.tokenizer import to_hf_tokenizer, train_tokenizer
 from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.models.build import ModelConfig, build_model
 

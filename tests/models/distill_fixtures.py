@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from babylm.data.tokenizer import load_tokenizer, save_tokenizer, to_hf_tokenizer, train_tokenizer
+from babylm.data.tokens.tokenizer import load_tokenizer, save_tokenizer, to_hf_tokenizer, train_tokenizer
 from babylm.models.build import ModelConfig, build_model
 
 SUBJECTS = ["The abbey", "A bishop", "The river", "An old town", "The college", "A merchant", "The castle"]
@@ -77,7 +77,7 @@ def tiny_teachers(tmp_path_factory, tiny_tokenizer, tiny_vocab_size) -> list[Pat
 
 def write_encoded_splits(directory: Path, tokenizer_json: Path) -> Path:
     """Write ``corpus_split/{train,val}.txt`` from :func:`tiny_corpus` and encode them; returns the tokenized root."""
-    from babylm.data.encode import encode_splits
+    from babylm.data.tokens.encode import encode_splits
 
     lines = tiny_corpus()
     split_dir = directory / "corpus_split"

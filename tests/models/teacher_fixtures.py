@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from babylm.data.encode import encode_splits
-from babylm.data.tokenizer import save_tokenizer, train_tokenizer
+from babylm.data.tokens.encode import encode_splits
+from babylm.data.tokens.tokenizer import save_tokenizer, train_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_LLAMA = REPO_ROOT / "configs" / "tiny" / "teacher_llama.yaml"

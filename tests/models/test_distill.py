@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 import pytest
 import torch
 
-from babylm.data.datamodule import TokenizedDataModule
+from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.build import ModelConfig
 from babylm.models.causal_lm import CausalLM
 from babylm.models.distill import DistillationStudent

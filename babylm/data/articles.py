@@ -1,0 +1,167 @@
+"""The article record every acquisition path writes, and where it goes: ``volume_VV/part_PP/<stem>.json``.
+
+One definition shared by the scraper (:mod:`babylm.data.wikisource`) and the offline ingests
+(:mod:`babylm.data.sources`), so the layout the text stages read is defined once:
+
+* **record** — each file holds exactly ``{"url", "title", "content", "timestamp"}`` and is written
+  atomically (:func:`write_article`).
+* **part** — ``(first scan page − 1) // 100 + 1`` within the volume (:func:`part_of`).
+* **stem** — a safe, unique file name from the article title (:func:`assign_stems`). The rule:
+
+1. The title is Unicode-normalised (NFC); characters that are illegal or risky in a file name on Linux,
+   macOS or Windows — ``/ \\ : * ? " < > |``, control and format characters, unpaired surrogates — and
+   ``~`` (reserved for the suffix below) become ``_``. Leading/trailing spaces and dots are dropped,
+   Windows device names (``CON``, ``NUL``, ``COM1`` …) get a ``_`` prefix and the result is cut to
+   :data:`MAX_STEM_BYTES` UTF-8 bytes. An empty result becomes ``_``.
+2. If that changed the title in any way, ``~`` plus the first 8 hex digits of the title's SHA-1 is
+   appended, so two titles that sanitise alike (``A/B`` and ``A:B``) still get different names.
+3. Across a whole set of titles (:func:`assign_stems`), names that would clash on a case-insensitive or
+   normalisation-insensitive file system (``Apple`` and ``apple``) all get the hash suffix too.
+
+A stem without ``~`` is therefore exactly the title; the title itself is always kept, intact, inside the
+JSON file. Everything here but :func:`write_article` is a pure function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from collections import Counter
+from typing import Hashable, Iterable, Sequence
+
+from babylm.atomic import atomic_write_json
+
+MAX_STEM_BYTES = 150
+"""Cap on the sanitised part of a stem, in UTF-8 bytes (file systems allow 255 per name)."""
+
+HASH_SEPARATOR = "~"
+_HASH_HEX = 8
+
+_ILLEGAL = re.compile(r'[<>:"/\\|?*~\x00-\x1f\x7f-\x9f]')
+# Unicode categories replaced by "_": control, format (zero-width, bidi marks), surrogate, private use,
+# unassigned, line/paragraph separators.
+_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"{prefix}{digit}" for prefix in ("COM", "LPT") for digit in "123456789¹²³"}
+)
+
+
+PAGES_PER_PART = 100
+"""Scan pages per part folder: part 1 holds the articles starting on scan pages 1–100, part 2 on 101–200…"""
+
+
+def part_of(first_page: int) -> int:
+    """Return the part holding an article that starts on scan page ``first_page`` (1-based)."""
+    return (max(first_page, 1) - 1) // PAGES_PER_PART + 1
+
+
+def article_relpath(volume: int, part: int, stem: str) -> str:
+    """Return ``volume_VV/part_PP/<stem>.json``, an article's path relative to the output folder."""
+    return f"volume_{volume:02d}/part_{part:02d}/{stem}.json"
+
+
+def write_article(path: str | os.PathLike, *, url: str, title: str, content: str, timestamp: str) -> None:
+    """Write one article record to ``path`` atomically; returns nothing."""
+    atomic_write_json(path, {"url": url, "title": title, "content": content, "timestamp": timestamp})
+
+
+def number_repeats(titles: Sequence[str], groups: Sequence[Hashable] | None = None) -> list[str]:
+    """Tell repeated titles apart: the second ``X`` (within its group) becomes ``X (2)``, the third ``X (3)``.
+
+    Takes the titles in order and, optionally, a group per title (e.g. its volume: repeats are counted
+    within a group); returns one key per title, suitable for :func:`assign_stems`.
+    """
+    seen: Counter = Counter()
+    keys = []
+    for index, title in enumerate(titles):
+        seen[(groups[index] if groups is not None else None, title)] += 1
+        count = seen[(groups[index] if groups is not None else None, title)]
+        keys.append(title if count == 1 else f"{title} ({count})")
+    return keys
+
+
+
+def sanitize(title: str) -> str:
+    """Return ``title`` made safe as one file-name component (no suffix, no extension).
+
+    Takes any string; returns a non-empty string of at most :data:`MAX_STEM_BYTES` UTF-8 bytes with no
+    path separator, no ``~``, no control characters, not starting or ending with a space or dot and not
+    a Windows device name.
+    """
+    text = unicodedata.normalize("NFC", title.encode("utf-8", "replace").decode("utf-8"))
+    text = _ILLEGAL.sub("_", text)
+    text = "".join("_" if unicodedata.category(char) in _BAD_CATEGORIES else char for char in text)
+    text = _truncate_utf8(text.strip(" ."), MAX_STEM_BYTES).rstrip(" .")
+    if not text:
+        return "_"
+    if text.split(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+        text = _truncate_utf8("_" + text, MAX_STEM_BYTES).rstrip(" .")
+    return text
+
+
+def title_hash(title: str, length: int = _HASH_HEX) -> str:
+    """Return the first ``length`` hex digits of the SHA-1 of ``title`` (UTF-8, surrogates escaped)."""
+    return hashlib.sha1(title.encode("utf-8", "surrogatepass")).hexdigest()[:length]
+
+
+def safe_stem(title: str) -> str:
+    """Return the file stem of one title on its own: :func:`sanitize`, plus ``~hash`` if that was lossy.
+
+    Unique among titles that do not differ only in letter case or Unicode normalisation; use
+    :func:`assign_stems` for a set of titles.
+    """
+    clean = sanitize(title)
+    return clean if clean == title else f"{clean}{HASH_SEPARATOR}{title_hash(title)}"
+
+
+def clash_key(stem: str) -> str:
+    """Return the key under which two stems name the same file on a case/normalisation-insensitive disk."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", stem).casefold())
+
+
+def assign_stems(titles: Iterable[str]) -> dict[str, str]:
+    """Give every distinct title a file stem that is unique even on case-insensitive file systems.
+
+    Takes the titles (duplicates are ignored); returns ``{title: stem}``. Deterministic: the same set of
+    titles always gets the same stems, whatever their order.
+    """
+    unique = sorted(set(titles))
+    stems = {title: safe_stem(title) for title in unique}
+    groups: dict[str, list[str]] = {}
+    for title, stem in stems.items():
+        groups.setdefault(clash_key(stem), []).append(title)
+    for members in groups.values():
+        if len(members) > 1:
+            for title in members:
+                if stems[title] == title:  # not yet suffixed
+                    stems[title] = f"{title}{HASH_SEPARATOR}{title_hash(title)}"
+    return _break_remaining_ties(stems)
+
+
+def _break_remaining_ties(stems: dict[str, str]) -> dict[str, str]:
+    """Lengthen the hash of suffixed stems that still clash (a truncated-SHA-1 coincidence)."""
+    length = _HASH_HEX
+    while True:
+        seen: dict[str, str] = {}
+        clashing: set[str] = set()
+        for title in sorted(stems):
+            key = clash_key(stems[title])
+            if key in seen:
+                clashing.update({title, seen[key]})
+            seen[key] = title
+        if not clashing:
+            return stems
+        length += 8
+        for title in clashing:
+            stems[title] = f"{sanitize(title)}{HASH_SEPARATOR}{title_hash(title, length)}"
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    """Cut ``text`` to at most ``max_bytes`` UTF-8 bytes without splitting a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode("utf-8", "ignore")

@@ -1,0 +1,369 @@
+"""Offline ingest of Project Gutenberg EB1911 slices into the scraper's layout.
+
+Run it::
+
+    python -m babylm.data.sources.gutenberg SLICE.txt [SLICE.txt …] [--out data/britannica_data]
+    python scripts/ingest_gutenberg.py --help
+
+Reads Project Gutenberg plain-text ebooks of the 11th edition (one "slice" each, e.g. #19699, *Volume 4,
+Part 3, "Brescia" to "Bulgaria"*) and writes one ``<out>/volume_VV/part_PP/<stem>.json`` per article,
+``{"url", "title", "content", "timestamp"}`` — what ``babylm.data.wikisource`` writes, so every later
+stage runs unchanged. Rules, in order:
+
+1. **Encoding**: a UTF-8 byte-order mark wins; else the header's ``Character set encoding:`` line
+   (ISO-8859-1 is read as Windows-1252 when bytes 0x80–0x9F occur, as PG's Latin-1 files sometimes
+   hold them); else the file name (``-8.txt`` Latin-1, ``-0.txt`` UTF-8); else UTF-8, falling back to
+   Windows-1252. Line ends become ``\\n``.
+2. **Boilerplate**: everything up to the ``*** START OF …`` line and from the ``*** END OF …`` line (or
+   "End of the Project Gutenberg EBook …") on is dropped, as are the "Produced by" credits, the
+   transcriber's notes (a paragraph opening "Transcriber's note" and the closing list of corrections,
+   "Corrections made to printed original" onwards), ``* * *`` separators and the
+   ``(continued from/in part N)`` notes.
+3. **Page furniture**: ``[v.04 p.0498]`` page markers (also split over a line end) are removed — the
+   last one seen gives the page an article starts on; ``[Illustration…]`` blocks (captions, plate
+   titles, figure keys, even across blank lines) and ``[Sidenote: …]`` margin notes are removed.
+4. **Tables**: a paragraph whose lines are mostly columns (two or more runs of 3+ spaces, or ``|``
+   rules) is dropped; so are ASCII-art separators.
+5. **Paragraphs** are unwrapped to one line each, runs of spaces collapsed (PG never hyphenates a word
+   across lines: a line ending in ``-`` or ``--`` joins the next without a space).
+6. **Articles** start at a headword paragraph: it opens with upper-case words (first word 2+ letters,
+   or a single letter followed by a comma), followed by ``,``, `` (``, `` [`` or ``. `` + text —
+   never ``.--``, which marks a sub-heading such as ``AUTHORITIES.--``; and when the slice's range is
+   known from its title (``"Brescia" to "Bulgaria"``), the headword's first two letters must lie in the
+   range's (``BR``–``BU``), which rejects ``BIBLIOGRAPHY``, ``JOHN HERVEY`` (a family member inside
+   BRISTOL) and the like — and, with that safety net, a single upper-case word followed by lower-case
+   text is accepted too (``BRÉZÉ the name of …``, a printing slip). Text before the first headword is
+   dropped. Bracket codes in a headword are resolved (``BUJN[=U]RD`` → ``BUJNŪRD``).
+7. **Placement**: volume from the slice title (``Volume 4``); part from the page the article starts on,
+   by the scraper's rule (:func:`babylm.data.articles.part_of`) — PG's page numbers are the
+   printed ones, so the part can differ slightly from the scan-page part of a scraped article. Titles
+   are the printed headwords (``BRESCIA``, ``BRETEUIL, LOUIS CHARLES AUGUSTE LE TONNELIER, BARON DE``);
+   repeated headwords get `` (2)``, `` (3)`` in file names only; stems come from
+   :func:`babylm.data.articles.assign_stems`. ``url`` is the ebook's page, ``timestamp`` the slice
+   file's modification time (so re-ingesting the same file writes identical JSON).
+
+Inline markup the cleaner handles later (``_italic_``, ``[Greek: …]``, ``[=a]``, ``[1]`` footnote
+markers) is left in the content on purpose: the clean stage owns those rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from babylm.data.articles import article_relpath, assign_stems, number_repeats, part_of, write_article
+from babylm.data.sources.gutenberg_markup import resolve_editorial_brackets
+
+
+class IngestError(ValueError):
+    """An input that cannot be ingested (unreadable, wrong encoding, no articles); the message names it."""
+
+
+# ------------------------------------------------------------------------------------------- 1. encoding
+_DECLARED_ENCODING = re.compile(rb"Character set encoding:\s*([A-Za-z0-9_\-]+)", re.I)
+_ENCODING_NAMES = {"iso-8859-1": "latin-1", "iso8859-1": "latin-1", "latin-1": "latin-1", "latin1": "latin-1",
+                   "utf-8": "utf-8", "utf8": "utf-8", "ascii": "utf-8", "us-ascii": "utf-8",
+                   "windows-1252": "cp1252", "cp1252": "cp1252"}
+
+
+def decode_gutenberg(raw: bytes, name: str = "<bytes>") -> str:
+    """Decode a PG text file's bytes by rule 1 of the module docstring; returns text with ``\\n`` line ends.
+
+    Raises :class:`IngestError` naming ``name`` when a declared UTF-8 file is not valid UTF-8.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    else:
+        declared = _DECLARED_ENCODING.search(raw[:20000])
+        encoding = _ENCODING_NAMES.get(declared.group(1).decode("ascii").lower(), "") if declared else ""
+        if not encoding:
+            encoding = "latin-1" if name.endswith("-8.txt") else "utf-8" if name.endswith("-0.txt") else ""
+    if encoding == "latin-1" and re.search(rb"[\x80-\x9f]", raw):
+        encoding = "cp1252"
+    if not encoding:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+    else:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as error:
+            if encoding == "cp1252":
+                text = raw.decode("latin-1")
+            else:
+                raise IngestError(f"{name}: not valid {encoding} ({error.reason} at byte {error.start}); "
+                                  "is the 'Character set encoding' line right?") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# ---------------------------------------------------------------------------------------- 2. boilerplate
+_START = re.compile(r"^\*{3}\s*START OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK.*$", re.M | re.I)
+_END = re.compile(r"^(?:\*{3}\s*END OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK|End of (?:the )?Project Gutenberg'?s? E-?Book).*$", re.M | re.I)
+_CORRECTIONS = re.compile(r"^\s*(?:Corrections made to (?:the )?printed original|Transcriber's (?:note|notes)[^\n]*corrections?)[.:]?\s*$", re.M | re.I)
+_VOLUME = re.compile(r"Volume\s+(\d+)", re.I)
+_RANGE = re.compile(r'"([^"\n]+)"\s+to\s+"([^"\n]+)"')
+_EBOOK = re.compile(r"\[E-?Book\s*#(\d+)\]", re.I)
+
+
+@dataclass(frozen=True)
+class SliceInfo:
+    """What the PG header says about a slice: volume, ebook number, first/last headword (if given)."""
+
+    volume: int | None
+    ebook: int | None
+    first: str | None
+    last: str | None
+
+
+def split_boilerplate(text: str) -> tuple[SliceInfo, str]:
+    """Separate the PG header/footer from the body (rule 2); returns (slice info, body text).
+
+    A text without the ``*** START`` line is taken as body entirely (already stripped).
+    """
+    start = _START.search(text)
+    header, body = (text[: start.start()], text[start.end():]) if start else (text[:3000], text)
+    end = _END.search(body)
+    if end:
+        body = body[: end.start()]
+    corrections = _CORRECTIONS.search(body)
+    if corrections:
+        body = body[: corrections.start()]
+    title_block = header[header.find("Title:"):] if "Title:" in header else header
+    volume = _VOLUME.search(title_block)
+    span = _RANGE.search(title_block)
+    ebook = _EBOOK.search(header)
+    info = SliceInfo(
+        volume=int(volume.group(1)) if volume else None,
+        ebook=int(ebook.group(1)) if ebook else None,
+        first=span.group(1) if span else None,
+        last=span.group(2) if span else None,
+    )
+    return info, body
+
+
+# ----------------------------------------------------------------------------------- 3. page furniture
+PAGE_MARKER = re.compile(r"\[v\.\s*(\d+)\s+p\.\s*(\d+)\]")
+_BLOCK_OPENERS = re.compile(r"\[(?:Illustration|Sidenote)\b", re.I)
+
+
+def remove_bracket_blocks(text: str) -> str:
+    """Remove ``[Illustration…]`` and ``[Sidenote…]`` blocks, brackets balanced across lines; returns text."""
+    out, position = [], 0
+    for match in _BLOCK_OPENERS.finditer(text):
+        if match.start() < position:
+            continue
+        depth, i = 0, match.start()
+        while i < len(text):
+            depth += {"[": 1, "]": -1}.get(text[i], 0)
+            i += 1
+            if depth == 0:
+                break
+        out.append(text[position: match.start()])
+        position = i
+    out.append(text[position:])
+    return "".join(out)
+
+
+# -------------------------------------------------------------------------------- 4.–5. paragraphs
+_COLUMN_GAP = re.compile(r"\S {3,}\S.* {3,}\S|\S {3,}\S|\|")
+_SEPARATOR = re.compile(r"^[\s*\-=_.]+$")
+_EDITORIAL_NOTE = re.compile(r"_?\(_?\s*continued (?:from|in) part \d+\s*_?\)_?", re.I)
+_PRODUCED_BY = re.compile(r"^(?:Produced by|E-?text prepared by)\b", re.I)
+_TRANSCRIBER = re.compile(r"^\[?Transcriber'?s note", re.I)
+
+
+def is_table(lines: Sequence[str]) -> bool:
+    """True when most of a paragraph's ``lines`` are table rows: column gaps of 3+ spaces or ``|`` rules."""
+    rows = sum(1 for line in lines if _COLUMN_GAP.search(line.strip()))
+    return len(lines) > 0 and rows * 2 >= len(lines) and (rows >= 2 or len(lines) == 1 and "|" in lines[0])
+
+
+def unwrap(lines: Sequence[str]) -> str:
+    """Join a paragraph's lines into one line (rule 5); returns it."""
+    out = ""
+    for line in (" ".join(line.split()) for line in lines):
+        if not line:
+            continue
+        if not out:
+            out = line
+        elif out.endswith("-") and not out.endswith(" -"):
+            out += line
+        else:
+            out += " " + line
+    return out
+
+
+def iter_paragraphs(body: str) -> Iterator[tuple[str, int | None]]:
+    """Yield (unwrapped paragraph, printed page it starts on) from a slice body (rules 2–5)."""
+    body = remove_bracket_blocks(body)
+    page: int | None = None
+    for block in re.split(r"\n[ \t]*\n", body):
+        markers = list(PAGE_MARKER.finditer(block))
+        first_page = page
+        if markers:
+            # A marker at the very start of a paragraph means the paragraph starts on that page.
+            if not block[: markers[0].start()].strip():
+                first_page = int(markers[0].group(2))
+            page = int(markers[-1].group(2))
+        block = PAGE_MARKER.sub(" ", block)
+        lines = [line for line in block.split("\n") if line.strip()]
+        if not lines or all(_SEPARATOR.match(line) for line in lines) or is_table(lines):
+            continue
+        paragraph = _EDITORIAL_NOTE.sub("", unwrap(lines)).strip()
+        if not paragraph or _PRODUCED_BY.match(paragraph) or _TRANSCRIBER.match(paragraph):
+            continue
+        yield paragraph, first_page
+
+
+# ----------------------------------------------------------------------------------------- 6. headwords
+_SUB_HEADING = re.compile(r"^[^a-z]*\.\s*(?:--|—)")
+_FOOTNOTE_REF = re.compile(r"\[\d+\]")
+
+
+def fold(text: str) -> str:
+    """Upper-case letters of ``text`` with accents removed (``Bréquigny`` → ``BREQUIGNY``)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if c.isalpha() and not unicodedata.combining(c)).upper()
+
+
+def headword(paragraph: str, first: str | None = None, last: str | None = None) -> str | None:
+    """The headword opening ``paragraph`` by rule 6, or None; ``first``/``last`` is the slice's range."""
+    line = _FOOTNOTE_REF.sub("", paragraph)
+    if _SUB_HEADING.match(line):
+        return None
+    tokens = line.split(" ")
+    run: list[str] = []
+    for token in tokens:
+        if not token or token[0] in "([_" or any(c.islower() for c in token) or not any(c.isalpha() for c in token):
+            break
+        run.append(token)
+    if not run:
+        return None
+    first_letters = sum(c.isalpha() for c in run[0])
+    rest = line[len(" ".join(run)):]
+    if first_letters < 2 and not (first_letters == 1 and len(run) == 1 and run[0].endswith(",")):
+        return None
+    head = " ".join(run)
+    follows_ok = (
+        run[-1].endswith(",") or head.endswith(",") or rest.startswith((" (", " ["))
+        or (head.endswith(".") and rest.strip() != "" and not rest.lstrip().startswith("-"))
+        or any(t.endswith(",") for t in run)
+    )
+    if first and last and not follows_ok:
+        # With the range as a safety net, a missing comma (``BRÉZÉ the name of …``) is forgiven.
+        follows_ok = len(run) == 1 and first_letters >= 3 and re.match(r" [a-z]", rest) is not None
+    if not follows_ok:
+        return None
+    if first and last:
+        key, low, high = fold(run[0])[:2], fold(first)[:2], fold(last)[:2]
+        if not (low <= key <= high):
+            return None
+    return resolve_editorial_brackets(head.rstrip(",.;: "))
+
+
+@dataclass
+class GutenbergArticle:
+    """One article cut from a slice: printed headword, printed start page, paragraphs."""
+
+    title: str
+    page: int | None
+    paragraphs: list[str]
+
+    @property
+    def content(self) -> str:
+        """The article's paragraphs separated by blank lines."""
+        return "\n\n".join(self.paragraphs)
+
+
+def split_articles(text: str) -> tuple[SliceInfo, list[GutenbergArticle]]:
+    """Cut a decoded slice into articles (rules 2–6); returns the slice info and the articles in order."""
+    info, body = split_boilerplate(text)
+    articles: list[GutenbergArticle] = []
+    for paragraph, page in iter_paragraphs(body):
+        title = headword(paragraph, info.first, info.last)
+        if title:
+            articles.append(GutenbergArticle(title, page, [paragraph]))
+        elif articles:
+            articles[-1].paragraphs.append(paragraph)
+    return info, articles
+
+
+# ---------------------------------------------------------------------------------------- 7. placement
+@dataclass
+class IngestStats:
+    """What one ingest run wrote."""
+
+    files: int = 0
+    articles: int = 0
+    words: int = 0
+
+
+def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None) -> IngestStats:
+    """Ingest one PG slice file into ``out`` (the scraper layout); returns the counts.
+
+    ``volume`` overrides the volume read from the slice title. Raises :class:`IngestError` when the file
+    cannot be read, the volume is unknown, or no article is found.
+    """
+    path, out = Path(path), Path(out)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise IngestError(f"{path}: cannot read ({error.strerror})") from None
+    info, articles = split_articles(decode_gutenberg(raw, path.name))
+    volume = volume or info.volume
+    if volume is None:
+        raise IngestError(f"{path}: no 'Volume N' in the title; pass --volume")
+    if not articles:
+        raise IngestError(f"{path}: no article headwords found; is it an EB1911 slice from Project Gutenberg?")
+    url = f"https://www.gutenberg.org/ebooks/{info.ebook}" if info.ebook else path.resolve().as_uri()
+    timestamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    keys = number_repeats([article.title for article in articles])
+    stems = assign_stems(keys)
+    stats = IngestStats(files=1)
+    for key, article in zip(keys, articles):
+        relpath = article_relpath(volume, part_of(article.page or 1), stems[key])
+        write_article(out / relpath, url=url, title=article.title, content=article.content, timestamp=timestamp)
+        stats.articles += 1
+        stats.words += len(article.content.split())
+    return stats
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The Gutenberg ingest's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m babylm.data.sources.gutenberg",
+        description="Project Gutenberg EB1911 slices → data/britannica_data/volume_XX/part_XX/<title>.json (offline).",
+    )
+    parser.add_argument("files", nargs="+", type=Path, help="PG plain-text slice files (e.g. 19699-8.txt)")
+    parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
+    parser.add_argument("--volume", type=int, help="volume number, when the slice title has none")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the Gutenberg ingest on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
+    args = build_parser().parse_args(argv)
+    total = IngestStats()
+    try:
+        for path in args.files:
+            stats = ingest_slice(path, args.out, volume=args.volume)
+            print(f"ingest_gutenberg: {path}: {stats.articles} articles, {stats.words} words")
+            total.files += 1
+            total.articles += stats.articles
+            total.words += stats.words
+    except IngestError as error:
+        print(f"ingest_gutenberg: {error}", file=sys.stderr)
+        return 2
+    print(f"ingest_gutenberg: {total.files} files, {total.articles} articles, {total.words} words → {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

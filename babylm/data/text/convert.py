@@ -1,0 +1,165 @@
+"""Convert stage: article JSON → plain text files, content only.
+
+Run it::
+
+    python -m babylm.data.text.convert [--input data/britannica_data] [--output data/britannica_txt] [--force]
+    python scripts/convert.py --help
+
+Reads every ``<input>/volume_XX/part_XX/<stem>.json`` written by the scraper or an ingest
+(``{"url", "title", "content", "timestamp"}``) and writes ``<output>/volume_XX/part_XX/<stem>.txt`` holding
+the ``content`` field only: line ends normalised to ``\\n``, trailing spaces removed, leading and trailing
+blank lines dropped, one final newline. Nothing else is changed (cleaning is the clean stage's job).
+
+Resumable and incremental: a text file newer than its JSON is left alone (``--force`` rewrites all).
+A JSON file that is malformed, not an object, without a string ``content`` or with empty content is
+skipped with a warning and counted, never stopping the run; a text file left from an earlier version of
+it, and any text file whose JSON no longer exists, is removed, so the output tree always mirrors the
+input. ``progress.json``, ``scraper.log`` and other files outside ``volume_*/part_*/`` are ignored.
+Each text file is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from babylm.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+ARTICLE_GLOB = "volume_*/part_*/*.json"
+"""Where the article JSON files sit under the input directory."""
+
+
+class ConvertError(ValueError):
+    """A JSON article that cannot be converted, or a missing input directory; the message names it."""
+
+
+def article_content(record: object, source: str = "<record>") -> str:
+    """Return the normalised ``content`` of one parsed article JSON ``record``.
+
+    Raises :class:`ConvertError` naming ``source`` when the record is not an object, has no string
+    ``content``, or the content is empty (only whitespace).
+    """
+    if not isinstance(record, dict):
+        raise ConvertError(f"{source}: expected a JSON object with a 'content' field, found {type(record).__name__}")
+    content = record.get("content")
+    if not isinstance(content, str):
+        raise ConvertError(f"{source}: field 'content' is missing or not a string")
+    text = normalise_content(content)
+    if not text:
+        raise ConvertError(f"{source}: field 'content' is empty")
+    return text
+
+
+def normalise_content(content: str) -> str:
+    """Line ends → ``\\n``, trailing spaces stripped, outer blank lines dropped, one final newline.
+
+    Returns ``""`` for content that is only whitespace.
+    """
+    lines = [line.rstrip() for line in content.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def read_article_json(path: Path) -> str:
+    """Read one article JSON file; returns its normalised content or raises :class:`ConvertError`."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConvertError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConvertError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ConvertError(f"{path}: malformed JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    return article_content(record, str(path))
+
+
+def iter_article_jsons(input_dir: Path) -> Iterator[Path]:
+    """The article JSON files under ``input_dir`` (``volume_*/part_*/*.json``), sorted by path."""
+    return iter(sorted(p for p in input_dir.glob(ARTICLE_GLOB) if p.is_file() and not p.name.startswith(".")))
+
+
+@dataclass
+class ConvertStats:
+    """What one run of the convert stage did."""
+
+    converted: int = 0
+    up_to_date: int = 0
+    skipped: int = 0
+    removed_stale: int = 0
+
+
+def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool = False) -> ConvertStats:
+    """Convert every article JSON under ``input_dir`` into a text file under ``output_dir``.
+
+    Returns the counts; raises :class:`ConvertError` only when ``input_dir`` is not a directory.
+    """
+    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    if not input_dir.is_dir():
+        raise ConvertError(f"{input_dir}: input directory not found; run the scrape or an ingest stage first")
+    stats = ConvertStats()
+    expected: set[Path] = set()
+    for json_path in iter_article_jsons(input_dir):
+        txt_path = output_dir / json_path.relative_to(input_dir).with_suffix(".txt")
+        if not force and txt_path.exists() and txt_path.stat().st_mtime_ns >= json_path.stat().st_mtime_ns:
+            expected.add(txt_path)
+            stats.up_to_date += 1
+            continue
+        try:
+            text = read_article_json(json_path)
+        except ConvertError as error:
+            log.warning("skipped: %s", error)
+            stats.skipped += 1
+            continue  # not in ``expected``: a stale text file for it is removed below
+        atomic_write_text(txt_path, text)
+        expected.add(txt_path)
+        stats.converted += 1
+    if output_dir.is_dir():
+        for txt_path in output_dir.glob("volume_*/part_*/*.txt"):
+            if txt_path not in expected:
+                txt_path.unlink()
+                stats.removed_stale += 1
+    return stats
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The convert stage's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m babylm.data.text.convert",
+        description="Article JSON (volume_XX/part_XX/<title>.json) → text files with the content only.",
+    )
+    parser.add_argument("--input", default="data/britannica_data", help="scraped/ingested JSON tree (default: %(default)s)")
+    parser.add_argument("--output", default="data/britannica_txt", help="text tree to write (default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="rewrite every text file, even up-to-date ones")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the convert stage on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        stats = convert_tree(args.input, args.output, force=args.force)
+    except ConvertError as error:
+        print(f"convert: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"convert: {stats.converted} converted, {stats.up_to_date} up to date, {stats.skipped} skipped (malformed or empty), "
+        f"{stats.removed_stale} stale text files removed → {args.output}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

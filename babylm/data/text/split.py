@@ -1,0 +1,206 @@
+"""Split stage: the cleaned corpus → ``train.txt`` and ``val.txt`` by word budgets, whole articles only.
+
+Run it::
+
+    python -m babylm.data.text.split [--input data/encyclopedia_cleaned.txt] [--output-dir data/corpus_split]
+                                [--train-words 10000000] [--val-words 2000000] [--seed 0]
+    python -m babylm.data.text.split --val-fraction 0.1      # "use everything" mode
+    python scripts/split.py --help
+
+Reads the ``<s>`` … ``</s>`` articles of the cleaned file (``babylm.data.text.clean``) and writes
+``<output-dir>/train.txt``, ``val.txt`` (same format, whole articles) and ``split_report.json`` (also
+printed): articles and words per split, the mode, the budgets and the seed. A *word* is a
+whitespace-separated token of an article's text (the markers are not words).
+
+Two modes, both seeded and reproducible (same input + same seed → byte-identical outputs):
+
+* **budget** (default): the articles are shuffled with ``random.Random(seed)``; each one in turn goes to
+  val if it still fits in the val budget, else to train if it still fits there, else it is left out. So
+  neither split ever exceeds its budget (defaults 10M train / 2M val words, as in the reference work).
+  A corpus with fewer words than the two budgets together is an error (exit code 2) naming the fix:
+  ``--val-fraction`` or smaller budgets — a silent fallback would hide that the budgets were not met.
+* **everything** (``--val-fraction F``): every article is used; in shuffled order, articles go to val
+  while val holds fewer than ``F`` × total words (so val overshoots its share by less than one article),
+  the rest to train. Train keeps at least one article whenever there are two or more.
+
+Streaming: two passes over the input; memory holds one article and one word count per article.
+Outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from babylm.atomic import atomic_output, atomic_write_json
+from babylm.data.text.clean import format_article, iter_articles
+
+DEFAULT_TRAIN_WORDS = 10_000_000
+DEFAULT_VAL_WORDS = 2_000_000
+TRAIN, VAL, UNUSED = 1, 2, 0
+"""Assignment codes in a split plan."""
+
+
+class SplitError(ValueError):
+    """Bad input or options for the split stage; the message says what to change."""
+
+
+def count_words(text: str) -> int:
+    """Number of whitespace-separated words in ``text``."""
+    return len(text.split())
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    """How to split: budget mode (``val_fraction`` None) or everything mode; and the seed."""
+
+    train_words: int = DEFAULT_TRAIN_WORDS
+    val_words: int = DEFAULT_VAL_WORDS
+    val_fraction: float | None = None
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise :class:`SplitError` for budgets below 0 or a val fraction outside (0, 1)."""
+        if self.val_fraction is not None:
+            if not 0.0 < self.val_fraction < 1.0:
+                raise SplitError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
+        elif self.train_words < 0 or self.val_words < 0:
+            raise SplitError(f"word budgets must be ≥ 0, got --train-words {self.train_words} --val-words {self.val_words}")
+
+    @property
+    def mode(self) -> str:
+        """``"budget"`` or ``"everything"``."""
+        return "budget" if self.val_fraction is None else "everything"
+
+
+def plan_split(word_counts: Sequence[int], options: SplitOptions) -> array:
+    """Assign each article (given by its word count, in file order) to TRAIN, VAL or UNUSED.
+
+    Pure and deterministic in (``word_counts``, ``options``); returns an ``array('b')`` of codes, one per
+    article. Raises :class:`SplitError` in budget mode when the corpus is smaller than both budgets.
+    """
+    options.validate()
+    total = sum(word_counts)
+    order = list(range(len(word_counts)))
+    random.Random(options.seed).shuffle(order)
+    plan = array("b", [UNUSED]) * len(word_counts)
+    if options.val_fraction is None:
+        if total < options.train_words + options.val_words:
+            raise SplitError(
+                f"the corpus has {total:,} words in {len(word_counts):,} articles, fewer than the budgets "
+                f"(--train-words {options.train_words:,} + --val-words {options.val_words:,}); pass "
+                f"--val-fraction 0.1 to use all of it, or lower the budgets"
+            )
+        train_left, val_left = options.train_words, options.val_words
+        for index in order:
+            words = word_counts[index]
+            if words <= val_left:
+                plan[index], val_left = VAL, val_left - words
+            elif words <= train_left:
+                plan[index], train_left = TRAIN, train_left - words
+        return plan
+    target = options.val_fraction * total
+    val_words = val_articles = 0
+    for index in order:
+        if val_words < target and val_articles + 1 < len(word_counts):
+            plan[index] = VAL
+            val_words += word_counts[index]
+            val_articles += 1
+        else:
+            plan[index] = TRAIN
+    return plan
+
+
+def summarise(word_counts: Sequence[int], plan: Sequence[int]) -> dict[str, dict[str, int]]:
+    """Articles and words per split (``train``, ``val``, ``unused``) for a plan from :func:`plan_split`."""
+    summary = {name: {"articles": 0, "words": 0} for name in ("train", "val", "unused")}
+    names = {TRAIN: "train", VAL: "val", UNUSED: "unused"}
+    for words, code in zip(word_counts, plan):
+        summary[names[code]]["articles"] += 1
+        summary[names[code]]["words"] += words
+    return summary
+
+
+def _read_word_counts(lines: Iterable[str]) -> array:
+    return array("q", (count_words(article) for article in iter_articles(lines)))
+
+
+def split_file(input_path: str | Path, output_dir: str | Path, options: SplitOptions) -> dict:
+    """Split the cleaned corpus at ``input_path`` into ``output_dir``; returns the report (also written).
+
+    Raises :class:`SplitError` for a missing or empty input, bad options, or budgets the corpus cannot meet.
+    """
+    input_path, output_dir = Path(input_path), Path(output_dir)
+    if not input_path.is_file():
+        raise SplitError(f"{input_path}: input file not found; run the clean stage first (python -m babylm.data.text.clean)")
+    options.validate()
+    try:
+        with open(input_path, encoding="utf-8") as source:
+            word_counts = _read_word_counts(source)
+    except UnicodeDecodeError as error:
+        raise SplitError(f"{input_path}: not UTF-8 text ({error.reason} at byte {error.start}); re-run the clean stage") from None
+    if not word_counts:
+        raise SplitError(f"{input_path}: no <s> … </s> articles found; is it the output of the clean stage?")
+    plan = plan_split(word_counts, options)
+    with open(input_path, encoding="utf-8") as source, atomic_output(output_dir / "train.txt") as train, atomic_output(
+        output_dir / "val.txt"
+    ) as val:
+        sinks = {TRAIN: train, VAL: val}
+        for index, article in enumerate(iter_articles(source)):
+            sink = sinks.get(plan[index])
+            if sink is not None:
+                sink.write(format_article(article))
+    report = {
+        "input": str(input_path),
+        "mode": options.mode,
+        "seed": options.seed,
+        "train_words_budget": options.train_words if options.val_fraction is None else None,
+        "val_words_budget": options.val_words if options.val_fraction is None else None,
+        "val_fraction": options.val_fraction,
+        "input_articles": len(word_counts),
+        "input_words": int(sum(word_counts)),
+        **summarise(word_counts, plan),
+    }
+    atomic_write_json(output_dir / "split_report.json", report)
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The split stage's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m babylm.data.text.split",
+        description="Seeded, article-level train/val split of the cleaned corpus by word budgets (or everything with a val fraction).",
+    )
+    parser.add_argument("--input", default="data/encyclopedia_cleaned.txt", help="cleaned corpus (default: %(default)s)")
+    parser.add_argument("--output-dir", default="data/corpus_split", help="where train.txt, val.txt, split_report.json go (default: %(default)s)")
+    parser.add_argument("--train-words", type=int, default=DEFAULT_TRAIN_WORDS, help="train word budget (default: %(default)s)")
+    parser.add_argument("--val-words", type=int, default=DEFAULT_VAL_WORDS, help="val word budget (default: %(default)s)")
+    parser.add_argument(
+        "--val-fraction", type=float, default=None,
+        help='"use everything" mode: all articles, about this fraction of the words in val (budgets ignored)',
+    )
+    parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default: %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the split stage on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
+    args = build_parser().parse_args(argv)
+    options = SplitOptions(args.train_words, args.val_words, args.val_fraction, args.seed)
+    try:
+        report = split_file(args.input, args.output_dir, options)
+    except SplitError as error:
+        print(f"split: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""Encode the text splits once into ``uint16`` token files that the DataModule memory-maps.
+
+Run: ``python scripts/encode.py --help`` (or ``python -m babylm.data.tokens.encode``).
+Reads ``data/corpus_split/{train,val}.txt`` and the tokenizer (``checkpoints/tokenizer-clean.json``);
+writes ``data/tokenized/<tokenizer-fingerprint>/{train,val}.bin`` (raw little-endian ``uint16`` ids, one
+packed stream per split) and ``meta.json`` (tokenizer fingerprint and vocabulary size, source size, mtime
+and sha256, token, word and document counts per split). ``meta.json`` is written last, every file
+atomically, so a killed run never leaves a ``.bin`` that ``meta.json`` vouches for but is incomplete.
+
+The token stream is ``<s> doc </s> <s> doc </s> …``. Documents are the text between the cleaner's
+literal ``<s>``/``</s>`` markers; text outside markers (a plain file) is split into documents at blank
+lines. Each document is stripped, encoded without special tokens and wrapped in ``<s>``/``</s>`` by this
+module, so a marked file never gets a doubled ``<s>``, and the newlines between articles are not tokens.
+
+Reading is streamed (1 MiB chunks; a document longer than ``max_doc_chars`` is cut at a line break
+that is also a pre-token boundary, which leaves its tokens unchanged), batches of documents go to
+``Tokenizer.encode_batch`` (Rust threads; a second batch is parsed while one is encoded). A split is
+re-used when its source has the same size and mtime as recorded (or, if only the mtime moved, the same
+sha256) and its ``.bin`` is intact; otherwise it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from babylm.atomic import atomic_output, atomic_write_json
+from babylm.data.tokens.tokenizer import BOS, EOS, TokenizerError, file_sha256, load_tokenizer, tokenizer_fingerprint
+
+FORMAT_VERSION = 1  # bump when the token stream layout changes: old encodings are then rebuilt
+DTYPE = "uint16"
+MAX_VOCAB = 65_535
+DEFAULT_SPLITS = ("train", "val")
+READ_BYTES = 1 << 20
+BATCH_CHARS = 1 << 20
+MAX_DOC_CHARS = 1 << 22
+
+_MARKER = re.compile(r"<s>|</s>")
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+
+
+class EncodeError(ValueError):
+    """Token files are missing, stale, or cannot be built from the given inputs."""
+
+
+@dataclass(frozen=True)
+class DocPiece:
+    """A piece of one document: ``first`` gets ``<s>`` before it, ``last`` gets ``</s>`` after it."""
+
+    text: str
+    first: bool
+    last: bool
+
+
+def _marker_events(chunks: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Yield ``("text", s)``, ``("open", "")`` and ``("close", "")`` events from text chunks.
+
+    A chunk ending in a possible marker prefix (``<``, ``</``, ``<s``…) is held back until the next one.
+    """
+    held = ""
+    for chunk in chunks:
+        text = held + chunk
+        cut = text.rfind("<", max(0, len(text) - 3))
+        if cut >= 0 and ("<s>".startswith(text[cut:]) or "</s>".startswith(text[cut:])):
+            text, held = text[:cut], text[cut:]
+        else:
+            held = ""
+        yield from _split_markers(text)
+    if held:
+        yield from _split_markers(held)
+
+
+def _split_markers(text: str) -> Iterator[tuple[str, str]]:
+    position = 0
+    for match in _MARKER.finditer(text):
+        if match.start() > position:
+            yield "text", text[position : match.start()]
+        yield ("open" if match.group() == BOS else "close"), ""
+        position = match.end()
+    if position < len(text):
+        yield "text", text[position:]
+
+
+def _last_safe_cut(text: str) -> int | None:
+    """Index just after the last "\\n" that is followed by a non-space character, or None.
+
+    A cut there is a pre-token boundary of the byte-level pre-tokenizer (a whitespace run never continues
+    into the next line's first non-space character), so the two halves encode to the same tokens.
+    """
+    index = text.rfind("\n")
+    while index >= 0:
+        if index + 1 < len(text) and not text[index + 1].isspace():
+            return index + 1
+        index = text.rfind("\n", 0, index)
+    return None
+
+
+def iter_documents(chunks: Iterable[str], max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[DocPiece]:
+    """Split streamed text into document pieces; takes text chunks, yields :class:`DocPiece` in order.
+
+    Documents are delimited by ``<s>``…``</s>`` markers; outside markers, by blank lines. Empty
+    documents are dropped. A document longer than ``max_doc_chars`` comes in several pieces, cut only
+    where the cut does not change its tokens (see :func:`_last_safe_cut`).
+    """
+    buffer = ""  # text of the current document not yet emitted
+    marked = False  # inside <s> … </s>
+    started = False  # a first piece of the current document was already emitted
+
+    def finish() -> Iterator[DocPiece]:
+        nonlocal buffer, started
+        if buffer.strip() or started:
+            yield DocPiece(buffer, first=not started, last=True)
+        buffer, started = "", False
+
+    def flush_long() -> Iterator[DocPiece]:
+        nonlocal buffer, started
+        if len(buffer) <= max_doc_chars:
+            return
+        cut = _last_safe_cut(buffer)
+        if cut is None:  # no usable line break yet: wait for one (only line-less text grows the buffer)
+            return
+        head, buffer = buffer[:cut], buffer[cut:]
+        if head.strip() or started:
+            yield DocPiece(head, first=not started, last=False)
+            started = True
+
+    for kind, text in _marker_events(chunks):
+        if kind == "open":
+            yield from finish()
+            marked = True
+        elif kind == "close":
+            if marked:
+                yield from finish()
+            marked = False
+        elif marked:
+            buffer += text
+            yield from flush_long()
+        else:
+            search_from = len(buffer.rstrip())  # a blank line may have begun at the end of the last text
+            buffer += text
+            while match := _BLANK_LINE.search(buffer, search_from):
+                rest = buffer[match.end() :]
+                buffer = buffer[: match.start()]
+                yield from finish()
+                buffer, search_from = rest, 0
+            yield from flush_long()
+    yield from finish()
+
+
+def _read_text_chunks(path: Path, digest: "hashlib._Hash", read_bytes: int = READ_BYTES) -> Iterator[str]:
+    """Yield the UTF-8 text of ``path`` in chunks, feeding every byte into ``digest``."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    offset = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(read_bytes):
+            digest.update(block)
+            try:
+                yield decoder.decode(block)
+            except UnicodeDecodeError as error:
+                raise EncodeError(
+                    f"{path}: not UTF-8 near byte {offset + error.start}; re-run the clean/split stages"
+                ) from error
+            offset += len(block)
+        yield decoder.decode(b"", final=True)
+
+
+def _batches(pieces: Iterable[DocPiece], batch_chars: int) -> Iterator[list[DocPiece]]:
+    batch: list[DocPiece] = []
+    size = 0
+    for piece in pieces:
+        batch.append(piece)
+        size += len(piece.text)
+        if size >= batch_chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _encode_batch(tokenizer, batch: list[DocPiece], bos_id: int, eos_id: int) -> tuple[np.ndarray, int]:
+    """Encode one batch; returns (uint16 ids of the batch in order, number of words)."""
+    texts = []
+    for piece in batch:
+        text = piece.text.lstrip() if piece.first else piece.text
+        texts.append(text.rstrip() if piece.last else text)
+    encodings = tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+    parts = []
+    for piece, encoding in zip(batch, encodings):
+        if piece.first:
+            parts.append(np.array([bos_id], dtype=np.uint16))
+        parts.append(np.asarray(encoding.ids, dtype=np.uint16))
+        if piece.last:
+            parts.append(np.array([eos_id], dtype=np.uint16))
+    words = sum(len(text.split()) for text in texts)
+    return np.concatenate(parts), words
+
+
+@dataclass(frozen=True)
+class SplitStats:
+    """What :func:`encode_file` wrote: token, word and document counts, and the source's sha256."""
+
+    tokens: int
+    words: int
+    documents: int
+    sha256: str
+
+
+def encode_file(
+    tokenizer,
+    source: str | os.PathLike,
+    out_bin: str | os.PathLike,
+    batch_chars: int = BATCH_CHARS,
+    max_doc_chars: int = MAX_DOC_CHARS,
+) -> SplitStats:
+    """Tokenize text file ``source`` into the ``uint16`` stream ``out_bin`` (atomically); returns its stats.
+
+    ``tokenizer`` is a ``tokenizers.Tokenizer`` with ``<s>``/``</s>`` in its vocabulary.
+    """
+    source = Path(source)
+    bos_id, eos_id = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
+    if bos_id is None or eos_id is None:
+        raise EncodeError(f"the tokenizer has no {BOS}/{EOS} tokens; train it with scripts/train_tokenizer.py")
+    digest = hashlib.sha256()
+    pieces = iter_documents(_read_text_chunks(source, digest), max_doc_chars=max_doc_chars)
+    tokens = words = documents = 0
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(max_workers=1) as pool, atomic_output(out_bin, "wb") as out:
+
+        def drain(keep: int) -> None:
+            nonlocal tokens, words
+            while len(pending) > keep:
+                ids, batch_words = pending.popleft().result()
+                out.write(ids.tobytes())
+                tokens += len(ids)
+                words += batch_words
+
+        for batch in _batches(pieces, batch_chars):
+            documents += sum(piece.last for piece in batch)
+            pending.append(pool.submit(_encode_batch, tokenizer, batch, bos_id, eos_id))
+            drain(keep=1)  # encode one batch while the next is read and parsed
+        drain(keep=0)
+    return SplitStats(tokens=tokens, words=words, documents=documents, sha256=digest.hexdigest())
+
+
+def read_meta(out_dir: str | os.PathLike) -> dict | None:
+    """Return the parsed ``meta.json`` of an encoding directory, or None when it is missing or unreadable."""
+    path = Path(out_dir) / "meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        return None
+    return meta
+
+
+def _reusable(entry: dict | None, source: Path, out_dir: Path) -> bool:
+    """Whether a recorded split still matches its source and its ``.bin`` (cheap checks first)."""
+    if not entry:
+        return False
+    try:
+        if (out_dir / entry["bin"]).stat().st_size != entry["tokens"] * 2:
+            return False
+        stat = source.stat()
+        recorded = entry["source"]
+        if stat.st_size != recorded["size"]:
+            return False
+        if stat.st_mtime_ns == recorded["mtime_ns"]:
+            return True
+        if file_sha256(source) != recorded["sha256"]:
+            return False
+        recorded["mtime_ns"] = stat.st_mtime_ns  # same bytes, touched: remember the new mtime
+        return True
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+def encode_splits(
+    tokenizer_path: str | os.PathLike = "checkpoints/tokenizer-clean.json",
+    split_dir: str | os.PathLike = "data/corpus_split",
+    out_root: str | os.PathLike = "data/tokenized",
+    splits: Sequence[str] = DEFAULT_SPLITS,
+    force: bool = False,
+    batch_chars: int = BATCH_CHARS,
+    max_doc_chars: int = MAX_DOC_CHARS,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Encode ``split_dir/<split>.txt`` for each split; returns ``out_root/<fingerprint>`` (holding meta.json).
+
+    Splits whose source and ``.bin`` are unchanged are re-used unless ``force``. ``log`` receives one
+    line per split. Raises :class:`EncodeError` (missing split, vocabulary over 65,535) or
+    ``TokenizerError`` (missing or invalid tokenizer).
+    """
+    tokenizer = load_tokenizer(tokenizer_path)
+    vocab_size = tokenizer.get_vocab_size()
+    if vocab_size > MAX_VOCAB:
+        raise EncodeError(
+            f"{tokenizer_path}: vocabulary of {vocab_size:,} does not fit uint16 token files (at most 65,535); "
+            "train a smaller tokenizer"
+        )
+    fingerprint = tokenizer_fingerprint(tokenizer_path)
+    out_dir = Path(out_root) / fingerprint
+    sources = {split: Path(split_dir) / f"{split}.txt" for split in splits}
+    for split, source in sources.items():
+        if not source.is_file():
+            raise EncodeError(f"{source}: {split} split not found; run the split stage first")
+    old = read_meta(out_dir)
+    if old is not None and old.get("tokenizer", {}).get("fingerprint") != fingerprint:
+        old = None
+    old_splits = (old or {}).get("splits", {})
+    kept = {} if force else {
+        split: old_splits[split] for split in splits if _reusable(old_splits.get(split), sources[split], out_dir)
+    }
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "dtype": DTYPE,
+        "tokenizer": {"fingerprint": fingerprint, "path": str(Path(tokenizer_path).resolve()), "vocab_size": vocab_size},
+        # splits not asked for this time stay as recorded
+        "splits": {**{k: v for k, v in old_splits.items() if k not in sources}, **kept},
+    }
+    if len(kept) == len(splits):
+        atomic_write_json(out_dir / "meta.json", meta)  # same content unless a source was only touched
+        for split in splits:
+            log(f"{split}: up to date ({kept[split]['tokens']:,} tokens) in {out_dir}")
+        return out_dir
+    # Record only what is still valid before rebuilding, so a killed run never vouches for a stale .bin.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / "meta.json", meta)
+    for split in splits:
+        if split in kept:
+            log(f"{split}: up to date ({kept[split]['tokens']:,} tokens)")
+            continue
+        source = sources[split]
+        stat = source.stat()
+        start = time.perf_counter()
+        stats = encode_file(tokenizer, source, out_dir / f"{split}.bin", batch_chars, max_doc_chars)
+        seconds = time.perf_counter() - start
+        meta["splits"][split] = {
+            "bin": f"{split}.bin",
+            "tokens": stats.tokens,
+            "words": stats.words,
+            "documents": stats.documents,
+            "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": stats.sha256},
+        }
+        rate = stats.tokens / seconds if seconds > 0 else float("inf")
+        log(f"{split}: {stats.tokens:,} tokens, {stats.words:,} words, {stats.documents:,} documents "
+            f"in {seconds:.1f} s ({rate:,.0f} tokens/s)")
+        atomic_write_json(out_dir / "meta.json", meta)
+    return out_dir
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argparse parser of the encode command."""
+    parser = argparse.ArgumentParser(
+        prog="python scripts/encode.py",
+        description="Tokenize data/corpus_split/{train,val}.txt into uint16 token files + meta.json "
+        "under data/tokenized/<tokenizer-fingerprint>/ (re-used when unchanged).",
+    )
+    parser.add_argument("--tokenizer", default="checkpoints/tokenizer-clean.json", help="tokenizer JSON (default: %(default)s)")
+    parser.add_argument("--split-dir", default="data/corpus_split", help="folder with <split>.txt (default: %(default)s)")
+    parser.add_argument("--out-root", default="data/tokenized", help="output root (default: %(default)s)")
+    parser.add_argument("--splits", nargs="+", default=list(DEFAULT_SPLITS), help="splits to encode (default: train val)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the encode command on ``argv``; returns 0, or 2 with a one-line error on bad input."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    try:
+        out_dir = encode_splits(args.tokenizer, args.split_dir, args.out_root, args.splits, force=args.force)
+    except (EncodeError, TokenizerError) as error:
+        print(f"encode: error: {error}", file=sys.stderr)
+        return 2
+    print(f"token files and meta.json in {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,228 @@
+"""Discovery of the EB1911 articles on Wikisource: which pages are articles, and where each one goes.
+
+One API query does it: ``generator=allpages`` over the main-namespace titles starting with
+``1911 Encyclopædia Britannica/`` (redirects included and resolved with ``redirects=1``), with
+``prop=templates`` restricted to the Page: namespace and ``prop=info`` for the page URL. Continuation
+follows the MediaWiki protocol; after every complete batch the catalogue is saved atomically with the
+``continue`` token, so a killed discovery resumes where it stopped.
+
+Rules (README, section *scrape*):
+
+* **article** — a page under the prefix that transcludes at least one scan page
+  ``Page:EB1911 - Volume NN.djvu/PPP`` and is not front/back matter (:data:`NON_ARTICLE_TITLES`:
+  volume listings, prefaces, contributor lists, indexes of the work…). Redirects are resolved to their
+  target (a target already seen is not counted twice; one outside the prefix is skipped).
+* **volume** — the volume most of its scan pages come from (ties: the lower volume number).
+* **part** — ``(first scan page − 1) // 100 + 1`` within that volume: part 1 holds the articles that
+  start on scan pages 1–100, part 2 those starting on 101–200, and so on.
+* **file** — ``volume_VV/part_PP/<stem>.json`` where the stem comes from :mod:`babylm.data.articles`,
+  assigned over the whole catalogue once discovery is complete.
+
+Reads and writes ``<out>/discovery.json`` (the catalogue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from babylm.atomic import atomic_write_json
+from babylm.data.articles import article_relpath, assign_stems, part_of
+from babylm.data.wikisource.api import ApiClient, is_local
+
+PREFIX = "1911 Encyclopædia Britannica/"
+CATALOGUE_VERSION = 1
+
+_SCAN_PAGE = re.compile(r"^Page:EB1911 - Volume (\d+)\.djvu/(\d+)$")
+NON_ARTICLE_TITLES = re.compile(
+    r"^(Volume \d+|Vol \d+(/.*)?|IndexPage|Index to .*|Contributors|List of contributors|"
+    r"Prefatory Note.*|Classified (Table of Contents|table of contents|List of Articles).*|"
+    r"Rules and Abbreviations|.*/Plates)$"
+)
+"""Leaf titles (after the prefix) of front/back matter and listings, skipped even when scan-backed."""
+
+DISCOVERY_PARAMS: dict[str, str] = {
+    "action": "query",
+    "generator": "allpages",
+    "gapprefix": PREFIX,
+    "gapnamespace": "0",
+    "gapfilterredir": "all",
+    "gaplimit": "max",
+    "redirects": "1",
+    "prop": "templates|info",
+    "inprop": "url",
+    "tlnamespace": "104",
+    "tllimit": "max",
+}
+
+
+class CatalogueError(Exception):
+    """The catalogue file cannot be used (corrupt, or from another wiki); the message says what to do."""
+
+
+@dataclass
+class Article:
+    """One article: full page ``title``, ``name`` without the prefix, page ``url``, scan position."""
+
+    title: str
+    name: str
+    url: str
+    volume: int
+    first_page: int
+    path: str = ""
+
+    @property
+    def part(self) -> int:
+        """The part number: which block of :data:`babylm.data.articles.PAGES_PER_PART` scan pages the article starts in."""
+        return part_of(self.first_page)
+
+
+def scan_position(templates: Iterable[str]) -> tuple[int, int] | None:
+    """From transcluded page titles return ``(volume, first scan page)``, or None if none is EB1911's.
+
+    The volume is the one most scan pages come from (ties: the lowest); the page is the smallest
+    transcluded scan page of that volume.
+    """
+    pages: dict[int, list[int]] = {}
+    for title in templates:
+        match = _SCAN_PAGE.match(title)
+        if match:
+            pages.setdefault(int(match.group(1)), []).append(int(match.group(2)))
+    if not pages:
+        return None
+    counts = Counter({volume: len(numbers) for volume, numbers in pages.items()})
+    volume = min(counts, key=lambda v: (-counts[v], v))
+    return volume, min(pages[volume])
+
+
+def classify(title: str, url: str, templates: Iterable[str]) -> tuple[Article | None, str]:
+    """Decide whether page ``title`` is an article; returns ``(Article, "")`` or ``(None, reason)``."""
+    if not title.startswith(PREFIX) or title == PREFIX:
+        return None, "outside the EB1911 prefix"
+    name = title[len(PREFIX):]
+    if NON_ARTICLE_TITLES.match(name):
+        return None, "front/back matter or listing"
+    position = scan_position(templates)
+    if position is None:
+        return None, "transcludes no EB1911 scan page"
+    return Article(title=title, name=name, url=url, volume=position[0], first_page=position[1]), ""
+
+
+@dataclass
+class Catalogue:
+    """The discovery result and its resume state; saved as ``discovery.json``."""
+
+    base_url: str
+    articles: dict[str, Article]
+    skipped: dict[str, str]
+    redirects: dict[str, str]
+    complete: bool = False
+    continue_params: dict[str, Any] | None = None
+
+    def ordered(self) -> list[Article]:
+        """Articles in book order: volume, first scan page, name."""
+        return sorted(self.articles.values(), key=lambda a: (a.volume, a.first_page, a.name))
+
+    def save(self, path: Path) -> None:
+        """Write the catalogue to ``path`` atomically."""
+        atomic_write_json(path, {
+            "version": CATALOGUE_VERSION,
+            "base_url": self.base_url,
+            "prefix": PREFIX,
+            "complete": self.complete,
+            "continue": self.continue_params,
+            "articles": [asdict(article) for article in self.ordered()],
+            "skipped": self.skipped,
+            "redirects": self.redirects,
+        })
+
+    @classmethod
+    def load(cls, path: Path) -> "Catalogue":
+        """Read a catalogue written by :meth:`save`; raises :class:`CatalogueError` if it is unusable."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if raw.get("version") != CATALOGUE_VERSION or raw.get("prefix") != PREFIX:
+                raise ValueError("unknown version or prefix")
+            articles = {item["title"]: Article(**item) for item in raw["articles"]}
+            return cls(base_url=raw["base_url"], articles=articles, skipped=dict(raw["skipped"]),
+                       redirects=dict(raw["redirects"]), complete=bool(raw["complete"]),
+                       continue_params=raw["continue"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CatalogueError(f"{path} is not a usable discovery file ({error}); delete it or pass "
+                                 "--rediscover") from error
+
+
+def discover(client: ApiClient, path: Path, base_url: str, *, rediscover: bool = False,
+             log: logging.Logger | None = None) -> Catalogue:
+    """Build (or finish, or reload) the catalogue at ``path`` by querying ``client``; returns it.
+
+    A complete catalogue on disk is reused unless ``rediscover``; an incomplete one is resumed from its
+    saved ``continue`` token; one from a local server on another port is simply redone. Raises
+    :class:`CatalogueError` for a catalogue of another wiki, and the client's errors (GaveUp, ApiError)
+    when the wiki cannot be queried.
+    """
+    log = log or logging.getLogger(__name__)
+    catalogue = None
+    if path.exists() and not rediscover:
+        catalogue = Catalogue.load(path)
+    if catalogue is not None and catalogue.base_url != base_url:
+        if not (is_local(catalogue.base_url) and is_local(base_url)):
+            raise CatalogueError(f"{path} was discovered from {catalogue.base_url}, not {base_url}; use "
+                                 "another --out or pass --rediscover")
+        log.info("discovery: local server moved from %s; listing again", catalogue.base_url)
+        catalogue = None  # a local (sample) server gets a new port each run; listing it again is instant
+    if catalogue is not None:
+        if catalogue.complete:
+            log.info("discovery: reusing %s (%d articles)", path, len(catalogue.articles))
+            return catalogue
+        log.info("discovery: resuming (%d articles so far)", len(catalogue.articles))
+    if catalogue is None:
+        catalogue = Catalogue(base_url=base_url, articles={}, skipped={}, redirects={})
+    batch: dict[str, dict] = {}
+    for data in client.query_continued(DISCOVERY_PARAMS, start=catalogue.continue_params or {}):
+        query = data.get("query") or {}
+        for redirect in query.get("redirects") or []:
+            catalogue.redirects[redirect["from"]] = redirect["to"]
+        for page in query.get("pages") or []:
+            entry = batch.setdefault(page["title"], {"templates": [], "url": "", "missing": False})
+            entry["templates"].extend(t["title"] for t in page.get("templates") or [])
+            entry["url"] = page.get("canonicalurl") or page.get("fullurl") or entry["url"]
+            entry["missing"] = entry["missing"] or bool(page.get("missing") or page.get("invalid"))
+        if "batchcomplete" in data or "continue" not in data:
+            _absorb(catalogue, batch)
+            batch = {}
+            catalogue.continue_params = data.get("continue")
+            catalogue.complete = "continue" not in data
+            if catalogue.complete:
+                _assign_paths(catalogue)
+            catalogue.save(path)
+            log.info("discovery: %d articles, %d skipped so far", len(catalogue.articles),
+                     len(catalogue.skipped))
+    return catalogue
+
+
+def _absorb(catalogue: Catalogue, batch: dict[str, dict]) -> None:
+    """Classify the pages of one complete batch into the catalogue (first sighting wins)."""
+    for title, entry in batch.items():
+        if title in catalogue.articles or title in catalogue.skipped:
+            continue
+        if entry["missing"]:
+            catalogue.skipped[title] = "missing (redirect target does not exist)"
+            continue
+        article, reason = classify(title, entry["url"], entry["templates"])
+        if article is None:
+            catalogue.skipped[title] = reason
+        else:
+            catalogue.articles[title] = article
+
+
+def _assign_paths(catalogue: Catalogue) -> None:
+    """Give every article its output path (stems are unique across the whole catalogue)."""
+    stems = assign_stems(article.name for article in catalogue.articles.values())
+    for article in catalogue.articles.values():
+        article.path = article_relpath(article.volume, article.part, stems[article.name])

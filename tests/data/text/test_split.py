@@ -1,0 +1,128 @@
+"""Split stage: whole articles, budgets respected, seeded and reproducible, report written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from babylm.data.text import split
+from babylm.data.text.clean import iter_articles
+from babylm.data.text.split import TRAIN, UNUSED, VAL, SplitError, SplitOptions, plan_split, split_file, summarise
+from tests.data.text_fixtures import cleaned_corpus_text
+
+word_counts = st.lists(st.integers(min_value=1, max_value=500), min_size=1, max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(word_counts, st.integers(0, 3000), st.integers(0, 3000), st.integers(0, 2**32))
+def test_budget_mode_never_exceeds_a_budget_and_is_seeded(counts, train_words, val_words, seed):
+    options = SplitOptions(train_words=train_words, val_words=val_words, seed=seed)
+    if sum(counts) < train_words + val_words:
+        with pytest.raises(SplitError, match="--val-fraction"):
+            plan_split(counts, options)
+        return
+    plan = plan_split(counts, options)
+    summary = summarise(counts, plan)
+    assert summary["train"]["words"] <= train_words and summary["val"]["words"] <= val_words
+    assert set(plan) <= {TRAIN, VAL, UNUSED}
+    assert plan == plan_split(counts, options)  # same seed, same split
+    # Greedy fill: an unused article fits in neither remaining budget.
+    for words, code in zip(counts, plan):
+        if code == UNUSED:
+            assert words > val_words - summary["val"]["words"] and words > train_words - summary["train"]["words"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(word_counts, st.floats(min_value=0.01, max_value=0.99), st.integers(0, 2**32))
+def test_everything_mode_uses_every_article_and_hits_the_fraction(counts, fraction, seed):
+    plan = plan_split(counts, SplitOptions(val_fraction=fraction, seed=seed))
+    summary = summarise(counts, plan)
+    assert summary["unused"]["articles"] == 0
+    target = fraction * sum(counts)
+    if len(counts) >= 2:
+        assert summary["train"]["articles"] >= 1 and summary["val"]["articles"] >= 1
+    if summary["train"]["articles"] > 1 or len(counts) == 1:
+        # val stops at the first article that brings it to the target: it overshoots by less than one article
+        assert summary["val"]["words"] < target + max(counts)
+        assert summary["val"]["words"] >= target or summary["train"]["articles"] == 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.lists(st.text(alphabet="abc xyz", min_size=1, max_size=30).filter(str.strip), min_size=1, max_size=3), min_size=2, max_size=25),
+    st.integers(0, 1000),
+)
+def test_split_files_hold_whole_input_articles_once_and_repeat_exactly(tmp_path_factory, articles, seed):
+    folder = tmp_path_factory.mktemp("split")
+    texts = ["\n".join(" ".join(line.split()) for line in article if line.split()) for article in articles]
+    texts = [text for text in texts if text]
+    source = folder / "cleaned.txt"
+    source.write_text(cleaned_corpus_text(texts), encoding="utf-8")
+    options = SplitOptions(val_fraction=0.3, seed=seed)
+    report = split_file(source, folder / "out", options)
+    train = (folder / "out" / "train.txt").read_text(encoding="utf-8")
+    val = (folder / "out" / "val.txt").read_text(encoding="utf-8")
+    got = list(iter_articles(train.splitlines())) + list(iter_articles(val.splitlines()))
+    assert sorted(got) == sorted(texts)  # every article whole, exactly once across the two files
+    assert report["train"]["articles"] + report["val"]["articles"] == len(texts)
+    split_file(source, folder / "again", options)
+    assert (folder / "again" / "train.txt").read_text(encoding="utf-8") == train
+    assert (folder / "again" / "val.txt").read_text(encoding="utf-8") == val
+
+
+def test_report_is_printed_and_written_with_counts_per_split(tmp_path, capsys):
+    source = tmp_path / "cleaned.txt"
+    source.write_text(cleaned_corpus_text([f"ARTICLE {i} has five words" for i in range(20)]), encoding="utf-8")
+    out = tmp_path / "split"
+    assert split.main(["--input", str(source), "--output-dir", str(out), "--train-words", "50", "--val-words", "20", "--seed", "3"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads((out / "split_report.json").read_text(encoding="utf-8"))
+    assert printed == written
+    assert written["mode"] == "budget" and written["seed"] == 3
+    assert (written["train"], written["val"], written["unused"]) == (
+        {"articles": 10, "words": 50}, {"articles": 4, "words": 20}, {"articles": 6, "words": 30},
+    )
+    assert len(list(iter_articles((out / "train.txt").read_text(encoding="utf-8").splitlines()))) == 10
+
+
+def test_a_corpus_below_the_budgets_is_a_clear_error_naming_the_fix(tmp_path, capsys):
+    source = tmp_path / "cleaned.txt"
+    source.write_text(cleaned_corpus_text(["tiny corpus"]), encoding="utf-8")
+    assert split.main(["--input", str(source), "--output-dir", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "--val-fraction" in error and "10,000,000" in error
+    assert not (tmp_path / "out" / "train.txt").exists()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["<s>", "</s>", "\n", " ", "a", "bc", "\r", "\u2028", "é"]), max_size=60).map("".join))
+def test_malformed_cleaned_files_never_crash_the_stage(tmp_path_factory, text):
+    folder = tmp_path_factory.mktemp("bad")
+    source = folder / "cleaned.txt"
+    source.write_text(text, encoding="utf-8")
+    try:
+        report = split_file(source, folder / "out", SplitOptions(val_fraction=0.5))
+    except SplitError as error:
+        assert "no <s>" in str(error)
+    else:
+        assert report["train"]["articles"] + report["val"]["articles"] == report["input_articles"] >= 1
+
+
+@pytest.mark.parametrize(
+    "content, argv, message",
+    [
+        (None, [], "not found"),
+        ("no markers at all\n", ["--val-fraction", "0.1"], "no <s>"),
+        ("<s>\nx\n</s>\n", ["--val-fraction", "1.5"], "between 0 and 1"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys, content, argv, message):
+    source = tmp_path / "cleaned.txt"
+    if content is not None:
+        source.write_text(content, encoding="utf-8")
+    assert split.main(["--input", str(source), "--output-dir", str(tmp_path / "out"), *argv]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and message in error
