@@ -42,6 +42,7 @@ _HASH_HEX = 8
 _ILLEGAL = re.compile(r'[<>:"/\\|?*~\x00-\x1f\x7f-\x9f]')
 # Unicode categories replaced by "_": control, format (zero-width, bidi marks), surrogate, private use,
 # unassigned, line/paragraph separators.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL"}
@@ -63,9 +64,28 @@ def article_relpath(volume: int, part: int, stem: str) -> str:
     return f"volume_{volume:02d}/part_{part:02d}/{stem}.json"
 
 
+def is_safe_stem(stem: str) -> bool:
+    """Whether ``stem`` is harmless as one file name inside an article folder (e.g. read from a state file).
+
+    True for every stem this module makes: non-empty, at most 255 bytes with ``.json``, no path separator
+    or other character that :func:`sanitize` replaces (``~`` of the hash suffix aside), no control or
+    format character, not starting or ending with a space or dot (so never ``.``, ``..`` or a hidden file).
+    """
+    if not stem or stem[0] in " ." or stem[-1] in " ." or len(stem.encode("utf-8", "surrogatepass")) > 250:
+        return False
+    if _ILLEGAL.search(stem.replace(HASH_SEPARATOR, "_")):
+        return False
+    return not any(unicodedata.category(char) in _BAD_CATEGORIES for char in stem)
+
+
 def write_article(path: str | os.PathLike, *, url: str, title: str, content: str, timestamp: str) -> None:
-    """Write one article record to ``path`` atomically; returns nothing."""
-    atomic_write_json(path, {"url": url, "title": title, "content": content, "timestamp": timestamp})
+    """Write one article record to ``path`` atomically; returns nothing.
+
+    A lone surrogate in a field (from a ``"\\ud800"`` escape in a server reply or input file; not text,
+    and not writable as UTF-8) becomes U+FFFD.
+    """
+    record = {"url": url, "title": title, "content": content, "timestamp": timestamp}
+    atomic_write_json(path, {key: _SURROGATES.sub("\ufffd", value) for key, value in record.items()})
 
 
 def number_repeats(titles: Sequence[str], groups: Sequence[Hashable] | None = None) -> list[str]:
