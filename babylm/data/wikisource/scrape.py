@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
+from babylm.atomic import LockBusy, exclusive_lock, remove_stale_temporaries
 from babylm.data.articles import write_article
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, TransientError, is_local
 from babylm.data.wikisource.catalogue import PREFIX, Article, Catalogue, CatalogueError, discover
@@ -259,16 +260,10 @@ def _prepare_out(out: Path) -> Path:
 def _locked(out: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<out>/.scrape.lock`` (released by the OS even after SIGKILL)."""
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(out / ".scrape.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            raise ScrapeError(f"another scrape is writing to {out}; wait for it or use another --out") from error
-        yield
+        with exclusive_lock(out / ".scrape.lock", f"another scrape is writing to {out}; wait for it or use another --out"):
+            yield
+    except LockBusy as error:
+        raise ScrapeError(str(error)) from None
 
 
 @contextlib.contextmanager
@@ -289,9 +284,8 @@ def _file_logger(path: Path) -> Iterator[logging.Logger]:
 
 def _remove_stale_temporaries(out: Path) -> None:
     """Delete half-written temporary files left by a killed run (we hold the lock, so none is live)."""
-    for stale in [*out.glob(".*.tmp"), *out.glob("volume_*/part_*/.*.tmp")]:
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
+    for folder in [out, *out.glob("volume_*/part_*/")]:
+        remove_stale_temporaries(folder)
 
 
 def parse_volumes(text: str) -> frozenset[int]:
