@@ -11,7 +11,8 @@ One definition shared by the scraper (:mod:`babylm.data.wikisource`) and the off
 1. The title is Unicode-normalised (NFC); characters that are illegal or risky in a file name on Linux,
    macOS or Windows — ``/ \\ : * ? " < > |``, control and format characters, unpaired surrogates — and
    ``~`` (reserved for the suffix below) become ``_``. Leading/trailing spaces and dots are dropped,
-   Windows device names (``CON``, ``NUL``, ``COM1`` …) get a ``_`` prefix and the result is cut to
+   Windows device names (``CON``, ``NUL``, ``COM0``, ``LPT¹``, ``CONIN$`` …, with or without an
+   extension: :data:`WINDOWS_DEVICES`) get a ``_`` prefix and the result is cut to
    :data:`MAX_STEM_BYTES` UTF-8 bytes. An empty result becomes ``_``.
 2. If that changed the title in any way, ``~`` plus the first 8 hex digits of the title's SHA-1 is
    appended, so two titles that sanitise alike (``A/B`` and ``A:B``) still get different names.
@@ -44,10 +45,13 @@ _ILLEGAL = re.compile(r'[<>:"/\\|?*~\x00-\x1f\x7f-\x9f]')
 # unassigned, line/paragraph separators.
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_WINDOWS_DEVICES = frozenset(
-    {"CON", "PRN", "AUX", "NUL"}
-    | {f"{prefix}{digit}" for prefix in ("COM", "LPT") for digit in "123456789¹²³"}
+WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"}
+    | {f"{prefix}{digit}" for prefix in ("COM", "LPT") for digit in "0123456789¹²³"}
 )
+"""Names Windows reserves for devices, with any extension (``NUL.txt``): Microsoft's *Naming Files, Paths,
+and Namespaces* lists CON, PRN, AUX, NUL, COM0–COM9, COM¹–COM³, LPT0–LPT9, LPT¹–LPT³; CONIN$/CONOUT$
+(console buffers) and CLOCK$ (MS-DOS) are reserved too. Matched case-insensitively."""
 
 
 PAGES_PER_PART = 100
@@ -117,9 +121,15 @@ def sanitize(title: str) -> str:
     text = _truncate_utf8(text.strip(" ."), MAX_STEM_BYTES).rstrip(" .")
     if not text:
         return "_"
-    if text.split(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+    if is_windows_device(text):
         text = _truncate_utf8("_" + text, MAX_STEM_BYTES).rstrip(" .")
     return text
+
+
+def is_windows_device(name: str) -> bool:
+    """Whether Windows would open a device for file name ``name`` (see :data:`WINDOWS_DEVICES`): the part
+    before the first dot, trailing spaces dropped, is a device name in any letter case."""
+    return name.split(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES
 
 
 def title_hash(title: str, length: int = _HASH_HEX) -> str:
