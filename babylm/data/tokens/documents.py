@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 BOS, EOS = "<s>", "</s>"
-MAX_PIECE_CHARS = 1 << 20
+MAX_PIECE_CHARS = 1 << 16
 """Longest piece of text handed to the tokenizer at once (characters); bounds its working memory."""
 
 _READ_BYTES = 1 << 20
