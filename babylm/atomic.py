@@ -12,6 +12,7 @@ folder, so no live temporary file of another run can be among them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -38,8 +39,11 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", encoding: str | None
 
     Takes the target path, a write mode (``"w"`` or ``"wb"``) and an encoding (ignored for binary);
     yields the open file. On an exception the temporary file is removed and ``path`` is untouched.
+    Raises ``IsADirectoryError`` at once when ``path`` is a folder.
     """
     target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file; give a file path", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
     os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
@@ -129,3 +133,10 @@ def exclusive_lock(path: str | os.PathLike, busy_message: str) -> Iterator[None]
         except OSError as error:
             raise LockBusy(busy_message) from error
         yield
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for a failed file operation: ``<file>: <reason>`` (what a command prints before exiting 2)."""
+    if error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
-from babylm.atomic import LockBusy, atomic_write_json, exclusive_lock, remove_stale_temporaries, temporary_target
+from babylm.atomic import (LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries,
+                           temporary_target)
 from babylm.data.stamps import Stage
 from babylm.data.text import clean, combine, convert, split
 from babylm.data.sources.gutenberg import IngestError as GutenbergError
@@ -388,6 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PipelineError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
             GutenbergError, WikitextError) as error:
         print(f"prepare: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a file where a folder goes…)
+        print(f"prepare: {os_error_line(error)}", file=sys.stderr)
         return 2
     return 0
 

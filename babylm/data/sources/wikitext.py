@@ -47,6 +47,7 @@ from typing import Iterable, Iterator, Sequence
 
 import lxml.etree
 
+from babylm.atomic import os_error_line
 from babylm.data.articles import article_relpath, assign_stems, number_repeats, part_of, write_article
 from babylm.data.sources.wikitext_render import layout_paragraphs, render_wikitext, strip_markup
 from babylm.safe_json import JsonError, loads
@@ -263,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = ingest_pages(args.files, args.out)
     except IngestError as error:
         print(f"ingest_wikitext: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
+        print(f"ingest_wikitext: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(
         f"ingest_wikitext: {stats.pages} pages → {stats.articles} articles, {stats.words} words "

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from babylm.atomic import atomic_write_text
+from babylm.atomic import atomic_write_text, os_error_line
 from babylm.safe_json import JsonError, lone_surrogate, loads
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = convert_tree(args.input, args.output, force=args.force)
     except ConvertError as error:
         print(f"convert: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
+        print(f"convert: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(
         f"convert: {stats.converted} converted, {stats.up_to_date} up to date, {stats.skipped} skipped (malformed or empty), "

@@ -37,7 +37,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from babylm.atomic import LockBusy, atomic_output, atomic_write_json, exclusive_lock, remove_stale_temporaries
+from babylm.atomic import (LockBusy, atomic_output, atomic_write_json, exclusive_lock, os_error_line,
+                           remove_stale_temporaries)
 from babylm.safe_json import JsonError, read_json
 from babylm.data.tokens.documents import MAX_PIECE_CHARS, DocPiece, iter_documents
 from babylm.data.tokens.tokenizer import BOS, EOS, TokenizerError, file_sha256, load_tokenizer, tokenizer_fingerprint
@@ -351,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir = encode_splits(args.tokenizer, args.split_dir, args.out_root, args.splits, force=args.force)
     except (EncodeError, TokenizerError) as error:
         print(f"encode: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output that cannot be written
+        print(f"encode: error: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(f"token files and meta.json in {out_dir}")
     return 0

@@ -39,8 +39,8 @@ from typing import Iterable, Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, remove_stale_temporaries,
-                           temporary_folder, temporary_target)
+from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, os_error_line,
+                           remove_stale_temporaries, temporary_folder, temporary_target)
 from babylm.data.tokens.documents import BOS, EOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
 from babylm.safe_json import JsonError, read_json
 
@@ -397,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tokenizer: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # e.g. an output folder that cannot be written
-        print(f"tokenizer: error: {error.filename or args.out}: {error.strerror or error}", file=sys.stderr)
+        print(f"tokenizer: error: {os_error_line(error)}", file=sys.stderr)
         return 2
     state = "up to date" if report["up_to_date"] else f"trained in {report['training_seconds']:.1f} s"
     line = f"{args.out}: {state}, vocabulary {report['vocab_size']:,}, fingerprint {report['fingerprint']}"
