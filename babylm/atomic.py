@@ -2,16 +2,26 @@
 
 A reader (or a run killed at any moment, SIGKILL included) sees either the old file or the complete new
 one, never a truncated one. Used by every stage that writes state or outputs.
+
+A run killed mid-write leaves its temporary file, ``.<target name, first 40 characters>.<8 random
+characters>.tmp``, behind. :func:`remove_stale_temporaries` deletes such files (and only such files) of
+chosen targets; a command calls it at start-up while it holds :func:`exclusive_lock` on its output
+folder, so no live temporary file of another run can be among them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterable, Iterator
+
+_TEMPORARY = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
 
 
 def _current_umask() -> int:
@@ -29,8 +39,11 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", encoding: str | None
 
     Takes the target path, a write mode (``"w"`` or ``"wb"``) and an encoding (ignored for binary);
     yields the open file. On an exception the temporary file is removed and ``path`` is untouched.
+    Raises ``IsADirectoryError`` at once when ``path`` is a folder.
     """
     target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file; give a file path", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
     os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
@@ -57,3 +70,73 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     with atomic_output(path, "w") as handle:
         json.dump(obj, handle, ensure_ascii=False, indent=2)
         handle.write("\n")
+
+
+def temporary_target(name: str) -> str | None:
+    """The (first 40 characters of the) target name if ``name`` is one of our temporary names, else None."""
+    match = _TEMPORARY.match(name)
+    return match.group("target") if match else None
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, targets: Iterable[str] | None = None) -> int:
+    """Delete the temporary files (and folders) our atomic writes left in ``folder``; returns how many.
+
+    Only names of our own pattern are touched, and only those of ``targets`` (file names) when given.
+    Call it only while holding the lock that keeps other runs from writing into ``folder``.
+    """
+    wanted = None if targets is None else {name[:40] for name in targets}
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for entry in entries:
+        target = temporary_target(entry.name)
+        if target is None or (wanted is not None and target not in wanted):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
+def temporary_folder(target: str | os.PathLike) -> Path:
+    """Create and return an empty folder beside ``target`` named like our temporary files (see above)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent))
+
+
+class LockBusy(Exception):
+    """Another run holds the lock; the message (given by the caller) says what to do."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, busy_message: str) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` for the block (the OS releases it even after SIGKILL).
+
+    Raises :class:`LockBusy` with ``busy_message`` when another process holds it. Without ``fcntl``
+    (not POSIX) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            raise LockBusy(busy_message) from error
+        yield
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for a failed file operation: ``<file>: <reason>`` (what a command prints before exiting 2)."""
+    if error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 import torch
 
@@ -104,3 +107,19 @@ def test_cli_bad_settings_are_one_line_errors(llama_model_dir, capsys, extra, fr
     assert main(["--model", str(llama_model_dir), "--prompt", "The", *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("babylm generate: error: ") and fragment in err[0]
+
+
+def test_special_token_strings_typed_in_a_prompt_are_read_as_text(llama_model_dir, tmp_path, capsys):
+    older = tmp_path / "older-export"  # an export whose tokenizer_config.json predates split_special_tokens
+    shutil.copytree(llama_model_dir, older)
+    config = json.loads((older / "tokenizer_config.json").read_text())
+    config.pop("split_special_tokens", None)
+    (older / "tokenizer_config.json").write_text(json.dumps(config))
+    prompt = "The tag <s> and </s>"
+    for model_dir in (llama_model_dir, older):
+        model, tokenizer = load_exported(model_dir)
+        [ids] = generate_token_ids(model, tokenizer, [prompt], SamplingSettings(max_new_tokens=3, seed=0))
+        prompt_ids = ids[1 : 1 + len(tokenizer(prompt, add_special_tokens=False)["input_ids"])]
+        assert ids[0] == 1 and not {0, 1, 2} & set(prompt_ids)  # only the start token is special
+        assert main(["--model", str(model_dir), "--prompt", prompt, "--max-new-tokens", "3", "--seed", "0"]) == 0
+        assert prompt in capsys.readouterr().out

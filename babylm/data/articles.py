@@ -11,7 +11,8 @@ One definition shared by the scraper (:mod:`babylm.data.wikisource`) and the off
 1. The title is Unicode-normalised (NFC); characters that are illegal or risky in a file name on Linux,
    macOS or Windows — ``/ \\ : * ? " < > |``, control and format characters, unpaired surrogates — and
    ``~`` (reserved for the suffix below) become ``_``. Leading/trailing spaces and dots are dropped,
-   Windows device names (``CON``, ``NUL``, ``COM1`` …) get a ``_`` prefix and the result is cut to
+   Windows device names (``CON``, ``NUL``, ``COM0``, ``LPT¹``, ``CONIN$`` …, with or without an
+   extension: :data:`WINDOWS_DEVICES`) get a ``_`` prefix and the result is cut to
    :data:`MAX_STEM_BYTES` UTF-8 bytes. An empty result becomes ``_``.
 2. If that changed the title in any way, ``~`` plus the first 8 hex digits of the title's SHA-1 is
    appended, so two titles that sanitise alike (``A/B`` and ``A:B``) still get different names.
@@ -42,11 +43,15 @@ _HASH_HEX = 8
 _ILLEGAL = re.compile(r'[<>:"/\\|?*~\x00-\x1f\x7f-\x9f]')
 # Unicode categories replaced by "_": control, format (zero-width, bidi marks), surrogate, private use,
 # unassigned, line/paragraph separators.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_WINDOWS_DEVICES = frozenset(
-    {"CON", "PRN", "AUX", "NUL"}
-    | {f"{prefix}{digit}" for prefix in ("COM", "LPT") for digit in "123456789¹²³"}
+WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"}
+    | {f"{prefix}{digit}" for prefix in ("COM", "LPT") for digit in "0123456789¹²³"}
 )
+"""Names Windows reserves for devices, with any extension (``NUL.txt``): Microsoft's *Naming Files, Paths,
+and Namespaces* lists CON, PRN, AUX, NUL, COM0–COM9, COM¹–COM³, LPT0–LPT9, LPT¹–LPT³; CONIN$/CONOUT$
+(console buffers) and CLOCK$ (MS-DOS) are reserved too. Matched case-insensitively."""
 
 
 PAGES_PER_PART = 100
@@ -63,9 +68,28 @@ def article_relpath(volume: int, part: int, stem: str) -> str:
     return f"volume_{volume:02d}/part_{part:02d}/{stem}.json"
 
 
+def is_safe_stem(stem: str) -> bool:
+    """Whether ``stem`` is harmless as one file name inside an article folder (e.g. read from a state file).
+
+    True for every stem this module makes: non-empty, at most 255 bytes with ``.json``, no path separator
+    or other character that :func:`sanitize` replaces (``~`` of the hash suffix aside), no control or
+    format character, not starting or ending with a space or dot (so never ``.``, ``..`` or a hidden file).
+    """
+    if not stem or stem[0] in " ." or stem[-1] in " ." or len(stem.encode("utf-8", "surrogatepass")) > 250:
+        return False
+    if _ILLEGAL.search(stem.replace(HASH_SEPARATOR, "_")):
+        return False
+    return not any(unicodedata.category(char) in _BAD_CATEGORIES for char in stem)
+
+
 def write_article(path: str | os.PathLike, *, url: str, title: str, content: str, timestamp: str) -> None:
-    """Write one article record to ``path`` atomically; returns nothing."""
-    atomic_write_json(path, {"url": url, "title": title, "content": content, "timestamp": timestamp})
+    """Write one article record to ``path`` atomically; returns nothing.
+
+    A lone surrogate in a field (from a ``"\\ud800"`` escape in a server reply or input file; not text,
+    and not writable as UTF-8) becomes U+FFFD.
+    """
+    record = {"url": url, "title": title, "content": content, "timestamp": timestamp}
+    atomic_write_json(path, {key: _SURROGATES.sub("\ufffd", value) for key, value in record.items()})
 
 
 def number_repeats(titles: Sequence[str], groups: Sequence[Hashable] | None = None) -> list[str]:
@@ -97,9 +121,15 @@ def sanitize(title: str) -> str:
     text = _truncate_utf8(text.strip(" ."), MAX_STEM_BYTES).rstrip(" .")
     if not text:
         return "_"
-    if text.split(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+    if is_windows_device(text):
         text = _truncate_utf8("_" + text, MAX_STEM_BYTES).rstrip(" .")
     return text
+
+
+def is_windows_device(name: str) -> bool:
+    """Whether Windows would open a device for file name ``name`` (see :data:`WINDOWS_DEVICES`): the part
+    before the first dot, trailing spaces dropped, is a device name in any letter case."""
+    return name.split(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES
 
 
 def title_hash(title: str, length: int = _HASH_HEX) -> str:

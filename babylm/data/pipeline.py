@@ -36,26 +36,27 @@ split option is given, and says so.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.util
-import json
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
-from babylm.atomic import atomic_write_json
+from babylm.atomic import (LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries,
+                           temporary_target)
+from babylm.data.stamps import Stage
 from babylm.data.text import clean, combine, convert, split
 from babylm.data.sources.gutenberg import IngestError as GutenbergError
 from babylm.data.sources.wikitext import IngestError as WikitextError
 from babylm.data.wikisource.scrape import DEFAULT_BASE_URL
+from babylm.safe_json import JsonError, read_json
 
 T = TypeVar("T")
 
 SOURCES = ("sample", "wikisource", "gutenberg", "wikitext")
+REPLACING_SOURCES = ("gutenberg", "wikitext")  # ingests that re-create the whole article tree on each run
+SPLIT_FILES = ("train.txt", "val.txt", "split_report.json")
 SAMPLE_VAL_FRACTION = 0.1
-STAMP_VERSION = 1
 
 
 class PipelineError(ValueError):
@@ -93,76 +94,6 @@ class Layout:
         return self.root / ".pipeline"
 
 
-# ------------------------------------------------------------------------------------------ fingerprints
-def fingerprint(paths: Sequence[tuple[Path, str | None]]) -> str:
-    """SHA-256 over (path, size, mtime) of files: each entry is a file (pattern None) or a folder + glob.
-
-    A missing path counts as "missing", so creating it changes the fingerprint.
-    """
-    digest = hashlib.sha256()
-    for path, pattern in paths:
-        digest.update(f"{path}|{pattern}\n".encode("utf-8", "surrogateescape"))
-        files = sorted(path.glob(pattern)) if pattern and path.is_dir() else [path]
-        for file in files:
-            try:
-                stat = file.stat()
-            except FileNotFoundError:
-                digest.update(b"missing\n")
-                continue
-            digest.update(f"{file.relative_to(path) if pattern else ''}|{stat.st_size}|{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
-
-
-def code_hash(module_names: Sequence[str]) -> str:
-    """SHA-256 of the source files of ``module_names`` (so a changed stage re-runs)."""
-    digest = hashlib.sha256()
-    for name in module_names:
-        spec = importlib.util.find_spec(name)
-        if spec and spec.origin:
-            digest.update(Path(spec.origin).read_bytes())
-    return digest.hexdigest()
-
-
-@dataclass
-class Stage:
-    """One pipeline stage: what it reads and writes, its options and code, and how to run it."""
-
-    name: str
-    inputs: list[tuple[Path, str | None]]
-    outputs: list[tuple[Path, str | None]]
-    options: dict
-    modules: list[str]
-    run: Callable[[], str]
-    stamped: bool = True
-
-    def stamp(self, layout: Layout) -> dict:
-        """The stamp this stage would write now (inputs, options, code); outputs added after a run."""
-        return {
-            "version": STAMP_VERSION,
-            "inputs": fingerprint(self.inputs),
-            "options": self.options,
-            "code": code_hash(self.modules),
-        }
-
-    def up_to_date(self, layout: Layout) -> bool:
-        """True when the stamp on disk matches the current inputs, options, code and outputs."""
-        path = layout.stamps / f"{self.name}.json"
-        if not self.stamped or not path.is_file():
-            return False
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return False
-        current = {**self.stamp(layout), "outputs": fingerprint(self.outputs)}
-        outputs_exist = all(p.exists() for p, _ in self.outputs)
-        return outputs_exist and saved == current
-
-    def record(self, layout: Layout) -> None:
-        """Write this stage's stamp after a successful run."""
-        if self.stamped:
-            atomic_write_json(layout.stamps / f"{self.name}.json", {**self.stamp(layout), "outputs": fingerprint(self.outputs)})
-
-
 # ------------------------------------------------------------------------------------------------ stages
 RAW_GLOB = "volume_*/part_*/*.json"
 TEXT_GLOB = "volume_*/part_*/*.txt"
@@ -194,27 +125,64 @@ def _scrape(api_url: str, args: argparse.Namespace, layout: Layout, local: bool)
 def _replace_tree(raw: Path, acquire: Callable[[], T]) -> T:
     """Re-acquire the article tree from scratch: earlier articles go, so none outlives a change of input.
 
-    The old tree is moved aside (not deleted) until ``acquire()`` (which writes into ``raw``) succeeds; on
-    failure it is put back. For the offline ingests, which re-create every article on each run; a scrape
-    (sample or real site) resumes in place instead, keeping what it already has. Returns what ``acquire``
-    returns.
+    The old tree (which must hold nothing but article files, see :func:`_check_article_tree`) is moved
+    aside to ``.<raw>.previous`` until ``acquire()`` (which writes into ``raw``) succeeds; on failure it is
+    put back, and after a kill :func:`_recover_tree` puts it back at the next start. For the offline
+    ingests, which re-create every article on each run; a scrape (sample or real site) resumes in place
+    instead, keeping what it already has. Returns what ``acquire`` returns.
     """
-    backup = raw.with_name(raw.name + ".previous")
-    if backup.exists():
-        shutil.rmtree(backup)
+    _check_article_tree(raw)
+    backup, discarded = _aside(raw)
     if raw.exists():
         raw.rename(backup)
     try:
         result = acquire()
     except BaseException:
         if raw.exists():
-            shutil.rmtree(raw)
+            shutil.rmtree(raw)  # the half-made new tree (made by this run)
         if backup.exists():
             backup.rename(raw)
         raise
     if backup.exists():
-        shutil.rmtree(backup)
+        backup.rename(discarded)  # one rename first: a kill during the deletion leaves only "discarded"
+        shutil.rmtree(discarded)
     return result
+
+
+def _aside(raw: Path) -> tuple[Path, Path]:
+    """Where :func:`_replace_tree` keeps the old tree while it works, and where it deletes it."""
+    return raw.with_name(f".{raw.name}.previous"), raw.with_name(f".{raw.name}.discarded")
+
+
+def _recover_tree(raw: Path) -> None:
+    """Undo a :func:`_replace_tree` that was killed: restore the old tree, drop the half-made one."""
+    backup, discarded = _aside(raw)
+    if discarded.is_dir():
+        shutil.rmtree(discarded)
+    if backup.is_dir():
+        if raw.exists():
+            shutil.rmtree(raw)
+        backup.rename(raw)
+        print(f"prepare: restored {raw} as it was before an ingest that was stopped midway", flush=True)
+
+
+def _check_article_tree(raw: Path) -> None:
+    """Refuse to replace ``raw`` when it holds anything but ``volume_*/part_*/*.json`` articles."""
+    if not raw.exists():
+        return
+    if not raw.is_dir():
+        raise PipelineError(f"{raw} is a file, not an article folder; move it away or use another --data-dir")
+    for path in sorted(raw.rglob("*")):
+        parts = path.relative_to(raw).parts
+        in_layout = parts[0].startswith("volume_") and (len(parts) == 1 or parts[1].startswith("part_"))
+        if len(parts) < 3:
+            ours = in_layout and path.is_dir() and not path.is_symlink()
+        else:
+            ours = in_layout and len(parts) == 3 and path.is_file() and not path.is_symlink() and (
+                path.suffix == ".json" or temporary_target(path.name) is not None)
+        if not ours:
+            raise PipelineError(f"{raw} holds {path.relative_to(raw)}, which no ingest wrote; an ingest replaces "
+                                "this folder, so move that away or use another --data-dir")
 
 
 def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
@@ -280,7 +248,7 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
         return (f"train {report['train']['articles']} articles / {report['train']['words']:,} words, "
                 f"val {report['val']['articles']} / {report['val']['words']:,} ({report['mode']} mode) → {layout.split_dir}")
 
-    split_outputs = [(layout.split_dir / name, None) for name in ("train.txt", "val.txt", "split_report.json")]
+    split_outputs = [(layout.split_dir / name, None) for name in SPLIT_FILES]
     return [
         Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {}, ["babylm.data.text.convert"], run_convert),
         Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {}, ["babylm.data.text.combine"], run_combine),
@@ -305,12 +273,26 @@ def check_source(args: argparse.Namespace, layout: Layout) -> None:
         if not Path(path).is_file():
             raise PipelineError(f"{path}: input file not found")
     marker = layout.stamps / "source.json"
-    recorded = json.loads(marker.read_text(encoding="utf-8")).get("source") if marker.is_file() else None
+    recorded = None
+    if marker.is_file():
+        try:
+            recorded = read_json(marker)["source"]
+            if recorded not in SOURCES:
+                raise TypeError(recorded)
+        except (JsonError, KeyError, TypeError) as error:
+            raise PipelineError(f"{marker} is damaged ({error}); delete it if {layout.raw} holds articles of "
+                                f"--source {args.source}, else use another --data-dir") from None
+    has_articles = next(layout.raw.glob(RAW_GLOB), None) is not None
     # a marker binds the folder only once articles exist (a first run that failed early binds nothing)
-    if recorded not in (None, args.source) and next(layout.raw.glob(RAW_GLOB), None) is not None:
+    if recorded not in (None, args.source) and has_articles:
         raise PipelineError(
             f"{layout.raw} holds articles from source '{recorded}', not '{args.source}'; "
             f"use another --data-dir (e.g. --data-dir data-{args.source}) or remove {layout.root}"
+        )
+    if recorded is None and has_articles and args.source in REPLACING_SOURCES:
+        raise PipelineError(
+            f"{layout.raw} holds articles that prepare did not put there, and --source {args.source} replaces "
+            f"that folder; use another --data-dir (e.g. --data-dir data-{args.source})"
         )
     if recorded != args.source:
         atomic_write_json(marker, {"source": args.source})
@@ -331,18 +313,44 @@ def split_options_from(args: argparse.Namespace) -> split.SplitOptions:
 
 
 def prepare(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """Run every stage that is not up to date; returns (stage, summary) pairs in order."""
+    """Run every stage that is not up to date, holding the data directory's lock; returns (stage,
+    summary) pairs in order. Raises :class:`PipelineError` when another prepare holds the lock."""
     layout = Layout(Path(args.data_dir))
+    if layout.root.exists() and not layout.root.is_dir():
+        raise PipelineError(f"--data-dir {layout.root} is a file; pass a folder")
+    busy = f"another prepare is running in {layout.root}; wait for it or use another --data-dir"
+    try:
+        with exclusive_lock(layout.root / ".prepare.lock", busy):
+            _clean_up_after_kills(layout, args.source)
+            return _run_stages(args, layout)
+    except LockBusy as error:
+        raise PipelineError(str(error)) from None
+
+
+def _clean_up_after_kills(layout: Layout, source: str) -> None:
+    """What a killed run (SIGKILL included) left: a half-replaced article tree, temporary files of ours."""
+    _recover_tree(layout.raw)
+    remove_stale_temporaries(layout.root, [layout.combined.name, layout.cleaned.name])
+    remove_stale_temporaries(layout.stamps)
+    remove_stale_temporaries(layout.split_dir, [*SPLIT_FILES])
+    folders = list(layout.text.glob("volume_*/part_*/"))
+    if source in REPLACING_SOURCES:  # (a scrape cleans its own folder, under its own lock)
+        folders += layout.raw.glob("volume_*/part_*/")
+    for folder in folders:
+        remove_stale_temporaries(folder)
+
+
+def _run_stages(args: argparse.Namespace, layout: Layout) -> list[tuple[str, str]]:
     check_source(args, layout)
     options = split_options_from(args)
     options.validate()
     done = []
     for stage in [acquire_stage(args, layout), *text_stages(args, layout, options)]:
-        if not args.force and stage.up_to_date(layout):
+        if not args.force and stage.up_to_date(layout.stamps):
             summary = "up to date, skipped"
         else:
             summary = stage.run()
-            stage.record(layout)
+            stage.record(layout.stamps)
         print(f"prepare: {stage.name}: {summary}", flush=True)
         done.append((stage.name, summary))
     return done
@@ -381,6 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PipelineError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
             GutenbergError, WikitextError) as error:
         print(f"prepare: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a file where a folder goes…)
+        print(f"prepare: {os_error_line(error)}", file=sys.stderr)
         return 2
     return 0
 

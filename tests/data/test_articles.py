@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from babylm.data.articles import (
-    MAX_STEM_BYTES, article_relpath, assign_stems, clash_key, number_repeats, safe_stem, sanitize, write_article,
+    MAX_STEM_BYTES, WINDOWS_DEVICES, article_relpath, assign_stems, clash_key, is_safe_stem, is_windows_device,
+    number_repeats, safe_stem, sanitize, write_article,
 )
 
 EB1911_PREFIX = "1911 Encyclopædia Britannica/"
@@ -21,7 +22,7 @@ EB1911_PREFIX = "1911 Encyclopædia Britannica/"
 # Any code point, surrogates and control characters included, plus the characters that cause trouble.
 any_char = st.characters(codec=None, exclude_categories=())
 tricky = st.sampled_from(["/", "\\", "..", ".", "\x00", ":", "*", "?", '"', "<", ">", "|", "~", " ", "CON",
-                          "nul", "Æ", "e\u0301", "é", "İ", "ß", "SS", "\u200b", "\ud800", "a" * 300])
+                          "nul", "COM0", "lpt0", "CONIN$", "conout$", "Com¹", "CLOCK$", "Æ", "e\u0301", "é", "İ", "ß", "SS", "\u200b", "\ud800", "a" * 300])
 titles = st.lists(st.one_of(st.text(any_char, max_size=40), st.lists(tricky, min_size=1, max_size=6).map("".join)),
                   min_size=1, max_size=25)
 
@@ -36,6 +37,7 @@ def assert_safe_and_unique(stems: dict[str, str], folder: Path) -> None:
         assert not name.startswith(".") and stem not in (".", "..")
         assert len(name.encode("utf-8")) <= 255
         assert os.path.dirname(os.path.normpath(os.path.join(folder, name))) == os.path.normpath(folder)
+        assert not is_windows_device(name) and is_safe_stem(stem)
 
 
 @given(titles)
@@ -78,10 +80,22 @@ def test_plain_titles_keep_their_own_name():
         assert safe_stem(title) == title
 
 
+@given(st.sampled_from(sorted(WINDOWS_DEVICES)), st.randoms(), st.sampled_from(["", ".txt", " .json", ".tar.gz", "  "]))
+@settings(max_examples=200, deadline=None)
+def test_windows_device_names_in_any_case_and_with_any_extension_are_prefixed(device, random, extension):
+    title = "".join(c.upper() if random.random() < 0.5 else c.lower() for c in device) + extension
+    stem = safe_stem(title)
+    assert stem.startswith("_") and not is_windows_device(stem) and not is_windows_device(f"{stem}.json")
+    assert is_windows_device(title.rstrip(" "))
+
+
 def test_dangerous_titles_stay_harmless():
     assert sanitize("..") == "_"
     assert sanitize("../../etc/passwd").startswith("_") and "/" not in sanitize("../../etc/passwd")
     assert sanitize("CON") == "_CON" and sanitize("lpt1.txt") == "_lpt1.txt"
+    for device in ("COM0", "LPT0", "CONIN$", "CONOUT$", "conout$.log", "COM²", "LPT³", "CLOCK$"):
+        assert sanitize(device) == "_" + device
+    assert sanitize("COMPASS") == "COMPASS" and sanitize("CONSOLE") == "CONSOLE" and sanitize("COM10") == "COM10"
     assert sanitize("a\x00b") == "a_b"
     assert len(sanitize("é" * 500).encode("utf-8")) <= MAX_STEM_BYTES
     assert safe_stem("x" * 400) != safe_stem("x" * 401)  # cut alike, told apart by the hash

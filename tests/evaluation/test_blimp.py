@@ -188,3 +188,13 @@ def test_sentence_longer_than_the_context_is_a_clear_error(tmp_path, tiny_tokeni
     with pytest.raises(EvaluationError, match="longer than the model's 8 positions"):
         sentence_logprobs(model, tokenizer, ["What did the historian claim that the monks described the harbour?"])
     assert math.isfinite(sentence_logprobs(model, tokenizer, ["No."])[0])
+
+
+def test_special_token_strings_in_a_sentence_are_scored_as_text(llama_dir):
+    model, tokenizer = load_exported(llama_dir)
+    sentence = "The tag <s> and </s> is text."
+    ids = tokenizer(sentence, add_special_tokens=False)["input_ids"]
+    assert not {0, 1, 2} & set(ids)  # <pad>, <s>, </s> never come from the sentence itself
+    assert tokenizer.decode(ids) == sentence
+    [score] = sentence_logprobs(model, tokenizer, [sentence])
+    assert score == pytest.approx(reference_logprob(model, [1, *ids]), abs=1e-4)

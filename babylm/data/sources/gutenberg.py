@@ -57,6 +57,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from babylm.atomic import os_error_line
 from babylm.data.articles import article_relpath, assign_stems, number_repeats, part_of, write_article
 from babylm.data.sources.gutenberg_markup import resolve_editorial_brackets
 
@@ -360,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             total.words += stats.words
     except IngestError as error:
         print(f"ingest_gutenberg: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
+        print(f"ingest_gutenberg: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(f"ingest_gutenberg: {total.files} files, {total.articles} articles, {total.words} words → {args.out}")
     return 0

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import json
 import re
 import sys
 from collections import Counter
@@ -48,8 +47,10 @@ from typing import Iterable, Iterator, Sequence
 
 import lxml.etree
 
+from babylm.atomic import os_error_line
 from babylm.data.articles import article_relpath, assign_stems, number_repeats, part_of, write_article
 from babylm.data.sources.wikitext_render import layout_paragraphs, render_wikitext, strip_markup
+from babylm.safe_json import JsonError, loads
 
 PAGE_TITLE = re.compile(r"^Page:EB1911 - Volume (\d+)\.djvu/(\d+)$")
 _NOINCLUDE = re.compile(r"<noinclude\b[^>]*>.*?(?:</noinclude\s*>|\Z)", re.S | re.I)
@@ -82,7 +83,7 @@ def _page_from_record(record: object, source: str) -> ScanPage | None:
     if "raw_text" in record and "volume" in record and "page_number" in record:
         try:
             return ScanPage(int(record["volume"]), int(record["page_number"]), str(record["raw_text"]))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise IngestError(f"{source}: 'volume' and 'page_number' must be integers") from None
     if "title" in record and "text" in record:
         match = PAGE_TITLE.match(str(record["title"]))
@@ -114,19 +115,25 @@ def read_pages(path: str | Path) -> list[ScanPage]:
             opener = bz2.open if name.endswith(".bz2") else open
             with opener(path, "rb") as stream:
                 return list(_pages_from_xml(stream))
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a leading byte-order mark is not part of the JSON
     except (OSError, EOFError) as error:
         raise IngestError(f"{path}: cannot read ({error})") from None
     except lxml.etree.XMLSyntaxError as error:
         raise IngestError(f"{path}: malformed XML ({error})") from None
     except UnicodeDecodeError as error:
         raise IngestError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    where = ""
     try:
-        records = json.loads(text) if text.lstrip().startswith("[") else [
-            json.loads(line) for line in text.splitlines() if line.strip()
-        ]
-    except json.JSONDecodeError as error:
-        raise IngestError(f"{path}: malformed JSON ({error.msg} at line {error.lineno}); expected a JSON list, JSON Lines or XML") from None
+        if text.lstrip().startswith("["):
+            records = loads(text)
+        else:
+            records = []
+            for number, line in enumerate(text.splitlines(), 1):
+                where = f"line {number}: "
+                if line.strip():
+                    records.append(loads(line))
+    except JsonError as error:
+        raise IngestError(f"{path}: {where}{error}; expected a JSON list, JSON Lines or XML") from None
     pages = [_page_from_record(record, str(path)) for record in records]
     return [page for page in pages if page is not None]
 
@@ -257,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = ingest_pages(args.files, args.out)
     except IngestError as error:
         print(f"ingest_wikitext: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
+        print(f"ingest_wikitext: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(
         f"ingest_wikitext: {stats.pages} pages → {stats.articles} articles, {stats.words} words "

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
-from babylm.atomic import atomic_output
+from babylm.atomic import atomic_output, os_error_line
 from babylm.data.text.clean_rules import RULES, CleanRule, select_rules
 
 ARTICLE_START = "<s>"
@@ -217,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = clean_file(args.input, args.output, strip_accents=args.strip_accents, recase_headwords=args.recase_headwords)
     except CleanError as error:
         print(f"clean: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
+        print(f"clean: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(
         f"clean: {stats.articles_out} articles ({stats.articles_in - stats.articles_out} empty after cleaning dropped), "

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Sequence
 
-from babylm.atomic import atomic_output
+from babylm.atomic import atomic_output, os_error_line
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = combine_tree(args.input, args.output)
     except CombineError as error:
         print(f"combine: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
+        print(f"combine: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(
         f"combine: {stats.articles} articles, {stats.words} words ({stats.empty} empty and "

@@ -11,8 +11,9 @@ the ``content`` field only: line ends normalised to ``\\n``, trailing spaces rem
 blank lines dropped, one final newline. Nothing else is changed (cleaning is the clean stage's job).
 
 Resumable and incremental: a text file newer than its JSON is left alone (``--force`` rewrites all).
-A JSON file that is malformed, not an object, without a string ``content`` or with empty content is
-skipped with a warning and counted, never stopping the run; a text file left from an earlier version of
+A JSON file that is malformed (not UTF-8, not JSON, nested too deeply), not an object, without a string
+``content``, with a lone surrogate escape (``"\\ud800"``, not text) in it or with empty content is skipped
+with a warning and counted, never stopping the run (a leading UTF-8 byte-order mark is accepted); a text file left from an earlier version of
 it, and any text file whose JSON no longer exists, is removed, so the output tree always mirrors the
 input. ``progress.json``, ``scraper.log`` and other files outside ``volume_*/part_*/`` are ignored.
 Each text file is written atomically.
@@ -21,14 +22,14 @@ Each text file is written atomically.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from babylm.atomic import atomic_write_text
+from babylm.atomic import atomic_write_text, os_error_line
+from babylm.safe_json import JsonError, lone_surrogate, loads
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ def article_content(record: object, source: str = "<record>") -> str:
     content = record.get("content")
     if not isinstance(content, str):
         raise ConvertError(f"{source}: field 'content' is missing or not a string")
+    surrogate = lone_surrogate(content)
+    if surrogate:
+        raise ConvertError(f"{source}: field 'content' holds {surrogate}")
     text = normalise_content(content)
     if not text:
         raise ConvertError(f"{source}: field 'content' is empty")
@@ -77,11 +81,9 @@ def read_article_json(path: Path) -> str:
     except OSError as error:
         raise ConvertError(f"{path}: cannot read ({error.strerror})") from None
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise ConvertError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
-    except json.JSONDecodeError as error:
-        raise ConvertError(f"{path}: malformed JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+        record = loads(raw)
+    except JsonError as error:
+        raise ConvertError(f"{path}: malformed: {error}") from None
     return article_content(record, str(path))
 
 
@@ -153,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = convert_tree(args.input, args.output, force=args.force)
     except ConvertError as error:
         print(f"convert: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
+        print(f"convert: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(
         f"convert: {stats.converted} converted, {stats.up_to_date} up to date, {stats.skipped} skipped (malformed or empty), "

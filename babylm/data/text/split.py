@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from babylm.atomic import atomic_output, atomic_write_json
+from babylm.atomic import atomic_output, atomic_write_json, os_error_line
 from babylm.data.text.clean import format_article, iter_articles
 
 DEFAULT_TRAIN_WORDS = 10_000_000
@@ -197,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = split_file(args.input, args.output_dir, options)
     except SplitError as error:
         print(f"split: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
+        print(f"split: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

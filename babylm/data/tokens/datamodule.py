@@ -37,7 +37,8 @@ from babylm.data.tokens.tokenizer import load_tokenizer, tokenizer_fingerprint
 
 log = logging.getLogger(__name__)
 
-_ENCODE_HINT = "python scripts/encode.py --tokenizer {tokenizer} --out-root {root}"
+_ENCODE_HINT = "python -m babylm encode --tokenizer {tokenizer} --out-root {root}"
+_SCAN_TOKENS = 1 << 24  # token ids checked per step when a token file is opened (32 MiB of uint16)
 
 
 class DataConfigError(ValueError):
@@ -234,6 +235,7 @@ class TokenizedDataModule(L.LightningDataModule):
         source = Path(entry["source"]["path"])
         if source.is_file() and source.stat().st_size != entry["source"]["size"]:
             raise EncodeError(f"{path}: {source} changed since it was encoded; run `{hint}`")
+        _check_token_ids(path, entry["tokens"], self._vocab_size, f"{hint} --force")
         windows = entry["tokens"] // self.seq_len
         if windows < min_windows:
             need = f"{min_windows} windows (data.batch_size)" if min_windows > 1 else "one window"
@@ -333,15 +335,36 @@ class TokenizedDataModule(L.LightningDataModule):
         return self._eval_loader(np.arange(self.meta["splits"]["val"]["tokens"] // self.seq_len))
 
 
+def _check_token_ids(path: Path, tokens: int, vocab_size: int, fix: str) -> None:
+    """Raise :class:`EncodeError` naming ``path`` if any of its ``tokens`` uint16 ids is ``>= vocab_size``.
+
+    Reads the memmap in chunks of :data:`_SCAN_TOKENS` ids (memory stays bounded; about 0.1 s per 100M
+    tokens), so a damaged file is caught when it is opened, not as an ``IndexError`` mid-training.
+    """
+    if tokens == 0:
+        return
+    ids = np.memmap(path, dtype=DTYPE, mode="r", shape=(tokens,))
+    try:
+        for start in range(0, tokens, _SCAN_TOKENS):
+            chunk = ids[start : start + _SCAN_TOKENS]
+            largest = int(chunk.max())
+            if largest >= vocab_size:
+                where = start + int(np.argmax(chunk >= vocab_size))
+                raise EncodeError(f"{path}: token id {largest} (first bad one at position {where:,}) is not below the "
+                                  f"vocabulary size {vocab_size:,}; the file is damaged: run `{fix}`")
+    finally:
+        del ids
+
+
 def _find_encoding(tokenizer_path: str | Path, tokenized_dir: str | Path) -> tuple[Path, dict]:
     """Locate and read the encoding made with this tokenizer; returns (folder, meta). Clear error otherwise."""
     load_tokenizer(tokenizer_path)  # TokenizerError naming the file when it is missing or invalid
     fingerprint = tokenizer_fingerprint(tokenizer_path)
     root = Path(tokenized_dir)
     hint = _ENCODE_HINT.format(tokenizer=tokenizer_path, root=root)
-    direct = read_meta(root)
+    direct = read_meta(root)  # EncodeError naming the file when one exists but is damaged
     if direct is not None:  # tokenized_dir is one encoding folder
-        found = direct.get("tokenizer", {}).get("fingerprint")
+        found = direct["tokenizer"]["fingerprint"]
         if found != fingerprint:
             raise EncodeError(
                 f"{root / 'meta.json'}: encoded with tokenizer {found}, but {tokenizer_path} is {fingerprint}; "
@@ -350,7 +373,11 @@ def _find_encoding(tokenizer_path: str | Path, tokenized_dir: str | Path) -> tup
         return root, direct
     meta = read_meta(root / fingerprint)
     if meta is None:
-        others = sorted(p.parent.name for p in root.glob("*/meta.json")) if root.is_dir() else []
+        others = sorted(p.parent.name for p in root.glob("*/meta.json") if p.parent.name != fingerprint) \
+            if root.is_dir() else []
         also = f" (found encodings for other tokenizers: {', '.join(others)})" if others else ""
         raise EncodeError(f"{root / fingerprint / 'meta.json'}: no encoding for tokenizer {tokenizer_path}{also}; run `{hint}`")
+    if meta["tokenizer"]["fingerprint"] != fingerprint:
+        raise EncodeError(f"{root / fingerprint / 'meta.json'}: records tokenizer {meta['tokenizer']['fingerprint']}, "
+                          f"not {fingerprint}; run `{hint} --force`")
     return root / fingerprint, meta

@@ -37,127 +37,25 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from babylm.atomic import atomic_output, atomic_write_json
+from babylm.atomic import (LockBusy, atomic_output, atomic_write_json, exclusive_lock, os_error_line,
+                           remove_stale_temporaries)
+from babylm.safe_json import JsonError, read_json
+from babylm.data.tokens.documents import MAX_PIECE_CHARS, DocPiece, iter_documents
 from babylm.data.tokens.tokenizer import BOS, EOS, TokenizerError, file_sha256, load_tokenizer, tokenizer_fingerprint
 
 FORMAT_VERSION = 1  # bump when the token stream layout changes: old encodings are then rebuilt
 DTYPE = "uint16"
 MAX_VOCAB = 65_535
 DEFAULT_SPLITS = ("train", "val")
+_SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]+")
 READ_BYTES = 1 << 20
 BATCH_CHARS = 1 << 20
-MAX_DOC_CHARS = 1 << 22
+MAX_DOC_CHARS = MAX_PIECE_CHARS
 
-_MARKER = re.compile(r"<s>|</s>")
-_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
 class EncodeError(ValueError):
     """Token files are missing, stale, or cannot be built from the given inputs."""
-
-
-@dataclass(frozen=True)
-class DocPiece:
-    """A piece of one document: ``first`` gets ``<s>`` before it, ``last`` gets ``</s>`` after it."""
-
-    text: str
-    first: bool
-    last: bool
-
-
-def _marker_events(chunks: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """Yield ``("text", s)``, ``("open", "")`` and ``("close", "")`` events from text chunks.
-
-    A chunk ending in a possible marker prefix (``<``, ``</``, ``<s``…) is held back until the next one.
-    """
-    held = ""
-    for chunk in chunks:
-        text = held + chunk
-        cut = text.rfind("<", max(0, len(text) - 3))
-        if cut >= 0 and ("<s>".startswith(text[cut:]) or "</s>".startswith(text[cut:])):
-            text, held = text[:cut], text[cut:]
-        else:
-            held = ""
-        yield from _split_markers(text)
-    if held:
-        yield from _split_markers(held)
-
-
-def _split_markers(text: str) -> Iterator[tuple[str, str]]:
-    position = 0
-    for match in _MARKER.finditer(text):
-        if match.start() > position:
-            yield "text", text[position : match.start()]
-        yield ("open" if match.group() == BOS else "close"), ""
-        position = match.end()
-    if position < len(text):
-        yield "text", text[position:]
-
-
-def _last_safe_cut(text: str) -> int | None:
-    """Index just after the last "\\n" that is followed by a non-space character, or None.
-
-    A cut there is a pre-token boundary of the byte-level pre-tokenizer (a whitespace run never continues
-    into the next line's first non-space character), so the two halves encode to the same tokens.
-    """
-    index = text.rfind("\n")
-    while index >= 0:
-        if index + 1 < len(text) and not text[index + 1].isspace():
-            return index + 1
-        index = text.rfind("\n", 0, index)
-    return None
-
-
-def iter_documents(chunks: Iterable[str], max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[DocPiece]:
-    """Split streamed text into document pieces; takes text chunks, yields :class:`DocPiece` in order.
-
-    Documents are delimited by ``<s>``…``</s>`` markers; outside markers, by blank lines. Empty
-    documents are dropped. A document longer than ``max_doc_chars`` comes in several pieces, cut only
-    where the cut does not change its tokens (see :func:`_last_safe_cut`).
-    """
-    buffer = ""  # text of the current document not yet emitted
-    marked = False  # inside <s> … </s>
-    started = False  # a first piece of the current document was already emitted
-
-    def finish() -> Iterator[DocPiece]:
-        nonlocal buffer, started
-        if buffer.strip() or started:
-            yield DocPiece(buffer, first=not started, last=True)
-        buffer, started = "", False
-
-    def flush_long() -> Iterator[DocPiece]:
-        nonlocal buffer, started
-        if len(buffer) <= max_doc_chars:
-            return
-        cut = _last_safe_cut(buffer)
-        if cut is None:  # no usable line break yet: wait for one (only line-less text grows the buffer)
-            return
-        head, buffer = buffer[:cut], buffer[cut:]
-        if head.strip() or started:
-            yield DocPiece(head, first=not started, last=False)
-            started = True
-
-    for kind, text in _marker_events(chunks):
-        if kind == "open":
-            yield from finish()
-            marked = True
-        elif kind == "close":
-            if marked:
-                yield from finish()
-            marked = False
-        elif marked:
-            buffer += text
-            yield from flush_long()
-        else:
-            search_from = len(buffer.rstrip())  # a blank line may have begun at the end of the last text
-            buffer += text
-            while match := _BLANK_LINE.search(buffer, search_from):
-                rest = buffer[match.end() :]
-                buffer = buffer[: match.start()]
-                yield from finish()
-                buffer, search_from = rest, 0
-            yield from flush_long()
-    yield from finish()
 
 
 def _read_text_chunks(path: Path, digest: "hashlib._Hash", read_bytes: int = READ_BYTES) -> Iterator[str]:
@@ -230,6 +128,7 @@ def encode_file(
     ``tokenizer`` is a ``tokenizers.Tokenizer`` with ``<s>``/``</s>`` in its vocabulary.
     """
     source = Path(source)
+    tokenizer.encode_special_tokens = True  # text is text: "<pad>" or "<s>" in it never become special ids
     bos_id, eos_id = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
     if bos_id is None or eos_id is None:
         raise EncodeError(f"the tokenizer has no {BOS}/{EOS} tokens; train it with scripts/train_tokenizer.py")
@@ -256,14 +155,51 @@ def encode_file(
 
 
 def read_meta(out_dir: str | os.PathLike) -> dict | None:
-    """Return the parsed ``meta.json`` of an encoding directory, or None when it is missing or unreadable."""
+    """Return the checked ``meta.json`` of an encoding directory, or None when there is none.
+
+    Raises :class:`EncodeError` naming the file (and ``encode --force``) when it exists but is damaged,
+    of another format version, or has a field of the wrong type (see :func:`check_meta`).
+    """
     path = Path(out_dir) / "meta.json"
+    if not path.is_file():
+        return None
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        return None
+        return check_meta(read_json(path))
+    except (JsonError, ValueError) as error:
+        reason = str(error).removeprefix(f"{path}: ")
+        raise EncodeError(f"{path}: {reason}; run `python -m babylm encode --force` to rebuild it") from None
+
+
+def check_meta(meta: object) -> dict:
+    """Return ``meta`` if it has the shape :func:`encode_splits` writes, else raise ``ValueError`` naming
+    the first wrong field (a split's ``bin`` must be ``<split>.bin``: never a path elsewhere)."""
+
+    def need(ok: bool, field: str, what: str) -> None:
+        if not ok:
+            raise ValueError(f"field '{field}' {what}")
+
+    def count(value: object) -> bool:
+        return type(value) is int and value >= 0
+
+    need(isinstance(meta, dict), "(top level)", "is not a JSON object")
+    need(meta.get("format_version") == FORMAT_VERSION, "format_version",
+         f"is {meta.get('format_version')!r}, not {FORMAT_VERSION} (written by another version)")
+    need(meta.get("dtype") == DTYPE, "dtype", f"is not {DTYPE!r}")
+    tokenizer = meta.get("tokenizer")
+    need(isinstance(tokenizer, dict) and isinstance(tokenizer.get("fingerprint"), str)
+         and isinstance(tokenizer.get("path"), str), "tokenizer", "is not {fingerprint, path, vocab_size}")
+    need(count(tokenizer.get("vocab_size")) and 0 < tokenizer["vocab_size"] <= MAX_VOCAB + 1, "tokenizer.vocab_size",
+         "is not a vocabulary size that fits uint16")
+    splits = meta.get("splits")
+    need(isinstance(splits, dict), "splits", "is not a JSON object")
+    for name, entry in splits.items():
+        need(isinstance(entry, dict) and entry.get("bin") == f"{name}.bin", f"splits.{name}.bin", f"is not '{name}.bin'")
+        for key in ("tokens", "words", "documents"):
+            need(count(entry.get(key)), f"splits.{name}.{key}", "is not a count")
+        source = entry.get("source")
+        need(isinstance(source, dict) and isinstance(source.get("path"), str) and isinstance(source.get("sha256"), str)
+             and count(source.get("size")) and type(source.get("mtime_ns")) is int,
+             f"splits.{name}.source", "is not {path, size, mtime_ns, sha256}")
     return meta
 
 
@@ -284,8 +220,20 @@ def _reusable(entry: dict | None, source: Path, out_dir: Path) -> bool:
             return False
         recorded["mtime_ns"] = stat.st_mtime_ns  # same bytes, touched: remember the new mtime
         return True
-    except (OSError, KeyError, TypeError):
+    except OSError:
         return False
+
+
+def _previous_meta(out_dir: Path, fingerprint: str, log: Callable[[str], None]) -> dict | None:
+    """The meta.json a rebuild may re-use splits from: None when missing, damaged or of another tokenizer."""
+    try:
+        old = read_meta(out_dir)
+    except EncodeError as error:
+        log(f"{error.args[0].split(';')[0]}; rebuilding every split")
+        return None
+    if old is not None and old["tokenizer"]["fingerprint"] != fingerprint:
+        return None
+    return old
 
 
 def encode_splits(
@@ -313,13 +261,33 @@ def encode_splits(
         )
     fingerprint = tokenizer_fingerprint(tokenizer_path)
     out_dir = Path(out_root) / fingerprint
+    for split in splits:
+        if not _SPLIT_NAME.fullmatch(split):
+            raise EncodeError(f"--splits: {split!r} is not a split name (letters, digits, '_' and '-', e.g. train)")
     sources = {split: Path(split_dir) / f"{split}.txt" for split in splits}
     for split, source in sources.items():
         if not source.is_file():
             raise EncodeError(f"{source}: {split} split not found; run the split stage first")
-    old = read_meta(out_dir)
-    if old is not None and old.get("tokenizer", {}).get("fingerprint") != fingerprint:
-        old = None
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EncodeError(f"cannot create {out_dir}: {error.strerror or error}; check --out-root") from None
+    busy = f"another encode is writing to {out_dir}; wait for it"
+    try:
+        with exclusive_lock(out_dir / ".encode.lock", busy):
+            remove_stale_temporaries(out_dir)  # left by a killed run; we hold the lock, so none is live
+            return _encode_locked(tokenizer, fingerprint, tokenizer_path, sources, out_dir, force, batch_chars,
+                                  max_doc_chars, log)
+    except LockBusy as error:
+        raise EncodeError(str(error)) from None
+
+
+def _encode_locked(tokenizer, fingerprint: str, tokenizer_path, sources: dict[str, Path], out_dir: Path, force: bool,
+                   batch_chars: int, max_doc_chars: int, log: Callable[[str], None]) -> Path:
+    """The body of :func:`encode_splits`, run while holding the encoding folder's lock."""
+    splits = list(sources)
+    vocab_size = tokenizer.get_vocab_size()
+    old = _previous_meta(out_dir, fingerprint, log)
     old_splits = (old or {}).get("splits", {})
     kept = {} if force else {
         split: old_splits[split] for split in splits if _reusable(old_splits.get(split), sources[split], out_dir)
@@ -337,7 +305,6 @@ def encode_splits(
             log(f"{split}: up to date ({kept[split]['tokens']:,} tokens) in {out_dir}")
         return out_dir
     # Record only what is still valid before rebuilding, so a killed run never vouches for a stale .bin.
-    out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "meta.json", meta)
     for split in splits:
         if split in kept:
@@ -385,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir = encode_splits(args.tokenizer, args.split_dir, args.out_root, args.splits, force=args.force)
     except (EncodeError, TokenizerError) as error:
         print(f"encode: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output that cannot be written
+        print(f"encode: error: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(f"token files and meta.json in {out_dir}")
     return 0

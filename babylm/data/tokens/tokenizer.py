@@ -7,22 +7,31 @@ Reads ``data/corpus_split/train.txt`` (and ``val.txt`` for the fertility report)
 
 Special tokens are fixed: ``<pad>`` = 0, ``<s>`` = 1, ``</s>`` = 2. Encoding with special tokens
 prepends ``<s>`` (a ``TemplateProcessing`` post-processor), so the first word of a sentence is scored in
-evaluation. The literal markers ``<s>``/``</s>`` that the cleaner writes around each article are matched
-as the special tokens themselves. Training skips those markers (they are not text, and would
-otherwise cost merges such as ``Ġ</``).
+evaluation. **Text is text**: every tokenizer this module returns encodes the strings ``<pad>``, ``<s>``
+and ``</s>`` found in text as the characters they are (``tokenizers``' ``encode_special_tokens``,
+transformers' ``split_special_tokens``; saved in the HF files too), so a special id only ever comes from
+the post-processor or from the encode stage, which reads the cleaner's ``<s>``/``</s>`` article markers
+itself. Training skips those markers (they are not text, and would otherwise cost merges such as ``Ġ</``).
+Training and the fertility report read the text in bounded pieces (:mod:`babylm.data.tokens.documents`),
+so memory follows :data:`~babylm.data.tokens.documents.MAX_PIECE_CHARS`, not the longest line.
+
+Loading an HF tokenizer directory never runs code from it: ``trust_remote_code=False``, and a directory
+whose ``tokenizer_config.json`` has an ``auto_map`` (custom tokenizer code) is refused in one line.
 
 The command also writes ``<out stem>.report.json`` beside the tokenizer (vocabulary size, training time,
 fertility = tokens per word on val, input hashes); when the inputs and settings are unchanged and the
-outputs exist it reports "up to date" and does not retrain (``--force`` retrains).
+outputs exist it reports "up to date" and does not retrain (``--force`` retrains). The tokenizer, the HF
+files and the report are written only once training and the report succeeded (each file atomically);
+an empty training text is an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -30,11 +39,16 @@ from typing import Iterable, Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-PAD, BOS, EOS = "<pad>", "<s>", "</s>"
+from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, os_error_line,
+                           remove_stale_temporaries, temporary_folder, temporary_target)
+from babylm.data.tokens.documents import BOS, EOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
+from babylm.safe_json import JsonError, read_json
+
+PAD = "<pad>"
 SPECIAL_TOKENS = (PAD, BOS, EOS)  # ids 0, 1, 2 in this order
 DEFAULT_VOCAB_SIZE = 16_000
 _MARKERS = re.compile(r"</?s>")
-_LINES_PER_BATCH = 1000
+_PIECES_PER_BATCH = 1000
 
 
 class TokenizerError(ValueError):
@@ -61,11 +75,14 @@ def train_tokenizer(
     vocab_size: int = DEFAULT_VOCAB_SIZE,
     min_frequency: int = 2,
     texts: Iterable[str] | None = None,
+    piece_chars: int = MAX_PIECE_CHARS,
 ) -> Tokenizer:
     """Train a byte-level BPE on text ``files`` (or an iterable of ``texts``); returns the Tokenizer.
 
     ``vocab_size`` counts the three special tokens and the 256 byte symbols; a corpus too small to reach
-    it yields a smaller vocabulary.
+    it yields a smaller vocabulary. Text reaches the trainer in pieces of at most ``piece_chars``
+    characters (:func:`~babylm.data.tokens.documents.bounded_pieces`: the same merges as whole lines).
+    Raises :class:`TokenizerError` when the files hold no text or are not UTF-8.
     """
     if vocab_size > 65_535:
         raise TokenizerError(f"vocab_size {vocab_size} does not fit the uint16 token files; use at most 65,535")
@@ -78,29 +95,47 @@ def train_tokenizer(
         show_progress=False,
     )
     if texts is not None:
-        tokenizer.train_from_iterator(texts, trainer=trainer)
+        pieces = (piece for text in texts for piece in bounded_pieces(text, piece_chars))
+        tokenizer.train_from_iterator(pieces, trainer=trainer)
     else:
         paths = [str(f) for f in files or []]
         for path in paths:
             if not Path(path).is_file():
                 raise TokenizerError(f"{path}: training text not found; run the split stage first")
-        tokenizer.train_from_iterator(_text_lines(paths), trainer=trainer)
+        seen = [0]
+        tokenizer.train_from_iterator(_text_lines(paths, seen, piece_chars), trainer=trainer)
+        if not seen[0]:
+            raise TokenizerError(f"{', '.join(paths)}: no text to train on (empty, or only <s>/</s> markers); "
+                                 "run the split stage first")
     _add_bos_template(tokenizer)
+    tokenizer.encode_special_tokens = True
     return tokenizer
 
 
-def _text_lines(paths: Sequence[str]) -> Iterator[list[str]]:
-    """Yield batches of the files' lines (newline kept) with the ``<s>``/``</s>`` markers removed."""
+def _text_lines(paths: Sequence[str], seen: list[int] | None = None, limit: int = MAX_PIECE_CHARS) -> Iterator[list[str]]:
+    """Yield batches of the files' text: lines (newline kept) with the ``<s>``/``</s>`` markers removed,
+    a line longer than ``limit`` characters in pieces (see :mod:`babylm.data.tokens.documents`).
+
+    Batches hold at most 1000 pieces or about ``limit`` characters. ``seen[0]`` counts the
+    pieces yielded. Raises :class:`TokenizerError` naming the file and byte on text that is not UTF-8.
+    """
     batch: list[str] = []
-    for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                text = _MARKERS.sub("", line)
-                if text.strip():
-                    batch.append(text)
-                if len(batch) >= _LINES_PER_BATCH:
+    size = 0
+    try:
+        for path in paths:
+            for piece in file_pieces(path, limit):
+                text = _MARKERS.sub("", piece)
+                if not text.strip():
+                    continue
+                batch.append(text)
+                size += len(text)
+                if seen is not None:
+                    seen[0] += 1
+                if len(batch) >= _PIECES_PER_BATCH or size >= limit:
                     yield batch
-                    batch = []
+                    batch, size = [], 0
+    except NotUtf8 as error:
+        raise TokenizerError(str(error)) from None
     if batch:
         yield batch
 
@@ -115,16 +150,48 @@ def to_hf_tokenizer(tokenizer: Tokenizer, model_max_length: int = 128):
         eos_token=EOS,
         pad_token=PAD,
         model_max_length=model_max_length,
+        split_special_tokens=True,
     )
 
 
 def save_tokenizer(tokenizer: Tokenizer, json_path: str | os.PathLike, hf_dir: str | os.PathLike | None = None) -> None:
-    """Save ``tokenizer`` to ``json_path`` (atomically) and, if given, HF files into ``hf_dir``; returns nothing."""
-    from babylm.atomic import atomic_write_text
+    """Save ``tokenizer`` to ``json_path`` and, if given, HF files into ``hf_dir``; returns nothing.
 
+    Every file is written atomically: the HF files are saved into a temporary folder beside ``hf_dir``
+    and renamed into it one by one.
+    """
     atomic_write_text(json_path, tokenizer.to_str(pretty=True))
     if hf_dir is not None:
-        to_hf_tokenizer(tokenizer).save_pretrained(str(hf_dir))
+        staged = temporary_folder(hf_dir)
+        try:
+            to_hf_tokenizer(tokenizer).save_pretrained(str(staged))
+            Path(hf_dir).mkdir(parents=True, exist_ok=True)
+            for file in staged.iterdir():
+                os.replace(file, Path(hf_dir) / file.name)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+HF_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"})
+"""What ``save_pretrained`` of our tokenizer writes (the last one by older transformers versions)."""
+
+
+def check_outputs(out: str | os.PathLike, hf_dir: str | os.PathLike | None) -> None:
+    """Raise :class:`TokenizerError` unless ``out`` may be (over)written as a file and ``hf_dir`` holds
+    nothing but tokenizer files of ours (the command never overwrites what it did not write)."""
+    out = Path(out)
+    if out.is_dir():
+        raise TokenizerError(f"--out {out} is a folder; give the tokenizer file to write, e.g. {out / 'tokenizer-clean.json'}")
+    if hf_dir is None:
+        return
+    hf_dir = Path(hf_dir)
+    if hf_dir.exists() and not hf_dir.is_dir():
+        raise TokenizerError(f"--hf-dir {hf_dir} is a file; give a folder for the HF tokenizer files")
+    foreign = sorted(p.name for p in hf_dir.iterdir() if p.name not in HF_FILES and temporary_target(p.name) is None) \
+        if hf_dir.is_dir() else []
+    if foreign:
+        raise TokenizerError(f"--hf-dir {hf_dir} holds {foreign[0]}, which this command did not write; "
+                             "pass an empty or new folder")
 
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
@@ -134,15 +201,20 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     if not file.is_file():
         raise TokenizerError(f"{file}: tokenizer not found; train one with scripts/train_tokenizer.py")
     try:
-        return Tokenizer.from_file(str(file))
+        tokenizer = Tokenizer.from_file(str(file))
     except Exception as error:  # tokenizers raises a bare Exception on bad JSON
-        raise TokenizerError(f"{file}: not a valid tokenizer file ({error})") from error
+        raise TokenizerError(f"{file}: not a valid tokenizer file ({str(error)[:200]})") from None
+    tokenizer.encode_special_tokens = True  # text is text (see the module docstring)
+    return tokenizer
 
 
 def load_hf_tokenizer(path: str | os.PathLike):
     """Load a tokenizer for transformers from an HF directory or a ``tokenizers`` JSON file; returns it.
 
-    A bare JSON file gets our special tokens; a directory is read with ``AutoTokenizer``.
+    A bare JSON file gets our special tokens; a directory is read with ``AutoTokenizer`` and
+    ``trust_remote_code=False``, after refusing (:class:`TokenizerError`, one line, nothing run) a
+    directory whose configuration names custom code (``auto_map``). Either way ``split_special_tokens`` is
+    on. Raises :class:`TokenizerError` for anything that cannot be loaded.
     """
     path = Path(path)
     if path.is_dir():
@@ -150,8 +222,33 @@ def load_hf_tokenizer(path: str | os.PathLike):
 
         if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
             raise TokenizerError(f"{path}: no tokenizer files in this directory")
-        return AutoTokenizer.from_pretrained(str(path))
+        _refuse_custom_code(path)
+        try:
+            return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, split_special_tokens=True)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise TokenizerError(f"{path}: cannot load the tokenizer ({first_line[:200]})") from None
     return to_hf_tokenizer(load_tokenizer(path))
+
+
+def _refuse_custom_code(directory: Path) -> None:
+    """Raise :class:`TokenizerError` if ``directory``'s tokenizer (or model) config names code to import.
+
+    An ``auto_map`` entry (``"AutoTokenizer": ["module.Class", …]``) makes transformers import a ``.py``
+    file from the folder; our tokenizers never have one, so such a folder is refused before loading.
+    """
+    for name, key in (("tokenizer_config.json", None), ("config.json", "AutoTokenizer")):
+        file = directory / name
+        if not file.is_file():
+            continue
+        try:
+            config = read_json(file)
+        except JsonError as error:
+            raise TokenizerError(str(error)) from None
+        auto_map = config.get("auto_map") if isinstance(config, dict) else None
+        if auto_map and (key is None or (isinstance(auto_map, dict) and key in auto_map)):
+            raise TokenizerError(f"{file}: 'auto_map' names custom code ({str(auto_map)[:80]}); babylm never runs "
+                                 "code from a model folder: remove 'auto_map' or use a plain tokenizer.json")
 
 
 def tokenizer_fingerprint(path: str | os.PathLike) -> str:
@@ -207,6 +304,27 @@ def train_and_report(
     for path in [*train, *([val] if val else [])]:
         if not Path(path).is_file():
             raise TokenizerError(f"{path}: text file not found; run the split stage first (or pass --train/--val)")
+    check_outputs(out, hf_dir)
+    out = Path(out)
+    try:
+        lock = exclusive_lock(out.with_name(f".{out.name}.lock"), f"another tokenizer run is writing {out}; wait for it")
+        with lock:
+            _remove_stale_outputs(out, hf_dir)
+            return _train_and_report_locked(train, val, out, hf_dir, vocab_size, min_frequency, force)
+    except LockBusy as error:
+        raise TokenizerError(str(error)) from None
+
+
+def _remove_stale_outputs(out: Path, hf_dir: str | os.PathLike | None) -> None:
+    """Temporary files and folders of ours that a killed run left (we hold the lock: none is live)."""
+    remove_stale_temporaries(out.parent, [out.name, report_path(out).name])
+    if hf_dir is not None:
+        remove_stale_temporaries(Path(hf_dir).parent, [Path(hf_dir).name])
+        remove_stale_temporaries(hf_dir, HF_FILES)
+
+
+def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min_frequency: int, force: bool) -> dict:
+    """The body of :func:`train_and_report`; nothing is written unless training and the report succeed."""
     inputs = {
         "train": [{"path": str(Path(p).resolve()), "sha256": file_sha256(p)} for p in train],
         "val": {"path": str(Path(val).resolve()), "sha256": file_sha256(val)} if val else None,
@@ -215,33 +333,35 @@ def train_and_report(
         "hf_dir": str(Path(hf_dir).resolve()) if hf_dir else None,
     }
     previous = _read_report(out)
-    outputs_exist = Path(out).is_file() and (hf_dir is None or (Path(hf_dir) / "tokenizer.json").is_file())
+    outputs_exist = out.is_file() and (hf_dir is None or (Path(hf_dir) / "tokenizer.json").is_file())
     if not force and previous is not None and previous.get("inputs") == inputs and outputs_exist:
-        if previous.get("fingerprint") == tokenizer_fingerprint(out):
-            return {**previous, "up_to_date": True}
+        try:
+            if previous.get("fingerprint") == tokenizer_fingerprint(out):
+                return {**previous, "up_to_date": True}
+        except TokenizerError:
+            pass  # a damaged tokenizer file: train again
     start = time.perf_counter()
     tokenizer = train_tokenizer(list(train), vocab_size=vocab_size, min_frequency=min_frequency)
     seconds = time.perf_counter() - start
+    val_fertility = fertility(tokenizer, val) if val else None  # before anything is written
     save_tokenizer(tokenizer, out, hf_dir)
     report = {
         "inputs": inputs,
         "vocab_size": tokenizer.get_vocab_size(),
         "training_seconds": round(seconds, 3),
-        "val_fertility": fertility(tokenizer, val) if val else None,
+        "val_fertility": val_fertility,
         "fingerprint": tokenizer_fingerprint(out),
-        "tokenizer": str(Path(out)),
+        "tokenizer": str(out),
         "hf_dir": str(hf_dir) if hf_dir else None,
     }
-    from babylm.atomic import atomic_write_json
-
     atomic_write_json(report_path(out), report)
     return {**report, "up_to_date": False}
 
 
 def _read_report(out: str | os.PathLike) -> dict | None:
     try:
-        report = json.loads(report_path(out).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        report = read_json(report_path(out))
+    except JsonError:
         return None
     return report if isinstance(report, dict) else None
 
@@ -273,8 +393,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = train_and_report(args.train, args.val or None, args.out, args.hf_dir or None,
                                   args.vocab_size, args.min_frequency, force=args.force)
-    except (TokenizerError, UnicodeDecodeError) as error:
+    except TokenizerError as error:
         print(f"tokenizer: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. an output folder that cannot be written
+        print(f"tokenizer: error: {os_error_line(error)}", file=sys.stderr)
         return 2
     state = "up to date" if report["up_to_date"] else f"trained in {report['training_seconds']:.1f} s"
     line = f"{args.out}: {state}, vocabulary {report['vocab_size']:,}, fingerprint {report['fingerprint']}"

@@ -23,7 +23,6 @@ Reads and writes ``<out>/discovery.json`` (the catalogue).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import Counter
@@ -32,8 +31,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from babylm.atomic import atomic_write_json
-from babylm.data.articles import article_relpath, assign_stems, part_of
-from babylm.data.wikisource.api import ApiClient, is_local
+from babylm.data.articles import article_relpath, assign_stems, clash_key, is_safe_stem, part_of
+from babylm.data.wikisource.api import ApiClient, TransientError, is_local
+from babylm.safe_json import read_json
 
 PREFIX = "1911 Encyclopædia Britannica/"
 CATALOGUE_VERSION = 1
@@ -143,18 +143,65 @@ class Catalogue:
 
     @classmethod
     def load(cls, path: Path) -> "Catalogue":
-        """Read a catalogue written by :meth:`save`; raises :class:`CatalogueError` if it is unusable."""
+        """Read a catalogue written by :meth:`save`; raises :class:`CatalogueError` if it is unusable.
+
+        Nothing in it is trusted: every field must have its type, and every article path must be
+        ``volume_VV/part_PP/<stem>.json`` for the article's own volume and part with a safe, unique stem
+        (so an edited file can never make the scraper write outside its output folder).
+        """
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if raw.get("version") != CATALOGUE_VERSION or raw.get("prefix") != PREFIX:
+            raw = read_json(path)
+            if not isinstance(raw, dict) or raw.get("version") != CATALOGUE_VERSION or raw.get("prefix") != PREFIX:
                 raise ValueError("unknown version or prefix")
-            articles = {item["title"]: Article(**item) for item in raw["articles"]}
-            return cls(base_url=raw["base_url"], articles=articles, skipped=dict(raw["skipped"]),
-                       redirects=dict(raw["redirects"]), complete=bool(raw["complete"]),
-                       continue_params=raw["continue"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            complete = raw["complete"]
+            if not isinstance(complete, bool) or not isinstance(raw["base_url"], str):
+                raise ValueError("'complete' or 'base_url' has the wrong type")
+            articles = [_article(item, complete) for item in _typed(raw["articles"], list, "articles")]
+            seen: dict[str, str] = {}
+            for article in articles:
+                key = clash_key(article.path)
+                if article.path and seen.setdefault(key, article.title) != article.title:
+                    raise ValueError(f"articles {seen[key]!r} and {article.title!r} share the path {article.path!r}")
+            continue_params = raw["continue"]
+            if continue_params is not None and not isinstance(continue_params, dict):
+                raise ValueError("'continue' is not an object")
+            return cls(base_url=raw["base_url"], articles={a.title: a for a in articles},
+                       skipped=_string_map(raw["skipped"], "skipped"),
+                       redirects=_string_map(raw["redirects"], "redirects"), complete=complete,
+                       continue_params=continue_params)
+        except (ValueError, KeyError, TypeError) as error:
             raise CatalogueError(f"{path} is not a usable discovery file ({error}); delete it or pass "
                                  "--rediscover") from error
+
+
+def _typed(value: Any, kind: type, name: str) -> Any:
+    if not isinstance(value, kind):
+        raise ValueError(f"'{name}' is not a JSON {'array' if kind is list else 'object'}")
+    return value
+
+
+def _string_map(value: Any, name: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"'{name}' is not a map of strings")
+    return dict(value)
+
+
+def _article(item: Any, complete: bool) -> Article:
+    """One saved article record, checked field by field; its path must be the one the rules give."""
+    item = _typed(item, dict, "articles[]")
+    fields = {"title": str, "name": str, "url": str, "volume": int, "first_page": int, "path": str}
+    if set(item) != set(fields) or not all(type(item[k]) is t for k, t in fields.items()):
+        raise ValueError(f"article record {str(item)[:80]!r} does not have the fields {sorted(fields)}")
+    article = Article(**item)
+    if article.volume < 1 or article.first_page < 1:
+        raise ValueError(f"article {article.title!r} has volume {article.volume}, first page {article.first_page}")
+    file = article.path.rpartition("/")[2]
+    stem = file[: -len(".json")] if file.endswith(".json") else ""
+    expected = article_relpath(article.volume, article.part, stem)
+    if (article.path or complete) and not (is_safe_stem(stem) and article.path == expected):
+        raise ValueError(f"article {article.title!r} has the path {article.path!r}, not "
+                         f"volume_{article.volume:02d}/part_{article.part:02d}/<stem>.json")
+    return article
 
 
 def discover(client: ApiClient, path: Path, base_url: str, *, rediscover: bool = False,
@@ -184,7 +231,8 @@ def discover(client: ApiClient, path: Path, base_url: str, *, rediscover: bool =
     if catalogue is None:
         catalogue = Catalogue(base_url=base_url, articles={}, skipped={}, redirects={})
     batch: dict[str, dict] = {}
-    for data in client.query_continued(DISCOVERY_PARAMS, start=catalogue.continue_params or {}):
+    for data in client.query_continued(DISCOVERY_PARAMS, start=catalogue.continue_params or {},
+                                       check=check_discovery_reply):
         query = data.get("query") or {}
         for redirect in query.get("redirects") or []:
             catalogue.redirects[redirect["from"]] = redirect["to"]
@@ -204,6 +252,34 @@ def discover(client: ApiClient, path: Path, base_url: str, *, rediscover: bool =
             log.info("discovery: %d articles, %d skipped so far", len(catalogue.articles),
                      len(catalogue.skipped))
     return catalogue
+
+
+def check_discovery_reply(data: dict) -> None:
+    """``check`` for discovery replies: anything but the ``formatversion=2`` shape is a bad answer.
+
+    Raises :class:`TransientError` (so the reply is retried, then the call given up) when ``query`` is not
+    an object, ``pages`` or ``redirects`` not lists, a page has no string ``title``, a template link or a
+    redirect is not ``{title}`` / ``{from, to}``, or ``continue`` is not an object.
+    """
+    query = data.get("query", {})
+    if not isinstance(query, dict):
+        raise TransientError("bad discovery reply: 'query' is not an object")
+    pages, redirects = query.get("pages", []), query.get("redirects", [])
+    if not isinstance(pages, list) or not isinstance(redirects, list):
+        raise TransientError("bad discovery reply: 'pages' or 'redirects' is not a list (formatversion=1 shape?)")
+    for page in pages:
+        if not isinstance(page, dict) or not isinstance(page.get("title"), str):
+            raise TransientError(f"bad discovery reply: a page without a title ({str(page)[:60]})")
+        templates = page.get("templates", [])
+        if not isinstance(templates, list) or not all(isinstance(t, dict) and isinstance(t.get("title"), str)
+                                                      for t in templates):
+            raise TransientError(f"bad discovery reply: a template link without a title on {page['title']!r}")
+        if not all(isinstance(page.get(key, ""), str) for key in ("canonicalurl", "fullurl")):
+            raise TransientError(f"bad discovery reply: a page URL that is not a string on {page['title']!r}")
+    if not all(isinstance(r, dict) and isinstance(r.get("from"), str) and isinstance(r.get("to"), str) for r in redirects):
+        raise TransientError("bad discovery reply: a redirect without 'from' and 'to'")
+    if not isinstance(data.get("continue", {}), dict):
+        raise TransientError("bad discovery reply: 'continue' is not an object")
 
 
 def _absorb(catalogue: Catalogue, batch: dict[str, dict]) -> None:

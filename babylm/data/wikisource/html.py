@@ -8,7 +8,10 @@ not read as part of the article: the Wikisource header and navigation (``ws-noex
 their TeX source. Block elements (paragraphs, headings, list items, ``<div>``s) become paragraphs,
 separated by one blank line; whitespace inside a paragraph is collapsed; ``<br>`` becomes a line break.
 
-:func:`looks_truncated` tells a complete parse result from one cut short in transit. Pure functions
+:func:`looks_truncated` tells a complete parse result from one cut short in transit, and
+:func:`redirect_target` a redirect notice (a double redirect, which MediaWiki follows only once) from an
+article. HTML is parsed with lxml's ``huge_tree`` (text nodes over 10 MB and nesting down to 2,048 levels
+are read, not silently dropped); HTML beyond even those limits raises :class:`HtmlError`. Pure functions
 (lxml); nothing is read or written.
 """
 
@@ -48,18 +51,37 @@ _TRAILING_COMMENTS = re.compile(r"(\s*<!--.*?-->)*\s*$", re.DOTALL)
 _LINE_BREAK = "\x00"  # stands for <br>; NUL never survives _XML_INVALID
 
 
+class HtmlError(ValueError):
+    """HTML that lxml cannot read whole (nesting or size beyond even ``huge_tree``'s limits)."""
+
+
+def _parse(html: str):
+    """Parse ``html`` with ``huge_tree``; returns the root, or None when there is nothing to parse.
+
+    Raises :class:`HtmlError` when libxml2 stops at a resource limit (it would otherwise drop the rest).
+    """
+    parser = lxml.html.HTMLParser(huge_tree=True)
+    try:
+        root = lxml.html.document_fromstring(html, parser=parser)
+    except (lxml.etree.ParserError, ValueError):
+        root = None
+    fatal = [entry.message.strip() for entry in parser.error_log if entry.level_name == "FATAL"]
+    if fatal:
+        raise HtmlError(f"page HTML not readable whole: {fatal[0]}")
+    return root
+
+
 def extract_prose(html: str) -> str:
     """Return the article prose in ``html`` (a ``parse.text`` string) as plain text.
 
-    Paragraphs are separated by a blank line; returns ``""`` when nothing readable is left. Never raises
-    on malformed markup: lxml recovers what it can.
+    Paragraphs are separated by a blank line; returns ``""`` when nothing readable is left. Malformed
+    markup is recovered by lxml; raises :class:`HtmlError` only when the parser hits a resource limit.
     """
     html = _XML_INVALID.sub("", html.encode("utf-8", "replace").decode("utf-8"))
     if not html.strip():
         return ""
-    try:
-        root = lxml.html.document_fromstring(html)
-    except (lxml.etree.ParserError, ValueError):
+    root = _parse(html)
+    if root is None:
         return ""
     _math_to_tex(root)  # first: the MathML holding the TeX is hidden (display: none) noise
     _drop_noise(root)
@@ -78,6 +100,19 @@ def looks_truncated(html: str) -> bool:
     if not stripped.startswith("<div"):
         return False
     return not _TRAILING_COMMENTS.sub("", stripped).endswith("</div>")
+
+
+def redirect_target(html: str) -> str | None:
+    """If ``html`` is MediaWiki's redirect notice (``<div class="redirectMsg">``) rather than an article,
+    return the title it points to (``""`` if it names none); else None."""
+    if "redirectMsg" not in html:
+        return None
+    root = _parse(html)
+    notices = root.find_class("redirectMsg") if root is not None else []
+    if not notices:
+        return None
+    links = [a.get("title") or a.text_content() for a in notices[0].iter("a")]
+    return (links[0] if links else "").strip()
 
 
 def _classes(element) -> set[str]:
@@ -157,20 +192,28 @@ class _ParagraphWriter:
         return self.paragraphs
 
 
-def _walk(element, writer: _ParagraphWriter) -> None:
-    """Feed ``element``'s text (not its tail) to ``writer`` in document order."""
-    if not isinstance(element.tag, str):  # comment or processing instruction: no text of its own
-        return
-    block = element.tag in _BLOCK_TAGS
-    if block:
-        writer.end_paragraph()
-    if element.tag == "br":
-        writer.line_break()
-    elif element.text:
-        writer.add(element.text)
-    for child in element:
-        _walk(child, writer)
-        if child.tail:
-            writer.add(child.tail)
-    if block:
-        writer.end_paragraph()
+def _walk(root, writer: _ParagraphWriter) -> None:
+    """Feed ``root``'s text (not its tail) to ``writer`` in document order.
+
+    Iterative (an explicit stack), so markup nested thousands deep cannot exhaust Python's recursion limit.
+    """
+    stack: list = [(root, True)]
+    while stack:
+        element, entering = stack.pop()
+        is_block = isinstance(element.tag, str) and element.tag in _BLOCK_TAGS
+        if not entering:  # after the element's children: close a block, then the text that follows it
+            if is_block:
+                writer.end_paragraph()
+            if element is not root and element.tail:
+                writer.add(element.tail)
+            continue
+        stack.append((element, False))
+        if not isinstance(element.tag, str):  # comment or processing instruction: no text of its own
+            continue
+        if is_block:
+            writer.end_paragraph()
+        if element.tag == "br":
+            writer.line_break()
+        elif element.text:
+            writer.add(element.text)
+        stack.extend((child, True) for child in reversed(element))

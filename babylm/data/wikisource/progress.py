@@ -9,13 +9,13 @@ the ETA on a terminal (a plain line every 30 s when the output is not a terminal
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
 from babylm.atomic import atomic_write_json
+from babylm.safe_json import JsonError, read_json
 
 
 class ProgressFileError(Exception):
@@ -37,11 +37,9 @@ class Progress:
         self.skipped: dict[str, str] = {}
         if path.exists():
             try:
-                raw = json.loads(path.read_text(encoding="utf-8"))
-                self.failed = dict(raw.get("failed_titles", {}))
-                self.skipped = dict(raw.get("skipped_titles", {}))
-            except (OSError, ValueError, AttributeError) as error:
-                raise ProgressFileError(f"{path} is not valid JSON ({error}); delete it to start the counts afresh")
+                self.failed, self.skipped = _read_records(path)
+            except JsonError as error:
+                raise ProgressFileError(f"{error}; delete it to start the counts afresh") from None
         self.started = time.monotonic()
         self.started_at = utc_now()
 
@@ -55,6 +53,22 @@ class Progress:
             "failed_titles": self.failed,
             "skipped_titles": self.skipped,
         })
+
+
+def _read_records(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
+    """The failed and skipped records of a ``progress.json``; raises JsonError naming the bad part."""
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise JsonError(f"{path}: expected a JSON object, found {type(raw).__name__}")
+    failed, skipped = raw.get("failed_titles", {}), raw.get("skipped_titles", {})
+    if not isinstance(failed, dict) or not all(
+        isinstance(record, dict) and type(record.get("tries", 0)) is int and record.get("tries", 0) >= 0
+        and isinstance(record.get("error", ""), str) for record in failed.values()
+    ):
+        raise JsonError(f"{path}: field 'failed_titles' is not a map of title to {{tries, error, at}}")
+    if not isinstance(skipped, dict) or not all(isinstance(reason, str) for reason in skipped.values()):
+        raise JsonError(f"{path}: field 'skipped_titles' is not a map of title to reason")
+    return dict(failed), dict(skipped)
 
 
 class ProgressBar:

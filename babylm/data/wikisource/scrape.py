@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
+from babylm.atomic import LockBusy, exclusive_lock, remove_stale_temporaries
 from babylm.data.articles import write_article
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, TransientError, is_local
 from babylm.data.wikisource.catalogue import PREFIX, Article, Catalogue, CatalogueError, discover
-from babylm.data.wikisource.html import extract_prose, looks_truncated
+from babylm.data.wikisource.html import HtmlError, extract_prose, looks_truncated, redirect_target
 from babylm.data.wikisource.progress import Progress, ProgressBar, ProgressFileError, utc_now
 
 DEFAULT_BASE_URL = "https://en.wikisource.org/w/api.php"
@@ -153,7 +154,7 @@ def _download_all(client: ApiClient, catalogue: Catalogue, progress: Progress, o
             continue
         outcome = _download_one(client, article, out / article.path, by_title, log)
         if outcome.kind == "failed":
-            tries = progress.failed.get(article.title, {}).get("tries", 0) + options.max_tries
+            tries = progress.failed.get(article.title, {}).get("tries", 0) + outcome.tries
             progress.failed[article.title] = {"tries": tries, "error": outcome.message, "at": utc_now()}
             consecutive_failures += 1
         else:
@@ -184,13 +185,17 @@ def _download_all(client: ApiClient, catalogue: Catalogue, progress: Progress, o
 class _Outcome:
     kind: str  # "done", "skipped" or "failed"
     message: str = ""
+    tries: int = 1  # requests made for the article
 
 
 def _reject_bad_parse(data: dict) -> None:
-    """``check`` for parse responses: no text, or HTML cut short, is retried."""
+    """``check`` for parse responses: no text (formatversion=1 shape included), a title that is not a
+    string, or HTML cut short is a bad answer, retried."""
     parse = data.get("parse")
     if not isinstance(parse, dict) or not isinstance(parse.get("text"), str):
         raise TransientError("parse response without HTML text")
+    if not isinstance(parse.get("title", ""), str):
+        raise TransientError("parse response with a title that is not a string")
     if looks_truncated(parse["text"]):
         raise TransientError("parse HTML is cut short")
 
@@ -202,14 +207,18 @@ def _download_one(client: ApiClient, article: Article, target: Path, by_title: d
         data = client.get({**PARSE_PARAMS, "page": article.title}, check=_reject_bad_parse)
     except GaveUp as error:
         log.error("failed %r: %s", article.title, error)
-        return _Outcome("failed", str(error))
+        return _Outcome("failed", str(error), error.tries)
     except ApiError as error:
         if error.code in GONE_CODES:
             log.warning("skipped %r: API error %s", article.title, error)
-            return _Outcome("skipped", f"API error {error}")
+            return _Outcome("skipped", f"API error {error}", error.tries)
         log.error("failed %r: API error %s", article.title, error)
-        return _Outcome("failed", f"API error {error}")
+        return _Outcome("failed", f"API error {error}", error.tries)
     parse = data["parse"]
+    still_redirect = redirect_target(parse["text"])
+    if still_redirect is not None:  # a double redirect: MediaWiki follows only one
+        log.warning("skipped %r: still a redirect after following one (to %r)", article.title, still_redirect)
+        return _Outcome("skipped", f"double redirect: still a redirect (to {still_redirect}) after following one")
     resolved = str(parse.get("title") or article.title)
     name = article.name
     if resolved != article.title:
@@ -220,7 +229,11 @@ def _download_one(client: ApiClient, article: Article, target: Path, by_title: d
             log.info("skipped %r: now redirects outside EB1911 (%r)", article.title, resolved)
             return _Outcome("skipped", f"redirects outside EB1911 to {resolved}")
         name = resolved[len(PREFIX):]
-    content = extract_prose(parse["text"])
+    try:
+        content = extract_prose(parse["text"])
+    except HtmlError as error:
+        log.error("failed %r: %s", article.title, error)
+        return _Outcome("failed", str(error))
     if not content:
         log.warning("skipped %r: no prose in the page", article.title)
         return _Outcome("skipped", "no prose in the page")
@@ -247,16 +260,10 @@ def _prepare_out(out: Path) -> Path:
 def _locked(out: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<out>/.scrape.lock`` (released by the OS even after SIGKILL)."""
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(out / ".scrape.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            raise ScrapeError(f"another scrape is writing to {out}; wait for it or use another --out") from error
-        yield
+        with exclusive_lock(out / ".scrape.lock", f"another scrape is writing to {out}; wait for it or use another --out"):
+            yield
+    except LockBusy as error:
+        raise ScrapeError(str(error)) from None
 
 
 @contextlib.contextmanager
@@ -277,9 +284,8 @@ def _file_logger(path: Path) -> Iterator[logging.Logger]:
 
 def _remove_stale_temporaries(out: Path) -> None:
     """Delete half-written temporary files left by a killed run (we hold the lock, so none is live)."""
-    for stale in [*out.glob(".*.tmp"), *out.glob("volume_*/part_*/.*.tmp")]:
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
+    for folder in [out, *out.glob("volume_*/part_*/")]:
+        remove_stale_temporaries(folder)
 
 
 def parse_volumes(text: str) -> frozenset[int]:

@@ -150,7 +150,9 @@ def test_assembly_and_rendering_never_crash_on_malformed_pages(texts):
 
 @pytest.mark.parametrize(
     "content, message",
-    [("{not json", "malformed JSON"), ('[{"volume": "one", "page_number": 1, "raw_text": ""}]', "integers"),
+    [("{not json", "line 1: not valid JSON"), ('[{"volume": "one", "page_number": 1, "raw_text": ""}]', "integers"),
+     ("[" * 100_000, "nested too deeply"), ('[{"volume": 1e999, "page_number": 1, "raw_text": ""}]', "integers"),
+     ('{"title": "Page:EB1911 - Volume 01.djvu/1", "text": ""}\n[[[', "line 2: not valid JSON"),
      ('[{"title": "Main Page", "text": "x"}]', "no 'Page:EB1911"), ("<mediawiki><page>", "malformed XML")],
 )
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys, content, message):
@@ -159,6 +161,17 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys, content, message):
     assert ingest_wikitext.main([str(path), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and message in error
+
+
+def test_a_byte_order_mark_is_accepted_and_a_lone_surrogate_never_stops_the_ingest(tmp_path):
+    text = "'''ABBEY,''' a building SURROGATE of the monks, a long article about the monks and abbots.\n"
+    record = json.dumps([{"title": "Page:EB1911 - Volume 01.djvu/43", "text": text}])
+    path = tmp_path / "pages.json"
+    path.write_bytes(b"\xef\xbb\xbf" + record.replace("SURROGATE", "\\ud800").encode("utf-8"))
+    assert ingest_wikitext.main([str(path), "--out", str(tmp_path / "out")]) == 0
+    [article] = tmp_path.joinpath("out").rglob("*.json")
+    content = json.loads(article.read_text(encoding="utf-8"))["content"]
+    assert "building \ufffd of the monks" in content
 
 
 def test_overlapping_inputs_assemble_each_article_once(tmp_path, shared_data):

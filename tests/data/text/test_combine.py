@@ -71,3 +71,20 @@ def test_sort_key_puts_unnumbered_folders_last():
 def test_main_missing_input_is_one_line_exit_2(tmp_path, capsys):
     assert combine.main(["--input", str(tmp_path / "none"), "--output", str(tmp_path / "c.txt")]) == 2
     assert "\n" not in capsys.readouterr().err.strip()
+
+
+def test_outputs_that_are_folders_or_files_in_the_way_are_one_line_errors(tmp_path, capsys):
+    from babylm.data.text import clean, combine, split
+
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "a-file").write_text("mine")
+    (tmp_path / "in.txt").write_text("<s>\nSome text.\n</s>\n\n", encoding="utf-8")
+    runs = [(combine.main, ["--input", str(tmp_path), "--output", str(tmp_path / "folder")]),
+            (clean.main, ["--input", str(tmp_path / "in.txt"), "--output", str(tmp_path / "folder")]),
+            (split.main, ["--input", str(tmp_path / "in.txt"), "--output-dir", str(tmp_path / "a-file"),
+                          "--val-fraction", "0.5"])]
+    for main, argv in runs:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ("folder: is a folder" in err or "a-file" in err)
+    assert (tmp_path / "a-file").read_text() == "mine" and list((tmp_path / "folder").iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -81,6 +82,36 @@ def test_any_bytes_as_an_article_file_never_crash_the_stage(tmp_path_factory, ra
     path = data / "volume_01" / "part_01" / "X.json"
     path.parent.mkdir(parents=True)
     path.write_bytes(raw)
+    stats = convert_tree(data, data.parent / (data.name + "_txt"))
+    assert stats.converted + stats.skipped == 1
+
+
+def test_surrogates_and_deep_nesting_are_skipped_and_a_bom_is_accepted(tmp_path, caplog):
+    data, out = tmp_path / "data", tmp_path / "txt"
+    folder = data / "volume_01" / "part_01"
+    folder.mkdir(parents=True)
+    (folder / "SURROGATE.json").write_text('{"content": "a \\ud800 b"}', encoding="utf-8")
+    (folder / "NESTED.json").write_text("[" * 100_000, encoding="utf-8")
+    (folder / "BOM.json").write_bytes(b"\xef\xbb\xbf" + b'{"content": "With a BOM."}')
+    write_article_json(data, 1, 1, "GOOD", "Some text.")
+    with caplog.at_level(logging.WARNING, logger="babylm.data.text.convert"):
+        stats = convert_tree(data, out)
+    assert (stats.converted, stats.skipped) == (2, 2)
+    assert (out / "volume_01" / "part_01" / "BOM.txt").read_text(encoding="utf-8") == "With a BOM.\n"
+    warned = "\n".join(caplog.messages)
+    assert "SURROGATE.json: field 'content' holds a lone surrogate U+D800" in warned
+    assert "NESTED.json: malformed: not valid JSON (nested too deeply)" in warned
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.recursive(st.none() | st.text(max_size=5), lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=10),
+       st.sampled_from(["", "\ufeff"]))
+def test_any_json_value_as_an_article_file_never_crashes_the_stage(tmp_path_factory, value, bom):
+    data = tmp_path_factory.mktemp("data")
+    path = data / "volume_01" / "part_01" / "X.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(bom + json.dumps({"content": value}), encoding="utf-8")
     stats = convert_tree(data, data.parent / (data.name + "_txt"))
     assert stats.converted + stats.skipped == 1
 

@@ -163,7 +163,7 @@ def test_unset_micro_batch_shares_the_batch_across_devices(tiny_encoding):
 
 
 def test_missing_encoding_names_the_encode_command(tiny_encoding, tmp_path):
-    with pytest.raises(EncodeError, match="no encoding for tokenizer .*scripts/encode.py"):
+    with pytest.raises(EncodeError, match="no encoding for tokenizer .*python -m babylm encode"):
         make_dm(tiny_encoding, tokenized_dir=str(tmp_path / "empty"))
 
 
@@ -195,3 +195,27 @@ def test_truncated_token_file_is_a_clear_error(tmp_path):
         handle.truncate(10)
     with pytest.raises(EncodeError, match="val.bin: missing or truncated"):
         make_dm(enc, batch_size=4)
+
+
+def test_token_ids_beyond_the_vocabulary_are_caught_when_the_file_is_opened(tmp_path):
+    enc = make_tiny_encoding(tmp_path, train_articles=40, val_articles=5)
+    ids = np.memmap(enc.encoded_dir / "train.bin", dtype=np.uint16, mode="r+")
+    ids[123] = 65535
+    ids.flush()
+    del ids
+    with pytest.raises(EncodeError) as error:
+        make_dm(enc, batch_size=4)
+    message = str(error.value)
+    assert message.startswith(f"{enc.encoded_dir / 'train.bin'}: token id 65535 (first bad one at position 123)")
+    assert "python -m babylm encode" in message and "--force" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("text", ['{"format_version": 1}', "[" * 100_000, "garbage", '{"format_version": 0}'])
+def test_a_damaged_meta_json_is_named_with_the_fix(text, tmp_path):
+    enc = make_tiny_encoding(tmp_path, train_articles=40, val_articles=5)
+    (enc.encoded_dir / "meta.json").write_text(text)
+    with pytest.raises(EncodeError) as error:
+        make_dm(enc, batch_size=4)
+    message = str(error.value)
+    assert message.startswith(str(enc.encoded_dir / "meta.json")) and "encode --force" in message
+    assert "other tokenizers" not in message and "\n" not in message

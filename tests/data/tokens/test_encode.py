@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, models
 
-from babylm.data.tokens.encode import EncodeError, encode_file, encode_splits, iter_documents, main
+from babylm.data.tokens.encode import EncodeError, encode_file, encode_splits, iter_documents, main, read_meta
 from babylm.data.tokens.tokenizer import load_tokenizer
 from tests.data.tokens.fixtures import tiny_encoding, write_split  # noqa: F401 (fixture)
 
@@ -153,3 +153,73 @@ def test_main_encodes_and_help_works(tiny_encoding, tmp_path, capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     assert "uint16" in capsys.readouterr().out
+
+
+def test_special_token_strings_in_article_text_are_encoded_as_text(tiny_encoding, tmp_path):
+    tokenizer = load_tokenizer(tiny_encoding.tokenizer_path)
+    article = "The <pad> tag, the <pad>s and a </pad> stay text."
+    write_split(tmp_path / "split" / "train.txt", [article, "Second article."])
+    (tmp_path / "plain.txt").write_text("A <pad> in plain text.\n", encoding="utf-8")
+    encode_file(tokenizer, tmp_path / "split" / "train.txt", tmp_path / "train.bin")
+    ids = read_stream(tmp_path / "train.bin")
+    assert 0 not in ids  # <pad> is id 0: it must never come from text
+    assert ids.count(BOS_ID) == ids.count(EOS_ID) == 2  # only the boundaries encode adds are special
+    assert tokenizer.decode(ids[1 : ids.index(EOS_ID)], skip_special_tokens=False) == article
+    encode_file(tokenizer, tmp_path / "plain.txt", tmp_path / "plain.bin")
+    assert 0 not in read_stream(tmp_path / "plain.bin")
+
+
+def test_a_long_single_line_document_is_cut_in_bounded_pieces_with_the_same_tokens(tiny_encoding, tmp_path):
+    tokenizer = load_tokenizer(tiny_encoding.tokenizer_path)
+    line = " ".join(["the", "river", "town", "church,", "1911"] * 2000)  # one line, no line break to cut at
+    write_split(tmp_path / "one.txt", [line])
+    whole = encode_file(tokenizer, tmp_path / "one.txt", tmp_path / "whole.bin")
+    cut = encode_file(tokenizer, tmp_path / "one.txt", tmp_path / "cut.bin", batch_chars=700, max_doc_chars=300)
+    assert read_stream(tmp_path / "cut.bin") == read_stream(tmp_path / "whole.bin") and cut == whole
+    assert read_stream(tmp_path / "whole.bin")[1:-1] == tokenizer.encode(line, add_special_tokens=False).ids
+
+
+@pytest.mark.parametrize("text", ['{"format_version": 1}', "[" * 100_000, '{"format_version": 1, "dtype": "uint16", '
+                                  '"tokenizer": {"fingerprint": "x", "path": "p", "vocab_size": 400}, "splits": '
+                                  '{"train": {"bin": "../../x.bin", "tokens": 1, "words": 1, "documents": 1}}}'])
+def test_a_damaged_meta_json_is_rebuilt_by_encode(text, tiny_encoding, tmp_path):
+    root = tmp_path / "tok"
+    out = encode_splits(tiny_encoding.tokenizer_path, tiny_encoding.split_dir, root, log=lambda line: None)
+    (out / "meta.json").write_text(text)
+    lines: list[str] = []
+    assert encode_splits(tiny_encoding.tokenizer_path, tiny_encoding.split_dir, root, log=lines.append) == out
+    assert "meta.json" in lines[0] and "rebuilding every split" in lines[0]
+    rebuilt, original = read_meta(out), read_meta(tiny_encoding.encoded_dir)
+    assert {k: v["tokens"] for k, v in rebuilt["splits"].items()} == {k: v["tokens"] for k, v in original["splits"].items()}
+    assert read_stream(out / "train.bin") == read_stream(tiny_encoding.encoded_dir / "train.bin")
+
+
+def test_one_encode_at_a_time_and_a_killed_runs_temporary_files_are_removed(tiny_encoding, tmp_path, capsys):
+    import fcntl
+
+    root = tmp_path / "tok"
+    out = root / tiny_encoding.encoded_dir.name
+    out.mkdir(parents=True)
+    stale, kept = out / ".train.bin.abcd1234.tmp", out / "notes.tmp"
+    stale.write_text("half")
+    kept.write_text("mine")
+    argv = ["--tokenizer", str(tiny_encoding.tokenizer_path), "--split-dir", str(tiny_encoding.split_dir),
+            "--out-root", str(root)]
+    with open(out / ".encode.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        assert main(argv) == 2
+    assert capsys.readouterr().err == f"encode: error: another encode is writing to {out}; wait for it\n"
+    assert main(argv) == 0
+    assert not stale.exists() and kept.read_text() == "mine"
+
+
+@pytest.mark.parametrize("extra, fragment", [(["--splits", "../../x"], "is not a split name"),
+                                             (["--out-root", "FILE"], "cannot create")])
+def test_bad_split_names_and_output_roots_are_one_line(extra, fragment, tiny_encoding, tmp_path, capsys):
+    (tmp_path / "FILE").write_text("x")
+    extra = [str(tmp_path / "FILE") if item == "FILE" else item for item in extra]
+    argv = ["--tokenizer", str(tiny_encoding.tokenizer_path), "--split-dir", str(tiny_encoding.split_dir),
+            "--out-root", str(tmp_path / "o"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err and (tmp_path / "FILE").read_text() == "x"

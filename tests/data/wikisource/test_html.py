@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from babylm.data.wikisource.html import extract_prose, looks_truncated
+import pytest
+
+from babylm.data.wikisource.html import HtmlError, extract_prose, looks_truncated, redirect_target
 
 PAGENUM = ('<span><span class="pagenum ws-pagenum" id="{n}" data-page-number="{n}" '
            'data-page-name="Page:EB1911 - Volume 01.djvu/{n}" title="Page:EB1911 - Volume 01.djvu/{n}">'
@@ -79,3 +81,17 @@ def test_truncated_parse_output_is_recognised():
     assert looks_truncated(ARTICLE[: len(ARTICLE) // 2])
     assert looks_truncated(ARTICLE[:-len("</div>\n<!-- NewPP limit report -->") + 2])
     assert not looks_truncated("<p>not MediaWiki-wrapped output</p>")
+
+
+def test_deep_markup_is_read_without_recursion_and_too_deep_markup_fails_loudly():
+    deep = "<div>" * 1500 + "<p>Deep text.</p>" + "</div>" * 1500
+    assert extract_prose(deep) == "Deep text."  # deeper than Python's recursion limit, within huge_tree's
+    with pytest.raises(HtmlError, match="Excessive depth"):
+        extract_prose("<div>" * 3000 + "<p>Lost?</p>" + "</div>" * 3000)
+
+
+def test_a_redirect_notice_is_told_from_an_article():
+    notice = ('<div class="mw-parser-output"><div class="redirectMsg"><p>Redirect to:</p><ul class="redirectText">'
+              '<li><a href="/wiki/X" title="1911 Encyclopædia Britannica/Abacus">Abacus</a></li></ul></div></div>')
+    assert redirect_target(notice) == "1911 Encyclopædia Britannica/Abacus"
+    assert redirect_target('<div class="mw-parser-output"><p>A redirectMsg in prose.</p></div>') is None

@@ -8,7 +8,8 @@
   (``tlnamespace``, ``tllimit``, continuation by ``tlcontinue`` inside a batch, ``batchcomplete``),
   ``inprop=url`` and ``redirects`` (a redirect target may reappear in its own batch, as on a real wiki);
 * ``action=parse&page=…`` (``prop=text|templates``, ``redirects``) with the HTML of
-  :mod:`babylm.data.wikisource.sample.wiki`, and ``missingtitle`` errors.
+  :mod:`babylm.data.wikisource.sample.wiki`, and ``missingtitle`` errors; the page-level faults of
+  :mod:`babylm.data.wikisource.sample.server` (``redirect:``, ``double-redirect:``, damaged or huge HTML).
 
 Used by :mod:`babylm.data.wikisource.sample.server`, which adds HTTP and faults. Pure logic; no files, no network.
 """
@@ -179,6 +180,11 @@ class MediaWikiEmulator:
         if page is None or fault == "missing":
             return api_error("missingtitle", "The page you specified doesn't exist.")
         redirects = []
+        if fault and fault.startswith("double-redirect:"):  # page → NAME → page: MediaWiki follows one hop
+            back = WikiPage(title=PREFIX + fault.split(":", 1)[1], kind="redirect", target=page.title)
+            return {"parse": {"title": back.title, "pageid": 9999, "revid": 19999,
+                              "redirects": [{"from": page.title, "to": back.title}],
+                              "text": self.wiki.render_html(back)}}
         if fault and fault.startswith("redirect:"):
             target = self.wiki.pages.get(PREFIX + fault.split(":", 1)[1])
             if target is not None:
@@ -200,6 +206,8 @@ class MediaWikiEmulator:
                 text = text[: int(len(text) * 0.6)]
             elif fault == "malformed-html":
                 text = _malform(text)
+            elif fault == "huge-text":  # one text node of 10.5 MB (libxml2's default limit is 10 MB)
+                text = text[: text.rindex("</div>")] + "<p>" + "long " * 2_100_000 + "end</p></div>"
             result["text"] = text
         if "templates" in props:
             result["templates"] = [{"ns": ns, "title": t, "exists": True} for ns, t in self.wiki.templates_of(page)]

@@ -7,11 +7,16 @@ A real HTTP server (stdlib ``ThreadingHTTPServer`` on 127.0.0.1, port 0 = any fr
 :mod:`babylm.data.wikisource.sample.api`, the pages :mod:`babylm.data.wikisource.sample.wiki`.
 
 Faults (:class:`Faults`) are queued per page title (parse requests) or for query requests, each consumed by
-one request: ``429`` / ``503`` (with ``Retry-After``), ``500``, ``maxlag`` (API error + ``Retry-After``),
-``hang`` (no answer; the client must time out), ``truncated-body`` (connection closed mid-body),
-``not-json``, ``truncated-html`` / ``malformed-html`` (valid JSON, damaged HTML), ``missing`` (the page
-vanished), ``redirect:NAME`` (the page now redirects to NAME) and ``none`` (this request goes through).
-``latency`` delays every answer.
+one request: ``429`` / ``503`` (with ``Retry-After``), ``500``, ``403``, ``404``, ``maxlag`` (API error +
+``Retry-After``), ``concurrency-limit`` (the API error Wikimedia's PoolCounter gives), ``hang`` (no answer;
+the client must time out), ``drip`` (the body sent one byte every ``drip_seconds``), ``truncated-body``
+(connection closed mid-body), ``not-json``, ``deep-json`` (``[`` × 200000), ``v1-shape`` (the
+``formatversion=1`` layout: ``pages`` a dict keyed by page id, ``text`` a ``{"*": html}`` object),
+``no-title`` (a page or parse result without ``title``), ``query-list`` (``query`` is a list),
+``truncated-html`` / ``malformed-html`` (valid JSON, damaged HTML), ``huge-text`` (a paragraph of one
+10.5 MB text node appended to the page), ``missing`` (the page vanished), ``redirect:NAME`` (the page now
+redirects to NAME), ``double-redirect:NAME`` (the page redirects to NAME, which redirects back: the parse
+is NAME's redirect notice) and ``none`` (this request goes through). ``latency`` delays every answer.
 
 Use :func:`serve_sample` (yields the api.php URL) or :class:`SampleServer` (also exposes the request log).
 ``python -m babylm.data.wikisource.sample.server --port 8765`` serves the sample until Ctrl-C. Reads the sample
@@ -34,8 +39,10 @@ from babylm.data.wikisource.sample.api import ApiReply, MediaWikiEmulator, api_e
 from babylm.data.wikisource.sample.wiki import PREFIX, SampleWiki, load_sample
 
 API_PATH = "/w/api.php"
-FAULT_KINDS = ("none", "429", "503", "500", "maxlag", "hang", "truncated-body", "not-json", "truncated-html",
-               "malformed-html", "missing")
+FAULT_KINDS = ("none", "429", "503", "500", "403", "404", "maxlag", "concurrency-limit", "hang", "drip",
+               "truncated-body", "not-json", "deep-json", "v1-shape", "no-title", "query-list", "truncated-html",
+               "malformed-html", "huge-text", "missing")
+_NAMED_FAULTS = ("redirect:", "double-redirect:")
 
 
 @dataclass
@@ -47,12 +54,14 @@ class Faults:
     query: list[str] = field(default_factory=list)
     retry_after: int = 1
     hang_seconds: float = 30.0
+    drip_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         for fault in [*self.query, *(f for faults in self.parse.values() for f in faults)]:
-            if fault not in FAULT_KINDS and not fault.startswith("redirect:"):
-                raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULT_KINDS)}, redirect:NAME")
+            if fault not in FAULT_KINDS and not fault.startswith(_NAMED_FAULTS):
+                raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULT_KINDS)}, redirect:NAME, "
+                                 "double-redirect:NAME")
 
     def take(self, action: str, title: str = "") -> str | None:
         """Pop the next fault for a request (``action`` = query or parse, ``title`` for parse); ``"none"``
@@ -109,17 +118,26 @@ class _Handler(BaseHTTPRequestHandler):
             owner.stopping.wait(owner.faults.hang_seconds)
             self.close_connection = True
             return
-        if fault in ("429", "503", "500"):
-            headers = retry if fault != "500" else {}
+        if fault in ("429", "503", "500", "403", "404"):
+            headers = retry if fault in ("429", "503") else {}
             self._send(int(fault), f"<html><body>Error {fault}</body></html>".encode(), "text/html", headers)
             return
         if fault == "not-json":
             self._send(200, b"<html><body>Upstream proxy error</body></html>", "text/html")
             return
+        if fault == "deep-json":
+            self._send(200, b"[" * 200_000, "application/json; charset=utf-8")
+            return
+        if fault == "query-list":
+            self._send_json({"batchcomplete": True, "query": [{"title": "x"}]})
+            return
         if fault == "maxlag":
             body = api_error("maxlag", "Waiting for db1: 7 seconds lagged.")
             body["error"].update(host="db1", lag=7)
             self._send_json(body, {**retry, "X-Database-Lag": "7"})
+            return
+        if fault == "concurrency-limit":
+            self._send_json(api_error("concurrency-limit", "You have exceeded your concurrency limit."))
             return
         host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
         try:
@@ -130,6 +148,10 @@ class _Handler(BaseHTTPRequestHandler):
                 body = owner.api.answer(params, host)
         except ApiReply as reply:
             self._send_json(reply.body, reply.headers, reply.status)
+            return
+        body = _reshape(body, fault)
+        if fault == "drip":
+            self._drip(json.dumps(body, ensure_ascii=False).encode("utf-8"), owner)
             return
         if fault == "truncated-body":
             payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -142,6 +164,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send_json(body)
+
+    def _drip(self, payload: bytes, owner: "SampleServer") -> None:
+        """Send ``payload`` one byte every ``drip_seconds`` (until done, the client leaves or the server stops)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        try:
+            for index in range(len(payload)):
+                self.wfile.write(payload[index : index + 1])
+                self.wfile.flush()
+                if owner.stopping.wait(owner.faults.drip_seconds):
+                    break
+        except OSError:  # the client gave up and closed the connection
+            pass
+        self.close_connection = True
 
     def _send_json(self, body, headers: dict[str, str] | None = None, status: int = 200) -> None:
         headers = dict(headers or {})
@@ -158,6 +196,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _reshape(body: dict, fault: str | None) -> dict:
+    """Apply the shape faults (``v1-shape``, ``no-title``) to an answer; other answers come back as they are."""
+    query, parse = body.get("query"), body.get("parse")
+    if fault == "v1-shape":
+        if isinstance(query, dict) and isinstance(query.get("pages"), list):
+            query["pages"] = {str(page.get("pageid", -1 - i)): page for i, page in enumerate(query["pages"])}
+        if isinstance(parse, dict) and "text" in parse:
+            parse["text"] = {"*": parse["text"]}
+    elif fault == "no-title":
+        for page in (query or {}).get("pages", [])[:1]:
+            page.pop("title", None)
+        if isinstance(parse, dict):
+            parse.pop("title", None)
+    return body
 
 
 class _HTTPServer(ThreadingHTTPServer):
