@@ -88,11 +88,14 @@ class BabyLMCLI(LightningCLI):
             parser.link_arguments(source, target, apply_on=apply_on)
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
-        """Parse as LightningCLI does, and keep what was given for the linked keys before the links applied."""
+        """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links applied."""
         super().parse_arguments(parser, args)
         self._given_links: dict[str, Any] = {}
         self._model_class = None
         subcommand = self.config.get("subcommand")
+        if subcommand in SUBCOMMANDS:
+            # here, not later: LightningCLI reads the checkpoint's hyper-parameters right after parsing
+            check_ckpt_path(self.config[subcommand].get("ckpt_path"))
         if subcommand in SUBCOMMANDS and isinstance(args, (list, tuple)):
             from jsonargparse._link_arguments import skip_apply_links  # the only way to see a value a link replaces
 
@@ -103,8 +106,8 @@ class BabyLMCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         """Refuse bad run settings at start-up, then switch W&B to offline (with a notice) when it could not work online.
 
-        Refused with one line: a linked model key set to another value than its data source; a ``ckpt_path``
-        that is not a whole, safe checkpoint; for ``fit``, an ``export_dir`` that is or contains a folder the
+        Refused with one line: a linked model key set to another value than its data source; for ``fit``, an
+        ``export_dir`` that is or contains a folder the
         run writes to, or that holds anything but a previous export (it would be replaced at the end).
         """
         from babylm.wandb_mode import logger_uses_wandb, offline_unless_usable
@@ -112,7 +115,6 @@ class BabyLMCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         self._model_class = config.get("model.class_path")
         check_linked_keys({"data.seq_len": config.get("data.seq_len")}, self._given_links, "parse", self._model_class)
-        check_ckpt_path(config.get("ckpt_path"))
         if self.subcommand == "fit":
             check_export_dir(config)
         if logger_uses_wandb(config.get("trainer", {}).get("logger")):

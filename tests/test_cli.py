@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from babylm.cli import main
 from babylm.training_cli import parse_error_line
@@ -15,10 +16,11 @@ from babylm.wandb_mode import has_api_key, logger_uses_wandb, offline_unless_usa
 from tests.models.teacher_fixtures import TINY_LLAMA, fit_argv, tiny_data  # noqa: F401 (fixture)
 
 
-def one_error_line(capsys) -> str:
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and not line.startswith("Seed set")]
+def one_error_line(capsys, subcommand: str = "fit") -> str:
+    err = [line for line in capsys.readouterr().err.splitlines()
+           if line.strip() and not line.startswith(("Seed set", "INFO: Seed set", "INFO: llama model"))]
     assert len(err) == 1, err
-    assert err[0].startswith("babylm fit: error: ")
+    assert err[0].startswith(f"babylm {subcommand}: error: ")
     return err[0]
 
 
@@ -117,3 +119,63 @@ def test_configured_wandb_logger_runs_offline_without_an_account(tiny_data, tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     assert "wandb: no W&B API key is configured" in done.stderr
     assert list((tmp_path / "runs").glob("**/offline-run-*")), "no offline W&B run was written"
+
+
+# --------------------------------------------------------------------------- start-up checks (training_checks)
+def test_linked_model_keys_set_by_hand_are_refused(tiny_data, tmp_path, capsys):
+    """max_position_embeddings, vocab_size and tokenizer_path come from data.*: a different value is an error."""
+    cases = [
+        (["--model.init_args.config.max_position_embeddings", "16"], "model.init_args.config.max_position_embeddings is 16, but it is set from data.seq_len (64)"),
+        (["--model.init_args.vocab_size", "123"], "model.init_args.vocab_size is 123, but it is set from data.vocab_size (400)"),
+        (["--model.init_args.tokenizer_path", str(tmp_path / "other.json")], "it is set from data.tokenizer_path"),
+    ]
+    (tmp_path / "override.yaml").write_text("model:\n  init_args:\n    config:\n      max_position_embeddings: 16\n")
+    cases.append((["-c", str(tmp_path / "override.yaml")], "max_position_embeddings is 16"))
+    for extra, expected in cases:
+        argv = fit_argv(tmp_path, tiny_data, "--data.seq_len", "64", *extra, logger="none")
+        assert main(argv) == 2, extra
+        line = one_error_line(capsys)
+        assert expected in line and "set --data." in line, line
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_linked_key_equal_to_its_source_is_accepted(tiny_data, tmp_path):
+    # a resolved config saved by a run holds the linked value; running from it again must work
+    argv = fit_argv(tmp_path, tiny_data, "--data.seq_len", "64", "--model.init_args.config.max_position_embeddings", "64",
+                    "--model.init_args.vocab_size", "400", "--trainer.max_steps", "1", "--word_checkpoints.milestones", "[]",
+                    logger="none")
+    assert main(argv) == 0
+
+
+@pytest.mark.parametrize("subcommand, kind", [("fit", "missing"), ("fit", "empty"), ("fit", "garbage"), ("fit", "truncated"),
+                                             ("validate", "truncated"), ("test", "garbage")])
+def test_broken_ckpt_path_is_one_line(tiny_data, tmp_path, capsys, subcommand, kind):
+    import torch
+
+    ckpt = tmp_path / f"{kind}.ckpt"
+    if kind == "empty":
+        ckpt.write_bytes(b"")
+    elif kind == "garbage":
+        ckpt.write_bytes(os.urandom(4096))
+    elif kind == "truncated":
+        torch.save({"state_dict": {"model.w": torch.zeros(1000)}, "hyper_parameters": {}}, ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[:2000])
+    argv = fit_argv(tmp_path, tiny_data, "--ckpt_path", str(ckpt), logger="none")
+    argv[0] = subcommand
+    assert main(argv) == 2
+    line = one_error_line(capsys, subcommand)
+    expected = {"missing": "checkpoint not found", "empty": "empty file, not a checkpoint"}.get(kind, "not a readable checkpoint")
+    assert f"--ckpt_path {ckpt}: {expected}" in line
+
+
+def test_progress_bar_shows_no_bogus_epoch_total(tiny_data, tmp_path):
+    """Lightning's Rich bar printed `Epoch 0/-2` with max_epochs unset (the tiny configs end by max_steps)."""
+    env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "120", "WANDB_MODE": "offline"}
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--trainer.enable_progress_bar", "true",
+                    "--word_checkpoints.milestones", "[]", logger="none")
+    done = subprocess.run([sys.executable, "-m", "babylm", *argv], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown = done.stdout + done.stderr
+    assert "Epoch 0" in shown
+    assert "Epoch 0/-" not in shown and "/-2" not in shown
