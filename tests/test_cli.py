@@ -179,3 +179,65 @@ def test_progress_bar_shows_no_bogus_epoch_total(tiny_data, tmp_path):
     shown = done.stdout + done.stderr
     assert "Epoch 0" in shown
     assert "Epoch 0/-" not in shown and "/-2" not in shown
+
+
+class SilentServer:
+    """A TCP listener on 127.0.0.1 that accepts connections (the kernel completes them) and never answers."""
+
+    def __enter__(self) -> str:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
+
+
+def test_wandb_server_that_accepts_but_never_answers_goes_offline_quickly(tmp_path):
+    import time
+
+    with SilentServer() as url:
+        environ = {"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": url, "NETRC": str(tmp_path / "no-netrc")}
+        started = time.monotonic()
+        notice = offline_unless_usable(environ)
+        waited = time.monotonic() - started
+    assert environ["WANDB_MODE"] == "offline"
+    assert notice.startswith(f"wandb: the W&B server ({url}) cannot be reached or does not answer") and "\n" not in notice
+    assert waited < 10  # the deadline is 3 s; before the fix the check passed and W&B hung for 2 minutes
+
+
+def test_wandb_server_that_answers_stays_online(tmp_path):
+    import http.server
+    import threading
+
+    class Unauthorized(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - any status is an answer
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unauthorized)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        environ = {"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}"}
+        assert offline_unless_usable(environ) is None and "WANDB_MODE" not in environ
+    finally:
+        server.shutdown()
+
+
+def test_fit_with_a_silent_wandb_server_runs_offline_and_completes(tiny_data, tmp_path):
+    """API key set, WANDB_MODE unset, the server accepts but never answers: a real tiny fit finishes offline."""
+    with SilentServer() as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+        env.update(HOME=str(tmp_path), WANDB_API_KEY="k" * 40, WANDB_BASE_URL=url, WANDB_SILENT="true")
+        argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
+                        "--word_checkpoints.milestones", "[]", logger="configured")
+        done = subprocess.run([sys.executable, "-m", "babylm", *argv], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"wandb: the W&B server ({url}) cannot be reached or does not answer within 3 s" in done.stderr
+    assert list((tmp_path / "runs").glob("**/offline-run-*")), "no offline W&B run was written"
+    assert (tmp_path / "export" / "model.safetensors").is_file()
