@@ -10,7 +10,8 @@ and what to do (the CLI prints it and exits 2):
   the link would silently replace it;
 * a ``ckpt_path`` that is missing, empty, truncated, not a checkpoint, or holds pickled code;
 * for ``fit``, a ``model.init_args.export_dir`` that is or contains the checkpoint folder (the export at the
-  end replaces its folder whole), or that already holds anything but a previous export.
+  end replaces its folder whole), or that already holds anything but a previous export; and a
+  ``config.yaml`` in the checkpoint folder that a run did not write (the run saves its resolved config there).
 """
 
 from __future__ import annotations
@@ -121,3 +122,31 @@ def check_export_dir(config) -> None:
         check_export_target(export, "model.init_args.export_dir")
     except ExportError as error:
         raise RunConfigError(str(error)) from error
+
+
+CONFIG_HEADER = "# lightning.pytorch=="  # the first line of every config.yaml a run saves (LightningCLI's dump)
+
+
+def check_config_target(config, filename: str = "config.yaml") -> None:
+    """Raise :class:`RunConfigError` when the run's ``config.yaml`` would overwrite a file no run wrote.
+
+    The resolved config is saved as ``<checkpoint.dirpath>/config.yaml`` (else under
+    ``trainer.default_root_dir``); an existing file there is replaced only when it is a saved config of an
+    earlier run (its first line is LightningCLI's ``# lightning.pytorch==<version>``), e.g. on resume.
+    """
+    folder = config.get("checkpoint.dirpath") or config.get("trainer.default_root_dir") or "."
+    path = Path(folder) / filename
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise RunConfigError(f"checkpoint.dirpath {folder}: {path} is not a plain file; choose another checkpoint.dirpath")
+    if not path.is_file():
+        return
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline()
+    except OSError as error:
+        raise RunConfigError(f"{path}: cannot be read ({error}); choose another checkpoint.dirpath") from error
+    if not first.startswith(CONFIG_HEADER):
+        raise RunConfigError(
+            f"checkpoint.dirpath {folder} holds a {filename} that no training run saved; the run would overwrite it "
+            "with its resolved config: choose another checkpoint.dirpath, or move the file"
+        )

@@ -43,7 +43,7 @@ from babylm.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.callbacks import WordMilestoneCheckpoint, epoch_progress_bar
 from babylm.models.causal_lm import CausalLM
-from babylm.training_checks import LINKS, check_ckpt_path, check_export_dir, check_linked_keys
+from babylm.training_checks import LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys
 
 BASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "base.yaml"
 SUBCOMMANDS = ("fit", "validate", "test")
@@ -117,6 +117,7 @@ class BabyLMCLI(LightningCLI):
         check_linked_keys({"data.seq_len": config.get("data.seq_len")}, self._given_links, "parse", self._model_class)
         if self.subcommand == "fit":
             check_export_dir(config)
+            check_config_target(config)
         if logger_uses_wandb(config.get("trainer", {}).get("logger")):
             notice = offline_unless_usable()
             if notice:

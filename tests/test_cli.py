@@ -241,3 +241,14 @@ def test_fit_with_a_silent_wandb_server_runs_offline_and_completes(tiny_data, tm
     assert f"wandb: the W&B server ({url}) cannot be reached or does not answer within 3 s" in done.stderr
     assert list((tmp_path / "runs").glob("**/offline-run-*")), "no offline W&B run was written"
     assert (tmp_path / "export" / "model.safetensors").is_file()
+
+
+def test_fit_never_overwrites_a_config_yaml_no_run_saved(tiny_data, tmp_path, capsys):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.yaml").write_text("# my own notes\ntrainer: {}\n")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "1", "--word_checkpoints.milestones", "[]", logger="none")
+    assert main(argv) == 2
+    assert "holds a config.yaml that no training run saved" in one_error_line(capsys)
+    assert (tmp_path / "ckpt" / "config.yaml").read_text() == "# my own notes\ntrainer: {}\n"
+    (tmp_path / "ckpt" / "config.yaml").unlink()
+    assert main(argv) == 0 and main(argv) == 0  # a run's own saved config is replaced by the next run
