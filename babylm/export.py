@@ -183,28 +183,39 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def load_hf_model(model_dir: str | os.PathLike, what: str = "model"):
-    """Load the causal LM saved in ``model_dir`` in fp32, refusing what could run code; returns the model.
+def check_model_folder(model_dir: str | os.PathLike, what: str = "") -> Path:
+    """Refuse, before anything is loaded, a folder that is no model or would run code; returns its Path.
 
-    ``what`` names the folder's role in messages (``model``, ``teacher``). Raises :class:`ExportError`
-    (one line) when there is no ``config.json``, when ``config.json``/``tokenizer_config.json`` has an
-    ``auto_map`` (custom code), when there are no safetensors weights (pickle ``.bin`` only), or when
-    transformers cannot build the model. Always ``trust_remote_code=False``.
+    Raises :class:`ExportError` (one line; ``what`` — ``teacher``… — prefixes it) when there is no
+    ``config.json``, when ``config.json``/``tokenizer_config.json`` has an ``auto_map`` (custom code), or
+    when there are no safetensors weights (pickle ``.bin`` only); see :mod:`babylm.hf_guard`.
     """
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
-
     path = Path(model_dir)
+    prefix = f"{what}: " if what else ""
     if not (path / "config.json").is_file():
         raise ExportError(
-            f"{what} {path}: no config.json, so not an exported model directory; "
+            f"{prefix}{path}: no config.json, so not an exported model directory; "
             "export a checkpoint first (python -m babylm export --help)"
         )
     try:
         refuse_remote_code(path)
         require_safetensors(path)
     except UnsafeFolderError as error:
-        raise ExportError(f"{what}: {error}") from error
+        raise ExportError(f"{prefix}{error}") from error
+    return path
+
+
+def load_hf_model(model_dir: str | os.PathLike, what: str = "model"):
+    """Load the causal LM saved in ``model_dir`` in fp32, refusing what could run code; returns the model.
+
+    ``what`` names the folder's role in messages (``model``, ``teacher``). Raises :class:`ExportError`
+    (one line) for a folder :func:`check_model_folder` refuses, or one transformers cannot build a model
+    from. Always ``trust_remote_code=False`` and safetensors only.
+    """
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    path = check_model_folder(model_dir, what)
     hf_logging.disable_progress_bar()
     try:
         return AutoModelForCausalLM.from_pretrained(
@@ -220,21 +231,11 @@ def load_exported(model_dir: str | os.PathLike, device: str | torch.device = "cp
 
     The model is fp32, in eval mode, on ``device``; the tokenizer is a transformers tokenizer. Raises
     :class:`ExportError` when the directory holds no model or no tokenizer, or would run code
-    (:func:`load_hf_model`) — checked before anything is loaded.
+    (:func:`check_model_folder`, before the tokenizer or the model is loaded).
     """
     from babylm.data.tokens.tokenizer import TokenizerError, load_hf_tokenizer
 
-    path = Path(model_dir)
-    if not (path / "config.json").is_file():
-        raise ExportError(
-            f"{path}: no config.json, so not an exported model directory; "
-            "export a checkpoint first (python -m babylm export --help)"
-        )
-    try:
-        refuse_remote_code(path)  # the tokenizer is loaded first: refuse its code too, before any load
-        require_safetensors(path)
-    except UnsafeFolderError as error:
-        raise ExportError(str(error)) from error
+    path = check_model_folder(model_dir)
     try:
         tokenizer = load_hf_tokenizer(path)
     except (TokenizerError, OSError, ValueError) as error:
