@@ -7,12 +7,16 @@ Run: ``python -m babylm export --ckpt checkpoints/teacher_llama_360m/last.ckpt -
 
 Reads a Lightning ``.ckpt`` (with ``torch.load(weights_only=True)``: no pickle code runs) and the tokenizer
 the model was trained with; writes ``<out>/model.safetensors``, ``config.json``, ``generation_config.json``,
-``tokenizer.json`` and ``tokenizer_config.json``. The directory is assembled beside the target and renamed
-into place, so an existing export is replaced whole or not at all. The result loads with
+``tokenizer.json``, ``tokenizer_config.json`` and ``.babylm-export.json`` (the list of those files, which marks
+the folder as an export of ours). The directory is assembled beside the target and renamed into place, so a
+previous export is replaced whole or not at all; a target holding anything else (checkpoints, other runs, a
+file added by hand) is refused with one line and left as it is (:mod:`babylm.outputs`). The result loads with
 ``AutoModelForCausalLM.from_pretrained(out)`` and ``AutoTokenizer.from_pretrained(out)``.
 
 **Loading.** :func:`load_exported` reads such a directory (ours, or any Hugging Face causal LM saved locally)
-for scoring and sampling: ``config.json`` + safetensors weights and the tokenizer files; never runs remote
+for scoring and sampling, and :func:`load_hf_model` the model alone (distillation teachers): ``config.json``
++ safetensors weights and the tokenizer files; a folder whose configs carry an ``auto_map`` (custom code) or
+that has only pickle weights is refused before anything is loaded (:mod:`babylm.hf_guard`); never runs remote
 code; always fp32 weights. Evaluation (:mod:`babylm.evaluation`) and generation (:mod:`babylm.generate`)
 both load models through here and never through each other.
 """
@@ -29,36 +33,51 @@ from typing import Optional, Sequence
 
 import torch
 
+from babylm.hf_guard import UnsafeFolderError, refuse_remote_code, require_safetensors
 from babylm.models.build import ModelConfig, build_model
+from babylm.outputs import OutputError, check_replaceable, replace_folder, write_manifest
 
 
 class ExportError(ValueError):
     """A checkpoint or tokenizer cannot be exported, or an exported directory cannot be loaded (one-line message)."""
 
 
-def _replace_directory(staged: Path, target: Path) -> None:
-    """Rename ``staged`` to ``target``; an existing ``target`` is moved aside first and removed after."""
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staged, target)
-    shutil.rmtree(old, ignore_errors=True)
+EXPORT_COMMAND = "export"  # the manifest .babylm-export.json marks a folder as an export of ours
 
 
-def export_hf(model, tokenizer_path: Optional[str | os.PathLike], out_dir: str | os.PathLike) -> Path:
+def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> None:
+    """Raise :class:`ExportError` unless ``out_dir`` is absent, empty or a previous export (see :mod:`babylm.outputs`).
+
+    ``option`` names the setting in the message (``--out``, ``model.init_args.export_dir``).
+    """
+    try:
+        check_replaceable(Path(os.path.abspath(out_dir)), EXPORT_COMMAND, option)
+    except OutputError as error:
+        raise ExportError(str(error)) from error
+
+
+def export_hf(
+    model, tokenizer_path: Optional[str | os.PathLike], out_dir: str | os.PathLike, option: str = "--out"
+) -> Path:
     """Write ``model`` (a transformers ``PreTrainedModel``) and its tokenizer as an HF directory.
 
     Takes the model, the tokenizer it was trained with (a ``tokenizers`` JSON file or an HF tokenizer
-    directory) and the output directory; returns the output path. The tokenizer's ``model_max_length`` is
-    the model's context length. Raises :class:`ExportError` when no tokenizer is given or it cannot be read.
+    directory), the output directory and the name of the setting that gave it (for messages); returns the
+    output path. The tokenizer's ``model_max_length`` is the model's context length. Raises
+    :class:`ExportError` when no tokenizer is given or it cannot be read, or when ``out_dir`` holds anything
+    but a previous export (:func:`check_export_target`): nothing else is ever replaced.
     """
     from babylm.data.tokens.tokenizer import TokenizerError, load_hf_tokenizer
 
     if tokenizer_path is None:
         raise ExportError("export: no tokenizer given (model.tokenizer_path is unset); pass --tokenizer PATH")
+    target = Path(os.path.abspath(out_dir))
+    check_export_target(target, option)
     try:
+        if Path(tokenizer_path).is_dir():
+            refuse_remote_code(tokenizer_path)
         tokenizer = load_hf_tokenizer(tokenizer_path)
-    except TokenizerError as error:
+    except (TokenizerError, UnsafeFolderError) as error:
         raise ExportError(f"export: {error}") from error
     config = model.config
     tokenizer.model_max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions")
@@ -67,27 +86,43 @@ def export_hf(model, tokenizer_path: Optional[str | os.PathLike], out_dir: str |
             f"export: tokenizer {tokenizer_path} has {len(tokenizer)} tokens but the model's vocabulary has "
             f"{config.vocab_size}; pass the tokenizer the model was trained with (--tokenizer)"
         )
-    target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         model.save_pretrained(str(staged))
         tokenizer.save_pretrained(str(staged))
-        _replace_directory(staged, target)
+        write_manifest(staged, EXPORT_COMMAND, [entry.name for entry in staged.iterdir()])
+        replace_folder(staged, target, EXPORT_COMMAND, option)
+    except OutputError as error:
+        raise ExportError(str(error)) from error
     finally:
-        shutil.rmtree(staged, ignore_errors=True)
+        shutil.rmtree(staged, ignore_errors=True)  # only our own staging folder, gone once renamed into place
     return target
 
 
-def load_checkpoint(ckpt_path: str | os.PathLike) -> dict:
-    """Read a Lightning checkpoint safely (``weights_only=True``, onto the CPU); returns the checkpoint dict."""
+def load_checkpoint(ckpt_path: str | os.PathLike, mmap: bool = False) -> dict:
+    """Read a Lightning checkpoint safely (``weights_only=True``, onto the CPU); returns the checkpoint dict.
+
+    With ``mmap`` the tensors are memory-mapped, not read (a cheap check that the file is whole and safe).
+    Raises :class:`ExportError` naming the file when it is missing, empty, truncated, not a checkpoint, or
+    holds pickled code.
+    """
     path = Path(ckpt_path)
     if not path.is_file():
         raise ExportError(f"{path}: checkpoint not found")
+    if path.stat().st_size == 0:
+        raise ExportError(f"{path}: empty file, not a checkpoint")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # unpickling errors have many types; all mean "not a safe checkpoint"
-        raise ExportError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from error
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ExportError(
+            f"{path}: not a readable checkpoint ({type(error).__name__}{': ' + message[:160] if message else ''}); "
+            "it may be truncated or not a Lightning checkpoint"
+        ) from error
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise ExportError(f"{path}: not a Lightning checkpoint (no state_dict)")
+    return checkpoint
 
 
 def model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):
@@ -116,17 +151,22 @@ def model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):
 
 
 def export_checkpoint(
-    ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, tokenizer_path: Optional[str | os.PathLike] = None
+    ckpt_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    tokenizer_path: Optional[str | os.PathLike] = None,
+    option: str = "--out",
 ) -> Path:
     """Export a Lightning ``.ckpt`` as an HF directory; returns the output path.
 
-    Takes the checkpoint, the output directory and optionally the tokenizer (default: the ``tokenizer_path``
-    saved in the checkpoint's hyper-parameters, relative to the working directory).
+    Takes the checkpoint, the output directory, optionally the tokenizer (default: the ``tokenizer_path``
+    saved in the checkpoint's hyper-parameters, relative to the working directory) and the name of the
+    setting that gave the output directory (for messages). The target is checked first (:func:`export_hf`).
     """
+    check_export_target(out_dir, option)  # before reading a large checkpoint
     checkpoint = load_checkpoint(ckpt_path)
     model = model_from_checkpoint(checkpoint, str(ckpt_path))
     tokenizer = tokenizer_path or checkpoint.get("hyper_parameters", {}).get("tokenizer_path")
-    return export_hf(model, tokenizer, out_dir)
+    return export_hf(model, tokenizer, out_dir, option)
 
 
 # ------------------------------------------------------------------------------------- loading for use
@@ -143,33 +183,65 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def load_exported(model_dir: str | os.PathLike, device: str | torch.device = "cpu"):
-    """Load the causal LM and tokenizer saved in ``model_dir``; returns ``(model, tokenizer)``.
+def check_model_folder(model_dir: str | os.PathLike, what: str = "") -> Path:
+    """Refuse, before anything is loaded, a folder that is no model or would run code; returns its Path.
 
-    The model is fp32, in eval mode, on ``device``; the tokenizer is a transformers tokenizer. Raises
-    :class:`ExportError` when the directory holds no model or no tokenizer.
+    Raises :class:`ExportError` (one line; ``what`` — ``teacher``… — prefixes it) when there is no
+    ``config.json``, when ``config.json``/``tokenizer_config.json`` has an ``auto_map`` (custom code), or
+    when there are no safetensors weights (pickle ``.bin`` only); see :mod:`babylm.hf_guard`.
+    """
+    path = Path(model_dir)
+    prefix = f"{what}: " if what else ""
+    if not (path / "config.json").is_file():
+        raise ExportError(
+            f"{prefix}{path}: no config.json, so not an exported model directory; "
+            "export a checkpoint first (python -m babylm export --help)"
+        )
+    try:
+        refuse_remote_code(path)
+        require_safetensors(path)
+    except UnsafeFolderError as error:
+        raise ExportError(f"{prefix}{error}") from error
+    return path
+
+
+def load_hf_model(model_dir: str | os.PathLike, what: str = "model"):
+    """Load the causal LM saved in ``model_dir`` in fp32, refusing what could run code; returns the model.
+
+    ``what`` names the folder's role in messages (``model``, ``teacher``). Raises :class:`ExportError`
+    (one line) for a folder :func:`check_model_folder` refuses, or one transformers cannot build a model
+    from. Always ``trust_remote_code=False`` and safetensors only.
     """
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
+    path = check_model_folder(model_dir, what)
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+        )
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ExportError(f"{what} {path}: cannot load the model ({message})") from error
+
+
+def load_exported(model_dir: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Load the causal LM and tokenizer saved in ``model_dir``; returns ``(model, tokenizer)``.
+
+    The model is fp32, in eval mode, on ``device``; the tokenizer is a transformers tokenizer. Raises
+    :class:`ExportError` when the directory holds no model or no tokenizer, or would run code
+    (:func:`check_model_folder`, before the tokenizer or the model is loaded).
+    """
     from babylm.data.tokens.tokenizer import TokenizerError, load_hf_tokenizer
 
-    path = Path(model_dir)
-    if not (path / "config.json").is_file():
-        raise ExportError(
-            f"{path}: no config.json, so not an exported model directory; "
-            "export a checkpoint first (python -m babylm export --help)"
-        )
+    path = check_model_folder(model_dir)
     try:
         tokenizer = load_hf_tokenizer(path)
     except (TokenizerError, OSError, ValueError) as error:
-        raise ExportError(f"{path}: cannot load the tokenizer ({error}); re-export the model") from error
-    hf_logging.disable_progress_bar()
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, trust_remote_code=False)
-    except (OSError, ValueError, KeyError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ExportError(f"{path}: cannot load the model ({message})") from error
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ExportError(f"{path}: cannot load the tokenizer ({message}); re-export the model") from error
+    model = load_hf_model(path)
     model.to(torch.device(device) if isinstance(device, str) else device)
     model.eval()
     return model, tokenizer
@@ -203,7 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
         "AutoModelForCausalLM and AutoTokenizer load.",
     )
     parser.add_argument("--ckpt", required=True, help="Lightning checkpoint, e.g. checkpoints/teacher_llama_360m/last.ckpt")
-    parser.add_argument("--out", required=True, help="output directory, e.g. checkpoints/Llama-360M (replaced if present)")
+    parser.add_argument(
+        "--out", required=True,
+        help="output directory, e.g. checkpoints/Llama-360M; a previous export there is replaced, a folder holding "
+        "anything else is refused",
+    )
     parser.add_argument(
         "--tokenizer", default=None,
         help="tokenizer JSON or HF directory (default: the tokenizer_path saved in the checkpoint)",

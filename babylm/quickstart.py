@@ -17,6 +17,11 @@ repository's own ``data/`` or ``checkpoints/`` is touched):
 
 Stages whose outputs exist are re-used (the data stages decide that themselves); ``--fresh`` starts over.
 Reads the bundled sample; writes everything under ``--workdir`` and prints where each artifact went.
+
+The workdir belongs to the quick start: it must be new, empty, or an earlier quick start's (it then holds
+``.babylm-quickstart.json``, which lists the top-level entries the stages created). Any other folder is
+refused, so ``--workdir .`` cannot write into a repository. ``--fresh`` deletes only the entries listed
+there; anything else in the workdir is left alone.
 """
 
 from __future__ import annotations
@@ -37,8 +42,49 @@ SAMPLE_BLIMP = Path(__file__).resolve().parent / "resources" / "blimp_sample"
 QUICKSTART_VOCAB = 2_000
 
 
+COMMAND = "quickstart"  # its manifest, .babylm-quickstart.json, lists what the stages created in the workdir
+
+
 class StageFailed(RuntimeError):
     """A quick-start stage exited non-zero."""
+
+
+def claim_workdir(workdir: Path, fresh: bool) -> None:
+    """Make ``workdir`` the quick start's: create it, or accept it when empty or already ours; returns nothing.
+
+    With ``fresh``, delete the entries an earlier quick start recorded (and nothing else). Raises
+    :class:`babylm.outputs.OutputError` for a file, or a folder holding anything the quick start did not create.
+    """
+    from babylm.outputs import OutputError, manifest_path, recorded, write_manifest
+
+    if workdir.exists() and not workdir.is_dir():
+        raise OutputError(f"--workdir {workdir} is a file, not a folder; choose another --workdir")
+    marker = manifest_path(workdir, COMMAND)
+    if workdir.is_dir() and any(workdir.iterdir()) and not marker.is_file():
+        raise OutputError(
+            f"--workdir {workdir} already holds files that quickstart did not create; choose a new or empty folder"
+        )
+    ours = recorded(workdir, COMMAND)
+    if fresh:
+        for name in sorted(ours):
+            path = workdir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+        ours = set()
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_manifest(workdir, COMMAND, ours)
+
+
+def record_created(workdir: Path, before: set[str]) -> None:
+    """Add the top-level entries of ``workdir`` that are not in ``before`` to the quick start's manifest."""
+    from babylm.outputs import manifest_path, recorded, write_manifest
+
+    now = {entry.name for entry in workdir.iterdir()} - {manifest_path(workdir, COMMAND).name}
+    created = now - before
+    if created:
+        write_manifest(workdir, COMMAND, recorded(workdir, COMMAND) | created)
 
 
 def stages(blimp_dir: Path, vocab_size: int, steps: int) -> list[tuple[str, list[str]]]:
@@ -103,16 +149,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="BLiMP JSONL folder (default: ../shared/data/blimp-dev if present, else the bundled pairs)")
     parser.add_argument("--vocab-size", type=int, default=QUICKSTART_VOCAB, help="tokenizer vocabulary (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=150, help="optimizer steps of each teacher and the student (default: %(default)s)")
-    parser.add_argument("--fresh", action="store_true", help="delete --workdir first and run every stage")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete what an earlier quick start created in --workdir and run every stage")
     args = parser.parse_args(argv)
 
-    workdir = Path(args.workdir).resolve()
-    if args.fresh and workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    from babylm.outputs import OutputError
+
     blimp_dir = Path(args.blimp_dir) if args.blimp_dir else (SHARED_BLIMP if SHARED_BLIMP.is_dir() else SAMPLE_BLIMP)
     if not blimp_dir.is_dir():
         print(f"quickstart: --blimp-dir {blimp_dir} is not a folder of BLiMP .jsonl files", file=sys.stderr)
+        return 2
+    workdir = Path(args.workdir).resolve()
+    try:
+        claim_workdir(workdir, args.fresh)
+    except OutputError as error:
+        print(f"quickstart: error: {error}", file=sys.stderr)
         return 2
 
     env = dict(os.environ)
@@ -123,7 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings = []
     try:
         for name, stage_argv in stages(blimp_dir.resolve(), args.vocab_size, args.steps):
-            timings.append((name, run_stage(name, stage_argv, workdir, env)))
+            before = {entry.name for entry in workdir.iterdir()}
+            try:
+                timings.append((name, run_stage(name, stage_argv, workdir, env)))
+            finally:
+                record_created(workdir, before)  # what a stage created is the quick start's, even if it failed
     except StageFailed as error:
         print(f"quickstart: {error}", file=sys.stderr)
         return 1

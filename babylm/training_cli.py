@@ -15,7 +15,11 @@ What it adds to a plain LightningCLI:
 * the resolved config is saved as ``config.yaml`` next to the checkpoints (``checkpoint.dirpath``).
 * Weights & Biases never hangs or prompts: without an API key, or with the server unreachable, it runs
   offline with a one-line notice (:mod:`babylm.wandb_mode`).
-* a bad config (unknown key, wrong type, missing tokenizer or token files) is one line on stderr, exit 2.
+* a bad config (unknown key, wrong type, missing tokenizer or token files) is one line on stderr, exit 2; so
+  are the start-up checks of :mod:`babylm.training_checks` (a linked model key set by hand, a broken
+  ``ckpt_path``, an ``export_dir`` that would replace the checkpoints or anything else not an export).
+* the progress bar shows no bogus epoch total when ``max_epochs`` is unset
+  (:func:`~babylm.models.callbacks.epoch_progress_bar`).
 
 Reads the YAML configs and what the DataModule and model read; writes checkpoints, ``config.yaml``, logs
 (``runs/``) and, when ``model.export_dir`` is set, the Hugging Face export.
@@ -32,13 +36,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from jsonargparse import ArgumentError
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from babylm.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
-from babylm.models.callbacks import WordMilestoneCheckpoint
+from babylm.models.callbacks import WordMilestoneCheckpoint, epoch_progress_bar
 from babylm.models.causal_lm import CausalLM
+from babylm.training_checks import LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys
 
 BASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "base.yaml"
 SUBCOMMANDS = ("fit", "validate", "test")
@@ -79,19 +84,63 @@ class BabyLMCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(WordMilestoneCheckpoint, "word_checkpoints")
-        parser.link_arguments("data.seq_len", "model.init_args.config.max_position_embeddings")
-        parser.link_arguments("data.vocab_size", "model.init_args.vocab_size", apply_on="instantiate")
-        parser.link_arguments("data.tokenizer_path", "model.init_args.tokenizer_path", apply_on="instantiate")
+        for source, target, apply_on in LINKS:
+            parser.link_arguments(source, target, apply_on=apply_on)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links applied."""
+        super().parse_arguments(parser, args)
+        self._given_links: dict[str, Any] = {}
+        self._model_class = None
+        subcommand = self.config.get("subcommand")
+        if subcommand in SUBCOMMANDS:
+            # here, not later: LightningCLI reads the checkpoint's hyper-parameters right after parsing
+            check_ckpt_path(self.config[subcommand].get("ckpt_path"))
+        if subcommand in SUBCOMMANDS and isinstance(args, (list, tuple)):
+            from jsonargparse._link_arguments import skip_apply_links  # the only way to see a value a link replaces
+
+            with skip_apply_links():
+                given = parser.parse_args(list(args))[subcommand]
+            self._given_links = {target: given.get(target) for _, target, _ in LINKS}
 
     def before_instantiate_classes(self) -> None:
-        """Switch W&B to offline mode (with a notice) when it could not work online."""
+        """Refuse bad run settings at start-up, then switch W&B to offline (with a notice) when it could not work online.
+
+        Refused with one line: a linked model key set to another value than its data source; for ``fit``, an
+        ``export_dir`` that is or contains a folder the
+        run writes to, or that holds anything but a previous export (it would be replaced at the end).
+        """
         from babylm.wandb_mode import logger_uses_wandb, offline_unless_usable
 
         config = self.config[self.subcommand] if self.subcommand else self.config
+        self._model_class = config.get("model.class_path")
+        check_linked_keys({"data.seq_len": config.get("data.seq_len")}, self._given_links, "parse", self._model_class)
+        if self.subcommand == "fit":
+            check_export_dir(config)
+            check_config_target(config)
         if logger_uses_wandb(config.get("trainer", {}).get("logger")):
             notice = offline_unless_usable()
             if notice:
                 print(notice, file=sys.stderr)
+
+    def instantiate_classes(self) -> None:
+        """Build DataModule, model and Trainer; then refuse linked model keys given other values than the data's."""
+        super().instantiate_classes()
+        datamodule = getattr(self, "datamodule", None)
+        if datamodule is not None:
+            linked = {"data.vocab_size": datamodule.vocab_size, "data.tokenizer_path": datamodule.tokenizer_path}
+            check_linked_keys(linked, self._given_links, "instantiate", self._model_class)
+
+    def instantiate_trainer(self, **kwargs: Any):
+        """Build the Trainer with :class:`EpochProgressBar` instead of Lightning's default bar, unless one is configured."""
+        trainer_config = self.config_init[self.subcommand]["trainer"] if self.subcommand else self.config_init["trainer"]
+        callbacks = trainer_config.get("callbacks") or []
+        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        if trainer_config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
+            bar = epoch_progress_bar()
+            if bar is not None:
+                kwargs["callbacks"] = [*callbacks, bar]
+        return super().instantiate_trainer(**kwargs)
 
 
 def _project_error(error: BaseException) -> BaseException | None:

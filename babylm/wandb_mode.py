@@ -9,7 +9,9 @@ Rules, in order:
 
 1. ``WANDB_MODE`` already set (``online``, ``offline``, ``disabled``) → left alone: you decided.
 2. No API key (no ``WANDB_API_KEY``, no identity-token file, no netrc entry for the W&B host) → offline.
-3. A key, but the W&B host does not accept a TCP connection within 3 s → offline.
+3. A key, but the W&B server does not answer an HTTP request within 3 s (any status counts as an answer;
+   a refused connection, a silent server that accepts the connection but never replies, a reply that
+   drips in slower than that, a TLS failure do not) → offline.
 
 Offline runs are stored under the logger's ``save_dir`` (``runs/wandb/offline-run-…``); upload them later
 with ``wandb sync runs/wandb/offline-run-…``. To log to CSV instead, set
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import netrc
 import os
-import socket
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
@@ -59,15 +63,28 @@ def has_api_key(environ: Mapping[str, str] = os.environ) -> bool:
     return bool(entry and entry[2])
 
 
-def server_reachable(environ: Mapping[str, str] = os.environ, timeout: float = 3.0) -> bool:
-    """Return whether the W&B server accepts a TCP connection within ``timeout`` seconds."""
-    url = urlsplit(environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL))
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname or "", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def server_answers(environ: Mapping[str, str] = os.environ, timeout: float = 3.0) -> bool:
+    """Return whether the W&B server (``WANDB_BASE_URL``) answers an HTTP GET within ``timeout`` seconds in all.
+
+    Any HTTP status is an answer. The deadline covers connecting, sending and the whole reply head: the
+    request runs in a daemon thread that is simply abandoned when it is late, so nothing can hang here.
+    """
+    url = environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL).rstrip("/") + "/"
+    outcome: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "babylm"}), timeout=timeout):
+                outcome.append(True)
+        except urllib.error.HTTPError:  # a status line came back: the server answers
+            outcome.append(True)
+        except Exception:  # noqa: BLE001 - refused, timed out, reset, TLS, bad URL: all mean "not usable online"
+            outcome.append(False)
+
+    thread = threading.Thread(target=probe, name="wandb-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(outcome and outcome[0])
 
 
 def offline_unless_usable(environ: Optional[dict] = None) -> Optional[str]:
@@ -80,8 +97,9 @@ def offline_unless_usable(environ: Optional[dict] = None) -> Optional[str]:
         return None
     if not has_api_key(environ):
         reason = "no W&B API key is configured (WANDB_API_KEY or `wandb login`)"
-    elif not server_reachable(environ):
-        reason = "the W&B server cannot be reached"
+    elif not server_answers(environ):
+        url = environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL)
+        reason = f"the W&B server ({url}) cannot be reached or does not answer within 3 s"
     else:
         return None
     environ["WANDB_MODE"] = "offline"

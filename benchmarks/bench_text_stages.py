@@ -158,11 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared-data", type=Path, default=SHARED, help="the shared data folder (default: %(default)s)")
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 8], help="input sizes, as copies of the real text (default: 1 8)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per stage; the median time is reported (default: %(default)s)")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON into this new file (never overwritten)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
     args = parser.parse_args(argv)
     if not (args.shared_data / "eb1911" / "gutenberg" / "19699-8.txt").is_file():
         print(f"bench_text_stages: error: real EB1911 text not found under {args.shared_data}", file=sys.stderr)
+        return 2
+    if args.json is not None and (args.json.exists() or args.json.is_symlink()):
+        print(f"bench_text_stages: error: --json {args.json} already exists; name a new file", file=sys.stderr)
         return 2
     sys.path.insert(0, str(REPO))
     print(machine_line(check_gpu=False), flush=True)

@@ -110,8 +110,9 @@ def measure(role: str, implementation: str, sizes: dict, steps: int, warmup: int
 
 
 def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
-    from transformers import AutoModelForCausalLM, Trainer
+    from transformers import Trainer
 
+    from babylm.export import load_hf_model
     from babylm.models.build import build_model
     from hf_baseline import DistillationTrainer, StepClock, training_arguments
 
@@ -121,7 +122,8 @@ def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, 
                                        args.weight_decay, precision, device)
     clock = StepClock(warmup, steps)
     if teachers:
-        teacher_models = [AutoModelForCausalLM.from_pretrained(t) for t in teachers]
+        # the same safe loader as our teachers: trust_remote_code=False, safetensors only, auto_map refused
+        teacher_models = [load_hf_model(t, what="teacher") for t in teachers]
         trainer = DistillationTrainer(model=model, args=training_args, train_dataset=dataset, callbacks=[clock],
                                       teachers=teacher_models, alpha=args.alpha, temperature=args.temperature)
     else:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from babylm.cli import main
 from babylm.training_cli import parse_error_line
@@ -15,10 +16,11 @@ from babylm.wandb_mode import has_api_key, logger_uses_wandb, offline_unless_usa
 from tests.models.teacher_fixtures import TINY_LLAMA, fit_argv, tiny_data  # noqa: F401 (fixture)
 
 
-def one_error_line(capsys) -> str:
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and not line.startswith("Seed set")]
+def one_error_line(capsys, subcommand: str = "fit") -> str:
+    err = [line for line in capsys.readouterr().err.splitlines()
+           if line.strip() and not line.startswith(("Seed set", "INFO: Seed set", "INFO: llama model"))]
     assert len(err) == 1, err
-    assert err[0].startswith("babylm fit: error: ")
+    assert err[0].startswith(f"babylm {subcommand}: error: ")
     return err[0]
 
 
@@ -117,3 +119,135 @@ def test_configured_wandb_logger_runs_offline_without_an_account(tiny_data, tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     assert "wandb: no W&B API key is configured" in done.stderr
     assert list((tmp_path / "runs").glob("**/offline-run-*")), "no offline W&B run was written"
+
+
+# --------------------------------------------------------------------------- start-up checks (training_checks)
+def test_linked_model_keys_set_by_hand_are_refused(tiny_data, tmp_path, capsys):
+    """max_position_embeddings, vocab_size and tokenizer_path come from data.*: a different value is an error."""
+    cases = [
+        (["--model.init_args.config.max_position_embeddings", "16"], "model.init_args.config.max_position_embeddings is 16, but it is set from data.seq_len (64)"),
+        (["--model.init_args.vocab_size", "123"], "model.init_args.vocab_size is 123, but it is set from data.vocab_size (400)"),
+        (["--model.init_args.tokenizer_path", str(tmp_path / "other.json")], "it is set from data.tokenizer_path"),
+    ]
+    (tmp_path / "override.yaml").write_text("model:\n  init_args:\n    config:\n      max_position_embeddings: 16\n")
+    cases.append((["-c", str(tmp_path / "override.yaml")], "max_position_embeddings is 16"))
+    for extra, expected in cases:
+        argv = fit_argv(tmp_path, tiny_data, "--data.seq_len", "64", *extra, logger="none")
+        assert main(argv) == 2, extra
+        line = one_error_line(capsys)
+        assert expected in line and "set --data." in line, line
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_linked_key_equal_to_its_source_is_accepted(tiny_data, tmp_path):
+    # a resolved config saved by a run holds the linked value; running from it again must work
+    argv = fit_argv(tmp_path, tiny_data, "--data.seq_len", "64", "--model.init_args.config.max_position_embeddings", "64",
+                    "--model.init_args.vocab_size", "400", "--trainer.max_steps", "1", "--word_checkpoints.milestones", "[]",
+                    logger="none")
+    assert main(argv) == 0
+
+
+@pytest.mark.parametrize("subcommand, kind", [("fit", "missing"), ("fit", "empty"), ("fit", "garbage"), ("fit", "truncated"),
+                                             ("validate", "truncated"), ("test", "garbage")])
+def test_broken_ckpt_path_is_one_line(tiny_data, tmp_path, capsys, subcommand, kind):
+    import torch
+
+    ckpt = tmp_path / f"{kind}.ckpt"
+    if kind == "empty":
+        ckpt.write_bytes(b"")
+    elif kind == "garbage":
+        ckpt.write_bytes(os.urandom(4096))
+    elif kind == "truncated":
+        torch.save({"state_dict": {"model.w": torch.zeros(1000)}, "hyper_parameters": {}}, ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[:2000])
+    argv = fit_argv(tmp_path, tiny_data, "--ckpt_path", str(ckpt), logger="none")
+    argv[0] = subcommand
+    assert main(argv) == 2
+    line = one_error_line(capsys, subcommand)
+    expected = {"missing": "checkpoint not found", "empty": "empty file, not a checkpoint"}.get(kind, "not a readable checkpoint")
+    assert f"--ckpt_path {ckpt}: {expected}" in line
+
+
+def test_progress_bar_shows_no_bogus_epoch_total(tiny_data, tmp_path, capsys, monkeypatch):
+    """Lightning's Rich bar printed `Epoch 0/-2` with max_epochs unset (the tiny configs end by max_steps)."""
+    monkeypatch.setenv("FORCE_COLOR", "1")  # Rich draws the bar although the output is captured
+    monkeypatch.setenv("COLUMNS", "120")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--trainer.enable_progress_bar", "true",
+                    "--word_checkpoints.milestones", "[]", logger="none")
+    assert main(argv) == 0
+    shown = "".join(capsys.readouterr())
+    assert "Epoch 0" in shown
+    assert "Epoch 0/-" not in shown and "/-2" not in shown
+
+
+class SilentServer:
+    """A TCP listener on 127.0.0.1 that accepts connections (the kernel completes them) and never answers."""
+
+    def __enter__(self) -> str:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
+
+
+def test_wandb_server_that_accepts_but_never_answers_goes_offline_quickly(tmp_path):
+    import time
+
+    with SilentServer() as url:
+        environ = {"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": url, "NETRC": str(tmp_path / "no-netrc")}
+        started = time.monotonic()
+        notice = offline_unless_usable(environ)
+        waited = time.monotonic() - started
+    assert environ["WANDB_MODE"] == "offline"
+    assert notice.startswith(f"wandb: the W&B server ({url}) cannot be reached or does not answer") and "\n" not in notice
+    assert waited < 10  # the deadline is 3 s; before the fix the check passed and W&B hung for 2 minutes
+
+
+def test_wandb_server_that_answers_stays_online(tmp_path):
+    import http.server
+    import threading
+
+    class Unauthorized(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - any status is an answer
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unauthorized)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        environ = {"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}"}
+        assert offline_unless_usable(environ) is None and "WANDB_MODE" not in environ
+    finally:
+        server.shutdown()
+
+
+def test_fit_with_a_silent_wandb_server_runs_offline_and_completes(tiny_data, tmp_path):
+    """API key set, WANDB_MODE unset, the server accepts but never answers: a real tiny fit finishes offline."""
+    with SilentServer() as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+        env.update(HOME=str(tmp_path), WANDB_API_KEY="k" * 40, WANDB_BASE_URL=url, WANDB_SILENT="true")
+        argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
+                        "--word_checkpoints.milestones", "[]", logger="configured")
+        done = subprocess.run([sys.executable, "-m", "babylm", *argv], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"wandb: the W&B server ({url}) cannot be reached or does not answer within 3 s" in done.stderr
+    assert list((tmp_path / "runs").glob("**/offline-run-*")), "no offline W&B run was written"
+    assert (tmp_path / "export" / "model.safetensors").is_file()
+
+
+def test_fit_never_overwrites_a_config_yaml_no_run_saved(tiny_data, tmp_path, capsys):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.yaml").write_text("# my own notes\ntrainer: {}\n")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "1", "--word_checkpoints.milestones", "[]", logger="none")
+    assert main(argv) == 2
+    assert "holds a config.yaml that no training run saved" in one_error_line(capsys)
+    assert (tmp_path / "ckpt" / "config.yaml").read_text() == "# my own notes\ntrainer: {}\n"
+    (tmp_path / "ckpt" / "config.yaml").unlink()
+    assert main(argv) == 0 and main(argv) == 0  # a run's own saved config is replaced by the next run

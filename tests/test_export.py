@@ -16,6 +16,7 @@ from tests.models.teacher_fixtures import fit_argv, run_cli, tiny_data  # noqa: 
 
 TEXT = "The abbey of Bruges was rebuilt in the 14th century."
 FILES = {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"}
+MANIFEST = ".babylm-export.json"
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +57,12 @@ def test_export_subcommand_writes_the_same_weights(trained, tmp_path):
     assert ours.keys() == theirs.keys()
     for name in ours:
         torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=0)
-    # exporting again replaces the directory whole
-    (out / "stale.txt").write_text("old")
+    # exporting again replaces a previous export whole, leaving nothing of ours behind
+    (out / "model.safetensors").write_bytes(b"stale")
     export_checkpoint(trained / "ckpt" / "last.ckpt", out)
-    assert not (out / "stale.txt").exists()
+    assert load_file(out / "model.safetensors").keys() == ours.keys()
+    assert {p.name for p in out.iterdir()} == FILES | {MANIFEST}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging or old folder left
 
 
 def test_gptj_export_parity(tiny_data, tmp_path):
@@ -107,3 +110,81 @@ def test_export_weights_best_exports_the_best_validation_checkpoint(tiny_data, t
     for name in exported:
         torch.testing.assert_close(exported[name], expected[name], rtol=0, atol=0)
     assert f"exported the best checkpoint ({best[0]})" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------- nothing but an export is replaced
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes (to show that a refused command touched nothing)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def one_error_line(capsys, prefix: str) -> str:
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(prefix), lines
+    return lines[0]
+
+
+def test_export_into_the_checkpoint_folder_or_its_parent_is_refused(trained, capsys):
+    before = snapshot(trained)
+    for out in (trained / "ckpt", trained):  # the issue's `--out checkpoints` deleted checkpoints/ wholesale
+        assert export_main(["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", str(out)]) == 2
+        line = one_error_line(capsys, "babylm export: ")
+        assert f"--out {out} holds files that babylm export did not write" in line
+    assert snapshot(trained) == before
+
+
+def test_export_to_the_working_directory_or_a_file_is_refused(trained, tmp_path, capsys, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    assert export_main(["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", "."]) == 2
+    assert "holds files that babylm export did not write (notes.txt)" in one_error_line(capsys, "babylm export: ")
+    assert export_main(["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", "notes.txt"]) == 2
+    assert "notes.txt is a file, not a folder" in one_error_line(capsys, "babylm export: ")
+    assert [p.name for p in work.iterdir()] == ["notes.txt"] and (work / "notes.txt").read_text() == "mine"
+
+
+def test_an_export_with_a_file_added_by_hand_is_not_replaced(trained, tmp_path, capsys):
+    out = tmp_path / "Tiny-Llama"
+    assert export_main(["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    (out / "README.md").write_text("my notes on this model")
+    before = snapshot(out)
+    assert export_main(["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", str(out)]) == 2
+    assert "did not write (README.md)" in one_error_line(capsys, "babylm export: ")
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("layout", ["equal", "contains"])
+def test_fit_refuses_an_export_dir_holding_the_checkpoints_at_start_up(tiny_data, tmp_path, capsys, layout):
+    ckpt_dir = tmp_path / "export" if layout == "equal" else tmp_path / "export" / "run"
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--checkpoint.dirpath", str(ckpt_dir), logger="none")
+    assert run_cli(argv) == 2
+    line = one_error_line(capsys, "babylm fit: error: ")
+    relation = "is" if layout == "equal" else "contains"
+    assert f"model.init_args.export_dir {tmp_path / 'export'} {relation} checkpoint.dirpath {ckpt_dir}" in line
+    assert not (tmp_path / "export").exists()  # refused before anything was written
+
+
+def test_fit_refuses_an_export_dir_holding_other_files_before_training(tiny_data, tmp_path, capsys):
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "data.txt").write_text("not an export")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", logger="none")
+    assert run_cli(argv) == 2
+    assert "model.init_args.export_dir" in one_error_line(capsys, "babylm fit: error: ")
+    assert not (tmp_path / "ckpt").exists()  # no training happened
+    assert [p.name for p in (tmp_path / "export").iterdir()] == ["data.txt"]
+
+
+def test_word_milestone_export_never_replaces_a_foreign_folder(tiny_data, tmp_path, capsys):
+    foreign = tmp_path / "ckpt" / "hf-words-0.001M"
+    foreign.mkdir(parents=True)
+    (foreign / "keep.txt").write_text("mine")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "6", "--word_checkpoints.milestones", "[0.001]",
+                    "--word_checkpoints.export_hf", "true", logger="none")
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert f"word_checkpoints.export_hf folder {foreign} holds files that babylm export did not write (keep.txt)" in err
+    assert "Traceback" not in err
+    assert [p.name for p in foreign.iterdir()] == ["keep.txt"]

@@ -43,3 +43,28 @@ def test_quickstart_runs_end_to_end_offline(tmp_path):
         assert (student / name).is_file(), name
     generated = done.stdout.split("=== generate", 1)[1].split("=== done", 1)[0]
     assert "The river" in generated and "<s>" not in generated and "</s>" not in generated
+
+
+def test_workdir_that_is_not_the_quickstarts_is_refused_and_untouched(tmp_path, capsys):
+    from babylm.quickstart import main
+
+    (tmp_path / "notes.txt").write_text("mine")
+    for argv in (["--workdir", str(tmp_path)], ["--workdir", str(tmp_path), "--fresh"],
+                 ["--workdir", str(tmp_path / "notes.txt"), "--fresh"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("quickstart: error: --workdir "), err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_fresh_deletes_only_what_the_quickstart_created(tmp_path):
+    from babylm.quickstart import claim_workdir, record_created
+
+    workdir = tmp_path / "qs"
+    claim_workdir(workdir, fresh=False)
+    (workdir / "data").mkdir()
+    (workdir / "data" / "corpus.txt").write_text("made by a stage")
+    record_created(workdir, before=set())
+    (workdir / "mine.txt").write_text("added by hand")  # not created by a stage: never deleted
+    claim_workdir(workdir, fresh=True)
+    assert sorted(p.name for p in workdir.iterdir()) == [".babylm-quickstart.json", "mine.txt"]

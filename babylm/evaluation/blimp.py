@@ -9,7 +9,15 @@ tokenizer's ``<s>``, or its eos when it has no bos), computed in fp32. The sente
 special tokens and the start token is prepended here, so any local HF causal LM is scored the same way.
 Sentences are batched with right padding: in a causal model a real token only attends to earlier (real)
 tokens, so padding cannot change its score for any architecture; the attention mask is passed anyway.
-A pair is correct when the good sentence scores strictly higher; a tie counts as wrong and is reported.
+Padding does change the float rounding (the kernels a CPU picks depend on the batch's shape), so each
+distinct token sequence is scored exactly once and every copy of it gets that one score: identical
+sentences get identical scores whatever their batch neighbours (real BLiMP has 7 pairs whose two
+sentences are the same string: ``passive_1`` ×2, ``principle_A_case_2`` ×5).
+
+Ties: a pair is correct when the good sentence scores strictly higher; by default (``ties="wrong"``) a tie
+counts as wrong, and ties are always reported. ``ties="correct"`` is the rule of lm-evaluation-harness and
+of the official BabyLM evaluation pipeline, which take the argmax over ``[good, bad]`` and so give a tie to
+the first choice, the good sentence; use it to compare with numbers computed there.
 
 Aggregation: accuracy per paradigm; per phenomenon (``linguistics_term``), per field and overall as the
 mean over paradigms (every upstream paradigm has 1,000 pairs, so this equals the per-pair mean there).
@@ -23,7 +31,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
 from statistics import fmean
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Literal, Sequence
 
 import torch
 
@@ -31,6 +39,8 @@ from babylm.evaluation import EvaluationError
 from babylm.export import max_positions, prefix_token_id
 
 REQUIRED_KEYS = ("sentence_good", "sentence_bad", "field", "linguistics_term", "UID")
+TieRule = Literal["wrong", "correct"]
+TIE_RULES: tuple[str, ...] = ("wrong", "correct")
 SAMPLE_BLIMP_DIR = Path(__file__).resolve().parent.parent / "resources" / "blimp_sample"
 """Original minimal pairs shipped with the package (BLiMP's schema), for the offline quick start."""
 
@@ -60,9 +70,14 @@ class Paradigm:
     pairs: list[MinimalPair]
 
 
+def pair_is_correct(good: float, bad: float, ties: TieRule = "wrong") -> bool:
+    """Whether a pair with these summed log-probabilities counts as correct under the tie rule ``ties``."""
+    return good > bad or (ties == "correct" and good == bad)
+
+
 @dataclass
 class ParadigmResult:
-    """Scores of one paradigm: per-pair log-probabilities (good, bad) and the pair ids of ties."""
+    """Scores of one paradigm: per-pair log-probabilities (good, bad), the pair ids of ties, the tie rule."""
 
     uid: str
     field: str
@@ -71,6 +86,8 @@ class ParadigmResult:
     good_logprobs: list[float]
     bad_logprobs: list[float]
     ties: list[str] = dataclass_field(default_factory=list)
+    tie_rule: TieRule = "wrong"
+    """How ties count: ``wrong`` (ours, strict) or ``correct`` (lm-evaluation-harness, BabyLM pipeline)."""
 
     @property
     def pairs(self) -> int:
@@ -79,8 +96,8 @@ class ParadigmResult:
 
     @property
     def correct(self) -> int:
-        """Pairs whose good sentence scored strictly higher than the bad one."""
-        return sum(g > b for g, b in zip(self.good_logprobs, self.bad_logprobs))
+        """Pairs whose good sentence scored higher than the bad one (equal too, when ties count as correct)."""
+        return sum(pair_is_correct(g, b, self.tie_rule) for g, b in zip(self.good_logprobs, self.bad_logprobs))
 
     @property
     def accuracy(self) -> float:
@@ -100,11 +117,12 @@ def load_paradigm(path: str | os.PathLike, limit: int | None = None) -> Paradigm
     """Read one BLiMP JSONL file (at most ``limit`` pairs); returns a :class:`Paradigm`.
 
     Raises :class:`BlimpDataError` naming ``file:line`` for a line that is not a JSON object, lacks a
-    required key, has an empty sentence, or belongs to another paradigm than the first line.
+    required key, has an empty sentence, or belongs to another paradigm than the first line. A UTF-8
+    byte-order mark at the start of the file is accepted.
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark at the start is allowed
     except FileNotFoundError as error:
         raise BlimpDataError(f"{path}: BLiMP file not found") from error
     except (OSError, UnicodeDecodeError) as error:
@@ -119,6 +137,8 @@ def load_paradigm(path: str | os.PathLike, limit: int | None = None) -> Paradigm
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise BlimpDataError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from error
+        except RecursionError as error:  # e.g. "[" × 100000: json recurses once per level
+            raise BlimpDataError(f"{where}: not valid JSON (nested too deeply)") from error
         if not isinstance(record, dict):
             raise BlimpDataError(f"{where}: expected a JSON object with {', '.join(REQUIRED_KEYS)}")
         for key in REQUIRED_KEYS:
@@ -168,34 +188,51 @@ def load_blimp_dir(
 # ─── scoring ──────────────────────────────────────────────────────────────────
 
 
-@torch.inference_mode()
-def sentence_logprobs(model, tokenizer, sentences: Sequence[str], batch_size: int = 64) -> list[float]:
-    """Summed fp32 log-probability of each sentence after the start token; returns one float per sentence.
+class SentenceTooLong(EvaluationError):
+    """A sentence encodes to more tokens than the model's positions (the message says which and where)."""
 
-    ``model`` is an HF causal LM (its device is used), ``tokenizer`` a transformers tokenizer. Sentences
-    are sorted by length and batched (``batch_size`` sentences, right-padded) to waste little compute.
+
+def encode_sentences(model, tokenizer, sentences: Sequence[str], where: Sequence[str] | None = None) -> list[list[int]]:
+    """Encode each sentence as ``[start, *ids]`` (ids without special tokens); returns the id lists.
+
+    ``where`` gives each sentence's place for messages (``file:line (good)``). Raises
+    :class:`EvaluationError` for a sentence that encodes to no token, :class:`SentenceTooLong` for one longer
+    than the model's positions, naming its place.
     """
-    if batch_size < 1:
-        raise EvaluationError(f"--batch-size must be at least 1, got {batch_size}")
     start = prefix_token_id(tokenizer)
     encoded = tokenizer(list(sentences), add_special_tokens=False)["input_ids"]
     sequences = [[start, *ids] for ids in encoded]
     limit = max_positions(model)
-    for sentence, ids in zip(sentences, sequences):
+    for index, (sentence, ids) in enumerate(zip(sentences, sequences)):
+        place = f"{where[index]}: " if where is not None else ""
         if len(ids) < 2:
-            raise EvaluationError(f"sentence {sentence!r} encodes to no tokens")
+            raise EvaluationError(f"{place}sentence {sentence!r} encodes to no tokens")
         if limit is not None and len(ids) > limit:
-            raise EvaluationError(
-                f"sentence {sentence[:60]!r}… is {len(ids)} tokens with the start token, "
-                f"longer than the model's {limit} positions"
+            raise SentenceTooLong(
+                f"{place}sentence {sentence[:60]!r}{'…' if len(sentence) > 60 else ''} is {len(ids)} tokens with the "
+                f"start token, longer than the model's {limit} positions; shorten or remove it"
             )
+    return sequences
+
+
+@torch.inference_mode()
+def score_sequences(model, sequences: Sequence[Sequence[int]], batch_size: int = 64) -> list[float]:
+    """Summed fp32 log-probability of each id sequence after its first (start) token; one float per sequence.
+
+    Each distinct sequence is scored once and its copies share that score, so identical sentences get
+    identical scores whatever else is in the batch. Distinct sequences are sorted by length and batched
+    (``batch_size`` at a time, right-padded) to waste little compute; ``model``'s device is used.
+    """
+    if batch_size < 1:
+        raise EvaluationError(f"--batch-size must be at least 1, got {batch_size}")
+    distinct = list(dict.fromkeys(tuple(ids) for ids in sequences))
+    distinct.sort(key=len, reverse=True)
     device = next(model.parameters()).device
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]), reverse=True)
-    scores = [0.0] * len(sequences)
-    for begin in range(0, len(order), batch_size):
-        batch = [sequences[i] for i in order[begin : begin + batch_size]]
+    scores: dict[tuple[int, ...], float] = {}
+    for begin in range(0, len(distinct), batch_size):
+        batch = distinct[begin : begin + batch_size]
         width = len(batch[0])
-        input_ids = torch.full((len(batch), width), start, dtype=torch.long)  # (B, T); filler is masked
+        input_ids = torch.full((len(batch), width), batch[0][0], dtype=torch.long)  # (B, T); filler is masked
         attention_mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, T)
         for row, ids in enumerate(batch):
             input_ids[row, : len(ids)] = torch.tensor(ids)
@@ -207,20 +244,41 @@ def sentence_logprobs(model, tokenizer, sentences: Sequence[str], batch_size: in
         # where, not multiply: a padded position's value must not leak in even if it were inf/nan.
         real = attention_mask[:, 1:].bool()  # (B, T-1)
         totals = torch.where(real, token_logprobs, torch.zeros_like(token_logprobs)).sum(-1)  # (B,)
-        for index, total in zip(order[begin : begin + batch_size], totals.tolist()):
-            scores[index] = total
-    return scores
+        scores.update(zip(batch, totals.tolist()))
+    return [scores[tuple(ids)] for ids in sequences]
 
 
-def score_paradigm(model, tokenizer, paradigm: Paradigm, batch_size: int = 64) -> ParadigmResult:
-    """Score every pair of ``paradigm``; returns its :class:`ParadigmResult` (ties listed by pair id)."""
-    sentences = [p.good for p in paradigm.pairs] + [p.bad for p in paradigm.pairs]
-    scores = sentence_logprobs(model, tokenizer, sentences, batch_size=batch_size)
+def sentence_logprobs(model, tokenizer, sentences: Sequence[str], batch_size: int = 64) -> list[float]:
+    """Summed fp32 log-probability of each sentence after the start token; returns one float per sentence.
+
+    ``model`` is an HF causal LM (its device is used), ``tokenizer`` a transformers tokenizer. Identical
+    sentences get identical scores (:func:`score_sequences`).
+    """
+    return score_sequences(model, encode_sentences(model, tokenizer, sentences), batch_size)
+
+
+def encode_paradigm(model, tokenizer, paradigm: Paradigm) -> list[list[int]]:
+    """Encode a paradigm's good sentences then its bad ones; errors name the file, line and which sentence."""
+    pairs = paradigm.pairs
+    sentences = [p.good for p in pairs] + [p.bad for p in pairs]
+    where = [f"{paradigm.path}:{p.line} (sentence_good)" for p in pairs] + [f"{paradigm.path}:{p.line} (sentence_bad)" for p in pairs]
+    return encode_sentences(model, tokenizer, sentences, where)
+
+
+def _result(paradigm: Paradigm, scores: Sequence[float], ties: TieRule) -> ParadigmResult:
     n = len(paradigm.pairs)
-    good, bad = scores[:n], scores[n:]
+    good, bad = list(scores[:n]), list(scores[n:])
     pair_ids = [p.pair_id for p in paradigm.pairs]
-    ties = [pid for pid, g, b in zip(pair_ids, good, bad) if g == b]
-    return ParadigmResult(paradigm.uid, paradigm.field, paradigm.phenomenon, pair_ids, good, bad, ties)
+    tied = [pid for pid, g, b in zip(pair_ids, good, bad) if g == b]
+    return ParadigmResult(paradigm.uid, paradigm.field, paradigm.phenomenon, pair_ids, good, bad, tied, ties)
+
+
+def score_paradigm(model, tokenizer, paradigm: Paradigm, batch_size: int = 64, ties: TieRule = "wrong") -> ParadigmResult:
+    """Score every pair of ``paradigm``; returns its :class:`ParadigmResult` (ties listed by pair id).
+
+    ``ties`` is the tie rule (``wrong`` or ``correct``, see the module doc).
+    """
+    return _result(paradigm, score_sequences(model, encode_paradigm(model, tokenizer, paradigm), batch_size), ties)
 
 
 def evaluate_blimp(
@@ -229,11 +287,24 @@ def evaluate_blimp(
     paradigms: Iterable[Paradigm],
     batch_size: int = 64,
     progress: Callable[[ParadigmResult], None] | None = None,
+    ties: TieRule = "wrong",
 ) -> list[ParadigmResult]:
-    """Score each paradigm in turn (calling ``progress(result)`` after each); returns the results."""
+    """Score each paradigm in turn (calling ``progress(result)`` after each); returns the results.
+
+    Every sentence is encoded and checked against the model's context first, so a sentence that is too
+    long stops the run before any scoring, naming its file and line. A sentence met again in a later
+    paradigm reuses its score.
+    """
+    if ties not in TIE_RULES:
+        raise EvaluationError(f"--ties {ties!r}: choose {' or '.join(TIE_RULES)}")
+    paradigms = list(paradigms)
+    encoded = [encode_paradigm(model, tokenizer, paradigm) for paradigm in paradigms]
+    known: dict[tuple[int, ...], float] = {}
     results = []
-    for paradigm in paradigms:
-        result = score_paradigm(model, tokenizer, paradigm, batch_size=batch_size)
+    for paradigm, sequences in zip(paradigms, encoded):
+        todo = [ids for ids in sequences if tuple(ids) not in known]
+        known.update(zip(map(tuple, todo), score_sequences(model, todo, batch_size)))
+        result = _result(paradigm, [known[tuple(ids)] for ids in sequences], ties)
         results.append(result)
         if progress is not None:
             progress(result)
@@ -262,10 +333,14 @@ def aggregate(results: Sequence[ParadigmResult]) -> dict:
     """Summarise paradigm results; returns ``{"overall", "fields", "phenomena", "paradigms"}``.
 
     ``overall``/``fields``/``phenomena`` accuracies are means over paradigms; ``overall`` also carries
-    ``pair_accuracy`` (correct / all pairs). Every level reports ``pairs`` and ``ties``.
+    ``pair_accuracy`` (correct / all pairs) and ``ties_count_as`` (the tie rule). Every level reports
+    ``pairs`` and ``ties``.
     """
     if not results:
         raise EvaluationError("no BLiMP paradigms were scored")
+    rules = {r.tie_rule for r in results}
+    if len(rules) > 1:
+        raise EvaluationError(f"paradigm results were scored with different tie rules {sorted(rules)}")
     pairs = sum(r.pairs for r in results)
     return {
         "overall": {
@@ -274,6 +349,7 @@ def aggregate(results: Sequence[ParadigmResult]) -> dict:
             "paradigms": len(results),
             "pairs": pairs,
             "ties": sum(len(r.ties) for r in results),
+            "ties_count_as": rules.pop(),
         },
         "fields": _group(results, lambda r: r.field),
         "phenomena": _group(results, lambda r: r.phenomenon),

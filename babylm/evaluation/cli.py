@@ -4,8 +4,10 @@ Run: ``python -m babylm evaluate --model checkpoints/Baby-Llama-58M [--tasks bli
 (``--help`` lists every option). Reads the model directory, BLiMP JSONL files (``--blimp-dir``; without
 it the full benchmark is fetched into ``data/blimp/`` on first use) and the validation text
 (``--val-file``). Writes into ``--out`` (default ``runs/eval/<model name>/``): ``blimp.json``,
-``blimp.md``, ``blimp_phenomena.png``, ``blimp_scores.jsonl``, ``perplexity.json``; prints a summary.
-User errors are one line on stderr and exit code 2.
+``blimp.md``, ``blimp_phenomena.png``, ``blimp_scores.jsonl``, ``perplexity.json`` and
+``.babylm-evaluate.json`` (the list of those files); prints a summary. A file of those names that an earlier
+``evaluate`` did not write (not in that list) is never overwritten: the command refuses before loading the
+model. User errors are one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -19,6 +21,23 @@ from typing import Sequence
 from babylm.evaluation import EvaluationError
 
 TASKS = ("blimp", "perplexity")
+PERPLEXITY_FILE = "perplexity.json"
+COMMAND = "evaluate"  # its manifest, .babylm-evaluate.json, lists the files it wrote into --out
+
+
+def output_names(tasks: Sequence[str]) -> list[str]:
+    """The file names ``evaluate`` writes into ``--out`` for ``tasks``."""
+    from babylm.evaluation.report import REPORT_FILES
+
+    return [*(REPORT_FILES.values() if "blimp" in tasks else ()), *([PERPLEXITY_FILE] if "perplexity" in tasks else ())]
+
+
+def record_outputs(out_dir: Path, names) -> None:
+    """Add ``names`` to ``out_dir``'s manifest (before they are written: a crash leaves no unlisted file of ours)."""
+    from babylm.outputs import recorded, write_manifest
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_manifest(out_dir, COMMAND, recorded(out_dir, COMMAND) | set(names))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m babylm evaluate",
         description="Score an exported model (ours or any Hugging Face causal LM saved locally) on BLiMP "
-        "minimal pairs (summed fp32 log-probability after <s>; ties count as wrong) and/or perplexity.",
+        "minimal pairs (summed fp32 log-probability after <s>; ties count as wrong unless --ties correct) and/or "
+        "perplexity.",
     )
     parser.add_argument("--model", required=True, help="exported model directory (config.json, weights, tokenizer files)")
     parser.add_argument("--tasks", default="blimp", help=f"comma-separated tasks from {', '.join(TASKS)} (default: %(default)s)")
@@ -49,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val-file", default="data/corpus_split/val.txt", help="text for --tasks perplexity (default: %(default)s)")
     parser.add_argument("--seq-len", type=int, default=None, help="perplexity window length (default: the model's context length)")
     parser.add_argument("--max-tokens", type=int, default=None, help="perplexity over only the first N tokens of --val-file")
+    parser.add_argument(
+        "--ties", choices=("wrong", "correct"), default="wrong",
+        help="how a BLiMP pair whose two sentences score the same counts: wrong (default, strict) or correct (the rule "
+        "of lm-evaluation-harness and the official BabyLM pipeline, where the good sentence wins a tie)",
+    )
     parser.add_argument("--out", default=None, help="output folder (default: runs/eval/<model folder name>)")
     parser.add_argument("--batch-size", type=int, default=64, help="sentences (BLiMP) or windows (perplexity) per forward pass (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
@@ -81,7 +106,7 @@ def _blimp_directory(args, names: list[str] | None, log) -> Path:
 def run_blimp(model, tokenizer, args, out_dir: Path, log) -> dict:
     """Score BLiMP as ``args`` say, write the reports into ``out_dir`` and print the summary; returns the report."""
     from babylm.evaluation.blimp import aggregate, evaluate_blimp, load_blimp_dir
-    from babylm.evaluation.report import summary_table, write_report
+    from babylm.evaluation.report import REPORT_FILES, summary_table, write_report
 
     names = [n.strip() for n in args.paradigms.split(",") if n.strip()] if args.paradigms else None
     directory = _blimp_directory(args, names, log)
@@ -90,19 +115,21 @@ def run_blimp(model, tokenizer, args, out_dir: Path, log) -> dict:
     log(f"BLiMP: {len(paradigms)} paradigms, {pairs} pairs from {directory}")
     started = time.perf_counter()
     results = evaluate_blimp(
-        model, tokenizer, paradigms, batch_size=args.batch_size,
+        model, tokenizer, paradigms, batch_size=args.batch_size, ties=args.ties,
         progress=lambda r: log(f"  {r.uid:<55} {100 * r.accuracy:5.1f}%" + (f"  ({len(r.ties)} ties)" if r.ties else "")),
     )
     seconds = time.perf_counter() - started
     report = {"model": str(args.model), "blimp_dir": str(directory), **aggregate(results)}
     report["settings"] = {
-        "scoring": "sum of token log-probabilities after the start token, fp32; ties count as wrong",
+        "scoring": f"sum of token log-probabilities after the start token, fp32; ties count as {args.ties}",
+        "ties_count_as": args.ties,
         "batch_size": args.batch_size,
         "device": str(next(model.parameters()).device),
         "limit_per_paradigm": args.limit,
         "seconds": round(seconds, 3),
         "pairs_per_second": round(pairs / seconds, 2) if seconds > 0 else None,
     }
+    record_outputs(out_dir, REPORT_FILES.values())
     paths = write_report(report, results, out_dir)
     print(summary_table(report))
     for path in paths.values():
@@ -122,7 +149,8 @@ def run_perplexity(model, tokenizer, args, out_dir: Path, log) -> dict:
         perplexity(model, tokenizer, args.val_file, seq_len=args.seq_len, batch_size=args.batch_size, max_tokens=args.max_tokens)
     )
     result["model"] = str(args.model)
-    path = out_dir / "perplexity.json"
+    path = out_dir / PERPLEXITY_FILE
+    record_outputs(out_dir, [PERPLEXITY_FILE])
     atomic_write_json(path, result)
     print(
         f"perplexity {result['perplexity']:.2f} (mean NLL {result['mean_nll']:.4f} nats) over "
@@ -136,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``evaluate`` command on ``argv``; returns 0, or 2 after a one-line error on stderr."""
     from babylm.data.tokens.tokenizer import TokenizerError
     from babylm.export import ExportError, load_exported, resolve_device
+    from babylm.outputs import OutputError, check_writable
 
     args = build_parser().parse_args(argv)
 
@@ -145,12 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tasks = _parse_tasks(args.tasks)
         out_dir = Path(args.out) if args.out else Path("runs") / "eval" / Path(args.model).resolve().name
+        check_writable(out_dir, output_names(tasks), COMMAND, "--out")  # before the (long) scoring
         model, tokenizer = load_exported(args.model, resolve_device(args.device))
         if "blimp" in tasks:
             run_blimp(model, tokenizer, args, out_dir, log)
         if "perplexity" in tasks:
             run_perplexity(model, tokenizer, args, out_dir, log)
-    except (EvaluationError, ExportError, TokenizerError) as error:
+    except (EvaluationError, ExportError, TokenizerError, OutputError) as error:
         print(f"babylm evaluate: error: {error}", file=sys.stderr)
         return 2
     return 0

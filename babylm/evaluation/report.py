@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from babylm.atomic import atomic_output, atomic_write_json, atomic_write_text
-from babylm.evaluation.blimp import ParadigmResult
+from babylm.evaluation.blimp import ParadigmResult, pair_is_correct
 
 REPORT_FILES = {
     "json": "blimp.json",
@@ -36,7 +36,9 @@ def markdown_report(report: dict) -> str:
         "",
         f"Data: `{report.get('blimp_dir', '?')}`, {overall['paradigms']} paradigms, {overall['pairs']} pairs. "
         "A pair is correct when the good sentence's summed log-probability (fp32, after the start token) "
-        "is strictly higher; ties count as wrong.",
+        + ("is strictly higher; ties count as wrong."
+           if overall.get("ties_count_as", "wrong") == "wrong"
+           else "is higher or equal; ties count as correct (the lm-evaluation-harness / BabyLM pipeline rule)."),
         "",
         f"**Overall accuracy (mean over paradigms): {_percent(overall['accuracy'])}%** "
         f"(per pair: {_percent(overall['pair_accuracy'])}%; ties: {overall['ties']})",
@@ -110,6 +112,7 @@ def write_report(report: dict, results: Sequence[ParadigmResult], out_dir: str |
     with atomic_output(paths["scores"], "w") as handle:
         for result in results:
             for pair_id, good, bad in zip(result.pair_ids, result.good_logprobs, result.bad_logprobs):
-                row = {"UID": result.uid, "pairID": pair_id, "logprob_good": good, "logprob_bad": bad, "correct": good > bad}
+                correct = pair_is_correct(good, bad, result.tie_rule)
+                row = {"UID": result.uid, "pairID": pair_id, "logprob_good": good, "logprob_bad": bad, "correct": correct}
                 handle.write(json.dumps(row) + "\n")
     return paths

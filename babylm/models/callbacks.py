@@ -1,4 +1,4 @@
-"""Lightning callbacks of the training runs: checkpoints at training-word milestones.
+"""Lightning callbacks of the training runs: checkpoints at training-word milestones, and the progress bar.
 
 BabyLM asks for intermediate checkpoints by the number of training *words* a model has seen: 1M, 2M, …, 10M,
 then every 10M up to 100M. :class:`WordMilestoneCheckpoint` saves one there. It is wired into every training
@@ -8,6 +8,9 @@ command by the CLI under the ``word_checkpoints`` key (``--word_checkpoints.mile
 Words seen = tokens seen (``CausalLM.tokens_seen``, all ranks) × ``words_per_token`` of the DataModule (training
 words ÷ training tokens, counted when the corpus was encoded). Writes ``<dirpath>/words-<N>M.ckpt`` and, with
 ``export_hf``, a Hugging Face directory ``<dirpath>/hf-words-<N>M/`` per milestone.
+
+:func:`epoch_progress_bar` is the training commands' progress bar: Lightning's own (Rich when installed),
+without the bogus epoch total Lightning's Rich bar prints when ``max_epochs`` is unset (``Epoch 1/-2``).
 """
 
 from __future__ import annotations
@@ -116,7 +119,9 @@ class WordMilestoneCheckpoint(L.Callback):
         if self.export_hf and trainer.is_global_zero:
             from babylm.export import export_hf
 
-            export_hf(pl_module.model, pl_module.hparams.get("tokenizer_path"), directory / f"hf-words-{label}")
+            # refused (one line, the run stops, nothing lost) when that folder holds anything but an export of ours
+            export_hf(pl_module.model, pl_module.hparams.get("tokenizer_path"), directory / f"hf-words-{label}",
+                      option="word_checkpoints.export_hf folder")
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -127,3 +132,32 @@ class WordMilestoneCheckpoint(L.Callback):
         """Restore the milestones already saved."""
         self.saved = [float(m) for m in state_dict.get("saved", [])]
 
+
+
+def epoch_progress_bar() -> Optional[L.Callback]:
+    """Return the progress bar for training commands: an :class:`EpochProgressBar`, or None without ``rich``.
+
+    Without ``rich`` Lightning falls back to its TQDM bar, which prints no epoch total, so nothing is needed.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("rich") is None:
+        return None
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    class EpochProgressBar(RichProgressBar):
+        """Lightning's Rich progress bar, showing ``Epoch N/M`` only when the run has a last epoch M.
+
+        Lightning 2.x writes ``Epoch N/{max_epochs - 1}``, i.e. ``Epoch 1/-2`` for ``max_epochs: null``
+        (``-1``, the Trainer's "no limit" when ``max_steps`` ends the run); this bar writes ``Epoch N`` then.
+        """
+
+        def _get_train_description(self, current_epoch: int) -> str:
+            description = f"Epoch {current_epoch}"
+            max_epochs = self.trainer.max_epochs
+            if max_epochs is not None and max_epochs > 0:
+                description += f"/{max_epochs - 1}"
+            width = len(self.validation_description)  # padded as Lightning does, so the bars do not flicker
+            return f"{description:{width}}" if width > len(description) else description
+
+    return EpochProgressBar()

@@ -109,7 +109,9 @@ class CausalLM(L.LightningModule):
             estimate of the whole run (``max_steps``, or ``max_epochs`` × steps per epoch).
         min_lr_ratio: Learning rate at the end of the cosine, as a fraction of ``learning_rate``.
         export_dir: When set, a Hugging Face directory (safetensors, config, tokenizer) is written here at the
-            end of ``fit``, e.g. ``checkpoints/Llama-360M`` (relative to the working directory).
+            end of ``fit``, e.g. ``checkpoints/Llama-360M`` (relative to the working directory). It replaces a
+            previous export there; a folder holding anything else, or holding the checkpoints, is refused at
+            start-up.
         export_weights: Which weights that export holds: ``last`` (the end of training) or ``best`` (the
             checkpoint with the best monitored validation loss, as the reference work's
             ``load_best_model_at_end``; falls back to the last weights when no best checkpoint exists).
@@ -303,11 +305,12 @@ class CausalLM(L.LightningModule):
         from babylm.export import export_checkpoint, export_hf
 
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or ""
+        option = "model.init_args.export_dir"  # named in the message if the folder is not an export (checked at start-up too)
         if self.hparams.export_weights == "best" and best:
-            out = export_checkpoint(best, self.hparams.export_dir, self.hparams.tokenizer_path)
+            out = export_checkpoint(best, self.hparams.export_dir, self.hparams.tokenizer_path, option)
             print(f"exported the best checkpoint ({best}) to {out}")
             return
         if self.hparams.export_weights == "best":
             log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): exporting the last weights")
-        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir)
+        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option)
         print(f"exported the trained model to {out}")

@@ -2,7 +2,8 @@
 
 Used by :class:`babylm.models.distill.DistillationStudent`; nothing to run on its own. Reads each teacher
 directory written by ``python -m babylm export`` (``config.json``, ``model.safetensors``, ``tokenizer.json``)
-and the student's tokenizer file; writes nothing.
+through :func:`babylm.export.load_hf_model` (no custom code, no pickle) and the student's tokenizer file;
+writes nothing.
 
 Teachers are held in :class:`FrozenTeachers`, a plain Python container rather than an ``nn.Module``, on
 purpose: the Lightning module's ``.train()``, ``.parameters()``, ``state_dict()``, DDP's parameter
@@ -33,9 +34,11 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
     Takes the teacher directory, the student's ``vocab_size`` and, when given, the student's tokenizer
     (a ``tokenizers`` JSON file or an HF directory). Raises :class:`TeacherError`, naming both sides, when
     the directory or its ``config.json`` is missing, when the vocabulary sizes differ, or when the teacher
-    directory's ``tokenizer.json`` is missing or is not the student's tokenizer. Never runs remote code.
+    directory's ``tokenizer.json`` is missing or is not the student's tokenizer; and, before the model is
+    loaded, when the folder asks to run code (``auto_map``) or holds only pickle weights (see
+    :func:`babylm.export.load_hf_model`). Never runs remote code.
     """
-    from transformers import AutoModelForCausalLM
+    from babylm.export import ExportError, load_hf_model
 
     directory = Path(path)
     if not (directory / "config.json").is_file():
@@ -45,7 +48,10 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
         )
     if tokenizer_path is not None:
         check_same_tokenizer(directory, tokenizer_path)
-    model = AutoModelForCausalLM.from_pretrained(str(directory), trust_remote_code=False, dtype=torch.float32)
+    try:
+        model = load_hf_model(directory, what="teacher")
+    except ExportError as error:
+        raise TeacherError(str(error)) from error
     if model.config.vocab_size != vocab_size:
         student = f" ({tokenizer_path})" if tokenizer_path is not None else ""
         raise TeacherError(

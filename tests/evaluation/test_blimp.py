@@ -198,3 +198,71 @@ def test_special_token_strings_in_a_sentence_are_scored_as_text(llama_dir):
     assert tokenizer.decode(ids) == sentence
     [score] = sentence_logprobs(model, tokenizer, [sentence])
     assert score == pytest.approx(reference_logprob(model, [1, *ids]), abs=1e-4)
+
+
+# ─── fail safe on every input (issue 10) ──────────────────────────────────────
+
+
+def test_identical_sentences_get_identical_scores_whatever_the_batching(llama_dir, shared_data):
+    # real BLiMP: principle_A_case_2 has 5 pairs whose good and bad sentences are the same string
+    paradigm = load_paradigm(shared_data / "blimp-dev" / "principle_A_case_2.jsonl")
+    identical = [p.pair_id for p in paradigm.pairs if p.good == p.bad]
+    assert len(identical) == 5
+    keep = {p.pair_id for p in paradigm.pairs[:60]} | set(identical)
+    paradigm.pairs = [p for p in paradigm.pairs if p.pair_id in keep]
+    model, tokenizer = load_exported(llama_dir)
+    for batch_size in (1, 5, 16, 64):
+        result = score_paradigm(model, tokenizer, paradigm, batch_size=batch_size)
+        assert result.ties == identical, batch_size
+    sentences = ["The monks blamed themselves.", "Who?", "The monks blamed themselves.", "These rivers were frozen."]
+    for batch_size in (1, 2, 3):
+        scores = sentence_logprobs(model, tokenizer, sentences, batch_size=batch_size)
+        assert scores[0] == scores[2]
+
+
+def test_ties_count_as_correct_under_the_harness_rule(tmp_path, llama_dir):
+    path = tmp_path / "toy.jsonl"
+    path.write_text("\n".join([
+        pair_line("The monks blamed themselves.", "The monks blamed themselves.", pair_id="a"),
+        pair_line("The monks blamed themselves.", "The monks blamed himself.", pair_id="b"),
+    ]) + "\n", encoding="utf-8")
+    model, tokenizer = load_exported(llama_dir)
+    strict = score_paradigm(model, tokenizer, load_paradigm(path), ties="wrong")
+    lenient = score_paradigm(model, tokenizer, load_paradigm(path), ties="correct")
+    assert strict.ties == lenient.ties == ["a"]
+    assert lenient.correct == strict.correct + 1
+    assert aggregate([lenient])["overall"]["ties_count_as"] == "correct"
+    assert aggregate([strict])["overall"]["ties_count_as"] == "wrong"
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (pair_line("A b.", "B a.") + "\n" + pair_line("C d.", "D c.", pair_id="1") + "\n").encode())
+    paradigm = load_paradigm(path)
+    assert [p.good for p in paradigm.pairs] == ["A b.", "C d."] and paradigm.uid == "toy"
+
+
+def test_deeply_nested_json_is_not_valid_json_not_a_recursion_error(tmp_path):
+    path = tmp_path / "nested.jsonl"
+    path.write_text(pair_line("A b.", "B a.") + "\n" + "[" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(BlimpDataError) as caught:
+        load_paradigm(path)
+    assert str(caught.value) == f"{path}:2: not valid JSON (nested too deeply)"
+
+
+def test_a_sentence_longer_than_the_context_names_file_and_line_before_any_scoring(tmp_path, tiny_tokenizer):
+    from tests.evaluation.tiny_models import save_tiny_model
+
+    save_tiny_model(tmp_path / "model", "gpt2", tiny_tokenizer, max_position_embeddings=8)
+    model, tokenizer = load_exported(tmp_path / "model")
+    (tmp_path / "a.jsonl").write_text(pair_line("No.", "Yes.", uid="a") + "\n", encoding="utf-8")
+    long = "What did the historian claim that the monks described the harbour?"
+    (tmp_path / "b.jsonl").write_text(
+        pair_line("No.", "Yes.", uid="b") + "\n" + pair_line("No.", long, uid="b", pair_id="1") + "\n", encoding="utf-8")
+    scored = []
+    with pytest.raises(EvaluationError) as caught:
+        evaluate_blimp(model, tokenizer, load_blimp_dir(tmp_path), progress=scored.append)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'b.jsonl'}:2 (sentence_bad): sentence 'What did")
+    assert "longer than the model's 8 positions" in message and "\n" not in message
+    assert scored == []  # nothing was scored before the error

@@ -6,6 +6,8 @@ import json
 import math
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import pytest
 import torch
 import torch.nn.functional as F
@@ -96,3 +98,68 @@ def test_evaluate_perplexity_task_writes_json(tmp_path, llama_dir, capsys):
     assert written["perplexity"] == pytest.approx(expected, rel=1e-5)
     assert f"perplexity {expected:.2f}" in capsys.readouterr().out
     assert not (out / "blimp.json").exists()
+
+
+# ─── streaming: memory bounded by a chunk, reading stops at --max-tokens (issue 10) ───────────────────
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.lists(st.sampled_from(list("ab Z1.,'\n\t-é—") + ["  ", "\n\n", " '", "'s ", "<s>", "</s>", "\u3000"]),
+                     max_size=120).map("".join))
+def test_long_documents_cut_into_pieces_keep_their_tokens(text, monkeypatch, tiny_tokenizer):
+    from babylm.data.tokens.encode import iter_documents
+    from babylm.data.tokens.tokenizer import to_hf_tokenizer
+    from babylm.evaluation import perplexity as module
+
+    tokenizer = to_hf_tokenizer(tiny_tokenizer)
+    whole = []
+    for piece in iter_documents([text]):  # one piece per document: no cuts at this size
+        ids = tokenizer(piece.text.strip(), add_special_tokens=False)["input_ids"]
+        whole += [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+    monkeypatch.setattr(module, "PIECE_CHARS", 5)
+    monkeypatch.setattr(module, "FIRST_BATCH_CHARS", 3)
+    assert module.text_token_ids(tokenizer, text) == whole
+
+
+def test_max_tokens_stops_reading_and_tokenizing(tmp_path, llama_dir, monkeypatch):
+    from babylm.evaluation import perplexity as module
+
+    model, tokenizer = load_exported(llama_dir)
+    sentence = "The abbey of Bruges was rebuilt in the fourteenth century by the monks. "
+    one_line = tmp_path / "one_line.txt"
+    one_line.write_text(sentence * 40_000, encoding="utf-8")  # ~2.9 MB, a single line: one document
+    many_lines = tmp_path / "many_lines.txt"
+    many_lines.write_text((sentence + "\n\n") * 40_000, encoding="utf-8")  # 40,000 documents
+
+    seen_chars, read_chunks = [], []
+
+    def counting_tokenizer(texts, **kwargs):
+        seen_chars.append(sum(len(t) for t in texts))
+        return tokenizer(texts, **kwargs)
+
+    counting_tokenizer.bos_token_id, counting_tokenizer.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+    real_chunks = module._file_chunks
+
+    def counting_chunks(path, *args):
+        for chunk in real_chunks(path, *args):
+            read_chunks.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(module, "_file_chunks", counting_chunks)
+    for path in (one_line, many_lines):
+        seen_chars.clear(), read_chunks.clear()
+        result = perplexity(model, counting_tokenizer, path, seq_len=64, max_tokens=2000)
+        assert result.predicted_tokens == 2000 - 2000 // 64 - (1 if 2000 % 64 else 0)
+        assert sum(seen_chars) <= module.FIRST_BATCH_CHARS + module.PIECE_CHARS  # one small tokenizer call
+        if path is many_lines:
+            assert len(read_chunks) == 1  # of the 3 MB file, only the first 1 MiB chunk was read
+    whole = perplexity(model, tokenizer, many_lines, seq_len=64, max_tokens=2000)
+    assert whole.perplexity == pytest.approx(result.perplexity, rel=1e-6)
+
+
+def test_a_file_that_is_not_utf8_names_the_byte(tmp_path, llama_dir):
+    model, tokenizer = load_exported(llama_dir)
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("The caf\u00e9 of Bruges.".encode("latin-1"))
+    with pytest.raises(EvaluationError, match=rf"{path}: not UTF-8 near byte 7"):
+        perplexity(model, tokenizer, path)

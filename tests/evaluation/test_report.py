@@ -80,3 +80,35 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, llama_dir, capsys):
         assert err[-1].startswith("babylm evaluate: error: ") and fragment in err[-1], err
         assert not any("Traceback" in line for line in err)
     assert not (tmp_path / "out" / "blimp.json").exists()
+
+
+def test_ties_correct_option_follows_the_harness_rule_everywhere(tmp_path, llama_dir):
+    blimp = tmp_path / "blimp"
+    blimp.mkdir()
+    same = {"sentence_good": "The monks blamed themselves.", "sentence_bad": "The monks blamed themselves.", "pairID": "7",
+            "field": "morphology", "linguistics_term": "anaphor_agreement", "UID": "toy"}
+    (blimp / "toy.jsonl").write_text(json.dumps(same) + "\n", encoding="utf-8")
+    for rule, correct in (("wrong", 0), ("correct", 1)):
+        out = tmp_path / rule
+        assert main(["--model", str(llama_dir), "--blimp-dir", str(blimp), "--out", str(out), "--ties", rule]) == 0
+        report = json.loads((out / "blimp.json").read_text(encoding="utf-8"))
+        assert report["overall"]["ties"] == 1 and report["overall"]["ties_count_as"] == rule
+        assert report["paradigms"]["toy"]["correct"] == correct and report["settings"]["ties_count_as"] == rule
+        [row] = [json.loads(line) for line in (out / "blimp_scores.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert row["correct"] is bool(correct)
+        assert f"ties count as {rule}" in (out / "blimp.md").read_text(encoding="utf-8")
+
+
+def test_out_never_overwrites_a_file_evaluate_did_not_write(tmp_path, llama_dir, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "blimp.md").write_text("my own notes")
+    argv = ["--model", str(llama_dir), "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--limit", "3", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "blimp.md exists and was not written by babylm evaluate" in err[0]
+    assert [p.name for p in out.iterdir()] == ["blimp.md"] and (out / "blimp.md").read_text() == "my own notes"
+    (out / "blimp.md").unlink()
+    assert main(argv) == 0 and main(argv) == 0  # its own reports are replaced on the next run
+    assert main(["--model", str(llama_dir), "--out", str(out / "blimp.json"), "--blimp-dir", str(SAMPLE_BLIMP_DIR)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err

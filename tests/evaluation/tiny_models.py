@@ -12,9 +12,10 @@ from pathlib import Path
 
 import torch
 
-from babylm.data.tokens.tokenizer import to_hf_tokenizer, train_tokenizer
+from babylm.data.tokens.tokenizer import load_hf_tokenizer, to_hf_tokenizer, train_tokenizer
 from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.models.build import ModelConfig, build_model
+from babylm.models.causal_lm import CausalLM  # imported at collection: Lightning's log handler binds the real stderr
 
 EXTRA_TEXT = [
     "The city of Bruges was a great centre of the wool trade in the middle ages.",
@@ -48,3 +49,15 @@ def save_tiny_model(out_dir: Path, arch: str, tokenizer, seed: int = 0, **overri
     model.save_pretrained(str(out_dir))
     to_hf_tokenizer(tokenizer).save_pretrained(str(out_dir))
     return model
+
+
+def tiny_checkpoint(path: Path, tokenizer_path: Path, arch: str = "llama") -> Path:
+    """Write a Lightning-style checkpoint of an untrained tiny CausalLM (``state_dict`` + hyper-parameters) at ``path``.
+
+    Enough for ``python -m babylm export`` (which reads only those two entries); returns ``path``.
+    """
+    vocab = len(load_hf_tokenizer(tokenizer_path))
+    module = CausalLM(tiny_config(arch), vocab_size=vocab, tokenizer_path=str(tokenizer_path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
+    return path

@@ -42,6 +42,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, os_error_line,
                            remove_stale_temporaries, temporary_folder, temporary_target)
 from babylm.data.tokens.documents import BOS, EOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
+from babylm.hf_guard import UnsafeFolderError, refuse_remote_code
 from babylm.safe_json import JsonError, read_json
 
 PAD = "<pad>"
@@ -222,33 +223,16 @@ def load_hf_tokenizer(path: str | os.PathLike):
 
         if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
             raise TokenizerError(f"{path}: no tokenizer files in this directory")
-        _refuse_custom_code(path)
+        try:
+            refuse_remote_code(path)
+        except UnsafeFolderError as error:
+            raise TokenizerError(str(error)) from None
         try:
             return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, split_special_tokens=True)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise TokenizerError(f"{path}: cannot load the tokenizer ({first_line[:200]})") from None
     return to_hf_tokenizer(load_tokenizer(path))
-
-
-def _refuse_custom_code(directory: Path) -> None:
-    """Raise :class:`TokenizerError` if ``directory``'s tokenizer (or model) config names code to import.
-
-    An ``auto_map`` entry (``"AutoTokenizer": ["module.Class", …]``) makes transformers import a ``.py``
-    file from the folder; our tokenizers never have one, so such a folder is refused before loading.
-    """
-    for name, key in (("tokenizer_config.json", None), ("config.json", "AutoTokenizer")):
-        file = directory / name
-        if not file.is_file():
-            continue
-        try:
-            config = read_json(file)
-        except JsonError as error:
-            raise TokenizerError(str(error)) from None
-        auto_map = config.get("auto_map") if isinstance(config, dict) else None
-        if auto_map and (key is None or (isinstance(auto_map, dict) and key in auto_map)):
-            raise TokenizerError(f"{file}: 'auto_map' names custom code ({str(auto_map)[:80]}); babylm never runs "
-                                 "code from a model folder: remove 'auto_map' or use a plain tokenizer.json")
 
 
 def tokenizer_fingerprint(path: str | os.PathLike) -> str:

@@ -83,11 +83,11 @@ def test_custom_tokenizer_code_in_a_folder_is_refused_without_running_it(tiny_en
     start = time.monotonic()
     with pytest.raises(TokenizerError) as error:
         load_hf_tokenizer(folder)
-    assert "tokenizer_config.json: 'auto_map' names custom code" in str(error.value) and "\n" not in str(error.value)
+    assert "tokenizer_config.json: auto_map asks to run code from the model folder (evil_tokenizer.py)" in str(error.value) and "\n" not in str(error.value)
     assert time.monotonic() - start < 5 and not marker.exists()  # no prompt, no wait, no code
     (folder / "tokenizer_config.json").write_text(json.dumps({**config, "auto_map": None}))
     (folder / "config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": "evil_tokenizer.EvilTokenizer"}}))
-    with pytest.raises(TokenizerError, match="config.json: 'auto_map' names custom code"):
+    with pytest.raises(TokenizerError, match="config.json: auto_map asks to run code"):
         load_hf_tokenizer(folder)
     assert not marker.exists()
 
