@@ -14,7 +14,8 @@ Rules (in order):
                        (ﬁ, ﬂ …) → letters, CR/LF → LF.
 ``markup``             residual wiki and HTML markup: templates, tables, files, links, ``'''``/``''``,
                        known HTML tags, entities (rendered as in ``babylm.data.sources.wikitext_render``), and
-                       Project Gutenberg ``_italic_`` underscores.
+                       Project Gutenberg ``_italic_`` underscores (also an italic suffix glued to a
+                       number: ``38_a_`` → ``38a``).
 ``page_markers``       page furniture: Gutenberg ``[v.04 p.0498]`` markers (also when broken across a line),
                        ``[Illustration: …]`` captions and ``[Sidenote: …]`` margin notes; OCR page-number
                        lines and the ALL-CAPS running head printed next to them.
@@ -91,6 +92,8 @@ def normalise_unicode(text: str) -> str:
 # ------------------------------------------------------------------------------------------------- markup
 # _italic_ as Gutenberg marks it; may span a line break of hard-wrapped text (at most 300 characters).
 _PG_ITALIC = re.compile(r"(?<![\w_])_(?=[^\s_])([^_]{0,300}?[^\s_])_(?![\w_])")
+# An italic letter suffix glued to a number, as PG marks folio and section references: 38_a_, 12_b_, 3_rd_.
+_PG_ITALIC_SUFFIX = re.compile(r"(?<=\d)_([A-Za-z]{1,3})_(?![\w_])")
 
 
 def remove_markup(text: str) -> str:
@@ -98,6 +101,7 @@ def remove_markup(text: str) -> str:
 
     def once(value: str) -> str:
         value = strip_markup(value)
+        value = _PG_ITALIC_SUFFIX.sub(r"\1", value)
         return _PG_ITALIC.sub(r"\1", value)
 
     return _until_stable(once, text)
