@@ -56,6 +56,17 @@ _WINDOWS_DEVICES = frozenset(
 )
 
 
+PREFIX = "1911 Encyclopædia Britannica/"
+"""Title prefix of the EB1911 main-namespace pages on English Wikisource (articles, sub-pages, front matter)."""
+
+NON_ARTICLE_TITLES = re.compile(
+    r"^(Volume \d+|Vol \d+(/.*)?|IndexPage|Index to .*|Contributors|List of contributors|"
+    r"Prefatory Note.*|Classified (Table of Contents|table of contents|List of Articles).*|"
+    r"Rules and Abbreviations|.*/Plates)$"
+)
+"""Leaf titles (after :data:`PREFIX`) of front/back matter and listings: not articles even when scan-backed.
+Shared by the scraper's catalogue and the dump ingest, so both call the same pages articles."""
+
 PAGES_PER_PART = 100
 """Scan pages per part folder: part 1 holds the articles starting on scan pages 1–100, part 2 on 101–200…"""
 
@@ -185,11 +196,11 @@ class Tally:
     def __init__(self) -> None:
         self.kinds: dict[str, list[int]] = {}
 
-    def add(self, kind: str, text: str = "", count: int = 1) -> None:
-        """Count ``count`` removals of ``kind`` holding the words of ``text``."""
+    def add(self, kind: str, text: str = "", count: int = 1, words: int | None = None) -> None:
+        """Count ``count`` removals of ``kind`` holding the words of ``text`` (or ``words`` words)."""
         entry = self.kinds.setdefault(kind, [0, 0])
         entry[0] += count
-        entry[1] += len(text.split())
+        entry[1] += len(text.split()) if words is None else words
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         """``{kind: {"count": n, "words": w}}``, kinds sorted."""

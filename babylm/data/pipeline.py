@@ -247,17 +247,22 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
             return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
-                     ["babylm.data.sources.gutenberg", "babylm.data.text.clean_rules", "babylm.data.articles", "babylm.data.articles"], run)
+                     ["babylm.data.sources.gutenberg", "babylm.data.sources.gutenberg_headwords", "babylm.data.sources.gutenberg_markup",
+                      "babylm.data.articles"], run)
     from babylm.data.sources.wikitext import ingest_pages
 
     files = [Path(p) for p in args.wikitext_pages]
 
     def run_wikitext() -> str:
-        stats = _replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw))
-        return f"{stats.articles} articles from {stats.pages} pages → {layout.raw}"
+        stats = _replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw, progress=True))
+        routes = ", ".join(f"{n} by {route}" for route, n in sorted(stats.routes.items()))
+        return (f"{stats.articles} articles ({routes or 'none'}) from {stats.pages} scan pages and {stats.article_pages} "
+                f"article pages; {stats.orphans} orphan spans left out → {layout.raw}")
 
     return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "wikitext", "files": sorted(map(str, files))},
-                 ["babylm.data.sources.wikitext", "babylm.data.sources.wikitext_render", "babylm.data.articles", "babylm.data.articles"], run_wikitext)
+                 ["babylm.data.sources.wikitext", "babylm.data.sources.wikitext_assembly", "babylm.data.sources.transclusion",
+                  "babylm.data.sources.dump", "babylm.data.sources.wikitext_render", "babylm.data.sources.wikitext_templates",
+                  "babylm.data.articles"], run_wikitext)
 
 
 def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.SplitOptions) -> list[Stage]:
@@ -286,7 +291,8 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
         Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {}, ["babylm.data.text.combine"], run_combine),
         Stage("clean", [(layout.combined, None)], [(layout.cleaned, None)],
               {"strip_accents": args.strip_accents, "recase_headwords": args.recase_headwords},
-              ["babylm.data.text.clean", "babylm.data.text.clean_rules", "babylm.data.sources.wikitext_render"], run_clean),
+              ["babylm.data.text.clean", "babylm.data.text.clean_rules", "babylm.data.sources.wikitext_render",
+               "babylm.data.sources.wikitext_templates"], run_clean),
         Stage("split", [(layout.cleaned, None)], split_outputs,
               {"train_words": split_options.train_words, "val_words": split_options.val_words,
                "val_fraction": split_options.val_fraction, "seed": split_options.seed},

@@ -32,19 +32,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from babylm.atomic import atomic_write_json
-from babylm.data.articles import article_relpath, assign_stems, part_of
+from babylm.data.articles import NON_ARTICLE_TITLES, PREFIX, article_relpath, assign_stems, part_of
 from babylm.data.wikisource.api import ApiClient, is_local
 
-PREFIX = "1911 Encyclopædia Britannica/"
 CATALOGUE_VERSION = 1
 
 _SCAN_PAGE = re.compile(r"^Page:EB1911 - Volume (\d+)\.djvu/(\d+)$")
-NON_ARTICLE_TITLES = re.compile(
-    r"^(Volume \d+|Vol \d+(/.*)?|IndexPage|Index to .*|Contributors|List of contributors|"
-    r"Prefatory Note.*|Classified (Table of Contents|table of contents|List of Articles).*|"
-    r"Rules and Abbreviations|.*/Plates)$"
-)
-"""Leaf titles (after the prefix) of front/back matter and listings, skipped even when scan-backed."""
 
 DISCOVERY_PARAMS: dict[str, str] = {
     "action": "query",
