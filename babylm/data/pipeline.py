@@ -289,10 +289,10 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
     return [
         Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {}, ["babylm.data.text.convert"], run_convert),
         Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {}, ["babylm.data.text.combine"], run_combine),
-        Stage("clean", [(layout.combined, None)], [(layout.cleaned, None)],
+        Stage("clean", [(layout.combined, None)], [(layout.cleaned, None), (clean.report_path(layout.cleaned), None)],
               {"strip_accents": args.strip_accents, "recase_headwords": args.recase_headwords},
-              ["babylm.data.text.clean", "babylm.data.text.clean_rules", "babylm.data.sources.wikitext_render",
-               "babylm.data.sources.wikitext_templates"], run_clean),
+              ["babylm.data.text.clean", "babylm.data.text.clean_rules", "babylm.data.text.hyphenation",
+               "babylm.data.sources.wikitext_render", "babylm.data.sources.wikitext_templates"], run_clean),
         Stage("split", [(layout.cleaned, None)], split_outputs,
               {"train_words": split_options.train_words, "val_words": split_options.val_words,
                "val_fraction": split_options.val_fraction, "seed": split_options.seed},

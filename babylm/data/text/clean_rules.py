@@ -24,8 +24,9 @@ Rules (in order):
                        ``[=a]`` → ``ā`` (and ``[)i]``, ``['s]``, ``[vs]``… diacritics), ``[root]`` → ``√``,
                        ``[inf]`` → ``∞``; ``[signed]`` and ``[Transcriber's note: …]`` removed.
 ``sub_superscripts``   Gutenberg's ``C_{12}H_{22}O_{11}`` → ``C12H22O11``, ``W_l`` → ``Wl``, ``x^{2}`` → ``x²``.
-``hyphenation``        a word broken across a line end (``hazard-⏎ous``) is joined (``hazardous``) when both
-                       sides are lower-case letters; other hyphens stay.
+``hyphenation``        a line-end hyphen between lower-case letters: a broken word is joined (``hazard-⏎ous``
+                       → ``hazardous``), a compound keeps its hyphen (``twenty-⏎one`` → ``twenty-one``),
+                       decided from the corpus's own evidence (:mod:`babylm.data.text.hyphenation`).
 ``quotes``             curly and low quotation marks → ``"`` and ``'``; primes (′ ″) and guillemets stay.
 ``dashes``             Gutenberg's ``--`` → ``—`` (the em dash Wikisource text already uses).
 ``whitespace``         runs of spaces and tabs → one space, lines stripped, empty lines dropped.
@@ -38,11 +39,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
 from babylm.data.sources.gutenberg_markup import resolve_editorial_brackets
 from babylm.data.sources.wikitext_render import strip_markup
+from babylm.data.text.hyphenation import HyphenEvidence
+from babylm.data.text.hyphenation import join_hyphenated_words as _join_hyphenated_words
 
 
 @dataclass(frozen=True)
@@ -169,20 +173,19 @@ def resolve_sub_superscripts(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------- hyphenation
-_LINE_END_HYPHEN = re.compile(r"-[ \t]*\n[ \t]*")
-
-
 def join_hyphenated_words(text: str) -> str:
-    """``hazard-⏎ous`` → ``hazardous``: a hyphen at a line end between lower-case letters is a break."""
+    """Line-end hyphens: ``hazard-⏎ous`` → ``hazardous``, ``twenty-⏎one`` → ``twenty-one`` (evidence: the text)."""
+    return _join_hyphenated_words(text)
 
-    def join(match: re.Match) -> str:
-        before = match.string[match.start() - 1] if match.start() else ""
-        after = match.string[match.end()] if match.end() < len(match.string) else ""
-        if before.isalpha() and before.islower() and after.isalpha() and after.islower():
-            return ""
-        return match.group(0)
 
-    return _LINE_END_HYPHEN.sub(join, text)
+def hyphenation_rule(evidence: HyphenEvidence | None, decisions: Counter | None = None) -> CleanRule:
+    """The ``hyphenation`` rule deciding from ``evidence`` (a whole corpus's) and counting its ``decisions``."""
+
+    def apply(text: str) -> str:
+        return _join_hyphenated_words(text, evidence, decisions)
+
+    apply.__doc__ = join_hyphenated_words.__doc__
+    return CleanRule("hyphenation", apply)
 
 
 # ------------------------------------------------------------------------------------------ quotes, dashes
@@ -282,7 +285,15 @@ RULE_NAMES = tuple(rule.name for rule in RULES)
 LOSSY_RULE_NAMES = tuple(rule.name for rule in RULES if rule.lossy)
 
 
-def select_rules(*, strip_accents: bool = False, recase_headwords: bool = False) -> tuple[CleanRule, ...]:
-    """The lossless rules plus the lossy ones switched on; returns them in application order."""
+def select_rules(*, strip_accents: bool = False, recase_headwords: bool = False,
+                 hyphenation: CleanRule | None = None) -> tuple[CleanRule, ...]:
+    """The lossless rules plus the lossy ones switched on; returns them in application order.
+
+    ``hyphenation`` replaces the default hyphenation rule (e.g. one deciding from corpus evidence,
+    :func:`hyphenation_rule`).
+    """
     wanted = {"strip_accents": strip_accents, "recase_headwords": recase_headwords}
-    return tuple(rule for rule in RULES if not rule.lossy or wanted[rule.name])
+    rules = tuple(rule for rule in RULES if not rule.lossy or wanted[rule.name])
+    if hyphenation is not None:
+        rules = tuple(hyphenation if rule.name == "hyphenation" else rule for rule in rules)
+    return rules
