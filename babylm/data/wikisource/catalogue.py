@@ -17,6 +17,14 @@ Rules (README, section *scrape*):
   start on scan pages 1–100, part 2 those starting on 101–200, and so on.
 * **file** — ``volume_VV/part_PP/<stem>.json`` where the stem comes from :mod:`babylm.data.articles`,
   assigned over the whole catalogue once discovery is complete.
+* **overlap** — no scan page goes to two articles twice over: a sub-page (``Brewing/Chemistry``,
+  ``Gregory (Popes)/Gregory I``) whose transcluded scan pages of its volume are **all** transcluded by an
+  ancestor page that is itself an article is skipped ("covered by its parent page"): the parent already
+  holds its text. A sub-page that shares only some scan pages with its ancestor (typically the page where
+  the parent's part ends and the sub-page's begins, in different sections) is kept. Both kinds are listed
+  under ``overlaps`` in the catalogue and counted in the log. The catalogue sees scan pages, not sections
+  (``prop=templates``): a sub-page lying wholly on pages its parent also touches counts as covered. The
+  offline dump ingest, which reads the sections, applies the exact rule (:mod:`babylm.data.sources.wikitext`).
 
 Reads and writes ``<out>/discovery.json`` (the catalogue).
 """
@@ -27,7 +35,7 @@ import json
 import logging
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -68,6 +76,8 @@ class Article:
     volume: int
     first_page: int
     path: str = ""
+    pages: list[int] = field(default_factory=list)
+    """The scan pages of ``volume`` it transcludes (for the overlap rule)."""
 
     @property
     def part(self) -> int:
@@ -100,10 +110,12 @@ def classify(title: str, url: str, templates: Iterable[str]) -> tuple[Article | 
     name = title[len(PREFIX):]
     if NON_ARTICLE_TITLES.match(name):
         return None, "front/back matter or listing"
+    templates = list(templates)
     position = scan_position(templates)
     if position is None:
         return None, "transcludes no EB1911 scan page"
-    return Article(title=title, name=name, url=url, volume=position[0], first_page=position[1]), ""
+    pages = sorted({int(m.group(2)) for m in map(_SCAN_PAGE.match, templates) if m and int(m.group(1)) == position[0]})
+    return Article(title=title, name=name, url=url, volume=position[0], first_page=position[1], pages=pages), ""
 
 
 @dataclass
@@ -116,6 +128,7 @@ class Catalogue:
     redirects: dict[str, str]
     complete: bool = False
     continue_params: dict[str, Any] | None = None
+    overlaps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def ordered(self) -> list[Article]:
         """Articles in book order: volume, first scan page, name."""
@@ -132,6 +145,7 @@ class Catalogue:
             "articles": [asdict(article) for article in self.ordered()],
             "skipped": self.skipped,
             "redirects": self.redirects,
+            "overlaps": self.overlaps,
         })
 
     @classmethod
@@ -144,7 +158,7 @@ class Catalogue:
             articles = {item["title"]: Article(**item) for item in raw["articles"]}
             return cls(base_url=raw["base_url"], articles=articles, skipped=dict(raw["skipped"]),
                        redirects=dict(raw["redirects"]), complete=bool(raw["complete"]),
-                       continue_params=raw["continue"])
+                       continue_params=raw["continue"], overlaps=dict(raw.get("overlaps") or {}))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CatalogueError(f"{path} is not a usable discovery file ({error}); delete it or pass "
                                  "--rediscover") from error
@@ -192,6 +206,10 @@ def discover(client: ApiClient, path: Path, base_url: str, *, rediscover: bool =
             catalogue.continue_params = data.get("continue")
             catalogue.complete = "continue" not in data
             if catalogue.complete:
+                skipped = resolve_overlaps(catalogue)
+                if catalogue.overlaps:
+                    log.info("discovery: %d sub-pages covered by their parent skipped, %d partial overlaps kept "
+                             "(see 'overlaps' in %s)", skipped, len(catalogue.overlaps) - skipped, path)
                 _assign_paths(catalogue)
             catalogue.save(path)
             log.info("discovery: %d articles, %d skipped so far", len(catalogue.articles),
@@ -212,6 +230,33 @@ def _absorb(catalogue: Catalogue, batch: dict[str, dict]) -> None:
             catalogue.skipped[title] = reason
         else:
             catalogue.articles[title] = article
+
+
+def resolve_overlaps(catalogue: Catalogue) -> int:
+    """Apply the overlap rule (module docstring) to a complete catalogue; returns how many sub-pages it skipped.
+
+    Records every overlap in ``catalogue.overlaps``: ``{sub-page title: {"parent", "shared_pages", "action"}}``.
+    """
+    skipped = 0
+    for title in sorted(catalogue.articles, key=lambda t: (t.count("/"), t)):
+        article = catalogue.articles.get(title)
+        if article is None or "/" not in article.name:
+            continue
+        parts = article.name.split("/")
+        ancestors = [catalogue.articles.get(PREFIX + "/".join(parts[:i])) for i in range(len(parts) - 1, 0, -1)]
+        for parent in (a for a in ancestors if a is not None and a.volume == article.volume):
+            shared = set(article.pages) & set(parent.pages)
+            if not shared:
+                continue
+            covered = bool(article.pages) and shared == set(article.pages)
+            catalogue.overlaps[title] = {"parent": parent.title, "shared_pages": len(shared),
+                                         "action": "skipped: covered by its parent page" if covered else "kept: partial overlap"}
+            if covered:
+                del catalogue.articles[title]
+                catalogue.skipped[title] = f"covered by its parent page {parent.title} (all its scan pages are the parent's)"
+                skipped += 1
+            break
+    return skipped
 
 
 def _assign_paths(catalogue: Catalogue) -> None:

@@ -201,3 +201,24 @@ def test_a_continuation_across_missing_pages_is_an_orphan(tmp_path, shared_data,
         ingest_wikitext.ScanPage(p["volume"], p["page_number"], p["raw_text"]) for p in wikisource_pages
     )
     assert len(articles) == stats.articles and len(orphan_spans) == 2
+
+
+def test_margin_headings_never_enter_the_rendered_text(article_wikitext):
+    """Every ``{{EB1911 Shoulder Heading…}}`` variant of the 14 real articles renders to nothing, counted."""
+    import re
+
+    from babylm.data.articles import Tally
+
+    seen = 0
+    for wikitext in article_wikitext.values():
+        removed = Tally()
+        render_wikitext(wikitext, removed=removed)
+        found = len(re.findall(r"\{\{\s*EB1911 Shoulder Heading", wikitext, re.I))
+        assert removed.as_dict().get("sidenote", {}).get("count", 0) == found
+        seen += found
+        for match in re.finditer(r"\{\{\s*EB1911 Shoulder Heading\w*\s*\|([^{}|]*)\}\}", wikitext, re.I):
+            around = wikitext[max(0, match.start() - 80): match.end() + 80]
+            if "{{" in around.replace(match.group(0), "") or "[[" in around or "<" in around:
+                continue
+            assert render_wikitext(around) == render_wikitext(around.replace(match.group(0), "")), match.group(0)
+    assert seen >= 180
