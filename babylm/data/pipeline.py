@@ -1,4 +1,4 @@
-"""The data pipeline in one command: acquire → convert → combine → clean → split.
+"""The data pipeline in one command: acquire → convert → combine → clean → split → quality report.
 
 Run it::
 
@@ -10,7 +10,8 @@ Run it::
 
 Everything lands under ``--data-dir`` (default ``data``): ``britannica_data/`` (article JSON),
 ``britannica_txt/``, ``combined_encyclopedia.txt``, ``encyclopedia_cleaned.txt`` and
-``corpus_split/{train,val}.txt`` + ``split_report.json``. The first stage depends on ``--source``:
+``corpus_split/{train,val}.txt`` + ``split_report.json``, and the corpus quality report ``quality.md`` +
+``quality.json`` (:mod:`babylm.data.text.quality`). The first stage depends on ``--source``:
 ``sample`` starts :func:`babylm.data.wikisource.sample.server.serve_sample` on 127.0.0.1 and scrapes it with
 :func:`babylm.data.wikisource.main`; ``wikisource`` scrapes the real site; ``gutenberg`` and ``wikitext``
 run the offline ingests (:mod:`babylm.data.sources.gutenberg`, :mod:`babylm.data.sources.wikitext`).
@@ -46,7 +47,8 @@ from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
 from babylm.atomic import atomic_write_json
-from babylm.data.text import clean, combine, convert, split
+from babylm.data.articles import INGEST_REPORT
+from babylm.data.text import clean, combine, convert, quality, split
 from babylm.data.sources.gutenberg import IngestError as GutenbergError
 from babylm.data.sources.wikitext import IngestError as WikitextError
 from babylm.data.wikisource.scrape import DEFAULT_BASE_URL
@@ -285,6 +287,12 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
         return (f"train {report['train']['articles']} articles / {report['train']['words']:,} words, "
                 f"val {report['val']['articles']} / {report['val']['words']:,} ({report['mode']} mode) → {layout.split_dir}")
 
+    def run_quality() -> str:
+        report = quality.write_report(layout.root)
+        return (f"{len(report['suspicious_titles'])} suspicious titles, "
+                f"{sum(report['residual_markup_per_million_words'].values()):.1f} residual markup per million words "
+                f"→ {layout.root / 'quality.md'}")
+
     split_outputs = [(layout.split_dir / name, None) for name in ("train.txt", "val.txt", "split_report.json")]
     return [
         Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {}, ["babylm.data.text.convert"], run_convert),
@@ -297,6 +305,10 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
               {"train_words": split_options.train_words, "val_words": split_options.val_words,
                "val_fraction": split_options.val_fraction, "seed": split_options.seed},
               ["babylm.data.text.split", "babylm.data.text.clean"], run_split),
+        Stage("quality", [(layout.raw, RAW_GLOB), (layout.raw / INGEST_REPORT, None), (layout.raw / "discovery.json", None),
+                          (layout.cleaned, None), (clean.report_path(layout.cleaned), None), *split_outputs],
+              [(layout.root / "quality.json", None), (layout.root / "quality.md", None)], {},
+              ["babylm.data.text.quality", "babylm.data.text.clean"], run_quality),
     ]
 
 
@@ -358,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The pipeline's command line."""
     parser = argparse.ArgumentParser(
         prog="python -m babylm prepare",
-        description="Run the data pipeline (acquire → convert → combine → clean → split), skipping up-to-date stages.",
+        description="Run the data pipeline (acquire → convert → combine → clean → split → quality report), skipping up-to-date stages.",
     )
     parser.add_argument("--source", choices=SOURCES, default="sample", help="where the articles come from (default: %(default)s)")
     parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH", help="Project Gutenberg EB1911 slice(s) for --source gutenberg")
@@ -385,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         prepare(args)
     except (PipelineError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
-            GutenbergError, WikitextError) as error:
+            quality.QualityError, GutenbergError, WikitextError) as error:
         print(f"prepare: {error}", file=sys.stderr)
         return 2
     return 0
