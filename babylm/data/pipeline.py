@@ -249,22 +249,19 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
             return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
-                     ["babylm.data.sources.gutenberg", "babylm.data.sources.gutenberg_headwords", "babylm.data.sources.gutenberg_markup",
-                      "babylm.data.articles"], run)
+                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_headwords", "_markup")] + ["babylm.data.articles"], run)
     from babylm.data.sources.wikitext import ingest_pages
 
     files = [Path(p) for p in args.wikitext_pages]
 
     def run_wikitext() -> str:
         stats = _replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw, progress=True))
-        routes = ", ".join(f"{n} by {route}" for route, n in sorted(stats.routes.items()))
-        return (f"{stats.articles} articles ({routes or 'none'}) from {stats.pages} scan pages and {stats.article_pages} "
-                f"article pages; {stats.orphans} orphan spans left out → {layout.raw}")
+        routes = ", ".join(f"{n} by {route}" for route, n in sorted(stats.routes.items())) or "none"
+        return f"{stats.articles} articles ({routes}) from {stats.pages} scan pages; {stats.orphans} orphan spans left out → {layout.raw}"
 
     return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "wikitext", "files": sorted(map(str, files))},
-                 ["babylm.data.sources.wikitext", "babylm.data.sources.wikitext_assembly", "babylm.data.sources.transclusion",
-                  "babylm.data.sources.dump", "babylm.data.sources.wikitext_render", "babylm.data.sources.wikitext_templates",
-                  "babylm.data.articles"], run_wikitext)
+                 [f"babylm.data.sources.{m}" for m in ("wikitext", "wikitext_assembly", "transclusion", "dump", "wikitext_render",
+                                                       "wikitext_templates")] + ["babylm.data.articles"], run_wikitext)
 
 
 def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.SplitOptions) -> list[Stage]:
@@ -289,9 +286,7 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
 
     def run_quality() -> str:
         report = quality.write_report(layout.root)
-        return (f"{len(report['suspicious_titles'])} suspicious titles, "
-                f"{sum(report['residual_markup_per_million_words'].values()):.1f} residual markup per million words "
-                f"→ {layout.root / 'quality.md'}")
+        return f"{len(report['suspicious_titles'])} suspicious titles → {layout.root / 'quality.md'}"
 
     split_outputs = [(layout.split_dir / name, None) for name in ("train.txt", "val.txt", "split_report.json")]
     return [

@@ -67,8 +67,7 @@ from typing import Iterator, Sequence
 from babylm.data.articles import INGEST_REPORT, Tally, article_relpath, assign_stems, number_repeats, part_of, record_ingest, write_article
 from babylm.data.sources.gutenberg_headwords import CONTINUED_NOTE, classify_paragraph, headword, remove_continued_notes
 
-__all__ = ["IngestError", "decode_gutenberg", "split_boilerplate", "split_articles", "cut_slice", "headword",
-           "ingest_slice", "is_table", "main"]
+__all__ = ["IngestError", "decode_gutenberg", "split_articles", "cut_slice", "headword", "ingest_slice", "main"]
 
 
 class IngestError(ValueError):
@@ -324,13 +323,6 @@ class IngestStats:
     rejected: Counter = field(default_factory=Counter)
     """Rejected headword candidates by reason (the candidates themselves are in the ingest report)."""
 
-    def add(self, other: "IngestStats") -> None:
-        """Add the counts of ``other`` to these."""
-        self.files += other.files
-        self.articles += other.articles
-        self.words += other.words
-        self.rejected.update(other.rejected)
-
 
 def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None) -> IngestStats:
     """Ingest one PG slice file into ``out`` (the scraper layout); returns the counts.
@@ -363,12 +355,8 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
         stats.articles += 1
         stats.words += len(article.content.split())
     record_ingest(out, f"gutenberg:{path.name}", {
-        "source": "gutenberg",
-        "inputs": [path.name],
-        "articles": routes,
-        "rejected_headwords": [{"text": text, "reason": reason} for text, reason in cut.rejected],
-        "removed": cut.removed.as_dict(),
-    })
+        "source": "gutenberg", "inputs": [path.name], "articles": routes, "removed": cut.removed.as_dict(),
+        "rejected_headwords": [{"text": text, "reason": reason} for text, reason in cut.rejected]})
     return stats
 
 
@@ -394,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reasons = ", ".join(f"{reason} ×{n}" for reason, n in stats.rejected.most_common())
             print(f"ingest_gutenberg: {path}: {stats.articles} articles, {stats.words} words; "
                   f"{sum(stats.rejected.values())} headword candidates rejected ({reasons or 'none'})")
-            total.add(stats)
+            total.files, total.articles, total.words = total.files + 1, total.articles + stats.articles, total.words + stats.words
     except IngestError as error:
         print(f"ingest_gutenberg: {error}", file=sys.stderr)
         return 2

@@ -8,18 +8,20 @@ side, compared case-folded), in this order:
 1. **Attested forms.** Count, everywhere in the corpus except at line ends, the hyphenated form ``L-R``
    and the fused form ``LR``. The more frequent one wins (``north-west`` ×8 vs ``northwest`` ×0 → keep;
    ``general`` ×40 vs ``gener-al`` ×0 → join); a tie between two attested forms joins.
-2. **Two words.** Neither form attested, ``R`` not a suffix (``-ing``, ``-ous``, ``-ern``… always join):
+2. **Numbers.** A left side with a digit (``6th-⏎century``, ``3-⏎inch``) keeps its hyphen.
+3. **Two words.** Neither form attested, ``R`` not a suffix (``-ing``, ``-ous``, ``-ern``… always join):
    keep the hyphen when ``L`` and ``R`` both occur as words of their own in the corpus and either both
    have four letters or more (``house-⏎tops``, ``body-⏎armour``, ``hero-⏎worship``: EB1911 hyphenates such
    compounds) or ``L`` is a productive first element — in-line compounds ``L-x`` with at least
    :data:`MIN_COMPOUNDS` different ``x`` (``sea-rounded``, ``two-humped``). Prefixes that are not words
    (:data:`PREFIXES`: ``re``, ``sub``, ``inter`` …) never qualify, so ``inter-⏎views`` joins.
-3. **Known compounds** (a short hand list for when the corpus is too small to say — one article):
+4. **Known compounds** (a short hand list for when the corpus is too small to say — one article):
    ``L`` a number word (``twenty`` … ``ninety``), ``self``, ``well``, ``ill``, ``cross``, a compass point,
    ``half``, or the pair in :data:`HYPHENATED_COMPOUNDS` (``so-called``) — again never before a suffix.
-4. Otherwise **join** (``hazard-⏎ous`` → ``hazardous``), the printer's usual reason for a line-end hyphen.
+5. Otherwise **join** (``hazard-⏎ous`` → ``hazardous``), the printer's usual reason for a line-end hyphen.
 
-A hyphen next to an upper-case letter, a digit or punctuation is left alone (``Anglo-⏎Saxon``).
+A hyphen next to an upper-case letter, a digit or punctuation is left alone (``Anglo-⏎Saxon``); the left
+side is the whole word before the hyphen, digits included (``6th-⏎century`` is ``6th`` + ``century``).
 
 **Evidence in a stage that streams article by article.** :func:`collect_evidence` reads the corpus twice
 before cleaning: pass 1 collects the line-end pairs ``(L, R)`` and counts every in-line hyphenated word;
@@ -39,14 +41,14 @@ from typing import Callable, Iterable
 
 LINE_END_HYPHEN = re.compile(r"-[ \t]*\n[ \t]*")
 MIN_COMPOUNDS = 3
-"""In-line compounds ``L-x`` (distinct ``x``) that make ``L`` a productive first element (rule 2)."""
+"""In-line compounds ``L-x`` (distinct ``x``) that make ``L`` a productive first element (rule 3)."""
 
 COMPOUND_HEADS = frozenset(
     "twenty thirty forty fifty sixty seventy eighty ninety self well ill cross half north south east west".split()
 )
-"""First elements that form hyphenated compounds in EB1911's spelling (rule 3)."""
+"""First elements that form hyphenated compounds in EB1911's spelling (rule 4)."""
 HYPHENATED_COMPOUNDS = frozenset({("so", "called")})
-"""Whole compounds spelt with a hyphen in EB1911 whose first element also starts ordinary words (rule 3)."""
+"""Whole compounds spelt with a hyphen in EB1911 whose first element also starts ordinary words (rule 4)."""
 SUFFIXES = frozenset(
     "ing ings ed ous ern erly erns ward wards ly ness ful less ish ism ist ists ity ities ment ments ion ions "
     "tion tions al als ic ical ive er ers est ance ence able ible ate ated ating ure ures ty ties s es en "
@@ -55,9 +57,9 @@ SUFFIXES = frozenset(
 """Word endings that are never a compound's second element: ``north-⏎ern``, ``cross-⏎ing``, ``Oxford-⏎shire`` join."""
 PREFIXES = frozenset("re sub co pre inter trans non post extra super un dis in ex anti semi counter".split())
 """Prefixes that fuse with the word they prefix when the corpus does not say otherwise (``inter-⏎views`` →
-``interviews``): never a first element for rule 2."""
+``interviews``): never a first element for rule 3."""
 _PUNCTUATION = string.punctuation + "“”‘’«»—–…"
-_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _JOINT = "\x00"
 
 
@@ -70,11 +72,13 @@ class HyphenEvidence:
     heads: Counter = field(default_factory=Counter)
 
     def decide(self, left: str, right: str) -> tuple[bool, str]:
-        """(keep the hyphen?, the rule that decided) for ``left-⏎right`` (any case)."""
+        """(keep the hyphen?, the rule that decided) for ``left-⏎right`` (any case); rules 1–5 of the module docstring."""
         left, right = left.casefold(), right.casefold()
         hyphenated, fused = self.hyphenated[f"{left}-{right}"], self.words[left + right]
         if hyphenated or fused:
             return (True, "hyphenated form attested") if hyphenated > fused else (False, "fused form attested")
+        if any(c.isdigit() for c in left):
+            return True, "number compound"
         if right in SUFFIXES:
             return False, "suffix"
         if left not in PREFIXES and self.words[left] and self.words[right] and (
@@ -89,7 +93,7 @@ class HyphenEvidence:
 def _pairs(text: str) -> Iterable[tuple[str, str, re.Match]]:
     """(left letters, right letters, match) of each line-end hyphen between lower-case letters."""
     for match in LINE_END_HYPHEN.finditer(text):
-        before = re.search(r"[^\W\d_]+$", text[max(0, match.start() - 60): match.start()])
+        before = re.search(r"[^\W_]+$", text[max(0, match.start() - 60): match.start()])
         after = re.match(r"[^\W\d_]+", text[match.end(): match.end() + 60])
         if before and after and before.group(0)[-1].islower() and after.group(0)[0].islower():
             yield before.group(0), after.group(0), match
@@ -120,7 +124,7 @@ def collect_evidence(texts: Callable[[], Iterable[str]]) -> HyphenEvidence:
 
 
 def join_hyphenated_words(text: str, evidence: HyphenEvidence | None = None, decisions: Counter | None = None) -> str:
-    """``hazard-⏎ous`` → ``hazardous``, ``twenty-⏎one`` → ``twenty-one``: rules 1–4 of the module docstring.
+    """``hazard-⏎ous`` → ``hazardous``, ``twenty-⏎one`` → ``twenty-one``: rules 1–5 of the module docstring.
 
     ``evidence`` is the corpus's (:func:`collect_evidence`); without it, ``text`` is its own evidence.
     ``decisions`` (optional) counts ``joined``/``kept`` by the rule that decided.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bz2
 import random
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,11 +96,12 @@ def eb1911_site(volumes: int = 1, pages: int = 6, seed: int = 0, words_per_slot:
     return site
 
 
-def filler_pages(count: int, seed: int = 1, words: int = 900) -> Iterator[tuple[str, int, str, None]]:
-    """``count`` pages of other works (alternately main namespace and Page: namespace), ~6 kB each."""
+def filler_pages(count: int, seed: int = 1, words: int = 900, distinct: int = 64) -> Iterator[tuple[str, int, str, None]]:
+    """``count`` pages of other works (alternately main namespace and Page: namespace), ~6 kB each, drawn
+    from ``distinct`` different bodies (more bodies: a dump that compresses less)."""
     rng = random.Random(seed)
-    vocabulary = [f"{rng.choice(WORDS)}{rng.randrange(100000)}" for _ in range(5000)]
-    bodies = [" ".join(rng.choice(vocabulary) for _ in range(words)) for _ in range(64)]
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(20000)]
+    bodies = [" ".join(rng.choices(vocabulary, k=words)) for _ in range(distinct)]
     for i in range(count):
         if i % 2:
             yield f"Page:Some Other Book.djvu/{i}", 104, bodies[i % len(bodies)] + f" {i}", None
@@ -132,28 +134,37 @@ def _compress(chunk: str) -> bytes:
     return bz2.compress(chunk.encode("utf-8"), 1)
 
 
-def write_dump(path: Path, pages: Iterable[tuple[str, int, str, str | None]], chunk_pages: int = 2000, workers: int = 2) -> int:
-    """Write ``pages`` (title, ns, text, redirect) as a schema-0.11 XML dump at ``path``; returns its size in bytes.
-
-    ``.bz2``: one bz2 stream per ``chunk_pages`` pages (a multistream file), compressed by ``workers`` processes.
-    """
-    chunks: list[str] = [HEADER]
+def _chunks(pages: Iterable[tuple[str, int, str, str | None]], chunk_pages: int) -> Iterator[str]:
+    yield HEADER
     pieces: list[str] = []
     for page_id, page in enumerate(pages, start=1):
         pieces.append(_page_xml(page_id, *page))
         if len(pieces) == chunk_pages:
-            chunks.append("".join(pieces))
+            yield "".join(pieces)
             pieces = []
-    chunks.append("".join(pieces) + FOOTER)
-    if path.name.endswith(".bz2"):
-        with open(path, "wb") as sink:
-            if workers > 1 and len(chunks) > 2:
-                with ProcessPoolExecutor(workers) as pool:
-                    for block in pool.map(_compress, chunks):
-                        sink.write(block)
-            else:
-                for chunk in chunks:
-                    sink.write(_compress(chunk))
-    else:
-        path.write_text("".join(chunks), encoding="utf-8")
+    yield "".join(pieces) + FOOTER
+
+
+def write_dump(path: Path, pages: Iterable[tuple[str, int, str, str | None]], chunk_pages: int = 2000, workers: int = 2) -> int:
+    """Write ``pages`` (title, ns, text, redirect) as a schema-0.11 XML dump at ``path``; returns its size in bytes.
+
+    ``.bz2``: one bz2 stream per ``chunk_pages`` pages (a multistream file), compressed by ``workers``
+    processes with a few chunks in flight, so memory stays small however large the dump.
+    """
+    with open(path, "wb") as sink:
+        if not path.name.endswith(".bz2"):
+            for chunk in _chunks(pages, chunk_pages):
+                sink.write(chunk.encode("utf-8"))
+        elif workers <= 1:
+            for chunk in _chunks(pages, chunk_pages):
+                sink.write(_compress(chunk))
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                in_flight: deque = deque()
+                for chunk in _chunks(pages, chunk_pages):
+                    in_flight.append(pool.submit(_compress, chunk))
+                    if len(in_flight) > 2 * workers:
+                        sink.write(in_flight.popleft().result())
+                while in_flight:
+                    sink.write(in_flight.popleft().result())
     return path.stat().st_size
