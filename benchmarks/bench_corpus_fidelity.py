@@ -17,8 +17,10 @@ into a temporary folder) and this working tree — each in its own child process
 * **Split** (``--val-fraction 0.1`` on one 50,000-word article among 200 of 400–900 words, 20 seeds): the
   val share, min–max.
 
-Then writes ``quality.md`` for the real material (the Gutenberg slice and the page wikitext, through every
-text stage with this checkout) and prints it.
+Then writes ``quality.md`` for the real material — the Gutenberg slice and the page wikitext (ingested),
+and the 14 pre-assembled Wikisource articles stored with their raw wikitext as content (recorded as route
+``article-wikitext/pre-assembled``), through every text stage with this checkout — and prints it. (The OCR
+volume has no article boundaries; its figures are in the table above.)
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ print(json.dumps(result, ensure_ascii=False))
 def quality_page(folder: Path) -> str:
     """Every text stage of this checkout on the real material; returns quality.md."""
     sys.path.insert(0, str(REPO))
+    from babylm.data.articles import article_relpath, part_of, record_ingest, safe_stem, write_article
     from babylm.data.sources.gutenberg import ingest_slice
     from babylm.data.sources.wikitext import ingest_pages
     from babylm.data.text import clean, combine, convert, quality, split
@@ -127,12 +130,19 @@ def quality_page(folder: Path) -> str:
     ingest_slice(SHARED / "data/eb1911/gutenberg/19699-8.txt", raw)
     pages = SHARED / "data/wikisource/page-wikitext"
     ingest_pages([pages / "abbey_pages.json", pages / "alloys_pages.json"], raw)
+    routes = {}
+    for path in sorted((SHARED / "data/wikisource/article-wikitext-britannica-edition").glob("*.input.txt")):
+        volume, page, _, title = path.name.removesuffix(".input.txt").split("-", 3)
+        relpath = article_relpath(int(volume), part_of(int(page)), safe_stem(title + " (pre-assembled)"))
+        write_article(raw / relpath, url=path.as_uri(), title=title, content=path.read_text(encoding="utf-8"), timestamp="")
+        routes[relpath] = "pre-assembled"
+    record_ingest(raw, "article-wikitext", {"source": "article-wikitext", "articles": routes})
     convert.convert_tree(raw, data / "britannica_txt")
     combine.combine_tree(data / "britannica_txt", data / "combined_encyclopedia.txt")
     clean.clean_file(data / "combined_encyclopedia.txt", data / "encyclopedia_cleaned.txt")
     split.split_file(data / "encyclopedia_cleaned.txt", data / "corpus_split", split.SplitOptions(val_fraction=0.1))
     quality.write_report(data)
-    return (data / "quality.md").read_text(encoding="utf-8")
+    return (data / "quality.md").read_text(encoding="utf-8").replace("\n## ", "\n#### ").replace("# Corpus quality", "### quality.md")
 
 
 def main() -> None:
