@@ -1,8 +1,9 @@
 """Fixtures shared by every test package.
 
 ``shared_data`` is the real EB1911 / Wikisource / BLiMP material in ``../shared/data`` (beside the
-repository). It is read from there, never copied into the repository. Tests that need it skip with a
-reason when it is absent, and fail when it is absent under ``CI=true``.
+repository), ``shared_cases`` the small inputs in ``../shared/cases`` that the project once got wrong. They
+are read from there, never copied into the repository. Tests that need them skip with a reason when they
+are absent, and fail when they are absent under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_CASES = REPO_ROOT.parent / "shared" / "cases"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -26,12 +28,23 @@ def _offline_wandb():
     yield
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """Path to ``../shared/data``; skips (or fails under CI=true) when it is missing."""
-    if not SHARED_DATA.is_dir():
-        message = f"real test data not found at {SHARED_DATA} (the shared/ folder beside the repository)"
+def _shared(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        message = f"{what} not found at {path} (the shared/ folder beside the repository)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message + " — CI must provide it")
         pytest.skip(message)
-    return SHARED_DATA
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to ``../shared/data``; skips (or fails under CI=true) when it is missing."""
+    return _shared(SHARED_DATA, "real test data")
+
+
+@pytest.fixture(scope="session")
+def shared_cases() -> Path:
+    """Path to ``../shared/cases`` (small real-shaped inputs with their right results in each README);
+    skips (or fails under CI=true) when it is missing."""
+    return _shared(SHARED_CASES, "the shared cases")

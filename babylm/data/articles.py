@@ -20,16 +20,23 @@ One definition shared by the scraper (:mod:`babylm.data.wikisource`) and the off
    normalisation-insensitive file system (``Apple`` and ``apple``) all get the hash suffix too.
 
 A stem without ``~`` is therefore exactly the title; the title itself is always kept, intact, inside the
-JSON file. Everything here but :func:`write_article` is a pure function.
+JSON file. Everything here but :func:`write_article` and the ingest report's reader/writer is a pure function.
+
+**Ingest report.** The offline ingests also write ``<out>/ingest_report.json`` (:func:`record_ingest`): per
+run (keyed by its input files), the route each article came by, the headword candidates rejected and why,
+and what was left out (tables, captions, footnotes, orphan spans…, counted with their words). The quality
+report (:mod:`babylm.data.text.quality`) reads it; the text stages never need it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import unicodedata
 from collections import Counter
+from pathlib import Path
 from typing import Hashable, Iterable, Sequence
 
 from babylm.atomic import atomic_write_json
@@ -53,6 +60,17 @@ WINDOWS_DEVICES = frozenset(
 and Namespaces* lists CON, PRN, AUX, NUL, COM0–COM9, COM¹–COM³, LPT0–LPT9, LPT¹–LPT³; CONIN$/CONOUT$
 (console buffers) and CLOCK$ (MS-DOS) are reserved too. Matched case-insensitively."""
 
+
+PREFIX = "1911 Encyclopædia Britannica/"
+"""Title prefix of the EB1911 main-namespace pages on English Wikisource (articles, sub-pages, front matter)."""
+
+NON_ARTICLE_TITLES = re.compile(
+    r"^(Volume \d+|Vol \d+(/.*)?|IndexPage|Index to .*|Contributors|List of contributors|"
+    r"Prefatory Note.*|Classified (Table of Contents|table of contents|List of Articles).*|"
+    r"Rules and Abbreviations|.*/Plates)$"
+)
+"""Leaf titles (after :data:`PREFIX`) of front/back matter and listings: not articles even when scan-backed.
+Shared by the scraper's catalogue and the dump ingest, so both call the same pages articles."""
 
 PAGES_PER_PART = 100
 """Scan pages per part folder: part 1 holds the articles starting on scan pages 1–100, part 2 on 101–200…"""
@@ -89,7 +107,13 @@ def write_article(path: str | os.PathLike, *, url: str, title: str, content: str
     and not writable as UTF-8) becomes U+FFFD.
     """
     record = {"url": url, "title": title, "content": content, "timestamp": timestamp}
-    atomic_write_json(path, {key: _SURROGATES.sub("\ufffd", value) for key, value in record.items()})
+    atomic_write_json(path, {key: replace_lone_surrogates(value) for key, value in record.items()})
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """Return ``text`` with every lone surrogate (a ``"\\ud800"`` JSON escape: not text, not writable as UTF-8)
+    replaced by U+FFFD."""
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def number_repeats(titles: Sequence[str], groups: Sequence[Hashable] | None = None) -> list[str]:
@@ -195,3 +219,45 @@ def _truncate_utf8(text: str, max_bytes: int) -> str:
     if len(encoded) <= max_bytes:
         return text
     return encoded[:max_bytes].decode("utf-8", "ignore")
+
+
+# ------------------------------------------------------------------------------------------ ingest report
+INGEST_REPORT = "ingest_report.json"
+"""File name of the ingest report beside the article folders (``<out>/ingest_report.json``)."""
+
+
+class Tally:
+    """What an ingest left out, by kind (``table``, ``caption``, ``footnote``…): how many, and their words."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, list[int]] = {}
+
+    def add(self, kind: str, text: str = "", count: int = 1, words: int | None = None) -> None:
+        """Count ``count`` removals of ``kind`` holding the words of ``text`` (or ``words`` words)."""
+        entry = self.kinds.setdefault(kind, [0, 0])
+        entry[0] += count
+        entry[1] += len(text.split()) if words is None else words
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """``{kind: {"count": n, "words": w}}``, kinds sorted."""
+        return {kind: {"count": n, "words": w} for kind, (n, w) in sorted(self.kinds.items())}
+
+
+def read_ingest_report(out: str | os.PathLike) -> dict:
+    """The ingest report in folder ``out`` (``{"version": 1, "runs": {…}}``); an empty one when there is none
+    or it is unreadable."""
+    try:
+        report = json.loads((Path(out) / INGEST_REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"version": 1, "runs": {}}
+    if not isinstance(report, dict) or not isinstance(report.get("runs"), dict):
+        return {"version": 1, "runs": {}}
+    return report
+
+
+def record_ingest(out: str | os.PathLike, key: str, run: dict) -> None:
+    """Add (or replace) the report ``run`` of one ingest run under ``key`` in ``<out>/ingest_report.json``
+    (written atomically); re-ingesting the same inputs replaces their entry instead of adding a second."""
+    report = read_ingest_report(out)
+    report["runs"][key] = run
+    atomic_write_json(Path(out) / INGEST_REPORT, report)

@@ -1,4 +1,4 @@
-"""The data pipeline in one command: acquire → convert → combine → clean → split.
+"""The data pipeline in one command: acquire → convert → combine → clean → split → quality report.
 
 Run it::
 
@@ -10,7 +10,8 @@ Run it::
 
 Everything lands under ``--data-dir`` (default ``data``): ``britannica_data/`` (article JSON),
 ``britannica_txt/``, ``combined_encyclopedia.txt``, ``encyclopedia_cleaned.txt`` and
-``corpus_split/{train,val}.txt`` + ``split_report.json``. The first stage depends on ``--source``:
+``corpus_split/{train,val}.txt`` + ``split_report.json``, and the corpus quality report ``quality.md`` +
+``quality.json`` (:mod:`babylm.data.text.quality`). The first stage depends on ``--source``:
 ``sample`` starts :func:`babylm.data.wikisource.sample.server.serve_sample` on 127.0.0.1 and scrapes it with
 :func:`babylm.data.wikisource.main`; ``wikisource`` scrapes the real site; ``gutenberg`` and ``wikitext``
 run the offline ingests (:mod:`babylm.data.sources.gutenberg`, :mod:`babylm.data.sources.wikitext`).
@@ -45,7 +46,8 @@ from typing import Callable, Sequence, TypeVar
 from babylm.atomic import (LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries,
                            temporary_target)
 from babylm.data.stamps import Stage
-from babylm.data.text import clean, combine, convert, split
+from babylm.data.articles import INGEST_REPORT
+from babylm.data.text import clean, combine, convert, quality, split
 from babylm.data.sources.gutenberg import IngestError as GutenbergError
 from babylm.data.sources.wikitext import IngestError as WikitextError
 from babylm.data.wikisource.scrape import DEFAULT_BASE_URL
@@ -167,13 +169,15 @@ def _recover_tree(raw: Path) -> None:
 
 
 def _check_article_tree(raw: Path) -> None:
-    """Refuse to replace ``raw`` when it holds anything but ``volume_*/part_*/*.json`` articles."""
+    """Refuse to replace ``raw`` when it holds anything but ``volume_*/part_*/*.json`` articles and the ingest report."""
     if not raw.exists():
         return
     if not raw.is_dir():
         raise PipelineError(f"{raw} is a file, not an article folder; move it away or use another --data-dir")
     for path in sorted(raw.rglob("*")):
         parts = path.relative_to(raw).parts
+        if parts == (INGEST_REPORT,) and path.is_file() and not path.is_symlink():
+            continue  # the ingest's own report
         in_layout = parts[0].startswith("volume_") and (len(parts) == 1 or parts[1].startswith("part_"))
         if len(parts) < 3:
             ours = in_layout and path.is_dir() and not path.is_symlink()
@@ -215,17 +219,19 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
             return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
-                     ["babylm.data.sources.gutenberg", "babylm.data.text.clean_rules", "babylm.data.articles", "babylm.data.articles"], run)
+                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_headwords", "_markup")] + ["babylm.data.articles"], run)
     from babylm.data.sources.wikitext import ingest_pages
 
     files = [Path(p) for p in args.wikitext_pages]
 
     def run_wikitext() -> str:
-        stats = _replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw))
-        return f"{stats.articles} articles from {stats.pages} pages → {layout.raw}"
+        stats = _replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw, progress=True))
+        routes = ", ".join(f"{n} by {route}" for route, n in sorted(stats.routes.items())) or "none"
+        return f"{stats.articles} articles ({routes}) from {stats.pages} scan pages; {stats.orphans} orphan spans left out → {layout.raw}"
 
     return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "wikitext", "files": sorted(map(str, files))},
-                 ["babylm.data.sources.wikitext", "babylm.data.sources.wikitext_render", "babylm.data.articles", "babylm.data.articles"], run_wikitext)
+                 [f"babylm.data.sources.{m}" for m in ("wikitext", "wikitext_assembly", "transclusion", "dump", "wikitext_render",
+                                                       "wikitext_templates")] + ["babylm.data.articles"], run_wikitext)
 
 
 def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.SplitOptions) -> list[Stage]:
@@ -248,17 +254,26 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
         return (f"train {report['train']['articles']} articles / {report['train']['words']:,} words, "
                 f"val {report['val']['articles']} / {report['val']['words']:,} ({report['mode']} mode) → {layout.split_dir}")
 
+    def run_quality() -> str:
+        report = quality.write_report(layout.root)
+        return f"{len(report['suspicious_titles'])} suspicious titles → {layout.root / 'quality.md'}"
+
     split_outputs = [(layout.split_dir / name, None) for name in SPLIT_FILES]
     return [
         Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {}, ["babylm.data.text.convert"], run_convert),
         Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {}, ["babylm.data.text.combine"], run_combine),
-        Stage("clean", [(layout.combined, None)], [(layout.cleaned, None)],
+        Stage("clean", [(layout.combined, None)], [(layout.cleaned, None), (clean.report_path(layout.cleaned), None)],
               {"strip_accents": args.strip_accents, "recase_headwords": args.recase_headwords},
-              ["babylm.data.text.clean", "babylm.data.text.clean_rules", "babylm.data.sources.wikitext_render"], run_clean),
+              ["babylm.data.text.clean", "babylm.data.text.clean_rules", "babylm.data.text.hyphenation",
+               "babylm.data.sources.wikitext_render", "babylm.data.sources.wikitext_templates"], run_clean),
         Stage("split", [(layout.cleaned, None)], split_outputs,
               {"train_words": split_options.train_words, "val_words": split_options.val_words,
                "val_fraction": split_options.val_fraction, "seed": split_options.seed},
               ["babylm.data.text.split", "babylm.data.text.clean"], run_split),
+        Stage("quality", [(layout.raw, RAW_GLOB), (layout.raw / INGEST_REPORT, None), (layout.raw / "discovery.json", None),
+                          (layout.cleaned, None), (clean.report_path(layout.cleaned), None), *split_outputs],
+              [(layout.root / "quality.json", None), (layout.root / "quality.md", None)], {},
+              ["babylm.data.text.quality", "babylm.data.text.clean"], run_quality),
     ]
 
 
@@ -360,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The pipeline's command line."""
     parser = argparse.ArgumentParser(
         prog="python -m babylm prepare",
-        description="Run the data pipeline (acquire → convert → combine → clean → split), skipping up-to-date stages.",
+        description="Run the data pipeline (acquire → convert → combine → clean → split → quality report), skipping up-to-date stages.",
     )
     parser.add_argument("--source", choices=SOURCES, default="sample", help="where the articles come from (default: %(default)s)")
     parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH", help="Project Gutenberg EB1911 slice(s) for --source gutenberg")
@@ -387,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         prepare(args)
     except (PipelineError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
-            GutenbergError, WikitextError) as error:
+            quality.QualityError, GutenbergError, WikitextError) as error:
         print(f"prepare: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output path that cannot be written (a file where a folder goes…)

@@ -17,7 +17,7 @@ from babylm.data.text.clean import iter_articles, residual_markup_counts
 from tests.data.text_fixtures import PAGE_WIKITEXT, PG_SLICE
 
 REPO = Path(__file__).resolve().parents[2]
-STAGES = ("acquire", "convert", "combine", "clean", "split")
+STAGES = ("acquire", "convert", "combine", "clean", "split", "quality")
 
 
 def stage_lines(out: str) -> dict[str, str]:
@@ -56,7 +56,7 @@ def test_a_second_run_skips_every_stage_and_changes_nothing(sample_run, capsys):
     capsys.readouterr()
     assert pipeline.main(["--data-dir", str(sample_run)]) == 0
     stages = stage_lines(capsys.readouterr().out)
-    assert list(stages) == ["acquire", "convert", "combine", "clean", "split"]
+    assert list(stages) == ["acquire", "convert", "combine", "clean", "split", "quality"]
     assert all(summary == "up to date, skipped" for summary in stages.values())
     assert {path: path.stat().st_mtime_ns for path in outputs} == before
 
@@ -67,7 +67,7 @@ def test_changed_options_and_inputs_rerun_only_what_depends_on_them(tmp_path, ca
     capsys.readouterr()
     assert pipeline.main(["--data-dir", str(data), "--strip-accents"]) == 0
     stages = stage_lines(capsys.readouterr().out)
-    assert [name for name, summary in stages.items() if summary != "up to date, skipped"] == ["clean", "split"]
+    assert [name for name, summary in stages.items() if summary != "up to date, skipped"] == ["clean", "split", "quality"]
     cleaned = (data / "encyclopedia_cleaned.txt").read_text(encoding="utf-8")
     assert "vergee" in cleaned and "vergée" not in cleaned
     article = next((data / "britannica_data").glob("volume_*/part_*/*.json"))
@@ -79,7 +79,7 @@ def test_changed_options_and_inputs_rerun_only_what_depends_on_them(tmp_path, ca
     assert pipeline.main(["--data-dir", str(data), "--strip-accents"]) == 0
     stages = stage_lines(capsys.readouterr().out)
     assert stages["convert"].startswith("1 converted")  # the scraper keeps the edited file (already on disk)
-    assert all(stages[name] != "up to date, skipped" for name in ("combine", "clean", "split"))
+    assert all(stages[name] != "up to date, skipped" for name in ("combine", "clean", "split", "quality"))
     assert "An added closing paragraph." in (data / "encyclopedia_cleaned.txt").read_text(encoding="utf-8")
 
 

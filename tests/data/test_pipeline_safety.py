@@ -125,7 +125,7 @@ def test_an_ingest_killed_midway_is_undone_at_the_next_start(tmp_path, capsys):
     capsys.readouterr()
     assert ingest(tmp_path, data) == 0
     assert "restored" in capsys.readouterr().out
-    assert sorted(p.name for p in raw.rglob("*.json")) == ["ABBEY.json"]
+    assert sorted(p.name for p in raw.rglob("volume_*/part_*/*.json")) == ["ABBEY.json"]
     assert not (data / ".britannica_data.previous").exists()
 
 

@@ -17,8 +17,9 @@ stage runs unchanged. Rules, in order:
 2. **Boilerplate**: everything up to the ``*** START OF …`` line and from the ``*** END OF …`` line (or
    "End of the Project Gutenberg EBook …") on is dropped, as are the "Produced by" credits, the
    transcriber's notes (a paragraph opening "Transcriber's note" and the closing list of corrections,
-   "Corrections made to printed original" onwards), ``* * *`` separators and the
-   ``(continued from/in part N)`` notes.
+   "Corrections made to printed original" onwards), ``* * *`` separators, the editorial notes
+   ``(continued from/in part N)`` and ``[_Continued from volume IX slice I._]``, and ``FOOTNOTES:`` label
+   lines (the footnotes themselves stay with their article).
 3. **Page furniture**: ``[v.04 p.0498]`` page markers (also split over a line end) are removed — the
    last one seen gives the page an article starts on; ``[Illustration…]`` blocks (captions, plate
    titles, figure keys, even across blank lines) and ``[Sidenote: …]`` margin notes are removed.
@@ -26,13 +27,14 @@ stage runs unchanged. Rules, in order:
    rules) is dropped; so are ASCII-art separators.
 5. **Paragraphs** are unwrapped to one line each, runs of spaces collapsed (PG never hyphenates a word
    across lines: a line ending in ``-`` or ``--`` joins the next without a space).
-6. **Articles** start at a headword paragraph: it opens with upper-case words (first word 2+ letters,
-   or a single letter followed by a comma), followed by ``,``, `` (``, `` [`` or ``. `` + text —
-   never ``.--``, which marks a sub-heading such as ``AUTHORITIES.--``; and when the slice's range is
-   known from its title (``"Brescia" to "Bulgaria"``), the headword's first two letters must lie in the
-   range's (``BR``–``BU``), which rejects ``BIBLIOGRAPHY``, ``JOHN HERVEY`` (a family member inside
-   BRISTOL) and the like — and, with that safety net, a single upper-case word followed by lower-case
-   text is accepted too (``BRÉZÉ the name of …``, a printing slip). Text before the first headword is
+6. **Articles** start at a headword paragraph (:mod:`babylm.data.sources.gutenberg_headwords`): upper-case
+   words (two letters or more, starting with a letter) followed by ``,``, `` (``, `` [`` or ``. `` + text —
+   never ``.--``, which marks a sub-heading such as ``AUTHORITIES.--``, never a Roman numeral, a title page
+   (``VOLUME IX, SLICE II``), a corrections entry (``ARTICLE DUMAS, …:``) or a quoted capital (``"I, _A.
+   B._, demand …``); and when the slice's range is known from its title (``"Brescia" to "Bulgaria"``,
+   also ``"Dublin" (part) to "Dyeing"``), the headword's first two letters must lie in the range's
+   (``BR``–``BU``), which rejects ``BIBLIOGRAPHY``, ``JOHN HERVEY`` (a family member inside BRISTOL) and
+   the like. Every rejected candidate is reported with its reason. Text before the first headword is
    dropped. Bracket codes in a headword are resolved (``BUJN[=U]RD`` → ``BUJNŪRD``).
 7. **Placement**: volume from the slice title (``Volume 4``); part from the page the article starts on,
    by the scraper's rule (:func:`babylm.data.articles.part_of`) — PG's page numbers are the
@@ -44,6 +46,11 @@ stage runs unchanged. Rules, in order:
 
 Inline markup the cleaner handles later (``_italic_``, ``[Greek: …]``, ``[=a]``, ``[1]`` footnote
 markers) is left in the content on purpose: the clean stage owns those rules.
+
+**Report.** Beside the articles the ingest records, in ``<out>/ingest_report.json``
+(:func:`babylm.data.articles.record_ingest`), every rejected headword candidate with its reason and what it
+left out (PG boilerplate, tables, illustration captions, side-notes, editorial notes, footnote labels),
+counted with their words.
 """
 
 from __future__ import annotations
@@ -51,15 +58,17 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import unicodedata
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from babylm.atomic import os_error_line
-from babylm.data.articles import article_relpath, assign_stems, number_repeats, part_of, write_article
-from babylm.data.sources.gutenberg_markup import resolve_editorial_brackets
+from babylm.data.articles import INGEST_REPORT, Tally, article_relpath, assign_stems, number_repeats, part_of, record_ingest, write_article
+from babylm.data.sources.gutenberg_headwords import CONTINUED_NOTE, classify_paragraph, headword, remove_continued_notes
+
+__all__ = ["IngestError", "decode_gutenberg", "split_articles", "cut_slice", "headword", "ingest_slice", "main"]
 
 
 class IngestError(ValueError):
@@ -109,7 +118,7 @@ _START = re.compile(r"^\*{3}\s*START OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK.*
 _END = re.compile(r"^(?:\*{3}\s*END OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK|End of (?:the )?Project Gutenberg'?s? E-?Book).*$", re.M | re.I)
 _CORRECTIONS = re.compile(r"^\s*(?:Corrections made to (?:the )?printed original|Transcriber's (?:note|notes)[^\n]*corrections?)[.:]?\s*$", re.M | re.I)
 _VOLUME = re.compile(r"Volume\s+(\d+)", re.I)
-_RANGE = re.compile(r'"([^"\n]+)"\s+to\s+"([^"\n]+)"')
+_RANGE = re.compile(r'"([^"\n]+)"(?:\s*\(part\))?\s+to\s+"([^"\n]+)"')
 _EBOOK = re.compile(r"\[E-?Book\s*#(\d+)\]", re.I)
 
 
@@ -123,19 +132,25 @@ class SliceInfo:
     last: str | None
 
 
-def split_boilerplate(text: str) -> tuple[SliceInfo, str]:
+def split_boilerplate(text: str, removed: Tally | None = None) -> tuple[SliceInfo, str]:
     """Separate the PG header/footer from the body (rule 2); returns (slice info, body text).
 
-    A text without the ``*** START`` line is taken as body entirely (already stripped).
+    A text without the ``*** START`` line is taken as body entirely (already stripped). ``removed``, when
+    given, counts the header, footer and corrections list as ``boilerplate``.
     """
     start = _START.search(text)
     header, body = (text[: start.start()], text[start.end():]) if start else (text[:3000], text)
+    cut = [text[: start.end()]] if start else []
     end = _END.search(body)
     if end:
+        cut.append(body[end.start():])
         body = body[: end.start()]
     corrections = _CORRECTIONS.search(body)
     if corrections:
+        cut.append(body[corrections.start():])
         body = body[: corrections.start()]
+    if removed is not None:
+        removed.add("boilerplate", " ".join(cut), count=len(cut))
     title_block = header[header.find("Title:"):] if "Title:" in header else header
     volume = _VOLUME.search(title_block)
     span = _RANGE.search(title_block)
@@ -154,8 +169,11 @@ PAGE_MARKER = re.compile(r"\[v\.\s*(\d+)\s+p\.\s*(\d+)\]")
 _BLOCK_OPENERS = re.compile(r"\[(?:Illustration|Sidenote)\b", re.I)
 
 
-def remove_bracket_blocks(text: str) -> str:
-    """Remove ``[Illustration…]`` and ``[Sidenote…]`` blocks, brackets balanced across lines; returns text."""
+def remove_bracket_blocks(text: str, removed: Tally | None = None) -> str:
+    """Remove ``[Illustration…]`` and ``[Sidenote…]`` blocks, brackets balanced across lines; returns text.
+
+    ``removed``, when given, counts them as ``caption`` and ``sidenote``.
+    """
     out, position = [], 0
     for match in _BLOCK_OPENERS.finditer(text):
         if match.start() < position:
@@ -167,6 +185,8 @@ def remove_bracket_blocks(text: str) -> str:
             if depth == 0:
                 break
         out.append(text[position: match.start()])
+        if removed is not None:
+            removed.add("sidenote" if match.group(0).lower() == "[sidenote" else "caption", text[match.start(): i])
         position = i
     out.append(text[position:])
     return "".join(out)
@@ -175,7 +195,7 @@ def remove_bracket_blocks(text: str) -> str:
 # -------------------------------------------------------------------------------- 4.–5. paragraphs
 _COLUMN_GAP = re.compile(r"\S {3,}\S.* {3,}\S|\S {3,}\S|\|")
 _SEPARATOR = re.compile(r"^[\s*\-=_.]+$")
-_EDITORIAL_NOTE = re.compile(r"_?\(_?\s*continued (?:from|in) part \d+\s*_?\)_?", re.I)
+_FOOTNOTE_LABEL = re.compile(r"^FOOTNOTES?\s*:?$", re.I)
 _PRODUCED_BY = re.compile(r"^(?:Produced by|E-?text prepared by)\b", re.I)
 _TRANSCRIBER = re.compile(r"^\[?Transcriber'?s note", re.I)
 
@@ -201,9 +221,14 @@ def unwrap(lines: Sequence[str]) -> str:
     return out
 
 
-def iter_paragraphs(body: str) -> Iterator[tuple[str, int | None]]:
-    """Yield (unwrapped paragraph, printed page it starts on) from a slice body (rules 2–5)."""
-    body = remove_bracket_blocks(body)
+def iter_paragraphs(body: str, removed: Tally | None = None) -> Iterator[tuple[str, int | None]]:
+    """Yield (unwrapped paragraph, printed page it starts on) from a slice body (rules 2–5).
+
+    ``removed``, when given, counts what is left out by kind (``caption``, ``sidenote``, ``table``,
+    ``separator``, ``editorial note``, ``footnote label``, ``credits``).
+    """
+    tally = removed if removed is not None else Tally()
+    body = remove_bracket_blocks(body, tally)
     page: int | None = None
     for block in re.split(r"\n[ \t]*\n", body):
         markers = list(PAGE_MARKER.finditer(block))
@@ -215,60 +240,25 @@ def iter_paragraphs(body: str) -> Iterator[tuple[str, int | None]]:
             page = int(markers[-1].group(2))
         block = PAGE_MARKER.sub(" ", block)
         lines = [line for line in block.split("\n") if line.strip()]
-        if not lines or all(_SEPARATOR.match(line) for line in lines) or is_table(lines):
+        if not lines:
             continue
-        paragraph = _EDITORIAL_NOTE.sub("", unwrap(lines)).strip()
+        if all(_SEPARATOR.match(line) for line in lines):
+            tally.add("separator")
+            continue
+        if is_table(lines):
+            tally.add("table", block)
+            continue
+        paragraph = unwrap(lines).strip()
+        if _FOOTNOTE_LABEL.match(paragraph):
+            tally.add("footnote label", paragraph)
+            continue
         if not paragraph or _PRODUCED_BY.match(paragraph) or _TRANSCRIBER.match(paragraph):
+            tally.add("credits", paragraph)
             continue
         yield paragraph, first_page
 
 
 # ----------------------------------------------------------------------------------------- 6. headwords
-_SUB_HEADING = re.compile(r"^[^a-z]*\.\s*(?:--|—)")
-_FOOTNOTE_REF = re.compile(r"\[\d+\]")
-
-
-def fold(text: str) -> str:
-    """Upper-case letters of ``text`` with accents removed (``Bréquigny`` → ``BREQUIGNY``)."""
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if c.isalpha() and not unicodedata.combining(c)).upper()
-
-
-def headword(paragraph: str, first: str | None = None, last: str | None = None) -> str | None:
-    """The headword opening ``paragraph`` by rule 6, or None; ``first``/``last`` is the slice's range."""
-    line = _FOOTNOTE_REF.sub("", paragraph)
-    if _SUB_HEADING.match(line):
-        return None
-    tokens = line.split(" ")
-    run: list[str] = []
-    for token in tokens:
-        if not token or token[0] in "([_" or any(c.islower() for c in token) or not any(c.isalpha() for c in token):
-            break
-        run.append(token)
-    if not run:
-        return None
-    first_letters = sum(c.isalpha() for c in run[0])
-    rest = line[len(" ".join(run)):]
-    if first_letters < 2 and not (first_letters == 1 and len(run) == 1 and run[0].endswith(",")):
-        return None
-    head = " ".join(run)
-    follows_ok = (
-        run[-1].endswith(",") or head.endswith(",") or rest.startswith((" (", " ["))
-        or (head.endswith(".") and rest.strip() != "" and not rest.lstrip().startswith("-"))
-        or any(t.endswith(",") for t in run)
-    )
-    if first and last and not follows_ok:
-        # With the range as a safety net, a missing comma (``BRÉZÉ the name of …``) is forgiven.
-        follows_ok = len(run) == 1 and first_letters >= 3 and re.match(r" [a-z]", rest) is not None
-    if not follows_ok:
-        return None
-    if first and last:
-        key, low, high = fold(run[0])[:2], fold(first)[:2], fold(last)[:2]
-        if not (low <= key <= high):
-            return None
-    return resolve_editorial_brackets(head.rstrip(",.;: "))
-
-
 @dataclass
 class GutenbergArticle:
     """One article cut from a slice: printed headword, printed start page, paragraphs."""
@@ -283,17 +273,44 @@ class GutenbergArticle:
         return "\n\n".join(self.paragraphs)
 
 
+@dataclass
+class SliceCut:
+    """A slice cut into articles, with the headword candidates rejected (text, reason) and what was left out."""
+
+    info: SliceInfo
+    articles: list[GutenbergArticle]
+    rejected: list[tuple[str, str]]
+    removed: Tally
+
+
+def cut_slice(text: str) -> SliceCut:
+    """Cut a decoded slice into articles (rules 2–6), keeping the reasons for every rejected candidate."""
+    removed = Tally()
+    info, body = split_boilerplate(text, removed)
+    articles: list[GutenbergArticle] = []
+    rejected: list[tuple[str, str]] = []
+    for paragraph, page in iter_paragraphs(body, removed):
+        verdict = classify_paragraph(paragraph, info.first, info.last)
+        content = remove_continued_notes(paragraph).strip()
+        if content != paragraph:
+            for note in CONTINUED_NOTE.finditer(paragraph):
+                removed.add("editorial note", note.group(0))
+            content = content.rstrip(",;: ") if verdict.title else content
+        if verdict.reason:
+            rejected.append((paragraph[:80], verdict.reason))
+        if verdict.title:
+            articles.append(GutenbergArticle(verdict.title, page, [content]))
+        elif articles and content:
+            articles[-1].paragraphs.append(content)
+        elif content:
+            removed.add("before the first headword", content)
+    return SliceCut(info, articles, rejected, removed)
+
+
 def split_articles(text: str) -> tuple[SliceInfo, list[GutenbergArticle]]:
     """Cut a decoded slice into articles (rules 2–6); returns the slice info and the articles in order."""
-    info, body = split_boilerplate(text)
-    articles: list[GutenbergArticle] = []
-    for paragraph, page in iter_paragraphs(body):
-        title = headword(paragraph, info.first, info.last)
-        if title:
-            articles.append(GutenbergArticle(title, page, [paragraph]))
-        elif articles:
-            articles[-1].paragraphs.append(paragraph)
-    return info, articles
+    cut = cut_slice(text)
+    return cut.info, cut.articles
 
 
 # ---------------------------------------------------------------------------------------- 7. placement
@@ -304,6 +321,8 @@ class IngestStats:
     files: int = 0
     articles: int = 0
     words: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    """Rejected headword candidates by reason (the candidates themselves are in the ingest report)."""
 
 
 def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None) -> IngestStats:
@@ -317,7 +336,8 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
         raw = path.read_bytes()
     except OSError as error:
         raise IngestError(f"{path}: cannot read ({error.strerror})") from None
-    info, articles = split_articles(decode_gutenberg(raw, path.name))
+    cut = cut_slice(decode_gutenberg(raw, path.name))
+    info, articles = cut.info, cut.articles
     volume = volume or info.volume
     if volume is None:
         raise IngestError(f"{path}: no 'Volume N' in the title; pass --volume")
@@ -327,12 +347,17 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
     timestamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
     keys = number_repeats([article.title for article in articles])
     stems = assign_stems(keys)
-    stats = IngestStats(files=1)
+    stats = IngestStats(files=1, rejected=Counter(reason for _, reason in cut.rejected))
+    routes = {}
     for key, article in zip(keys, articles):
         relpath = article_relpath(volume, part_of(article.page or 1), stems[key])
         write_article(out / relpath, url=url, title=article.title, content=article.content, timestamp=timestamp)
+        routes[relpath] = "headword"
         stats.articles += 1
         stats.words += len(article.content.split())
+    record_ingest(out, f"gutenberg:{path.name}", {
+        "source": "gutenberg", "inputs": [path.name], "articles": routes, "removed": cut.removed.as_dict(),
+        "rejected_headwords": [{"text": text, "reason": reason} for text, reason in cut.rejected]})
     return stats
 
 
@@ -355,17 +380,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for path in args.files:
             stats = ingest_slice(path, args.out, volume=args.volume)
-            print(f"ingest_gutenberg: {path}: {stats.articles} articles, {stats.words} words")
-            total.files += 1
-            total.articles += stats.articles
-            total.words += stats.words
+            reasons = ", ".join(f"{reason} ×{n}" for reason, n in stats.rejected.most_common())
+            print(f"ingest_gutenberg: {path}: {stats.articles} articles, {stats.words} words; "
+                  f"{sum(stats.rejected.values())} headword candidates rejected ({reasons or 'none'})")
+            total.files, total.articles, total.words = total.files + 1, total.articles + stats.articles, total.words + stats.words
     except IngestError as error:
         print(f"ingest_gutenberg: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output path that cannot be written (a folder, no permission…)
         print(f"ingest_gutenberg: {os_error_line(error)}", file=sys.stderr)
         return 2
-    print(f"ingest_gutenberg: {total.files} files, {total.articles} articles, {total.words} words → {args.out}")
+    print(f"ingest_gutenberg: {total.files} files, {total.articles} articles, {total.words} words → {args.out} "
+          f"(rejected candidates and what was left out: {args.out / INGEST_REPORT})")
     return 0
 
 

@@ -11,16 +11,24 @@ Rules, applied in this order (each documented where it is defined):
    ``<math>`` (formulas never enter the prose; only a bare symbol such as ``<math>P</math>`` or
    ``<math>x_1</math>`` is kept, as ``P`` / ``x1``, so that "at any point P" still reads), ``<ref>``
    footnotes, ``<score>``, ``<timeline>``, ``<gallery>``, ``<table>`` (HTML tables).
-2. **Templates**, innermost first (:data:`TEMPLATES`): text-bearing ones render to their text
-   (``{{sc|Abbot}}`` → ``Abbot``, ``{{EB1911 lkpl|abbot}}`` → ``abbot``, ``{{Greek|βίος}}`` → ``βίος``,
-   ``{{EB1911 tfrac|3|8}}`` → ``3/8``); layout, running heads, side-notes, figures, numbered equations
-   and footnote markers render to nothing. An unknown template renders to nothing and its name is
-   counted in the ``unknown`` counter passed by the caller, so a user can see what to add.
-3. **Wiki tables** (``{|`` … ``|}``) and **files/images** (``[[File:…]]``, ``[[Image:…]]``) are dropped;
-   links ``[[target|text]]`` keep their text, external links ``[url text]`` keep their text.
+2. **Templates**, innermost first (:mod:`babylm.data.sources.wikitext_templates`): text-bearing ones render
+   to their text (``{{sc|Abbot}}`` → ``Abbot``, ``{{EB1911 lkpl|abbot}}`` → ``abbot``, ``{{Greek|βίος}}`` →
+   ``βίος``, ``{{EB1911 tfrac|3|8}}`` → ``3/8``, ``{{lb|200}}`` → ``200 lb``); layout, running heads,
+   margin headings, figures, numbered equations and footnote markers render to nothing. An unknown
+   template renders to its positional arguments (never silently to nothing) and its name is counted in
+   the ``unknown`` counter passed by the caller, so a user can see what to add.
+3. **Wiki tables** (``{|`` … ``|}``), **files/images** (``[[File:…]]``, ``[[Image:…]]``) and **category
+   links** (``[[Category:…]]``) are dropped; links ``[[target|text]]`` keep their text, external links
+   ``[url text]`` keep their text.
 4. **Emphasis** ``'''``/``''`` and the ``«B»``/``«I»`` markers of pre-assembled article files are removed.
-5. **Remaining tags** are removed, their content kept (``<span>``, ``<sub>``, ``<poem>`` …; ``<br>`` is a
+5. **Superscripts** of digits become superscript digits (``10<sup>3</sup>`` → ``10³``, never ``103``; as
+   the Gutenberg path writes ``x^{2}``), other ``<sup>``/``<sub>`` keep their text (``H<sub>2</sub>O`` →
+   ``H2O``). **Remaining tags** are removed, their content kept (``<span>``, ``<poem>`` …; ``<br>`` is a
    line break); **entities** are decoded (``&nbsp;`` → space).
+
+What rules 1–3 leave out can be counted, with its words, in a :class:`babylm.data.articles.Tally` passed
+as ``removed``: ``footnote``, ``formula``, ``table``, ``caption`` (files and figures), ``sidenote`` (margin
+headings), ``other`` (scores, timelines, galleries).
 6. **Layout**: a single newline inside a paragraph is a space (wikitext semantics); poem lines and
    list/indent lines (``:``, ``*``, ``#``) become paragraphs of their own.
 """
@@ -30,7 +38,11 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from typing import Callable
+
+from babylm.data.articles import Tally
+from babylm.data.sources.wikitext_templates import TEMPLATES, render_templates, superscript
+
+__all__ = ["TEMPLATES", "render_templates", "render_math", "strip_markup", "layout_paragraphs", "render_wikitext"]
 
 # ---------------------------------------------------------------------------------------------------------
 # 1. Elements dropped with their content.
@@ -68,159 +80,12 @@ _HTML_TABLE_OPEN = re.compile(r"<table\b[^<>]*>", re.I)
 _HTML_TABLE_TAG = re.compile(r"<(/?)table\b[^<>]*>", re.I)
 
 # ---------------------------------------------------------------------------------------------------------
-# 2. Templates.
-# Innermost template: ``{{`` … ``}}`` with no ``{{`` or ``}}`` inside.
-_INNERMOST_TEMPLATE = re.compile(r"\{\{((?:[^{}]|\{(?!\{)|\}(?!\}))*)\}\}")
-_NAMED_ARG = re.compile(r"^\s*([A-Za-z][\w\- ]*?)\s*=(.*)$", re.S)
-
-TemplateRenderer = Callable[[list[str], dict[str, str]], str]
-
-
-def _arg(index: int, default: str = "") -> TemplateRenderer:
-    """Renderer keeping positional argument ``index`` (0-based)."""
-    return lambda args, named: args[index].strip() if len(args) > index else default
-
-
-def _last_arg(args: list[str], named: dict[str, str]) -> str:
-    return args[-1].strip() if args else ""
-
-
-def _link(args: list[str], named: dict[str, str]) -> str:
-    # {{EB1911 lkpl|target|display}}, {{1911link|target|display}}: the display text, else the target.
-    shown = [a.strip() for a in args[:2] if a.strip()]
-    return shown[-1] if shown else ""
-
-
-def _fraction(args: list[str], named: dict[str, str]) -> str:
-    # {{EB1911 tfrac|2}} = 1/2; {{EB1911 tfrac|3|8}} = 3/8; {{sfrac|1|3|8}} = 1 3/8.
-    parts = [a.strip() for a in args if a.strip()]
-    if len(parts) == 1:
-        return f"1/{parts[0]}"
-    if len(parts) == 2:
-        return f"{parts[0]}/{parts[1]}"
-    if len(parts) >= 3:
-        return f"{parts[0]} {parts[1]}/{parts[2]}"
-    return ""
-
-
-def _footer_initials(args: list[str], named: dict[str, str]) -> str:
-    # {{EB1911 footer initials|Full Name|A. B.}} (and the double form): the signature as printed, "(A. B.)".
-    initials = [a.strip() for a in args[1::2] if a.strip()]
-    initials += [v.strip() for k, v in sorted(named.items()) if k.startswith("initials") and v.strip()]
-    return f"({'; '.join(initials)})" if initials else ""
-
-
-def _nothing(args: list[str], named: dict[str, str]) -> str:
-    return ""
-
-
-def _pounds(args: list[str], named: dict[str, str]) -> str:
-    return f"{args[0].strip()} lb" if args and args[0].strip() else "lb"
-
-
-_TEXT_OF_FIRST_ARG = (
-    "sc", "asc", "csc", "small-caps", "smallcaps", "uc", "lc", "greek", "polytonic", "hebrew", "nowrap",
-    "center", "c", "block center", "larger", "x-larger", "xx-larger", "smaller", "small", "sm", "big",
-    "sans-serif", "serif", "fine block", "eb1911 fine print", "sup", "sub", "dropinitial", "float right",
-    "float left", "hi", "hanging indent", "abbr", "sic", "u", "i", "b", "nobr", "left", "right",
-    "eb1911 article link", "eb9 article link", "fqm", "tooltip", "overline", "underline",
-)
-_TEXT_OF_LAST_ARG = ("fs", "font-size", "font-stretch", "lang", "color", "colour", "sc2")
-_DROPPED_TEMPLATES = (
-    # running heads and page furniture
-    "eb1911 page heading", "rh", "runningheader", "running header", "eb1911 fine print/s",
-    "eb1911 fine print/e", "eb1911 fine print/e", "bc/s", "bc/e", "nop", "nopt", "clear", "dhr", "rule",
-    "smallrefs", "reflist", "ts", "anchor", "pagequality", "gap", "em", "brace", "brace2", "mirrorh",
-    "hwe", "ref", "ne", "img float", "css image crop", "figure", "fig", "overfloat image", "img",
-    # side-notes (marginal headings); dropped like the Gutenberg [Sidenote: …] blocks
-    "eb1911 shoulder heading", "eb1911 shoulder headingsmall", "eb1911 shoulder headingsmall2",
-    "eb1911 shoulder headingfine", "eb1911 shoulder headinglarge", "shoulder heading",
-)
-
-TEMPLATES: dict[str, TemplateRenderer] = {
-    **{name: _arg(0) for name in _TEXT_OF_FIRST_ARG},
-    **{name: _last_arg for name in _TEXT_OF_LAST_ARG},
-    **{name: _nothing for name in _DROPPED_TEMPLATES},
-    "eb1911 lkpl": _link,
-    "1911link": _link,
-    "eb1911 link": _link,
-    "w": _link,
-    "eb1911 tfrac": _fraction,
-    "sfrac": _fraction,
-    "frac": _fraction,
-    "eb1911 footer initials": _footer_initials,
-    "eb1911 footer double initials": _footer_initials,
-    "hws": _arg(1),  # hyphenated word start: the whole word; its end half ({{hwe}}) renders to nothing
-    "dual line": lambda args, named: " ".join(a.strip() for a in args if a.strip()),
-    "ditto": lambda args, named: '"',
-    "...": lambda args, named: "…",
-    "–": lambda args, named: "–",
-    "—": lambda args, named: "—",
-    "=": lambda args, named: "=",
-    "!": lambda args, named: "|",
-    "bar": lambda args, named: "—",
-    "shy": _nothing,
-    "lb-": _pounds,
-    "sic": _arg(0),
-}
-"""Template name (lower case, single spaces) → renderer taking (positional args, named args)."""
-
-
-def _split_args(inner: str) -> tuple[str, list[str], dict[str, str]]:
-    """Split a template body at top-level ``|`` (not inside ``[[…]]``); returns name, positional, named."""
-    pieces, depth, start, i = [], 0, 0, 0
-    while i < len(inner):
-        if inner.startswith("[[", i):
-            depth, i = depth + 1, i + 2
-            continue
-        if inner.startswith("]]", i) and depth:
-            depth, i = depth - 1, i + 2
-            continue
-        if inner[i] == "|" and depth == 0:
-            pieces.append(inner[start:i])
-            start = i + 1
-        i += 1
-    pieces.append(inner[start:])
-    name = " ".join(pieces[0].replace("_", " ").split()).lower()
-    positional: list[str] = []
-    named: dict[str, str] = {}
-    for piece in pieces[1:]:
-        match = _NAMED_ARG.match(piece)
-        if match:
-            named[match.group(1).strip().lower()] = match.group(2)
-        else:
-            positional.append(piece)
-    return name, positional, named
-
-
-def render_templates(text: str, unknown: Counter | None = None) -> str:
-    """Render every ``{{template}}`` in ``text``, innermost first (see :data:`TEMPLATES`); returns text.
-
-    Unknown templates render to nothing; their names are counted in ``unknown`` when given.
-    """
-
-    def render(match: re.Match) -> str:
-        name, positional, named = _split_args(match.group(1))
-        renderer = TEMPLATES.get(name)
-        if renderer is None:
-            if unknown is not None:
-                unknown[name] += 1
-            return ""
-        return renderer(positional, named)
-
-    while True:
-        rendered = _INNERMOST_TEMPLATE.sub(render, text)
-        if rendered == text:
-            return rendered
-        text = rendered
-
-
-# ---------------------------------------------------------------------------------------------------------
 # 3. Tables, files, links.
 _FILE_LINK_START = re.compile(r"\[\[\s*(?:File|Image|Media|Datei|Bild)\s*:", re.I)
 _WIKI_LINK = re.compile(r"\[\[([^\[\]|]*)(?:\|([^\[\]]*))?\]\]")
 _EXTERNAL_LINK = re.compile(r"\[(?:https?:)?//[^\s\]]+(?:\s+([^\]]*))?\]")
 _TABLE_OPEN = re.compile(r"^[ \t:]*\{\|", re.M)
+_CATEGORY_LINK = re.compile(r"\[\[\s*Category\s*:[^\[\]]*\]\]", re.I)
 
 
 def _balanced_end(text: str, start: int, opener: str, closer: str) -> int:
@@ -239,17 +104,19 @@ def _balanced_end(text: str, start: int, opener: str, closer: str) -> int:
     return len(text)
 
 
-def drop_wiki_tables(text: str) -> str:
+def drop_wiki_tables(text: str, removed: Tally | None = None) -> str:
     """Remove wiki tables (``{|`` at a line start … matching ``|}``), nested ones included; returns text."""
     while True:
         start_match = _TABLE_OPEN.search(text)
         if not start_match:
             return text
         end = _balanced_end(text, start_match.start(), "{|", "|}")
+        if removed is not None:
+            removed.add("table", re.sub(r"[|!{}]+|\b\w+=\S+", " ", text[start_match.start(): end]))
         text = text[: start_match.start()] + "\n" + text[end:]
 
 
-def drop_html_tables(text: str) -> str:
+def drop_html_tables(text: str, removed: Tally | None = None) -> str:
     """Remove ``<table>`` … ``</table>`` elements with their content (nesting respected); returns text."""
     while True:
         start_match = _HTML_TABLE_OPEN.search(text)
@@ -261,16 +128,22 @@ def drop_html_tables(text: str) -> str:
             if depth == 0:
                 end = tag.end()
                 break
+        if removed is not None:
+            removed.add("table", _ANY_TAG.sub(" ", text[start_match.start(): end]))
         text = text[: start_match.start()] + "\n" + text[end:]
 
 
-def drop_file_links(text: str) -> str:
-    """Remove ``[[File:…]]``/``[[Image:…]]`` (captions with nested links included); returns text."""
+def drop_file_links(text: str, removed: Tally | None = None) -> str:
+    """Remove ``[[File:…]]``/``[[Image:…]]`` (captions with nested links included) and ``[[Category:…]]``
+    links; returns text."""
+    text = _CATEGORY_LINK.sub("", text)
     while True:
         start_match = _FILE_LINK_START.search(text)
         if not start_match:
             return text
         end = _balanced_end(text, start_match.start(), "[[", "]]")
+        if removed is not None:
+            removed.add("caption", text[start_match.start(): end].split("|")[-1].rstrip("]"))
         text = text[: start_match.start()] + text[end:]
 
 
@@ -302,18 +175,40 @@ _HEADING = re.compile(r"^[ \t]*(=+)[ \t]*(.*?)[ \t]*\1[ \t]*$", re.M)
 _MAGIC_WORD = re.compile(r"__[A-Z]+__")
 
 
-def strip_markup(text: str, unknown: Counter | None = None) -> str:
-    """Rules 1–5 of the module docstring on ``text``; keeps newlines as they are; returns text."""
+_SUPERSCRIPT_TAG = re.compile(r"<sup\b[^<>]*>([^<>]*)</sup\s*>", re.I)
+_REMOVED_KIND = {"ref": "footnote", "math": "formula", "noinclude": ""}
+
+
+def strip_markup(text: str, unknown: Counter | None = None, removed: Tally | None = None) -> str:
+    """Rules 1–5 of the module docstring on ``text``; keeps newlines as they are; returns text.
+
+    ``unknown`` counts templates without a rule; ``removed`` what rules 1–3 leave out (both optional).
+    """
+    tally = removed if removed is not None else Tally()
     text = _COMMENT.sub("", text)
-    text = _MATH.sub(render_math, text)
-    text = _DROPPED_PAIR.sub("", text)
+
+    def math(match: re.Match) -> str:
+        kept = render_math(match)
+        if not kept:
+            tally.add("formula", match.group(1))
+        return kept
+
+    def dropped(match: re.Match) -> str:
+        kind = _REMOVED_KIND.get(match.group(1).lower(), "other")
+        if kind:
+            tally.add(kind, _ANY_TAG.sub(" ", match.group(0)))
+        return ""
+
+    text = _MATH.sub(math, text)
+    text = _DROPPED_PAIR.sub(dropped, text)
     text = _DROPPED_SELF_CLOSING.sub("", text)
     text = _DROPPED_STRAY.sub("", text)
-    text = drop_html_tables(text)
-    text = render_templates(text, unknown)
-    text = drop_wiki_tables(text)
-    text = drop_file_links(text)
+    text = drop_html_tables(text, tally)
+    text = render_templates(text, unknown, tally)
+    text = drop_wiki_tables(text, tally)
+    text = drop_file_links(text, tally)
     text = render_links(text)
+    text = _SUPERSCRIPT_TAG.sub(lambda m: superscript(m.group(1)) if m.group(1).strip().isdigit() else m.group(1), text)
     text = _MAGIC_WORD.sub("", text)
     text = _EMPHASIS.sub("", text)
     text = _FOREIGN_MARKERS.sub("", text)
@@ -337,9 +232,10 @@ def layout_paragraphs(text: str) -> str:
     return "\n\n".join(paragraphs)
 
 
-def render_wikitext(text: str, unknown: Counter | None = None) -> str:
+def render_wikitext(text: str, unknown: Counter | None = None, removed: Tally | None = None) -> str:
     """Render EB1911 wikitext to plain paragraphs separated by blank lines; returns the text.
 
-    ``unknown`` (optional) counts the names of templates with no rule in :data:`TEMPLATES`.
+    ``unknown`` (optional) counts the names of templates with no rule in :data:`TEMPLATES`; ``removed``
+    (optional) counts what was left out, by kind, with its words.
     """
-    return layout_paragraphs(strip_markup(text, unknown))
+    return layout_paragraphs(strip_markup(text, unknown, removed))

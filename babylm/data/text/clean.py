@@ -8,7 +8,11 @@ Run it::
 
 Reads the combined file (one article per block, blocks separated by blank lines, as written by
 ``babylm.data.text.combine``), streams it article by article (memory bounded by the longest article) through
-the named rules of :mod:`babylm.data.text.clean_rules`, and writes the cleaned corpus atomically.
+the named rules of :mod:`babylm.data.text.clean_rules`, and writes the cleaned corpus atomically. Before
+that, two quick passes over the same file collect the corpus's evidence for line-end hyphens
+(:func:`babylm.data.text.hyphenation.collect_evidence`; memory: the distinct hyphenated words and line-end
+pairs, not the vocabulary). Beside the output, ``<output stem>.report.json`` records, per rule, how many
+words it removed (net) and how the hyphenation rule decided (joined / kept, by reason).
 
 Cleaned-file format (what ``babylm.data.text.split`` reads and ``train.txt``/``val.txt`` keep)::
 
@@ -33,12 +37,13 @@ import argparse
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
-from babylm.atomic import atomic_output, os_error_line
-from babylm.data.text.clean_rules import RULES, CleanRule, select_rules
+from babylm.atomic import atomic_output, atomic_write_json, os_error_line
+from babylm.data.text.clean_rules import RULES, CleanRule, hyphenation_rule, select_rules
+from babylm.data.text.hyphenation import HyphenEvidence, collect_evidence
 
 ARTICLE_START = "<s>"
 ARTICLE_END = "</s>"
@@ -50,18 +55,24 @@ class CleanError(ValueError):
     """Bad input to the clean stage (missing file, unreadable text); the message names the file."""
 
 
-def clean_text(text: str, rules: Sequence[CleanRule] | None = None) -> str:
+def clean_text(text: str, rules: Sequence[CleanRule] | None = None, removed: Counter | None = None) -> str:
     """Apply ``rules`` (default: the lossless ones) in order to the text of one article; returns it.
 
     The chain is repeated until the text stops changing (at most :data:`MAX_PASSES` passes), so the
     composition is idempotent even where one rule's output re-enables an earlier rule (an entity that
-    decodes to a tag, a footnote marker between a hyphen and a line end).
+    decodes to a tag, a footnote marker between a hyphen and a line end). ``removed`` (optional) counts,
+    per rule name, the words each rule removed (net: words before − words after).
     """
     rules = select_rules() if rules is None else rules
     for _ in range(MAX_PASSES):
         cleaned = text
         for rule in rules:
-            cleaned = rule.apply(cleaned)
+            if removed is None:
+                cleaned = rule.apply(cleaned)
+            else:
+                before = len(cleaned.split())
+                cleaned = rule.apply(cleaned)
+                removed[rule.name] += before - len(cleaned.split())
         if cleaned == text:
             break
         text = cleaned
@@ -69,15 +80,19 @@ def clean_text(text: str, rules: Sequence[CleanRule] | None = None) -> str:
 
 
 def clean_corpus(
-    articles: Iterable[str], *, strip_accents: bool = False, recase_headwords: bool = False
+    articles: Iterable[str], *, strip_accents: bool = False, recase_headwords: bool = False,
+    evidence: HyphenEvidence | None = None, report: "CleanStats | None" = None,
 ) -> Iterator[str]:
     """Clean each article text of ``articles`` (lazily); yields the non-empty cleaned texts.
 
-    Lossy rules are off unless ``strip_accents`` / ``recase_headwords`` are true.
+    Lossy rules are off unless ``strip_accents`` / ``recase_headwords`` are true. ``evidence``: the corpus's
+    evidence for line-end hyphens (default: each article is its own). ``report`` collects per-rule counts.
     """
-    rules = select_rules(strip_accents=strip_accents, recase_headwords=recase_headwords)
+    decisions = report.hyphenation if report is not None else None
+    rules = select_rules(strip_accents=strip_accents, recase_headwords=recase_headwords,
+                         hyphenation=hyphenation_rule(evidence, decisions) if evidence is not None or report is not None else None)
     for article in articles:
-        cleaned = clean_text(article, rules)
+        cleaned = clean_text(article, rules, report.removed_by_rule if report is not None else None)
         if cleaned:
             yield cleaned
 
@@ -149,18 +164,37 @@ def residual_markup_counts(text: str) -> Counter:
 
 @dataclass
 class CleanStats:
-    """What one run of the clean stage did."""
+    """What one run of the clean stage did: articles and words in and out, words removed per rule (net),
+    and the hyphenation rule's decisions by reason."""
 
     articles_in: int = 0
     articles_out: int = 0
     words_in: int = 0
     words_out: int = 0
+    removed_by_rule: Counter = field(default_factory=Counter)
+    hyphenation: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        """The report written beside the cleaned file."""
+        return {"articles_in": self.articles_in, "articles_out": self.articles_out, "words_in": self.words_in,
+                "words_out": self.words_out, "words_removed_by_rule": {k: v for k, v in self.removed_by_rule.items() if v},
+                "hyphenation": dict(sorted(self.hyphenation.items()))}
+
+
+def report_path(output_path: str | Path) -> Path:
+    """Where the clean stage's report goes: ``<output stem>.report.json`` beside the cleaned file."""
+    output_path = Path(output_path)
+    return output_path.with_name(output_path.stem + ".report.json")
 
 
 def clean_stream(
-    source: IO[str], sink: IO[str], *, strip_accents: bool = False, recase_headwords: bool = False
+    source: IO[str], sink: IO[str], *, strip_accents: bool = False, recase_headwords: bool = False,
+    evidence: HyphenEvidence | None = None,
 ) -> CleanStats:
-    """Clean the combined text read from ``source`` into the cleaned format on ``sink``; returns stats."""
+    """Clean the combined text read from ``source`` into the cleaned format on ``sink``; returns stats.
+
+    ``evidence``: the corpus's evidence for line-end hyphens (default: each article is its own).
+    """
     stats = CleanStats()
 
     def counted(blocks: Iterable[str]) -> Iterator[str]:
@@ -170,7 +204,8 @@ def clean_stream(
             yield block
 
     for article in clean_corpus(
-        counted(iter_blocks(source)), strip_accents=strip_accents, recase_headwords=recase_headwords
+        counted(iter_blocks(source)), strip_accents=strip_accents, recase_headwords=recase_headwords,
+        evidence=evidence, report=stats,
     ):
         stats.articles_out += 1
         stats.words_out += len(article.split())
@@ -185,9 +220,16 @@ def clean_file(
     input_path = Path(input_path)
     if not input_path.is_file():
         raise CleanError(f"{input_path}: input file not found; run the combine stage first (python -m babylm.data.text.combine)")
+    def blocks() -> Iterator[str]:
+        with open(input_path, encoding="utf-8") as source:
+            yield from iter_blocks(source)
+
     try:
+        evidence = collect_evidence(blocks)
         with open(input_path, encoding="utf-8") as source, atomic_output(output_path) as sink:
-            return clean_stream(source, sink, strip_accents=strip_accents, recase_headwords=recase_headwords)
+            stats = clean_stream(source, sink, strip_accents=strip_accents, recase_headwords=recase_headwords, evidence=evidence)
+        atomic_write_json(report_path(output_path), stats.as_dict())
+        return stats
     except UnicodeDecodeError as error:
         raise CleanError(f"{input_path}: not UTF-8 text ({error.reason} at byte {error.start}); re-run the combine stage") from None
 

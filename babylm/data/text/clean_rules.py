@@ -14,7 +14,8 @@ Rules (in order):
                        (ﬁ, ﬂ …) → letters, CR/LF → LF.
 ``markup``             residual wiki and HTML markup: templates, tables, files, links, ``'''``/``''``,
                        known HTML tags, entities (rendered as in ``babylm.data.sources.wikitext_render``), and
-                       Project Gutenberg ``_italic_`` underscores.
+                       Project Gutenberg ``_italic_`` underscores (also an italic suffix glued to a
+                       number: ``38_a_`` → ``38a``).
 ``page_markers``       page furniture: Gutenberg ``[v.04 p.0498]`` markers (also when broken across a line),
                        ``[Illustration: …]`` captions and ``[Sidenote: …]`` margin notes; OCR page-number
                        lines and the ALL-CAPS running head printed next to them.
@@ -23,8 +24,9 @@ Rules (in order):
                        ``[=a]`` → ``ā`` (and ``[)i]``, ``['s]``, ``[vs]``… diacritics), ``[root]`` → ``√``,
                        ``[inf]`` → ``∞``; ``[signed]`` and ``[Transcriber's note: …]`` removed.
 ``sub_superscripts``   Gutenberg's ``C_{12}H_{22}O_{11}`` → ``C12H22O11``, ``W_l`` → ``Wl``, ``x^{2}`` → ``x²``.
-``hyphenation``        a word broken across a line end (``hazard-⏎ous``) is joined (``hazardous``) when both
-                       sides are lower-case letters; other hyphens stay.
+``hyphenation``        a line-end hyphen between lower-case letters: a broken word is joined (``hazard-⏎ous``
+                       → ``hazardous``), a compound keeps its hyphen (``twenty-⏎one`` → ``twenty-one``),
+                       decided from the corpus's own evidence (:mod:`babylm.data.text.hyphenation`).
 ``quotes``             curly and low quotation marks → ``"`` and ``'``; primes (′ ″) and guillemets stay.
 ``dashes``             Gutenberg's ``--`` → ``—`` (the em dash Wikisource text already uses).
 ``whitespace``         runs of spaces and tabs → one space, lines stripped, empty lines dropped.
@@ -37,11 +39,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
 from babylm.data.sources.gutenberg_markup import resolve_editorial_brackets
 from babylm.data.sources.wikitext_render import strip_markup
+from babylm.data.text.hyphenation import HyphenEvidence
+from babylm.data.text.hyphenation import join_hyphenated_words as _join_hyphenated_words
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ def normalise_unicode(text: str) -> str:
 # ------------------------------------------------------------------------------------------------- markup
 # _italic_ as Gutenberg marks it; may span a line break of hard-wrapped text (at most 300 characters).
 _PG_ITALIC = re.compile(r"(?<![\w_])_(?=[^\s_])([^_]{0,300}?[^\s_])_(?![\w_])")
+# An italic letter suffix glued to a number, as PG marks folio and section references: 38_a_, 12_b_, 3_rd_.
+_PG_ITALIC_SUFFIX = re.compile(r"(?<=\d)_([A-Za-z]{1,3})_(?![\w_])")
 
 
 def remove_markup(text: str) -> str:
@@ -98,6 +105,7 @@ def remove_markup(text: str) -> str:
 
     def once(value: str) -> str:
         value = strip_markup(value)
+        value = _PG_ITALIC_SUFFIX.sub(r"\1", value)
         return _PG_ITALIC.sub(r"\1", value)
 
     return _until_stable(once, text)
@@ -165,20 +173,19 @@ def resolve_sub_superscripts(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------- hyphenation
-_LINE_END_HYPHEN = re.compile(r"-[ \t]*\n[ \t]*")
-
-
 def join_hyphenated_words(text: str) -> str:
-    """``hazard-⏎ous`` → ``hazardous``: a hyphen at a line end between lower-case letters is a break."""
+    """Line-end hyphens: ``hazard-⏎ous`` → ``hazardous``, ``twenty-⏎one`` → ``twenty-one`` (evidence: the text)."""
+    return _join_hyphenated_words(text)
 
-    def join(match: re.Match) -> str:
-        before = match.string[match.start() - 1] if match.start() else ""
-        after = match.string[match.end()] if match.end() < len(match.string) else ""
-        if before.isalpha() and before.islower() and after.isalpha() and after.islower():
-            return ""
-        return match.group(0)
 
-    return _LINE_END_HYPHEN.sub(join, text)
+def hyphenation_rule(evidence: HyphenEvidence | None, decisions: Counter | None = None) -> CleanRule:
+    """The ``hyphenation`` rule deciding from ``evidence`` (a whole corpus's) and counting its ``decisions``."""
+
+    def apply(text: str) -> str:
+        return _join_hyphenated_words(text, evidence, decisions)
+
+    apply.__doc__ = join_hyphenated_words.__doc__
+    return CleanRule("hyphenation", apply)
 
 
 # ------------------------------------------------------------------------------------------ quotes, dashes
@@ -278,7 +285,15 @@ RULE_NAMES = tuple(rule.name for rule in RULES)
 LOSSY_RULE_NAMES = tuple(rule.name for rule in RULES if rule.lossy)
 
 
-def select_rules(*, strip_accents: bool = False, recase_headwords: bool = False) -> tuple[CleanRule, ...]:
-    """The lossless rules plus the lossy ones switched on; returns them in application order."""
+def select_rules(*, strip_accents: bool = False, recase_headwords: bool = False,
+                 hyphenation: CleanRule | None = None) -> tuple[CleanRule, ...]:
+    """The lossless rules plus the lossy ones switched on; returns them in application order.
+
+    ``hyphenation`` replaces the default hyphenation rule (e.g. one deciding from corpus evidence,
+    :func:`hyphenation_rule`).
+    """
     wanted = {"strip_accents": strip_accents, "recase_headwords": recase_headwords}
-    return tuple(rule for rule in RULES if not rule.lossy or wanted[rule.name])
+    rules = tuple(rule for rule in RULES if not rule.lossy or wanted[rule.name])
+    if hyphenation is not None:
+        rules = tuple(hyphenation if rule.name == "hyphenation" else rule for rule in rules)
+    return rules

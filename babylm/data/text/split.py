@@ -19,9 +19,14 @@ Two modes, both seeded and reproducible (same input + same seed → byte-identic
   neither split ever exceeds its budget (defaults 10M train / 2M val words, as in the reference work).
   A corpus with fewer words than the two budgets together is an error (exit code 2) naming the fix:
   ``--val-fraction`` or smaller budgets — a silent fallback would hide that the budgets were not met.
-* **everything** (``--val-fraction F``): every article is used; in shuffled order, articles go to val
-  while val holds fewer than ``F`` × total words (so val overshoots its share by less than one article),
-  the rest to train. Train keeps at least one article whenever there are two or more.
+* **everything** (``--val-fraction F``): every article is used. With ``T = F`` × total words and a tolerance
+  of one percentage point (``0.01`` × total words), the articles are taken in shuffled order and each goes
+  to val when val still holds fewer than ``T`` words and the article fits under ``T`` + tolerance; every
+  other article goes to train. So val never exceeds ``F`` + 1 pp, and it ends below ``F`` − 1 pp only if
+  every article in train holds more than 2 % of the words — which cannot happen when the articles of at
+  most 2 % of the words each together hold at least ``F`` − 1 pp of them: then val lands within ±1
+  percentage point of ``F`` (a 50,000-word article drawn early no longer takes val to 29 %). With two or
+  more articles, val and train each get at least one (the smallest article moves if one side is empty).
 
 Streaming: two passes over the input; memory holds one article and one word count per article.
 Outputs are written atomically.
@@ -45,6 +50,8 @@ DEFAULT_TRAIN_WORDS = 10_000_000
 DEFAULT_VAL_WORDS = 2_000_000
 TRAIN, VAL, UNUSED = 1, 2, 0
 """Assignment codes in a split plan."""
+VAL_FRACTION_TOLERANCE = 0.01
+"""How far (as a share of all words) val may land from ``--val-fraction`` when the articles allow it."""
 
 
 class SplitError(ValueError):
@@ -106,14 +113,19 @@ def plan_split(word_counts: Sequence[int], options: SplitOptions) -> array:
                 plan[index], train_left = TRAIN, train_left - words
         return plan
     target = options.val_fraction * total
-    val_words = val_articles = 0
+    ceiling = target + VAL_FRACTION_TOLERANCE * total
+    val_words = 0
     for index in order:
-        if val_words < target and val_articles + 1 < len(word_counts):
-            plan[index] = VAL
-            val_words += word_counts[index]
-            val_articles += 1
+        words = word_counts[index]
+        if val_words < target and val_words + words <= ceiling:
+            plan[index], val_words = VAL, val_words + words
         else:
             plan[index] = TRAIN
+    if len(word_counts) >= 2:
+        for empty, full in ((VAL, TRAIN), (TRAIN, VAL)):
+            if empty not in plan:
+                smallest = min((i for i in order if plan[i] == full), key=lambda i: word_counts[i])
+                plan[smallest] = empty
     return plan
 
 

@@ -17,6 +17,14 @@ Rules (README, section *scrape*):
   start on scan pages 1–100, part 2 those starting on 101–200, and so on.
 * **file** — ``volume_VV/part_PP/<stem>.json`` where the stem comes from :mod:`babylm.data.articles`,
   assigned over the whole catalogue once discovery is complete.
+* **overlap** — no scan page goes to two articles twice over: a sub-page (``Brewing/Chemistry``,
+  ``Gregory (Popes)/Gregory I``) whose transcluded scan pages of its volume are **all** transcluded by an
+  ancestor page that is itself an article is skipped ("covered by its parent page"): the parent already
+  holds its text. A sub-page that shares only some scan pages with its ancestor (typically the page where
+  the parent's part ends and the sub-page's begins, in different sections) is kept. Both kinds are listed
+  under ``overlaps`` in the catalogue and counted in the log. The catalogue sees scan pages, not sections
+  (``prop=templates``): a sub-page lying wholly on pages its parent also touches counts as covered. The
+  offline dump ingest, which reads the sections, applies the exact rule (:mod:`babylm.data.sources.wikitext`).
 
 Reads and writes ``<out>/discovery.json`` (the catalogue).
 """
@@ -26,25 +34,18 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from babylm.atomic import atomic_write_json
-from babylm.data.articles import article_relpath, assign_stems, clash_key, is_safe_stem, part_of
+from babylm.data.articles import NON_ARTICLE_TITLES, PREFIX, article_relpath, assign_stems, clash_key, is_safe_stem, part_of
 from babylm.data.wikisource.api import ApiClient, TransientError, is_local
 from babylm.safe_json import read_json
 
-PREFIX = "1911 Encyclopædia Britannica/"
 CATALOGUE_VERSION = 1
 
 _SCAN_PAGE = re.compile(r"^Page:EB1911 - Volume (\d+)\.djvu/(\d+)$")
-NON_ARTICLE_TITLES = re.compile(
-    r"^(Volume \d+|Vol \d+(/.*)?|IndexPage|Index to .*|Contributors|List of contributors|"
-    r"Prefatory Note.*|Classified (Table of Contents|table of contents|List of Articles).*|"
-    r"Rules and Abbreviations|.*/Plates)$"
-)
-"""Leaf titles (after the prefix) of front/back matter and listings, skipped even when scan-backed."""
 
 DISCOVERY_PARAMS: dict[str, str] = {
     "action": "query",
@@ -75,6 +76,8 @@ class Article:
     volume: int
     first_page: int
     path: str = ""
+    pages: list[int] = field(default_factory=list)
+    """The scan pages of ``volume`` it transcludes (for the overlap rule)."""
 
     @property
     def part(self) -> int:
@@ -107,10 +110,12 @@ def classify(title: str, url: str, templates: Iterable[str]) -> tuple[Article | 
     name = title[len(PREFIX):]
     if NON_ARTICLE_TITLES.match(name):
         return None, "front/back matter or listing"
+    templates = list(templates)
     position = scan_position(templates)
     if position is None:
         return None, "transcludes no EB1911 scan page"
-    return Article(title=title, name=name, url=url, volume=position[0], first_page=position[1]), ""
+    pages = sorted({int(m.group(2)) for m in map(_SCAN_PAGE.match, templates) if m and int(m.group(1)) == position[0]})
+    return Article(title=title, name=name, url=url, volume=position[0], first_page=position[1], pages=pages), ""
 
 
 @dataclass
@@ -123,6 +128,7 @@ class Catalogue:
     redirects: dict[str, str]
     complete: bool = False
     continue_params: dict[str, Any] | None = None
+    overlaps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def ordered(self) -> list[Article]:
         """Articles in book order: volume, first scan page, name."""
@@ -139,6 +145,7 @@ class Catalogue:
             "articles": [asdict(article) for article in self.ordered()],
             "skipped": self.skipped,
             "redirects": self.redirects,
+            "overlaps": self.overlaps,
         })
 
     @classmethod
@@ -168,7 +175,7 @@ class Catalogue:
             return cls(base_url=raw["base_url"], articles={a.title: a for a in articles},
                        skipped=_string_map(raw["skipped"], "skipped"),
                        redirects=_string_map(raw["redirects"], "redirects"), complete=complete,
-                       continue_params=continue_params)
+                       continue_params=continue_params, overlaps=_typed(raw.get("overlaps") or {}, dict, "overlaps"))
         except (ValueError, KeyError, TypeError) as error:
             raise CatalogueError(f"{path} is not a usable discovery file ({error}); delete it or pass "
                                  "--rediscover") from error
@@ -190,8 +197,13 @@ def _article(item: Any, complete: bool) -> Article:
     """One saved article record, checked field by field; its path must be the one the rules give."""
     item = _typed(item, dict, "articles[]")
     fields = {"title": str, "name": str, "url": str, "volume": int, "first_page": int, "path": str}
-    if set(item) != set(fields) or not all(type(item[k]) is t for k, t in fields.items()):
+    optional = {"pages": list}  # absent in catalogues written before the overlap rule
+    if not set(fields) <= set(item) <= set(fields) | set(optional) or not all(
+        type(item[k]) is t for k, t in {**fields, **optional}.items() if k in item
+    ):
         raise ValueError(f"article record {str(item)[:80]!r} does not have the fields {sorted(fields)}")
+    if not all(type(page) is int for page in item.get("pages", [])):
+        raise ValueError(f"article {item['title']!r} has non-integer scan pages")
     article = Article(**item)
     if article.volume < 1 or article.first_page < 1:
         raise ValueError(f"article {article.title!r} has volume {article.volume}, first page {article.first_page}")
@@ -247,6 +259,10 @@ def discover(client: ApiClient, path: Path, base_url: str, *, rediscover: bool =
             catalogue.continue_params = data.get("continue")
             catalogue.complete = "continue" not in data
             if catalogue.complete:
+                skipped = resolve_overlaps(catalogue)
+                if catalogue.overlaps:
+                    log.info("discovery: %d sub-pages covered by their parent skipped, %d partial overlaps kept "
+                             "(see 'overlaps' in %s)", skipped, len(catalogue.overlaps) - skipped, path)
                 _assign_paths(catalogue)
             catalogue.save(path)
             log.info("discovery: %d articles, %d skipped so far", len(catalogue.articles),
@@ -295,6 +311,33 @@ def _absorb(catalogue: Catalogue, batch: dict[str, dict]) -> None:
             catalogue.skipped[title] = reason
         else:
             catalogue.articles[title] = article
+
+
+def resolve_overlaps(catalogue: Catalogue) -> int:
+    """Apply the overlap rule (module docstring) to a complete catalogue; returns how many sub-pages it skipped.
+
+    Records every overlap in ``catalogue.overlaps``: ``{sub-page title: {"parent", "shared_pages", "action"}}``.
+    """
+    skipped = 0
+    for title in sorted(catalogue.articles, key=lambda t: (t.count("/"), t)):
+        article = catalogue.articles.get(title)
+        if article is None or "/" not in article.name:
+            continue
+        parts = article.name.split("/")
+        ancestors = [catalogue.articles.get(PREFIX + "/".join(parts[:i])) for i in range(len(parts) - 1, 0, -1)]
+        for parent in (a for a in ancestors if a is not None and a.volume == article.volume):
+            shared = set(article.pages) & set(parent.pages)
+            if not shared:
+                continue
+            covered = bool(article.pages) and shared == set(article.pages)
+            catalogue.overlaps[title] = {"parent": parent.title, "shared_pages": len(shared),
+                                         "action": "skipped: covered by its parent page" if covered else "kept: partial overlap"}
+            if covered:
+                del catalogue.articles[title]
+                catalogue.skipped[title] = f"covered by its parent page {parent.title} (all its scan pages are the parent's)"
+                skipped += 1
+            break
+    return skipped
 
 
 def _assign_paths(catalogue: Catalogue) -> None:

@@ -2,9 +2,19 @@
 
 :func:`extract_prose` keeps the article's text and drops everything a reader of the printed page would
 not read as part of the article: the Wikisource header and navigation (``ws-noexport``, ``wst-header``,
-``#headerContainer``…), hidden metadata, ``<style>``/``<script>``, ProofreadPage's page-number anchors
+``#headerContainer``…), the licence box (``licenseContainer``, ``licenseBanner``, ``licensetpl``, as in
+Wikimedia's ws-export), hidden metadata, ``<style>``/``<script>``, ProofreadPage's page-number anchors
 (``ws-pagenum``), footnote markers (``sup.reference``) and the footnote list itself, edit links, tables
-(data tables flatten into noise), images and their captions, and marginal side-notes. Formulae become
+(data tables flatten into noise), images and their captions, and marginal side-notes — EB1911's
+**shoulder headings** (``{{EB1911 Shoulder Heading…}}``), which sit in the margin beside a sentence and
+would otherwise be spliced into it (``all the Santa Laura, Mount Athos.necessary edifices``). They are
+recognised by a class naming them (any class containing ``shoulder``, ``sidenote`` or ``marginnote``) or,
+whatever their class, as a floated or absolutely positioned element holding three characters or more with
+running text after it in the same block (a drop initial has one letter; a floated signature ends its
+paragraph, so both stay). They are dropped, never turned into a paragraph of their own: the text after a
+dropped heading continues the paragraph before it, even where the HTML parser closed a ``<p>`` at a
+``<div>`` heading; a heading standing between two ``<p>`` blocks joins them unless the first ends a sentence
+and the second starts with a capital (then it was a paragraph break). Formulae become
 their TeX source. Block elements (paragraphs, headings, list items, ``<div>``s) become paragraphs,
 separated by one blank line; whitespace inside a paragraph is collapsed; ``<br>`` becomes a line break.
 
@@ -32,8 +42,11 @@ _DROP_CLASSES = frozenset(
         "header_notes", "wst-header-notes", "ws-pagenum", "pagenum", "pagenum-inner", "pagenumber",
         "mw-editsection", "reference", "references", "mw-references-wrap", "reflist", "mw-cite-backlink",
         "metadata", "navbox", "wst-sidenote", "sidenote", "mw-empty-elt", "thumb", "gallery", "mw-jump-link",
+        "licenseContainer", "licenseBanner", "licensetpl",
     }
 )
+_MARGIN_CLASS = re.compile(r"shoulder|side-?note|margin-?note", re.IGNORECASE)
+_OUT_OF_FLOW = re.compile(r"float\s*:\s*(?:left|right)|position\s*:\s*(?:absolute|fixed)", re.IGNORECASE)
 _DROP_IDS = frozenset({"headerContainer", "navigationHeader", "ws-data", "headertemplate", "toc"})
 _BLOCK_TAGS = frozenset(
     {
@@ -49,6 +62,8 @@ _INVISIBLE = re.compile("[\u200b\u00ad\ufeff]")
 _DISPLAYSTYLE = re.compile(r"^\{\\displaystyle\s*(.*)\}$", re.DOTALL)
 _TRAILING_COMMENTS = re.compile(r"(\s*<!--.*?-->)*\s*$", re.DOTALL)
 _LINE_BREAK = "\x00"  # stands for <br>; NUL never survives _XML_INVALID
+_GLUE = "\ue000"  # where a margin heading was dropped (a private-use character, removed from the input)
+_SENTENCE_END = re.compile(r"[.!?:]['\")\]’”]*$")
 
 
 class HtmlError(ValueError):
@@ -77,7 +92,7 @@ def extract_prose(html: str) -> str:
     Paragraphs are separated by a blank line; returns ``""`` when nothing readable is left. Malformed
     markup is recovered by lxml; raises :class:`HtmlError` only when the parser hits a resource limit.
     """
-    html = _XML_INVALID.sub("", html.encode("utf-8", "replace").decode("utf-8"))
+    html = _XML_INVALID.sub("", html.encode("utf-8", "replace").decode("utf-8")).replace(_GLUE, "")
     if not html.strip():
         return ""
     root = _parse(html)
@@ -87,7 +102,7 @@ def extract_prose(html: str) -> str:
     _drop_noise(root)
     writer = _ParagraphWriter()
     _walk(root, writer)
-    return "\n\n".join(writer.finish())
+    return "\n\n".join(_close_up(writer.finish()))
 
 
 def looks_truncated(html: str) -> bool:
@@ -127,18 +142,56 @@ def _is_noise(element) -> bool:
         return True
     if _HIDDEN_STYLE.search(element.get("style") or ""):
         return True
+    if _is_margin_heading(element):
+        return True
     # Older page-number templates: a link to a Page: page whose text is just the page number.
     if element.tag == "a" and _PAGE_LINK.search(element.get("title") or element.get("href") or ""):
         return (element.text_content() or "").strip().strip("[]").isdigit()
     return False
 
 
+def _is_margin_heading(element) -> bool:
+    """Whether ``element`` is a margin heading set beside the text (see the module docstring)."""
+    if _MARGIN_CLASS.search(element.get("class") or ""):
+        return True
+    if not _OUT_OF_FLOW.search(element.get("style") or ""):
+        return False
+    if len("".join((element.text_content() or "").split())) < 3:
+        return False  # a drop initial
+    if (element.tail or "").strip():
+        return True
+    return any((sibling.text_content() or "").strip() or (sibling.tail or "").strip() for sibling in element.itersiblings())
+
+
 def _drop_noise(root) -> None:
-    """Remove every noise element (keeping the text that follows it)."""
+    """Remove every noise element (keeping the text that follows it); a margin heading leaves a glue mark."""
     noise = [el for el in root.iter() if isinstance(el.tag, str) and _is_noise(el)]
     for element in noise:  # an element inside an already dropped one is dropped from a detached tree
         if element.getparent() is not None:
+            if _is_margin_heading(element):
+                element.tail = _GLUE + (element.tail or "")
             element.drop_tree()
+
+
+def _close_up(paragraphs: list[str]) -> list[str]:
+    """Remove the glue marks; re-join a paragraph split only by a dropped margin heading.
+
+    Text right after a dropped heading in the same flow (its tail) always continues the paragraph before;
+    a paragraph that follows a heading standing alone between blocks continues it unless the one before
+    ends a sentence and it starts with a capital.
+    """
+    out: list[str] = []
+    between_blocks = False
+    for paragraph in paragraphs:
+        text = re.sub(r" *%s *" % _GLUE, " ", paragraph).strip()
+        continues = paragraph.startswith(_GLUE) or (
+            between_blocks and (not _SENTENCE_END.search(out[-1] if out else "") or text[:1].islower()))
+        if out and text and continues:
+            out[-1] = f"{out[-1]} {text}"
+        elif text:
+            out.append(text)
+        between_blocks = (not text and _GLUE in paragraph) or paragraph.endswith(_GLUE)
+    return out
 
 
 def _math_to_tex(root) -> None:

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from babylm.data.articles import read_ingest_report
 from babylm.data.sources import wikitext as ingest_wikitext
-from babylm.data.text.clean import residual_markup_counts
 from babylm.data.sources.wikitext import assemble_articles, ingest_pages, page_sections, read_pages, section_headword
 from babylm.data.sources.wikitext_render import render_wikitext
+from babylm.data.text.clean import residual_markup_counts
 from tests.data.text_fixtures import PAGE_WIKITEXT, article_wikitext, wikisource_pages  # noqa: F401
 
 
@@ -42,7 +43,7 @@ def wiki_markup(text: str) -> int:
 
 
 def read_outputs(out) -> dict[str, dict]:
-    return {str(p.relative_to(out)): json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.rglob("*.json"))}
+    return {str(p.relative_to(out)): json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("volume_*/part_*/*.json"))}
 
 
 def test_articles_are_assembled_from_sections_across_pages(tmp_path, shared_data):
@@ -50,7 +51,8 @@ def test_articles_are_assembled_from_sections_across_pages(tmp_path, shared_data
     outputs = read_outputs(tmp_path)
     titles = [record["title"] for record in outputs.values()]
     assert sorted(titles) == sorted(["ABBESS", "ABBEVILLE", "ABBEY", "ABBEY, EDWIN AUSTIN", "ABBON OF FLEURY", "ABBOT, EZRA", "ABBOT, GEORGE"])
-    assert stats.orphans == 1  # the tail of ABBAZIA, begun before page 42
+    assert stats.orphans == 1 and stats.orphan_words == 114  # the tail of ABBAZIA, begun before page 42
+    assert read_ingest_report(tmp_path)["runs"]["wikitext:abbey_pages.json"]["orphans"] == [{"page": "01/42", "words": 114}]
     abbey = outputs["volume_01/part_01/ABBEY.json"]
     assert set(abbey) == {"url", "title", "content", "timestamp"}
     assert abbey["url"] == "https://en.wikisource.org/wiki/Page:EB1911_-_Volume_01.djvu/42"
@@ -107,7 +109,7 @@ def test_templates_render_to_their_text():
     )
     assert text == (
         "Abaciscus abbot Tare and Tret Roman law βίος A.D. 1115 3/8 in. 1/2 1000 lb Anglo-Egyptian (P. A. G.) "
-        "at P and end"
+        "x at P and end"  # an unknown template keeps its argument and is counted
     )
     assert unknown == Counter({"mystery template": 1})
 
@@ -153,7 +155,7 @@ def test_assembly_and_rendering_never_crash_on_malformed_pages(texts):
     [("{not json", "line 1: not valid JSON"), ('[{"volume": "one", "page_number": 1, "raw_text": ""}]', "integers"),
      ("[" * 100_000, "nested too deeply"), ('[{"volume": 1e999, "page_number": 1, "raw_text": ""}]', "integers"),
      ('{"title": "Page:EB1911 - Volume 01.djvu/1", "text": ""}\n[[[', "line 2: not valid JSON"),
-     ('[{"title": "Main Page", "text": "x"}]', "no 'Page:EB1911"), ("<mediawiki><page>", "malformed XML")],
+     ('[{"title": "Main Page", "text": "x"}]', "no EB1911 pages"), ("<mediawiki><page>", "malformed XML")],
 )
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys, content, message):
     path = tmp_path / ("pages.xml" if content.startswith("<") else "pages.json")
@@ -169,7 +171,7 @@ def test_a_byte_order_mark_is_accepted_and_a_lone_surrogate_never_stops_the_inge
     path = tmp_path / "pages.json"
     path.write_bytes(b"\xef\xbb\xbf" + record.replace("SURROGATE", "\\ud800").encode("utf-8"))
     assert ingest_wikitext.main([str(path), "--out", str(tmp_path / "out")]) == 0
-    [article] = tmp_path.joinpath("out").rglob("*.json")
+    [article] = tmp_path.joinpath("out").rglob("volume_*/part_*/*.json")
     content = json.loads(article.read_text(encoding="utf-8"))["content"]
     assert "building \ufffd of the monks" in content
 
@@ -181,3 +183,55 @@ def test_overlapping_inputs_assemble_each_article_once(tmp_path, shared_data):
     assert (twice.articles, twice.pages, twice.duplicate_pages) == (once.articles, once.pages, once.pages)
     names = lambda root: sorted(p.name for p in root.rglob("*.json"))  # noqa: E731
     assert names(tmp_path / "twice") == names(tmp_path / "once")
+
+
+def test_named_sections_headwords_in_links_templates_and_superscripts(tmp_path, shared_cases):
+    """``../shared/cases/corpus/wikitext_named_sections.json``: real section names, a headword inside a link."""
+    stats = ingest_pages([shared_cases / "corpus" / "wikitext_named_sections.json"], tmp_path)
+    got = {record["title"]: record["content"] for record in read_outputs(tmp_path).values()}
+    assert list(got) == ["BOLT, ROBERT", "BOLUS", "BOMB", "BOMBARDIER, ÉTIENNE"]
+    assert got["BOMB"] == (
+        "BOMB, a hollow projectile filled with powder. In the reign of Louis XIV. they weighed 200 lb and more; "
+        "the charge was 10³ grains."
+    )
+    assert got["BOLT, ROBERT"] == "BOLT, ROBERT (1701–1770), English clockmaker, known for his turret clocks."
+    assert got["BOMBARDIER, ÉTIENNE"] == "BOMBARDIER, ÉTIENNE (1760–1832), French engineer."
+    assert (stats.orphans, stats.unknown_templates) == (0, Counter())
+
+
+def test_a_continuation_across_missing_pages_is_an_orphan(tmp_path, shared_data, wikisource_pages):
+    """ABBEY pages (Vol. 1, 42–53) and ALLOYS pages (746–751) together: page 746 opens with ALLOTROPY's tail,
+    which must not be glued onto ABBOT, GEORGE (page 53) — it is reported and left out."""
+    stats = ingest_pages([shared_data / PAGE_WIKITEXT / "abbey_pages.json", shared_data / PAGE_WIKITEXT / "alloys_pages.json"], tmp_path)
+    outputs = read_outputs(tmp_path)
+    abbot = outputs["volume_01/part_01/ABBOT, GEORGE.json"]["content"]
+    assert abbot.endswith("He wrote a large number of works, the most interesting being")
+    orphans = read_ingest_report(tmp_path)["runs"]["wikitext:abbey_pages.json,alloys_pages.json"]["orphans"]
+    assert orphans == [{"page": "01/42", "words": 114}, {"page": "01/746", "words": 248}] and stats.orphan_words == 362
+    alloys = outputs["volume_01/part_08/ALLOYS.json"]["content"]
+    assert "purple colour, more remarkable" in alloys  # walks on over the plate page 747 (a table only)
+    articles, orphan_spans = assemble_articles(
+        ingest_wikitext.ScanPage(p["volume"], p["page_number"], p["raw_text"]) for p in wikisource_pages
+    )
+    assert len(articles) == stats.articles and len(orphan_spans) == 2
+
+
+def test_margin_headings_never_enter_the_rendered_text(article_wikitext):
+    """Every ``{{EB1911 Shoulder Heading…}}`` variant of the 14 real articles renders to nothing, counted."""
+    import re
+
+    from babylm.data.articles import Tally
+
+    seen = 0
+    for wikitext in article_wikitext.values():
+        removed = Tally()
+        render_wikitext(wikitext, removed=removed)
+        found = len(re.findall(r"\{\{\s*EB1911 Shoulder Heading", wikitext, re.I))
+        assert removed.as_dict().get("sidenote", {}).get("count", 0) == found
+        seen += found
+        for match in re.finditer(r"\{\{\s*EB1911 Shoulder Heading\w*\s*\|([^{}|]*)\}\}", wikitext, re.I):
+            around = wikitext[max(0, match.start() - 80): match.end() + 80]
+            if "{{" in around.replace(match.group(0), "") or "[[" in around or "<" in around:
+                continue
+            assert render_wikitext(around) == render_wikitext(around.replace(match.group(0), "")), match.group(0)
+    assert seen >= 180

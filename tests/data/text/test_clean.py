@@ -7,10 +7,13 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collections import Counter
+
 from babylm.data.text import clean
-from babylm.data.text.clean import clean_corpus, clean_text, iter_articles, residual_markup_counts
-from babylm.data.text.clean_rules import LOSSY_RULE_NAMES, RULE_NAMES, RULES, select_rules
-from tests.data.text_fixtures import ocr_lines, pg_articles, pg_slice_path, pg_slice_text, wikisource_pages  # noqa: F401
+from babylm.data.text.clean import clean_corpus, clean_text, iter_articles, iter_blocks, residual_markup_counts
+from babylm.data.text.clean_rules import LOSSY_RULE_NAMES, RULE_NAMES, RULES, hyphenation_rule, join_hyphenated_words, select_rules
+from babylm.data.text.hyphenation import _pairs, collect_evidence
+from tests.data.text_fixtures import OCR_VOLUME, ocr_lines, pg_articles, pg_slice_path, pg_slice_text, wikisource_pages  # noqa: F401
 
 LOSSLESS = select_rules()
 RULE = {rule.name: rule.apply for rule in RULES}
@@ -71,6 +74,50 @@ def test_ocr_line_end_hyphenation_is_joined_but_real_hyphens_stay(ocr_lines):
     assert "shipmaster declaring that" in declaring
     assert clean_text("north-east of the town") == "north-east of the town"
     assert clean_text("the Seven-\nYears War") == "the Seven-\nYears War"  # capital after the break: kept
+
+
+def test_line_end_compounds_keep_their_hyphen(shared_cases):
+    """``../shared/cases/corpus/hyphen_compounds.txt``: compounds kept, broken words joined."""
+    cleaned = clean_text((shared_cases / "corpus" / "hyphen_compounds.txt").read_text(encoding="utf-8"))
+    for compound in ("twenty-one", "self-governing", "well-known", "so-called", "cross-sectional"):
+        assert cleaned.count(compound) == 1, compound
+    assert cleaned.count("north-west") == 2 and cleaned.count("charter-party") == 2
+    assert "The hazardous voyage ended in a general celebration." in cleaned
+    assert "-\n" not in cleaned
+
+
+def test_hyphenation_follows_the_corpus_evidence_on_the_real_ocr_volume(shared_data):
+    """Vol. I OCR: no line-end join makes a word the text never has while it has the hyphenated one.
+
+    Counted as in BENCHMARKS.md: a join ``L-⏎R`` → ``LR`` is wrong when ``L-R`` occurs in-line elsewhere
+    and ``LR`` nowhere else. The old rule (join whenever both sides are lower-case) made 45 of 1,771 such joins.
+    """
+    path = shared_data / OCR_VOLUME
+    evidence = collect_evidence(lambda: iter_blocks(path.read_text(encoding="utf-8").splitlines()))
+    decisions = Counter()
+    text = path.read_text(encoding="utf-8")
+    cleaned = "\n".join(hyphenation_rule(evidence, decisions).apply(block) for block in iter_blocks(text.splitlines()))
+    assert sum(decisions.values()) == 1771
+    cleaned_words = set(cleaned.casefold().split())
+    wrong = [(left, right) for left, right, _ in _pairs(text)
+             if (left + right).casefold() in cleaned_words and not evidence.words[(left + right).casefold()]
+             and evidence.hyphenated[f"{left}-{right}".casefold()]]
+    assert wrong == []
+    assert decisions["kept: hyphenated form attested"] == 62 and decisions["joined: fused form attested"] == 1356
+    for kept in ("well-known", "south-eastern", "sixty-four", "steam-engine", "cross-bred", "pleuro-pneumonia"):
+        assert kept in cleaned, kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["north", "west", "-\n", "-", " ", "\n", "hazard", "ous", "Anglo", "twenty", "one", "ing", "é"]),
+                max_size=30).map("".join))
+def test_hyphenation_only_touches_line_end_hyphens_and_is_idempotent(text):
+    once = join_hyphenated_words(text)
+    assert join_hyphenated_words(once) == once or "-\n" in once
+    if "-" not in text:
+        assert once == text
+    assert once.replace("-", "").replace("\n", "").replace(" ", "").replace("\t", "") == \
+        text.replace("-", "").replace("\n", "").replace(" ", "").replace("\t", "")
 
 
 def test_footnote_markers_go_but_footnote_text_stays(pg_slice_text):

@@ -9,7 +9,7 @@ import pytest
 
 from babylm.data.wikisource.sample.server import Faults
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, parse_retry_after
-from babylm.data.wikisource.catalogue import NON_ARTICLE_TITLES, PREFIX, classify, part_of, scan_position
+from babylm.data.wikisource.catalogue import NON_ARTICLE_TITLES, PREFIX, Catalogue, classify, part_of, resolve_overlaps, scan_position
 
 
 def page(volume: int, number: int) -> str:
@@ -65,3 +65,25 @@ def test_backoff_doubles_up_to_its_cap_then_gives_up(wiki_server):
         client.get({"action": "parse", "page": PREFIX + "Nonesuch"})
     assert missing.value.code == "missingtitle"
     client.close()
+
+
+def test_a_sub_page_covered_by_its_parent_is_skipped_and_every_overlap_is_reported():
+    def article(name: str, pages: range):
+        found, _ = classify(PREFIX + name, "u", [page(1, n) for n in pages])
+        return found
+
+    articles = {a.title: a for a in [
+        article("Brewing", range(500, 520)), article("Brewing/Chemistry", range(505, 508)),   # inside the parent
+        article("Algae", range(600, 602)), article("Algae/Habitat", range(601, 604)),         # shares one page
+        article("Algae/Uses", range(610, 612)), article("Abbey", range(42, 54)),              # no overlap
+        article("Gregory (Popes)/Gregory I/Letters", range(700, 701)),                        # no parent article
+    ]}
+    catalogue = Catalogue(base_url="u", articles=articles, skipped={}, redirects={}, complete=True)
+    assert resolve_overlaps(catalogue) == 1
+    assert PREFIX + "Brewing/Chemistry" not in catalogue.articles
+    assert "covered by its parent page" in catalogue.skipped[PREFIX + "Brewing/Chemistry"]
+    assert catalogue.overlaps == {
+        PREFIX + "Brewing/Chemistry": {"parent": PREFIX + "Brewing", "shared_pages": 3, "action": "skipped: covered by its parent page"},
+        PREFIX + "Algae/Habitat": {"parent": PREFIX + "Algae", "shared_pages": 1, "action": "kept: partial overlap"},
+    }
+    assert articles[PREFIX + "Brewing"].pages == list(range(500, 520))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from babylm.data.wikisource.html import HtmlError, extract_prose, looks_truncated, redirect_target
+from tests.data.text_fixtures import article_wikitext  # noqa: F401
 
 PAGENUM = ('<span><span class="pagenum ws-pagenum" id="{n}" data-page-number="{n}" '
            'data-page-name="Page:EB1911 - Volume 01.djvu/{n}" title="Page:EB1911 - Volume 01.djvu/{n}">'
@@ -95,3 +96,52 @@ def test_a_redirect_notice_is_told_from_an_article():
               '<li><a href="/wiki/X" title="1911 Encyclopædia Britannica/Abacus">Abacus</a></li></ul></div></div>')
     assert redirect_target(notice) == "1911 Encyclopædia Britannica/Abacus"
     assert redirect_target('<div class="mw-parser-output"><p>A redirectMsg in prose.</p></div>') is None
+
+
+LICENCE = ('<div class="licenseContainer licenseBanner" style="margin:1em"><div class="licensetpl">'
+           '<div class="licensetpl_wrapper">This work is in the <b>public domain</b> in the United States because '
+           'it was published before January 1, 1929.</div></div></div>')
+
+
+def test_the_licence_box_is_never_part_of_the_article():
+    html = f'<div class="mw-parser-output"><p><b>ABACUS</b>, a frame for reckoning.</p>{LICENCE}</div>'
+    assert extract_prose(html) == "ABACUS, a frame for reckoning."
+
+
+MARGIN_SHAPES = (
+    '<span class="wst-eb1911-shoulder-heading">{}</span>',  # a class naming it
+    '<div class="eb1911-sh" style="float:left; width:7em; margin-left:-8em; text-align:right">{}</div>',  # floated block
+    '<span class="x-note" style="position: absolute; left: -9em">{}</span>',  # positioned, unknown class
+)
+
+
+def test_margin_headings_of_the_real_articles_are_never_spliced_into_a_sentence(article_wikitext):
+    """Every ``{{EB1911 Shoulder Heading…}}`` of the 14 real articles, set in the paragraph around it in three
+    shapes the template may render as: dropped, the sentence closed up, the paragraph whole."""
+    import re
+
+    from babylm.data.sources.wikitext_render import render_wikitext
+
+    checked = 0
+    for name, wikitext in article_wikitext.items():
+        for match in re.finditer(r"\{\{\s*EB1911 Shoulder Heading\w*\s*\|([^{}|]*)[^{}]*\}\}", wikitext, re.I):
+            before = render_wikitext(wikitext[max(0, match.start() - 300): match.start()].split("\n\n")[-1])
+            after = render_wikitext(wikitext[match.end(): match.end() + 300].split("\n\n")[0])
+            before, after = before.split("\n\n")[-1] if before else "", after.split("\n\n")[0] if after else ""
+            if not (before and after) or re.search(r"[{}\[\]<>|]", before + after):
+                continue
+            heading = render_wikitext(match.group(1)) or "Heading."
+            expected = " ".join(f"{before} {after}".split())
+            for shape in MARGIN_SHAPES:
+                html = f'<div class="mw-parser-output"><p>{before} {shape.format(heading)}{after}</p></div>'
+                assert extract_prose(html) == expected, (name, shape, heading)
+            checked += 1
+    assert checked >= 120
+
+
+def test_a_drop_initial_and_a_closing_signature_stay():
+    html = ('<div class="mw-parser-output"><p><span style="float:left; font-size:300%">A</span>BBEY, a monastery '
+            '<span style="float:right">(E. V.)</span></p></div>')
+    assert extract_prose(html) == "ABBEY, a monastery (E. V.)"
+    html = '<div class="mw-parser-output"><p>End of one.</p><div class="sidenote">Plan.</div><p>Next one.</p></div>'
+    assert extract_prose(html) == "End of one.\n\nNext one."  # a real paragraph break stays one
