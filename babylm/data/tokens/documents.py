@@ -5,9 +5,10 @@ whitespace runs) on its own, so a text may be cut wherever no pre-token spans th
 single token. :func:`safe_cut` finds such a place; the rule (checked by a property test against the
 ``tokenizers`` pre-tokenizer itself) is:
 
-* just after a ``\\n`` that follows a non-space character and precedes one (``…word\\nNext…``), or
-* just before a single space between two non-space characters (``…word| next…``: the space opens the
-  next pre-token, as in ``" next"``).
+* just before whitespace that follows a non-space character (``…word| next…``, ``…word|\\n\\nNext…``):
+  a pre-token never runs from a non-space character into the whitespace after it, and a run of
+  whitespace is split (``\\s+(?!\\S)``) by what follows it only, or
+* just after a ``\\n`` that follows a non-space character and precedes one (``…word\\nNext…``).
 
 A stretch of more than ``limit`` characters with neither (one 50 MB word) is cut hard at ``limit``; only
 the tokens around such a cut can differ. :func:`bounded_pieces` cuts a line this way, and
@@ -33,24 +34,24 @@ _MARKER = re.compile(r"<s>|</s>")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
+_CUT = re.compile(r"(?<=\S)(?=\s)|(?:^|(?<=\S))\n(?=\S)")
+"""Where a cut keeps every pre-token: before whitespace that follows a non-space, or after a newline
+between non-spaces (the match of the second alternative ends just after the newline)."""
+
+
 def safe_cut(text: str, limit: int) -> int | None:
     """Return the largest ``0 < i <= limit`` where ``text[:i]`` and ``text[i:]`` keep every pre-token of
     ``text`` by the module's rules, or None when there is none. Requires ``0 < limit < len(text)``."""
-    newline_end, space_end = limit, limit + 1
-    while True:
-        newline = text.rfind("\n", 0, newline_end)  # a cut just after it, at newline + 1 <= limit
-        space = text.rfind(" ", 1, space_end)  # a cut just before it, at space <= limit
-        if newline < 0 and space < 0:
+    window = 256
+    while True:  # look back from the limit in growing windows: usually a place is a few characters away
+        begin = max(0, limit - window)
+        # the search reaches past the limit: whether text[limit] is whitespace decides a cut there
+        cuts = [m.end() for m in _CUT.finditer(text, begin, limit + 2) if 0 < m.end() <= limit]
+        if cuts:
+            return max(cuts)
+        if begin == 0:
             return None
-        if newline + 1 >= space:
-            after = newline + 1
-            if after < len(text) and not text[after].isspace() and (newline == 0 or not text[newline - 1].isspace()):
-                return after
-            newline_end = newline
-        else:
-            if not text[space - 1].isspace() and space + 1 < len(text) and not text[space + 1].isspace():
-                return space
-            space_end = space
+        window *= 16
 
 
 def bounded_pieces(text: str, limit: int = MAX_PIECE_CHARS) -> Iterator[str]:

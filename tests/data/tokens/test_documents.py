@@ -17,13 +17,13 @@ def pre_tokens(text: str) -> list[str]:
 
 
 def rule_positions(text: str, limit: int) -> list[int]:
-    """Brute force over the documented rule: after a newline between non-spaces, before a space between them."""
+    """Brute force over the documented rule: after a newline between non-spaces, before whitespace after a non-space."""
     def space(i: int) -> bool:
         return i < 0 or i >= len(text) or text[i].isspace()
 
     return [i for i in range(1, limit + 1)
             if (text[i - 1] == "\n" and not space(i) and (i == 1 or not space(i - 2)))
-            or (text[i] == " " and not space(i - 1) and not space(i + 1))]
+            or (space(i) and not space(i - 1))]
 
 
 def keeps_pre_tokens(text: str, cut: int) -> bool:
