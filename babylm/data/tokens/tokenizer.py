@@ -1,9 +1,10 @@
 """Byte-level BPE tokenizer: train on ``train.txt``, save as ``tokenizer-clean.json`` and as HF files.
 
-Run: ``python scripts/train_tokenizer.py --help`` (or ``python -m babylm.data.tokens.tokenizer``).
-Reads ``data/corpus_split/train.txt`` (and ``val.txt`` for the fertility report); writes
-``checkpoints/tokenizer-clean.json`` (the raw ``tokenizers`` file) and ``checkpoints/tokenizer/``
-(``tokenizer.json`` + ``tokenizer_config.json``, loadable with ``AutoTokenizer.from_pretrained``).
+Run: ``python -m babylm tokenizer --help`` (also ``python scripts/train_tokenizer.py``,
+``python -m babylm.data.tokens.tokenizer``). Reads ``data/corpus_split/train.txt`` (and ``val.txt`` for the
+fertility report); writes ``checkpoints/tokenizer-clean.json`` (the raw ``tokenizers`` file) and
+``checkpoints/tokenizer/`` (``tokenizer.json`` + ``tokenizer_config.json``, loadable with
+``AutoTokenizer.from_pretrained`` in transformers 4.x and 5.x; see :mod:`.tokenizer_files`).
 
 Special tokens are fixed: ``<pad>`` = 0, ``<s>`` = 1, ``</s>`` = 2. Encoding with special tokens
 prepends ``<s>`` (a ``TemplateProcessing`` post-processor), so the first word of a sentence is scored in
@@ -15,8 +16,8 @@ itself. Training skips those markers (they are not text, and would otherwise cos
 Training and the fertility report read the text in bounded pieces (:mod:`babylm.data.tokens.documents`),
 so memory follows :data:`~babylm.data.tokens.documents.MAX_PIECE_CHARS`, not the longest line.
 
-Loading an HF tokenizer directory never runs code from it: ``trust_remote_code=False``, and a directory
-whose ``tokenizer_config.json`` has an ``auto_map`` (custom tokenizer code) is refused in one line.
+Reading and writing the files (raw JSON, HF folder; no code from a folder ever runs) is
+:mod:`babylm.data.tokens.tokenizer_files`; its names are importable from here too.
 
 The command also writes ``<out stem>.report.json`` beside the tokenizer (vocabulary size, training time,
 fertility = tokens per word on val, input hashes); when the inputs and settings are unchanged and the
@@ -42,18 +43,14 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, os_error_line,
                            remove_stale_temporaries, temporary_folder, temporary_target)
 from babylm.data.tokens.documents import BOS, EOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
-from babylm.hf_guard import UnsafeFolderError, refuse_remote_code
+from babylm.data.tokens.tokenizer_files import (  # noqa: F401 (re-exported: the tokenizer's public names)
+    HF_FILES, PAD, SPECIAL_TOKENS, TokenizerError, load_hf_tokenizer, load_tokenizer, save_hf_tokenizer,
+    to_hf_tokenizer, tokenizer_fingerprint)
 from babylm.safe_json import JsonError, read_json
 
-PAD = "<pad>"
-SPECIAL_TOKENS = (PAD, BOS, EOS)  # ids 0, 1, 2 in this order
 DEFAULT_VOCAB_SIZE = 16_000
 _MARKERS = re.compile(r"</?s>")
 _PIECES_PER_BATCH = 1000
-
-
-class TokenizerError(ValueError):
-    """A tokenizer file is missing, unreadable or incompatible."""
 
 
 def new_byte_level_bpe() -> Tokenizer:
@@ -141,20 +138,6 @@ def _text_lines(paths: Sequence[str], seen: list[int] | None = None, limit: int 
         yield batch
 
 
-def to_hf_tokenizer(tokenizer: Tokenizer, model_max_length: int = 128):
-    """Wrap a ``tokenizers.Tokenizer`` as a ``PreTrainedTokenizerFast`` with bos/eos/pad set; returns it."""
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token=BOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        model_max_length=model_max_length,
-        split_special_tokens=True,
-    )
-
-
 def save_tokenizer(tokenizer: Tokenizer, json_path: str | os.PathLike, hf_dir: str | os.PathLike | None = None) -> None:
     """Save ``tokenizer`` to ``json_path`` and, if given, HF files into ``hf_dir``; returns nothing.
 
@@ -165,16 +148,12 @@ def save_tokenizer(tokenizer: Tokenizer, json_path: str | os.PathLike, hf_dir: s
     if hf_dir is not None:
         staged = temporary_folder(hf_dir)
         try:
-            to_hf_tokenizer(tokenizer).save_pretrained(str(staged))
+            save_hf_tokenizer(to_hf_tokenizer(tokenizer), staged)
             Path(hf_dir).mkdir(parents=True, exist_ok=True)
             for file in staged.iterdir():
                 os.replace(file, Path(hf_dir) / file.name)
         finally:
             shutil.rmtree(staged, ignore_errors=True)
-
-
-HF_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"})
-"""What ``save_pretrained`` of our tokenizer writes (the last one by older transformers versions)."""
 
 
 def check_outputs(out: str | os.PathLike, hf_dir: str | os.PathLike | None) -> None:
@@ -193,53 +172,6 @@ def check_outputs(out: str | os.PathLike, hf_dir: str | os.PathLike | None) -> N
     if foreign:
         raise TokenizerError(f"--hf-dir {hf_dir} holds {foreign[0]}, which this command did not write; "
                              "pass an empty or new folder")
-
-
-def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
-    """Load a ``tokenizers`` JSON file, or the ``tokenizer.json`` inside an HF directory; returns the Tokenizer."""
-    path = Path(path)
-    file = path / "tokenizer.json" if path.is_dir() else path
-    if not file.is_file():
-        raise TokenizerError(f"{file}: tokenizer not found; train one with scripts/train_tokenizer.py")
-    try:
-        tokenizer = Tokenizer.from_file(str(file))
-    except Exception as error:  # tokenizers raises a bare Exception on bad JSON
-        raise TokenizerError(f"{file}: not a valid tokenizer file ({str(error)[:200]})") from None
-    tokenizer.encode_special_tokens = True  # text is text (see the module docstring)
-    return tokenizer
-
-
-def load_hf_tokenizer(path: str | os.PathLike):
-    """Load a tokenizer for transformers from an HF directory or a ``tokenizers`` JSON file; returns it.
-
-    A bare JSON file gets our special tokens; a directory is read with ``AutoTokenizer`` and
-    ``trust_remote_code=False``, after refusing (:class:`TokenizerError`, one line, nothing run) a
-    directory whose configuration names custom code (``auto_map``). Either way ``split_special_tokens`` is
-    on. Raises :class:`TokenizerError` for anything that cannot be loaded.
-    """
-    path = Path(path)
-    if path.is_dir():
-        from transformers import AutoTokenizer
-
-        if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
-            raise TokenizerError(f"{path}: no tokenizer files in this directory")
-        try:
-            refuse_remote_code(path)
-        except UnsafeFolderError as error:
-            raise TokenizerError(str(error)) from None
-        try:
-            return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, split_special_tokens=True)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise TokenizerError(f"{path}: cannot load the tokenizer ({first_line[:200]})") from None
-    return to_hf_tokenizer(load_tokenizer(path))
-
-
-def tokenizer_fingerprint(path: str | os.PathLike) -> str:
-    """Return a short sha256 of the tokenizer's vocabulary and merges (stable across re-saves)."""
-    tokenizer = load_tokenizer(path)
-    canonical = Tokenizer.to_str(tokenizer, pretty=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def fertility(tokenizer: Tokenizer, path: str | os.PathLike) -> dict:
@@ -353,7 +285,7 @@ def _read_report(out: str | os.PathLike) -> dict | None:
 def build_parser() -> argparse.ArgumentParser:
     """Return the argparse parser of the tokenizer command."""
     parser = argparse.ArgumentParser(
-        prog="python scripts/train_tokenizer.py",
+        prog="python -m babylm tokenizer",
         description="Train the byte-level BPE tokenizer on train.txt; write tokenizer-clean.json, HF tokenizer "
         "files and a report (training time, tokens per word on val).",
     )

@@ -30,6 +30,8 @@ def test_command_writes_tokenizer_hf_files_and_report(tiny_encoding, tmp_path, c
     assert run(tiny_encoding, tmp_path) == 0
     assert "trained in" in capsys.readouterr().out
     hf = AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    # a class name transformers 4.x reads too (5.x alone knows "TokenizersBackend")
+    assert json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert (hf.pad_token_id, hf.bos_token_id, hf.eos_token_id) == (0, 1, 2)
     ids = hf("The city river.")["input_ids"]
     assert ids[0] == 1 and ids.count(1) == 1  # <s> prepended once, no </s> appended
