@@ -5,7 +5,7 @@ Run: ``python -m babylm fit -c configs/teacher_llama_360m.yaml`` (``--help`` lis
 
 What it adds to a plain LightningCLI:
 
-* ``configs/base.yaml`` (beside the package) is always read first as the defaults, so a variant YAML holds
+* ``configs/base.yaml`` (the checkout's, or the copy shipped in the package: :mod:`babylm.shipped_configs`) is always read first as the defaults, so a variant YAML holds
   only what differs; ``-c configs/base.yaml -c configs/tiny/teacher_llama.yaml`` gives the same result.
 * the model is any :class:`~babylm.models.causal_lm.CausalLM` subclass (``model.class_path``), the data are
   :class:`~babylm.data.tokens.datamodule.TokenizedDataModule`; ``data.vocab_size`` and ``data.tokenizer_path`` are
@@ -43,10 +43,13 @@ from babylm.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.callbacks import WordMilestoneCheckpoint, epoch_progress_bar
 from babylm.models.causal_lm import CausalLM
+from babylm.models.distill import DistillationStudent  # noqa: F401 (imported so `--model DistillationStudent` resolves)
+from babylm.shipped_configs import base_config, resolve_config_args
 from babylm.training_checks import LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys
 
-BASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "base.yaml"
+BASE_CONFIG = base_config()  # configs/base.yaml of the checkout, or the copy shipped in the package
 SUBCOMMANDS = ("fit", "validate", "test")
+PROG = "python -m babylm"  # what usage lines and error hints show (never __main__.py)
 
 
 class SaveConfigBesideCheckpoints(SaveConfigCallback):
@@ -86,6 +89,12 @@ class BabyLMCLI(LightningCLI):
         parser.add_lightning_class_args(WordMilestoneCheckpoint, "word_checkpoints")
         for source, target, apply_on in LINKS:
             parser.link_arguments(source, target, apply_on=apply_on)
+
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        """Add fit/validate/test as LightningCLI does, with usage lines that say ``python -m babylm fit``."""
+        super()._add_subcommands(parser, **kwargs)
+        for name, subparser in self._subcommand_parsers.items():
+            subparser.prog = f"{PROG} {name}"
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links applied."""
@@ -179,7 +188,13 @@ def parse_error_line(message: str) -> str:
 
 def run(argv: Sequence[str]) -> int:
     """Run a training command (``argv[0]`` is fit, validate or test); returns the exit code."""
-    argv = list(argv)
+    if not BASE_CONFIG.is_file():
+        print(f"babylm {argv[0]}: error: {BASE_CONFIG} not found: this babylm install lacks its configs; "
+              "reinstall it (pip install …) or run from a checkout", file=sys.stderr)
+        return 2
+    argv, notices = resolve_config_args(argv)
+    for notice in notices:
+        print(f"babylm {argv[0]}: {notice}", file=sys.stderr)
     if argv and argv[0] in SUBCOMMANDS and any(a == "--print_config" or a.startswith("--print_config=") for a in argv):
         from babylm.config_yaml import print_commented_config
 
@@ -207,7 +222,7 @@ def _cli_kwargs() -> dict:
     # no abbreviations: `--trainer.max_epoch` must be an error, not a silent `--trainer.max_epochs`
     common = {"exit_on_error": False, "allow_abbrev": False}
     parser_kwargs: dict = {name: {"default_config_files": [str(BASE_CONFIG)], **common} for name in SUBCOMMANDS}
-    parser_kwargs.update(common)
+    parser_kwargs.update(common, prog=PROG)
     return dict(
         model_class=CausalLM,
         datamodule_class=TokenizedDataModule,

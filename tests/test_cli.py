@@ -48,7 +48,7 @@ def test_wrong_type_names_the_key_and_value(tmp_path, capsys):
 def test_missing_tokenizer_is_one_line(tmp_path, capsys):
     assert main(["fit", "-c", str(TINY_LLAMA), "--data.tokenizer_path", str(tmp_path / "nope.json")]) == 2
     line = one_error_line(capsys)
-    assert "nope.json: tokenizer not found" in line and "train_tokenizer" in line
+    assert "nope.json: tokenizer not found" in line and "python -m babylm tokenizer" in line
 
 
 def test_inconsistent_model_size_is_one_line(tiny_data, tmp_path, capsys):
@@ -60,7 +60,24 @@ def test_inconsistent_model_size_is_one_line(tiny_data, tmp_path, capsys):
 def test_fit_help_documents_the_model_and_callbacks(capsys):
     assert main(["fit", "--help"]) == 0
     out = capsys.readouterr().out
+    assert out.startswith("usage: python -m babylm fit [-c CONFIG]")  # not "__main__.py [options] fit"
     assert "--word_checkpoints.milestones" in out and "--checkpoint.dirpath" in out and "--model" in out
+
+
+@pytest.mark.parametrize("short, class_path", [("CausalLM", "babylm.models.causal_lm.CausalLM"),
+                                               ("DistillationStudent", "babylm.models.distill.DistillationStudent")])
+def test_model_short_names_resolve(short, class_path, capsys):
+    assert main(["fit", "--model", short, "--print_config"]) == 0
+    assert f"class_path: {class_path}" in capsys.readouterr().out
+
+
+def test_usage_lines_name_python_m_babylm(capsys):
+    from babylm.data.tokens import encode, tokenizer
+
+    for module, command in ((tokenizer, "tokenizer"), (encode, "encode")):
+        with pytest.raises(SystemExit):
+            module.main(["--help"])
+        assert capsys.readouterr().out.startswith(f"usage: python -m babylm {command} ")
 
 
 def test_parse_error_line_condenses_nested_reports():

@@ -99,12 +99,12 @@ def train_tokenizer(
         paths = [str(f) for f in files or []]
         for path in paths:
             if not Path(path).is_file():
-                raise TokenizerError(f"{path}: training text not found; run the split stage first")
+                raise TokenizerError(f"{path}: training text not found; run the split stage first (python -m babylm prepare)")
         seen = [0]
         tokenizer.train_from_iterator(_text_lines(paths, seen, piece_chars), trainer=trainer)
         if not seen[0]:
             raise TokenizerError(f"{', '.join(paths)}: no text to train on (empty, or only <s>/</s> markers); "
-                                 "run the split stage first")
+                                 "run the split stage first (python -m babylm prepare)")
     _add_bos_template(tokenizer)
     tokenizer.encode_special_tokens = True
     return tokenizer
@@ -219,7 +219,7 @@ def train_and_report(
     """
     for path in [*train, *([val] if val else [])]:
         if not Path(path).is_file():
-            raise TokenizerError(f"{path}: text file not found; run the split stage first (or pass --train/--val)")
+            raise TokenizerError(f"{path}: text file not found; run the split stage first (python -m babylm prepare) or pass --train/--val")
     check_outputs(out, hf_dir)
     out = Path(out)
     try:
@@ -304,16 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if args.vocab_size < len(SPECIAL_TOKENS) + 256:
-        print(f"tokenizer: error: --vocab-size {args.vocab_size} is below 259 (3 specials + 256 bytes)", file=sys.stderr)
+        print(f"babylm tokenizer: error: --vocab-size {args.vocab_size} is below 259 (3 specials + 256 bytes)", file=sys.stderr)
         return 2
     try:
         report = train_and_report(args.train, args.val or None, args.out, args.hf_dir or None,
                                   args.vocab_size, args.min_frequency, force=args.force)
     except TokenizerError as error:
-        print(f"tokenizer: error: {error}", file=sys.stderr)
+        print(f"babylm tokenizer: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # e.g. an output folder that cannot be written
-        print(f"tokenizer: error: {os_error_line(error)}", file=sys.stderr)
+        print(f"babylm tokenizer: error: {os_error_line(error)}", file=sys.stderr)
         return 2
     state = "up to date" if report["up_to_date"] else f"trained in {report['training_seconds']:.1f} s"
     line = f"{args.out}: {state}, vocabulary {report['vocab_size']:,}, fingerprint {report['fingerprint']}"
