@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.models.build import ModelConfig, build_model
 from babylm.models.callbacks import (DEFAULT_MILESTONES_MILLIONS, STRICT_MILESTONES_MILLIONS, WordMilestoneCheckpoint,
                                      crossed_milestones, milestone_label, revision_name)
@@ -105,6 +106,22 @@ def test_word_milestones_are_exported_as_babylm_revisions_with_a_blimp_curve(tin
     assert (ckpt / "blimp_vs_words.png").read_bytes().startswith(b"\x89PNG")
     state = torch.load(ckpt / "last.ckpt", map_location="cpu", weights_only=True)
     assert state["callbacks"]["WordMilestoneCheckpoint"]["blimp_curve"] == curve  # a resumed run keeps the curve
+
+
+def test_evaluate_on_the_run_folder_draws_the_same_curve_from_the_exports(tiny_run, tmp_path, capsys):
+    from babylm.evaluation.cli import main as evaluate_main
+
+    ckpt = tiny_run / "ckpt"
+    assert evaluate_main(["--model", str(ckpt), "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--out", str(tmp_path)]) == 0
+    assert "chck_0.001M" in capsys.readouterr().out
+    redrawn = json.loads((tmp_path / "blimp_curve.json").read_text())["milestones"]
+    during = json.loads((ckpt / "blimp_curve.json").read_text())["milestones"]
+    assert [e["revision"] for e in redrawn] == ["chck_0.001M", "chck_0.004M"]
+    for mine, theirs in zip(redrawn, during):  # same scoring; at most a float-rounding tie may flip (1 of 144 pairs)
+        assert mine["accuracy"] == pytest.approx(theirs["accuracy"], abs=1.5 / 144)
+    assert (tmp_path / "blimp_vs_words.png").is_file()
+    assert evaluate_main(["--model", str(ckpt), "--tasks", "perplexity", "--out", str(tmp_path / "p")]) == 2
+    assert "only --tasks blimp applies" in capsys.readouterr().err
 
 
 def test_checkpoint_loads_with_weights_only_and_keeps_plain_hparams(tiny_run):
