@@ -11,23 +11,12 @@ The words of a milestone are the ones its name says (``chck_20M`` → 20,000,000
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from babylm.evaluation import EvaluationError
+from babylm.hub import milestone_exports
 
 CURVE_FILES = ("blimp_curve.json", "blimp_vs_words.png")
-_REVISION = re.compile(r"^chck_(?P<millions>\d+(?:\.\d+)?)M$")
-
-
-def milestone_exports(run_dir: str | Path) -> list[tuple[float, Path]]:
-    """Return ``[(millions of words, export folder), …]`` for the ``chck_<N>M/`` exports in ``run_dir``, by words."""
-    found = []
-    for entry in Path(run_dir).iterdir() if Path(run_dir).is_dir() else ():
-        match = _REVISION.match(entry.name)
-        if match and (entry / "config.json").is_file():
-            found.append((float(match["millions"]), entry))
-    return sorted(found)
 
 
 def is_run_folder(path: str | Path) -> bool:

@@ -28,6 +28,7 @@ from typing import Any, Literal, Optional, Sequence
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_info
 
+from babylm.hub import revision_name
 from babylm.models.milestone_blimp import CURVE_FILES, MilestoneBlimp
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,6 @@ EXPORT_OPTION = "word_checkpoints.export_hf folder"
 def milestone_label(millions: float) -> str:
     """Return the file-name label of a milestone given in millions of words: ``1`` → ``"1M"``, ``0.5`` → ``"0.5M"``."""
     return f"{millions:g}M"
-
-
-def revision_name(millions: float) -> str:
-    """Return the Hub branch (revision) name BabyLM uses for a milestone: ``10`` → ``"chck_10M"``."""
-    return f"chck_{milestone_label(millions)}"
 
 
 def crossed_milestones(milestones: Sequence[float], before: float, after: float) -> list[float]:
