@@ -19,7 +19,9 @@ What it adds to a plain LightningCLI:
   are the start-up checks of :mod:`babylm.training_checks` (a linked model key set by hand, a broken
   ``ckpt_path``, an ``export_dir`` that would replace the checkpoints or anything else not an export).
 * the progress bar shows no bogus epoch total when ``max_epochs`` is unset
-  (:func:`~babylm.models.callbacks.epoch_progress_bar`).
+  (:func:`~babylm.models.callbacks.epoch_progress_bar`); ``fit`` logs ``train/grad_norm`` and draws
+  ``loss_curve.png`` beside the checkpoints (:mod:`babylm.models.dashboards`), and the experiment loggers get the
+  whole resolved config (``run_config``: trainer, seed, precision, data, model, callbacks).
 
 Reads the YAML configs and what the DataModule and model read; writes checkpoints, ``config.yaml``, logs
 (``runs/``) and, when ``model.export_dir`` is set, the Hugging Face export.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import sys
 import warnings
@@ -42,6 +45,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from babylm.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.callbacks import WordMilestoneCheckpoint, epoch_progress_bar
+from babylm.models.dashboards import GradNormLogger, LossCurve
 from babylm.models.causal_lm import CausalLM
 from babylm.models.distill import DistillationStudent  # noqa: F401 (imported so `--model DistillationStudent` resolves)
 from babylm.shipped_configs import base_config, resolve_config_args
@@ -53,7 +57,8 @@ PROG = "python -m babylm"  # what usage lines and error hints show (never __main
 
 
 class SaveConfigBesideCheckpoints(SaveConfigCallback):
-    """Write the resolved config as ``config.yaml`` into the checkpoint directory at the start of ``fit``.
+    """Write the resolved config as ``config.yaml`` into the checkpoint directory at the start of ``fit``, and
+    record it with the experiment loggers (W&B config, CSV ``hparams.yaml``) under ``run_config``.
 
     (Lightning's default writes into the logger's directory, which for W&B is not where the checkpoints are.)
     """
@@ -69,6 +74,10 @@ class SaveConfigBesideCheckpoints(SaveConfigCallback):
         directory = Path(main.dirpath) if main is not None and main.dirpath else Path(trainer.default_root_dir)
         atomic_write_text(directory / self.config_filename, self.parser.dump(self.config, skip_none=False))
         self.already_saved = True
+        resolved = json.loads(json.dumps(self.config.as_dict(), default=str))  # plain types: paths become strings
+        resolved.pop("config", None)  # the list of YAML files read, already in config.yaml's header
+        for logger in trainer.loggers:  # the whole run: trainer (precision, devices…), seed, data, model, callbacks
+            logger.log_hyperparams({"run_config": resolved})
 
 
 class BabyLMCLI(LightningCLI):
@@ -141,15 +150,25 @@ class BabyLMCLI(LightningCLI):
             check_linked_keys(linked, self._given_links, "instantiate", self._model_class)
 
     def instantiate_trainer(self, **kwargs: Any):
-        """Build the Trainer with :class:`EpochProgressBar` instead of Lightning's default bar, unless one is configured."""
+        """Build the Trainer with the project's callbacks added to the configured ones, and W&B kept quiet.
+
+        Added: :class:`EpochProgressBar` instead of Lightning's default bar (unless a bar is configured), and for
+        ``fit`` :class:`GradNormLogger` (``train/grad_norm``) and :class:`LossCurve` (``loss_curve.png``).
+        """
+        from babylm.wandb_mode import quiet_wandb_loggers
+
         trainer_config = self.config_init[self.subcommand]["trainer"] if self.subcommand else self.config_init["trainer"]
         callbacks = trainer_config.get("callbacks") or []
         callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        added = [GradNormLogger(), LossCurve()] if self.subcommand == "fit" else []
         if trainer_config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
-            bar = epoch_progress_bar()
-            if bar is not None:
-                kwargs["callbacks"] = [*callbacks, bar]
-        return super().instantiate_trainer(**kwargs)
+            added += [bar] if (bar := epoch_progress_bar()) is not None else []
+        added = [c for c in added if not any(type(c) is type(other) for other in callbacks)]
+        if added:
+            kwargs["callbacks"] = [*callbacks, *added]
+        trainer = super().instantiate_trainer(**kwargs)
+        quiet_wandb_loggers(trainer.loggers)
+        return trainer
 
 
 def _project_error(error: BaseException) -> BaseException | None:

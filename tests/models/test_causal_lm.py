@@ -51,6 +51,24 @@ def test_training_loss_goes_down(tiny_run):
     assert ppl[-1][1] == pytest.approx(math.exp(val[-1][1]), rel=1e-4)
 
 
+def test_dashboards_gradient_norm_resolved_config_and_loss_curve(tiny_run):
+    import yaml
+
+    norms = column(metrics(tiny_run), "train/grad_norm")
+    assert len(norms) >= STEPS // 5 and all(math.isfinite(v) and v > 0 for _, v in norms)
+    (hparams,) = tiny_run.glob("runs/**/hparams.yaml")
+    # FullLoader: Lightning writes the model's betas as !!python/tuple (a plain tuple, no code)
+    config = yaml.load(hparams.read_text(), Loader=yaml.FullLoader)["run_config"]  # the whole run, not only the model
+    assert config["seed_everything"] == 1234 and config["trainer"]["precision"] == "32-true"
+    assert config["trainer"]["max_steps"] == STEPS and config["data"]["seq_len"] == SEQ
+    assert config["word_checkpoints"]["milestones"] == [0.001, 0.004, 1000.0]
+    png = tiny_run / "ckpt" / "loss_curve.png"
+    assert png.read_bytes().startswith(b"\x89PNG")
+    state = torch.load(tiny_run / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)["callbacks"]["LossCurve"]
+    assert len(state["val"]) == 2 and len(state["train"]) == STEPS // 5  # every log_every_n_steps (5) step
+    assert state["train"][-1][0] == STEPS * BATCH * SEQ  # x = tokens seen
+
+
 def test_logged_learning_rate_follows_warmup_then_cosine(tiny_run):
     logged = dict(column(metrics(tiny_run), "train/lr"))
     assert logged, "train/lr was not logged"
