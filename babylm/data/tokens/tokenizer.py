@@ -36,7 +36,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -74,13 +74,15 @@ def train_tokenizer(
     min_frequency: int = 2,
     texts: Iterable[str] | None = None,
     piece_chars: int = MAX_PIECE_CHARS,
+    show_progress: bool = False,
 ) -> Tokenizer:
     """Train a byte-level BPE on text ``files`` (or an iterable of ``texts``); returns the Tokenizer.
 
     ``vocab_size`` counts the three special tokens and the 256 byte symbols; a corpus too small to reach
     it yields a smaller vocabulary. Text reaches the trainer in pieces of at most ``piece_chars``
     characters (:func:`~babylm.data.tokens.documents.bounded_pieces`: the same merges as whole lines).
-    Raises :class:`TokenizerError` when the files hold no text or are not UTF-8.
+    ``show_progress`` draws the ``tokenizers`` trainer's own progress bars (reading, counting pairs, merges)
+    on stderr. Raises :class:`TokenizerError` when the files hold no text or are not UTF-8.
     """
     if vocab_size > 65_535:
         raise TokenizerError(f"vocab_size {vocab_size} does not fit the uint16 token files; use at most 65,535")
@@ -90,7 +92,7 @@ def train_tokenizer(
         min_frequency=min_frequency,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+        show_progress=show_progress,
     )
     if texts is not None:
         pieces = (piece for text in texts for piece in bounded_pieces(text, piece_chars))
@@ -210,9 +212,13 @@ def train_and_report(
     vocab_size: int = DEFAULT_VOCAB_SIZE,
     min_frequency: int = 2,
     force: bool = False,
+    log: Callable[[str], None] | None = None,
+    show_progress: bool = False,
 ) -> dict:
     """Train on ``train``, save to ``out`` (+ ``hf_dir``), measure fertility on ``val``; returns the report.
 
+    ``log`` gets a line as each step starts (training, fertility, saving); ``show_progress`` draws the
+    trainer's progress bars (:func:`train_tokenizer`).
     The report (also written to :func:`report_path`) holds the settings, input hashes, vocabulary size,
     training seconds, fertility and fingerprint. Unchanged inputs/settings with existing outputs are not
     retrained (the old report comes back with ``"up_to_date": True``) unless ``force``.
@@ -226,7 +232,8 @@ def train_and_report(
         lock = exclusive_lock(out.with_name(f".{out.name}.lock"), f"another tokenizer run is writing {out}; wait for it")
         with lock:
             _remove_stale_outputs(out, hf_dir)
-            return _train_and_report_locked(train, val, out, hf_dir, vocab_size, min_frequency, force)
+            return _train_and_report_locked(train, val, out, hf_dir, vocab_size, min_frequency, force,
+                                            log or (lambda line: None), show_progress)
     except LockBusy as error:
         raise TokenizerError(str(error)) from None
 
@@ -239,7 +246,8 @@ def _remove_stale_outputs(out: Path, hf_dir: str | os.PathLike | None) -> None:
         remove_stale_temporaries(hf_dir, HF_FILES)
 
 
-def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min_frequency: int, force: bool) -> dict:
+def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min_frequency: int, force: bool,
+                             log: Callable[[str], None], show_progress: bool) -> dict:
     """The body of :func:`train_and_report`; nothing is written unless training and the report succeed."""
     inputs = {
         "train": [{"path": str(Path(p).resolve()), "sha256": file_sha256(p)} for p in train],
@@ -257,8 +265,11 @@ def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min
         except TokenizerError:
             pass  # a damaged tokenizer file: train again
     start = time.perf_counter()
-    tokenizer = train_tokenizer(list(train), vocab_size=vocab_size, min_frequency=min_frequency)
+    size = sum(Path(p).stat().st_size for p in train) / 1e6
+    log(f"training a {vocab_size:,}-token byte-level BPE on {', '.join(map(str, train))} ({size:,.1f} MB)…")
+    tokenizer = train_tokenizer(list(train), vocab_size=vocab_size, min_frequency=min_frequency, show_progress=show_progress)
     seconds = time.perf_counter() - start
+    log(f"trained in {seconds:.1f} s" + (f"; measuring tokens per word on {val}…" if val else ""))
     val_fertility = fertility(tokenizer, val) if val else None  # before anything is written
     save_tokenizer(tokenizer, out, hf_dir)
     report = {
@@ -308,7 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         report = train_and_report(args.train, args.val or None, args.out, args.hf_dir or None,
-                                  args.vocab_size, args.min_frequency, force=args.force)
+                                  args.vocab_size, args.min_frequency, force=args.force,
+                                  log=lambda line: print(line, file=sys.stderr, flush=True),
+                                  show_progress=sys.stderr.isatty())
     except TokenizerError as error:
         print(f"babylm tokenizer: error: {error}", file=sys.stderr)
         return 2

@@ -28,7 +28,12 @@ def run(tiny_encoding, tmp_path, *extra) -> int:
 
 def test_command_writes_tokenizer_hf_files_and_report(tiny_encoding, tmp_path, capsys):
     assert run(tiny_encoding, tmp_path) == 0
-    assert "trained in" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "trained in" in captured.out
+    # progress on stderr: what it is doing, on which file, how big (and the trainer's bars on a terminal)
+    progress = captured.err.splitlines()
+    assert progress[0].startswith("training a 400-token byte-level BPE on ") and "train.txt" in progress[0]
+    assert progress[1].startswith("trained in ") and "measuring tokens per word on" in progress[1]
     hf = AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
     # a class name transformers 4.x reads too (5.x alone knows "TokenizersBackend")
     assert json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
