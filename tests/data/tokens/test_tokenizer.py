@@ -117,8 +117,9 @@ def test_unusable_training_text_is_one_line_and_writes_nothing(content, message,
     (tmp_path / "train.txt").write_bytes(content)
     assert main(["--train", str(tmp_path / "train.txt"), "--val", "", "--out", str(tmp_path / "out" / "t.json"),
                  "--hf-dir", str(tmp_path / "hf"), "--vocab-size", "300"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"train.txt: {message}" in err
+    err = capsys.readouterr().err.splitlines()  # a progress line, then the one-line error
+    assert err[-1].startswith("babylm tokenizer: error: ") and f"train.txt: {message}" in err[-1]
+    assert not [line for line in err[:-1] if "error" in line]
     assert not (tmp_path / "hf").exists() and [p.name for p in (tmp_path / "out").iterdir()] == [".t.json.lock"]
 
 
