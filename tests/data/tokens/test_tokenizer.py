@@ -129,8 +129,9 @@ def test_a_failed_val_report_writes_nothing_and_keeps_the_old_outputs(tiny_encod
     (tmp_path / "val.txt").write_bytes(b"ok\n\xff\xfe broken\n")
     assert main(["--train", str(tiny_encoding.split_dir / "train.txt"), "--val", str(tmp_path / "val.txt"),
                  "--vocab-size", "400", "--out", str(tmp_path / "tok.json"), "--hf-dir", str(tmp_path / "hf")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "val.txt: not UTF-8 near byte 3" in err
+    err = capsys.readouterr().err.splitlines()  # progress lines, then the one-line error
+    assert err[-1].startswith("babylm tokenizer: error: ") and "val.txt: not UTF-8 near byte 3" in err[-1]
+    assert not [line for line in err[:-1] if "error" in line]
     assert {p: p.read_bytes() for p in before} == before
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
