@@ -49,7 +49,8 @@ from babylm.models.dashboards import GradNormLogger, LossCurve
 from babylm.models.causal_lm import CausalLM
 from babylm.models.distill import DistillationStudent  # noqa: F401 (imported so `--model DistillationStudent` resolves)
 from babylm.shipped_configs import base_config, resolve_config_args
-from babylm.training_checks import LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys
+from babylm.training_checks import (LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys,
+                                    check_teacher_context)
 
 BASE_CONFIG = base_config()  # configs/base.yaml of the checkout, or the copy shipped in the package
 SUBCOMMANDS = ("fit", "validate", "test")
@@ -136,6 +137,7 @@ class BabyLMCLI(LightningCLI):
         if self.subcommand == "fit":
             check_export_dir(config)
             check_config_target(config)
+            check_teacher_context(config)
         if logger_uses_wandb(config.get("trainer", {}).get("logger")):
             notice = offline_unless_usable()
             if notice:
