@@ -13,7 +13,8 @@ and what to do (the CLI prints it and exits 2):
   end replaces its folder whole), or that already holds anything but a previous export; and a
   ``config.yaml`` in the checkpoint folder that a run did not write (the run saves its resolved config there);
 * for ``fit``, a distillation teacher with fewer positions than ``data.seq_len``: its logits past its context
-  would come from untrained positions (LLaMA, GPT-J rotary) or stop the run with an ``IndexError`` (GPT-2).
+  would come from rotary positions it never trained (LLaMA) or stop the run with an ``IndexError`` (GPT-J, GPT-2:
+  their position tables end there).
 """
 
 from __future__ import annotations

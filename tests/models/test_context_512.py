@@ -1,7 +1,7 @@
 """The context length is one key, ``data.seq_len``: teachers and student at 512 tokens, end to end, at tiny size.
 
-BabyLM's pipeline fine-tunes with ``--sequence_length 512``; a 128-position model cannot take that (GPT-2:
-``IndexError``; LLaMA/GPT-J: untrained rotary positions). Here the tiny teachers and the tiny student are trained
+BabyLM's pipeline fine-tunes with ``--sequence_length 512``; a 128-position model cannot take that (GPT-J,
+GPT-2: ``IndexError`` at position 128; LLaMA: rotary positions it never trained, silently). Here the tiny teachers and the tiny student are trained
 with ``--data.seq_len 512`` through the real CLI; their exports declare 512 positions, ``generate`` and
 ``evaluate`` run past position 128, and a student asking for more positions than its teachers have is refused
 at start-up in one line.
