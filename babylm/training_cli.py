@@ -154,15 +154,16 @@ class BabyLMCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any):
         """Build the Trainer with the project's callbacks added to the configured ones, and W&B kept quiet.
 
-        Added: :class:`EpochProgressBar` instead of Lightning's default bar (unless a bar is configured), and for
-        ``fit`` :class:`GradNormLogger` (``train/grad_norm``) and :class:`LossCurve` (``loss_curve.png``).
+        Added: :class:`EpochProgressBar` instead of Lightning's default bar (unless a bar is configured),
+        :class:`GradNormLogger` (``train/grad_norm``) and :class:`LossCurve` (``loss_curve.png``; both act in ``fit``
+        only, and are there in ``validate``/``test`` so that a checkpoint's callback state finds its owner).
         """
         from babylm.wandb_mode import quiet_wandb_loggers
 
         trainer_config = self.config_init[self.subcommand]["trainer"] if self.subcommand else self.config_init["trainer"]
         callbacks = trainer_config.get("callbacks") or []
         callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
-        added = [GradNormLogger(), LossCurve()] if self.subcommand == "fit" else []
+        added = [GradNormLogger(), LossCurve()]  # on validate/test too: they restore a fit's checkpoint state
         if trainer_config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
             added += [bar] if (bar := epoch_progress_bar()) is not None else []
         added = [c for c in added if not any(type(c) is type(other) for other in callbacks)]
