@@ -5,8 +5,9 @@ Run: ``python -m babylm fit -c configs/teacher_llama_360m.yaml`` (``--help`` lis
 
 What it adds to a plain LightningCLI:
 
-* ``configs/base.yaml`` (the checkout's, or the copy shipped in the package: :mod:`babylm.shipped_configs`) is always read first as the defaults, so a variant YAML holds
-  only what differs; ``-c configs/base.yaml -c configs/tiny/teacher_llama.yaml`` gives the same result.
+* ``configs/base.yaml`` (the checkout's, or the copy shipped in the package: :mod:`babylm.shipped_configs`) is
+  always read first as the defaults, so a variant YAML holds only what differs; ``-c configs/base.yaml -c
+  configs/tiny/teacher_llama.yaml`` gives the same result. Usage lines say ``python -m babylm fit``.
 * the model is any :class:`~babylm.models.causal_lm.CausalLM` subclass (``model.class_path``), the data are
   :class:`~babylm.data.tokens.datamodule.TokenizedDataModule`; ``data.vocab_size`` and ``data.tokenizer_path`` are
   linked into the model when the DataModule is built, and ``data.seq_len`` into the model's context length.
@@ -45,8 +46,8 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from babylm.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.callbacks import WordMilestoneCheckpoint, epoch_progress_bar
-from babylm.models.dashboards import GradNormLogger, LossCurve
 from babylm.models.causal_lm import CausalLM
+from babylm.models.dashboards import GradNormLogger, LossCurve
 from babylm.models.distill import DistillationStudent  # noqa: F401 (imported so `--model DistillationStudent` resolves)
 from babylm.shipped_configs import base_config, resolve_config_args
 from babylm.training_checks import (LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys,

@@ -33,18 +33,11 @@ def run(tiny_data, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def repo(run, tmp_path_factory, monkeypatch_module) -> Path:
-    """The Hub repository of the run, built with the command (from the run's folder, as a user would)."""
+def repo(run, tmp_path_factory) -> Path:
+    """The Hub repository of the run, built with the command (the final model: export_dir of its config.yaml)."""
     out = tmp_path_factory.mktemp("hub") / "Tiny-Llama"
-    monkeypatch_module.chdir(run.parent)  # config.yaml's export_dir is absolute here; the cwd does not matter
     assert main(["--run", str(run / "ckpt"), "--out", str(out)]) == 0
     return out
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 def git(repo: Path, *args: str) -> bytes:
