@@ -115,7 +115,7 @@ tags:
 
 # {name}
 
-A causal language model trained with [babylm](https://github.com/). Branch `main` holds the final model; each
+A causal language model trained with babylm (BabyLM-style training). Branch `main` holds the final model; each
 `chck_<N>M` branch holds the model after N million training words, named as the BabyLM evaluation pipeline
 expects its intermediate checkpoints.
 
