@@ -2,7 +2,7 @@
 
 Training commands (``fit``, ``validate``, ``test``) go to LightningCLI (:func:`lightning_main`); the
 project's own commands (``prepare``, ``tokenizer``, ``encode``, ``export``, ``evaluate``, ``generate``,
-``quickstart``) are small argparse programs in their modules, imported only when called so that ``--help``
+``quickstart``, ``hub-repo``) are small argparse programs in their modules, imported only when called so that ``--help``
 stays fast.
 """
 
@@ -23,6 +23,7 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("babylm.evaluation.cli", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
     "generate": ("babylm.generate", "main", "sample text from an exported model"),
     "quickstart": ("babylm.quickstart", "main", "offline end-to-end demo on the bundled sample"),
+    "hub-repo": ("babylm.hub", "main", "lay a finished run out as a Hub repository (main + chck_<N>M branches); push it"),
 }
 
 USAGE = """usage: python -m babylm <command> [options]

@@ -67,7 +67,7 @@ def export_hf(
     :class:`ExportError` when no tokenizer is given or it cannot be read, or when ``out_dir`` holds anything
     but a previous export (:func:`check_export_target`): nothing else is ever replaced.
     """
-    from babylm.data.tokens.tokenizer import TokenizerError, load_hf_tokenizer
+    from babylm.data.tokens.tokenizer_files import TokenizerError, load_hf_tokenizer, save_hf_tokenizer
 
     if tokenizer_path is None:
         raise ExportError("export: no tokenizer given (model.tokenizer_path is unset); pass --tokenizer PATH")
@@ -90,7 +90,7 @@ def export_hf(
     staged = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         model.save_pretrained(str(staged))
-        tokenizer.save_pretrained(str(staged))
+        save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
         write_manifest(staged, EXPORT_COMMAND, [entry.name for entry in staged.iterdir()])
         replace_folder(staged, target, EXPORT_COMMAND, option)
     except OutputError as error:
@@ -233,7 +233,7 @@ def load_exported(model_dir: str | os.PathLike, device: str | torch.device = "cp
     :class:`ExportError` when the directory holds no model or no tokenizer, or would run code
     (:func:`check_model_folder`, before the tokenizer or the model is loaded).
     """
-    from babylm.data.tokens.tokenizer import TokenizerError, load_hf_tokenizer
+    from babylm.data.tokens.tokenizer_files import TokenizerError, load_hf_tokenizer
 
     path = check_model_folder(model_dir)
     try:

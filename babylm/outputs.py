@@ -1,8 +1,9 @@
 """Output folders that babylm may replace: only what it wrote itself, recorded in a manifest per folder.
 
-Used by ``export`` (and ``fit``'s export, the word-milestone exports), ``evaluate --out`` and
-``quickstart --workdir``; nothing to run on its own. Reads and writes one small JSON file per output
-folder, ``.babylm-<command>.json``, that lists the entries that command wrote there.
+Used by ``export`` (and ``fit``'s export, the word-milestone exports), ``evaluate --out``,
+``quickstart --workdir`` and ``fit``'s curves in the checkpoint folder (``.babylm-fit.json``); nothing to run
+on its own. Reads and writes one small JSON file per output folder, ``.babylm-<command>.json``, that lists
+the entries that command wrote there.
 
 The rule: a command deletes or overwrites an entry of a folder only when that folder's manifest *for this
 command* lists it. So ``export --out checkpoints`` (a folder holding checkpoints, other runs, anything)
@@ -103,6 +104,15 @@ def check_writable(folder: str | os.PathLike, names: Iterable[str], command: str
             f"{option} {folder}: {', '.join(foreign)} exists and was not written by babylm {command}; it will "
             f"not be overwritten: choose another {option}, or move it away"
         )
+
+
+def claim_files(folder: str | os.PathLike, names: Iterable[str], command: str, option: str = "--out") -> None:
+    """Check that ``command`` may write ``names`` into ``folder`` (:func:`check_writable`), then record them in its
+    manifest before they are written (so a crash never leaves an unlisted file of ours); creates ``folder``."""
+    names = list(names)
+    check_writable(folder, names, command, option)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    write_manifest(folder, command, recorded(folder, command) | set(names))
 
 
 def replace_folder(staged: str | os.PathLike, target: str | os.PathLike, command: str, option: str = "--out") -> None:

@@ -35,8 +35,10 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from babylm.shipped_configs import base_config
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = REPO_ROOT / "configs"
+CONFIGS = base_config().parent  # the checkout's configs/, or the copy shipped in the package
 SHARED_BLIMP = REPO_ROOT.parent / "shared" / "data" / "blimp-dev"
 SAMPLE_BLIMP = Path(__file__).resolve().parent / "resources" / "blimp_sample"
 QUICKSTART_VOCAB = 2_000

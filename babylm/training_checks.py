@@ -11,7 +11,10 @@ and what to do (the CLI prints it and exits 2):
 * a ``ckpt_path`` that is missing, empty, truncated, not a checkpoint, or holds pickled code;
 * for ``fit``, a ``model.init_args.export_dir`` that is or contains the checkpoint folder (the export at the
   end replaces its folder whole), or that already holds anything but a previous export; and a
-  ``config.yaml`` in the checkpoint folder that a run did not write (the run saves its resolved config there).
+  ``config.yaml`` in the checkpoint folder that a run did not write (the run saves its resolved config there);
+* for ``fit``, a distillation teacher with fewer positions than ``data.seq_len``: its logits past its context
+  would come from rotary positions it never trained (LLaMA) or stop the run with an ``IndexError`` (GPT-J, GPT-2:
+  their position tables end there).
 """
 
 from __future__ import annotations
@@ -150,3 +153,32 @@ def check_config_target(config, filename: str = "config.yaml") -> None:
             f"checkpoint.dirpath {folder} holds a {filename} that no training run saved; the run would overwrite it "
             "with its resolved config: choose another checkpoint.dirpath, or move the file"
         )
+
+
+def _positions(config_json: Path) -> int | None:
+    """The context length a Hugging Face ``config.json`` declares, or None when it cannot be read."""
+    from babylm.safe_json import JsonError, read_json
+
+    try:
+        record = read_json(config_json)
+    except JsonError:
+        return None
+    for key in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = record.get(key) if isinstance(record, dict) else None
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_teacher_context(config) -> None:
+    """Raise :class:`RunConfigError` when a teacher in ``model.init_args.teachers`` has fewer positions than
+    ``data.seq_len`` (read from its ``config.json``; a missing teacher is reported by the teachers' own check)."""
+    seq_len = config.get("data.seq_len")
+    teachers = config.get("model.init_args.teachers") or []
+    for teacher in teachers if isinstance(teachers, (list, tuple)) else [teachers]:
+        positions = _positions(Path(teacher) / "config.json")
+        if positions is not None and seq_len and positions < seq_len:
+            raise RunConfigError(
+                f"teacher {teacher} has {positions} positions but data.seq_len is {seq_len}: it cannot score "
+                f"{seq_len}-token windows; train the teachers with --data.seq_len {seq_len} too, or lower data.seq_len"
+            )

@@ -5,8 +5,9 @@ Run: ``python -m babylm fit -c configs/teacher_llama_360m.yaml`` (``--help`` lis
 
 What it adds to a plain LightningCLI:
 
-* ``configs/base.yaml`` (beside the package) is always read first as the defaults, so a variant YAML holds
-  only what differs; ``-c configs/base.yaml -c configs/tiny/teacher_llama.yaml`` gives the same result.
+* ``configs/base.yaml`` (the checkout's, or the copy shipped in the package: :mod:`babylm.shipped_configs`) is
+  always read first as the defaults, so a variant YAML holds only what differs; ``-c configs/base.yaml -c
+  configs/tiny/teacher_llama.yaml`` gives the same result. Usage lines say ``python -m babylm fit``.
 * the model is any :class:`~babylm.models.causal_lm.CausalLM` subclass (``model.class_path``), the data are
   :class:`~babylm.data.tokens.datamodule.TokenizedDataModule`; ``data.vocab_size`` and ``data.tokenizer_path`` are
   linked into the model when the DataModule is built, and ``data.seq_len`` into the model's context length.
@@ -19,7 +20,9 @@ What it adds to a plain LightningCLI:
   are the start-up checks of :mod:`babylm.training_checks` (a linked model key set by hand, a broken
   ``ckpt_path``, an ``export_dir`` that would replace the checkpoints or anything else not an export).
 * the progress bar shows no bogus epoch total when ``max_epochs`` is unset
-  (:func:`~babylm.models.callbacks.epoch_progress_bar`).
+  (:func:`~babylm.models.callbacks.epoch_progress_bar`); ``fit`` logs ``train/grad_norm`` and draws
+  ``loss_curve.png`` beside the checkpoints (:mod:`babylm.models.dashboards`), and the experiment loggers get the
+  whole resolved config (``run_config``: trainer, seed, precision, data, model, callbacks).
 
 Reads the YAML configs and what the DataModule and model read; writes checkpoints, ``config.yaml``, logs
 (``runs/``) and, when ``model.export_dir`` is set, the Hugging Face export.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import sys
 import warnings
@@ -43,14 +47,20 @@ from babylm.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.callbacks import WordMilestoneCheckpoint, epoch_progress_bar
 from babylm.models.causal_lm import CausalLM
-from babylm.training_checks import LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys
+from babylm.models.dashboards import GradNormLogger, LossCurve
+from babylm.models.distill import DistillationStudent  # noqa: F401 (imported so `--model DistillationStudent` resolves)
+from babylm.shipped_configs import base_config, resolve_config_args
+from babylm.training_checks import (LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys,
+                                    check_teacher_context)
 
-BASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "base.yaml"
+BASE_CONFIG = base_config()  # configs/base.yaml of the checkout, or the copy shipped in the package
 SUBCOMMANDS = ("fit", "validate", "test")
+PROG = "python -m babylm"  # what usage lines and error hints show (never __main__.py)
 
 
 class SaveConfigBesideCheckpoints(SaveConfigCallback):
-    """Write the resolved config as ``config.yaml`` into the checkpoint directory at the start of ``fit``.
+    """Write the resolved config as ``config.yaml`` into the checkpoint directory at the start of ``fit``, and
+    record it with the experiment loggers (W&B config, CSV ``hparams.yaml``) under ``run_config``.
 
     (Lightning's default writes into the logger's directory, which for W&B is not where the checkpoints are.)
     """
@@ -66,6 +76,10 @@ class SaveConfigBesideCheckpoints(SaveConfigCallback):
         directory = Path(main.dirpath) if main is not None and main.dirpath else Path(trainer.default_root_dir)
         atomic_write_text(directory / self.config_filename, self.parser.dump(self.config, skip_none=False))
         self.already_saved = True
+        resolved = json.loads(json.dumps(self.config.as_dict(), default=str))  # plain types: paths become strings
+        resolved.pop("config", None)  # the list of YAML files read, already in config.yaml's header
+        for logger in trainer.loggers:  # the whole run: trainer (precision, devices…), seed, data, model, callbacks
+            logger.log_hyperparams({"run_config": resolved})
 
 
 class BabyLMCLI(LightningCLI):
@@ -86,6 +100,12 @@ class BabyLMCLI(LightningCLI):
         parser.add_lightning_class_args(WordMilestoneCheckpoint, "word_checkpoints")
         for source, target, apply_on in LINKS:
             parser.link_arguments(source, target, apply_on=apply_on)
+
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        """Add fit/validate/test as LightningCLI does, with usage lines that say ``python -m babylm fit``."""
+        super()._add_subcommands(parser, **kwargs)
+        for name, subparser in self._subcommand_parsers.items():
+            subparser.prog = f"{PROG} {name}"
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links applied."""
@@ -118,6 +138,7 @@ class BabyLMCLI(LightningCLI):
         if self.subcommand == "fit":
             check_export_dir(config)
             check_config_target(config)
+            check_teacher_context(config)
         if logger_uses_wandb(config.get("trainer", {}).get("logger")):
             notice = offline_unless_usable()
             if notice:
@@ -132,15 +153,26 @@ class BabyLMCLI(LightningCLI):
             check_linked_keys(linked, self._given_links, "instantiate", self._model_class)
 
     def instantiate_trainer(self, **kwargs: Any):
-        """Build the Trainer with :class:`EpochProgressBar` instead of Lightning's default bar, unless one is configured."""
+        """Build the Trainer with the project's callbacks added to the configured ones, and W&B kept quiet.
+
+        Added: :class:`EpochProgressBar` instead of Lightning's default bar (unless a bar is configured),
+        :class:`GradNormLogger` (``train/grad_norm``) and :class:`LossCurve` (``loss_curve.png``; both act in ``fit``
+        only, and are there in ``validate``/``test`` so that a checkpoint's callback state finds its owner).
+        """
+        from babylm.wandb_mode import quiet_wandb_loggers
+
         trainer_config = self.config_init[self.subcommand]["trainer"] if self.subcommand else self.config_init["trainer"]
         callbacks = trainer_config.get("callbacks") or []
         callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        added = [GradNormLogger(), LossCurve()]  # on validate/test too: they restore a fit's checkpoint state
         if trainer_config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
-            bar = epoch_progress_bar()
-            if bar is not None:
-                kwargs["callbacks"] = [*callbacks, bar]
-        return super().instantiate_trainer(**kwargs)
+            added += [bar] if (bar := epoch_progress_bar()) is not None else []
+        added = [c for c in added if not any(type(c) is type(other) for other in callbacks)]
+        if added:
+            kwargs["callbacks"] = [*callbacks, *added]
+        trainer = super().instantiate_trainer(**kwargs)
+        quiet_wandb_loggers(trainer.loggers)
+        return trainer
 
 
 def _project_error(error: BaseException) -> BaseException | None:
@@ -179,7 +211,13 @@ def parse_error_line(message: str) -> str:
 
 def run(argv: Sequence[str]) -> int:
     """Run a training command (``argv[0]`` is fit, validate or test); returns the exit code."""
-    argv = list(argv)
+    if not BASE_CONFIG.is_file():
+        print(f"babylm {argv[0]}: error: {BASE_CONFIG} not found: this babylm install lacks its configs; "
+              "reinstall it (pip install …) or run from a checkout", file=sys.stderr)
+        return 2
+    argv, notices = resolve_config_args(argv)
+    for notice in notices:
+        print(f"babylm {argv[0]}: {notice}", file=sys.stderr)
     if argv and argv[0] in SUBCOMMANDS and any(a == "--print_config" or a.startswith("--print_config=") for a in argv):
         from babylm.config_yaml import print_commented_config
 
@@ -207,7 +245,7 @@ def _cli_kwargs() -> dict:
     # no abbreviations: `--trainer.max_epoch` must be an error, not a silent `--trainer.max_epochs`
     common = {"exit_on_error": False, "allow_abbrev": False}
     parser_kwargs: dict = {name: {"default_config_files": [str(BASE_CONFIG)], **common} for name in SUBCOMMANDS}
-    parser_kwargs.update(common)
+    parser_kwargs.update(common, prog=PROG)
     return dict(
         model_class=CausalLM,
         datamodule_class=TokenizedDataModule,

@@ -104,3 +104,25 @@ def offline_unless_usable(environ: Optional[dict] = None) -> Optional[str]:
         return None
     environ["WANDB_MODE"] = "offline"
     return f"wandb: {reason}; logging offline under the logger's save_dir (sync later with `wandb sync`; set WANDB_MODE to choose)"
+
+
+def quiet_wandb_loggers(loggers) -> None:
+    """Keep Lightning's ``WandbLogger`` from making W&B print two warnings on every run; returns nothing.
+
+    * ``The anonymous setting has no effect``: Lightning passes ``anonymous=None`` to ``wandb.init``, and W&B
+      (≥ 0.19) warns whenever the key is present; it is dropped when it is None (nothing was asked for).
+    * ``git root <save_dir> does not exist``: W&B looks for the git repository from the logger's ``save_dir``
+      before anything has created it; the folder is created first (the run writes there anyway).
+
+    Only loggers whose W&B run has not started yet are touched.
+    """
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in loggers:
+        init = getattr(logger, "_wandb_init", None) if isinstance(logger, WandbLogger) else None
+        if not isinstance(init, dict) or getattr(logger, "_experiment", None) is not None:
+            continue
+        if init.get("anonymous", "") is None:
+            init.pop("anonymous")
+        if init.get("dir"):
+            Path(init["dir"]).mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,7 @@ def test_wrong_type_names_the_key_and_value(tmp_path, capsys):
 def test_missing_tokenizer_is_one_line(tmp_path, capsys):
     assert main(["fit", "-c", str(TINY_LLAMA), "--data.tokenizer_path", str(tmp_path / "nope.json")]) == 2
     line = one_error_line(capsys)
-    assert "nope.json: tokenizer not found" in line and "train_tokenizer" in line
+    assert "nope.json: tokenizer not found" in line and "python -m babylm tokenizer" in line
 
 
 def test_inconsistent_model_size_is_one_line(tiny_data, tmp_path, capsys):
@@ -60,7 +60,24 @@ def test_inconsistent_model_size_is_one_line(tiny_data, tmp_path, capsys):
 def test_fit_help_documents_the_model_and_callbacks(capsys):
     assert main(["fit", "--help"]) == 0
     out = capsys.readouterr().out
+    assert out.startswith("usage: python -m babylm fit [-c CONFIG]")  # not "__main__.py [options] fit"
     assert "--word_checkpoints.milestones" in out and "--checkpoint.dirpath" in out and "--model" in out
+
+
+@pytest.mark.parametrize("short, class_path", [("CausalLM", "babylm.models.causal_lm.CausalLM"),
+                                               ("DistillationStudent", "babylm.models.distill.DistillationStudent")])
+def test_model_short_names_resolve(short, class_path, capsys):
+    assert main(["fit", "--model", short, "--print_config"]) == 0
+    assert f"class_path: {class_path}" in capsys.readouterr().out
+
+
+def test_usage_lines_name_python_m_babylm(capsys):
+    from babylm.data.tokens import encode, tokenizer
+
+    for module, command in ((tokenizer, "tokenizer"), (encode, "encode")):
+        with pytest.raises(SystemExit):
+            module.main(["--help"])
+        assert capsys.readouterr().out.startswith(f"usage: python -m babylm {command} ")
 
 
 def test_parse_error_line_condenses_nested_reports():
@@ -109,16 +126,22 @@ def test_logger_uses_wandb():
 
 
 def test_configured_wandb_logger_runs_offline_without_an_account(tiny_data, tmp_path):
-    """The real CLI with the YAML's WandbLogger, no key, no WANDB_MODE, no stdin: finishes, logs offline."""
+    """The real CLI with the YAML's WandbLogger, no key, no WANDB_MODE, no stdin: finishes, logs offline — the
+    gradient norm, the whole resolved config and the milestone BLiMP score — without W&B's per-run warnings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(HOME=str(tmp_path), NETRC=str(tmp_path / "no-netrc"), WANDB_SILENT="true")
+    env.update(HOME=str(tmp_path), NETRC=str(tmp_path / "no-netrc"))
     argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
-                    "--word_checkpoints.milestones", "[]", logger="configured")
+                    "--trainer.log_every_n_steps", "1", "--word_checkpoints.milestones", "[0.001]", logger="configured")
     done = subprocess.run([sys.executable, "-m", "babylm", *argv], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "wandb: no W&B API key is configured" in done.stderr
-    assert list((tmp_path / "runs").glob("**/offline-run-*")), "no offline W&B run was written"
+    assert "anonymous setting" not in done.stderr and "git root" not in done.stderr, done.stderr[-2000:]
+    (run_file,) = (tmp_path / "runs").glob("**/offline-run-*/run-*.wandb")
+    recorded = run_file.read_bytes()  # the run's records (protobuf): keys are stored as plain UTF-8
+    for key in (b"train/grad_norm", b"blimp/accuracy", b"blimp/words_seen", b"run_config", b"seed_everything",
+                b"32-true", b"gradient_clip_val", b"word_checkpoints"):
+        assert key in recorded, key
 
 
 # --------------------------------------------------------------------------- start-up checks (training_checks)

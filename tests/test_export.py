@@ -178,13 +178,14 @@ def test_fit_refuses_an_export_dir_holding_other_files_before_training(tiny_data
 
 
 def test_word_milestone_export_never_replaces_a_foreign_folder(tiny_data, tmp_path, capsys):
-    foreign = tmp_path / "ckpt" / "hf-words-0.001M"
+    foreign = tmp_path / "ckpt" / "chck_0.004M"
     foreign.mkdir(parents=True)
     (foreign / "keep.txt").write_text("mine")
-    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "6", "--word_checkpoints.milestones", "[0.001]",
-                    "--word_checkpoints.export_hf", "true", logger="none")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "6", "--word_checkpoints.milestones", "[0.001, 0.004]",
+                    logger="none")
     assert run_cli(argv) == 2
     err = capsys.readouterr().err
     assert f"word_checkpoints.export_hf folder {foreign} holds files that babylm export did not write (keep.txt)" in err
     assert "Traceback" not in err
     assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
+    assert not list((tmp_path / "ckpt").glob("*.ckpt"))  # refused at start-up, before any training

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from babylm.export import load_exported
-from babylm.generate import SamplingSettings, generate_text, generate_token_ids, main, sample
+from babylm.generate import GenerationError, SamplingSettings, generate_text, generate_token_ids, main, sample
 from tests.evaluation.tiny_models import save_tiny_model, train_tiny_tokenizer
 
 SPECIAL_TEXTS = ("<s>", "</s>", "<pad>")
@@ -74,11 +74,15 @@ def test_greedy_is_deterministic_without_seed(llama_model_dir):
     assert generate_text(llama_model_dir, ["These rivers"], max_new_tokens=8, greedy=True) == first
 
 
-def test_generation_stops_at_the_context_length(tmp_path):
-    save_tiny_model(tmp_path, "gpt2", train_tiny_tokenizer(), max_position_embeddings=12)
+@pytest.mark.parametrize("arch", ["gpt2", "gptj", "llama"])
+def test_generation_stops_at_the_context_length(tmp_path, arch):
+    # GPT-J and GPT-2 index a position table (IndexError past it), LLaMA would run untrained positions
+    save_tiny_model(tmp_path, arch, train_tiny_tokenizer(), max_position_embeddings=12)
     model, tokenizer = load_exported(tmp_path)
-    [ids] = generate_token_ids(model, tokenizer, ["The"], SamplingSettings(max_new_tokens=50, seed=0))
+    [ids] = generate_token_ids(model, tokenizer, ["The"], SamplingSettings(max_new_tokens=50, seed=0, top_k=0))
     assert len(ids) <= 12
+    with pytest.raises(GenerationError, match="leaving no room in the model's 12 positions"):
+        generate_token_ids(model, tokenizer, ["The abbey of Bruges was rebuilt in the 14th century."], SamplingSettings())
 
 
 def test_cli_prints_samples_from_prompts_and_file(llama_model_dir, tmp_path, capsys):

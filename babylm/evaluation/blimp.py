@@ -2,7 +2,10 @@
 
 Run: ``python -m babylm evaluate --model checkpoints/Baby-Llama-58M --tasks blimp`` (see :mod:`.cli`).
 Reads BLiMP JSONL files (one paradigm per file: ``sentence_good``, ``sentence_bad``, ``field``,
-``linguistics_term``, ``UID``, ``pairID``, …) from a directory; writes nothing itself (:mod:`.report` does).
+``linguistics_term``, ``UID``, ``pairID``, …) from a directory — BLiMP itself, BabyLM's ``blimp_filtered`` /
+``blimp_fast`` (the same schema, fewer pairs), or the BLiMP supplement (``supplement_filtered``,
+``supplement_fast``: only the two sentences; the file name is the paradigm); writes nothing itself
+(:mod:`.report` does).
 
 Scoring: a sentence's score is the summed log-probability of all its tokens after a start token (the
 tokenizer's ``<s>``, or its eos when it has no bos), computed in fp32. The sentence is encoded without
@@ -38,7 +41,11 @@ import torch
 from babylm.evaluation import EvaluationError
 from babylm.export import max_positions, prefix_token_id
 
-REQUIRED_KEYS = ("sentence_good", "sentence_bad", "field", "linguistics_term", "UID")
+SENTENCE_KEYS = ("sentence_good", "sentence_bad")
+LABEL_KEYS = ("field", "linguistics_term", "UID")
+REQUIRED_KEYS = SENTENCE_KEYS + LABEL_KEYS
+SUPPLEMENT = "supplement"
+"""field and phenomenon of a pair without ``field`` (the BLiMP supplement's files; its UID is the file name)."""
 TieRule = Literal["wrong", "correct"]
 TIE_RULES: tuple[str, ...] = ("wrong", "correct")
 SAMPLE_BLIMP_DIR = Path(__file__).resolve().parent.parent / "resources" / "blimp_sample"
@@ -116,9 +123,11 @@ def _normalise_field(name: str) -> str:
 def load_paradigm(path: str | os.PathLike, limit: int | None = None) -> Paradigm:
     """Read one BLiMP JSONL file (at most ``limit`` pairs); returns a :class:`Paradigm`.
 
-    Raises :class:`BlimpDataError` naming ``file:line`` for a line that is not a JSON object, lacks a
-    required key, has an empty sentence, or belongs to another paradigm than the first line. A UTF-8
-    byte-order mark at the start of the file is accepted.
+    A line with ``field`` must also have ``linguistics_term`` and ``UID`` (BLiMP, and BabyLM's filtered BLiMP); a
+    line without ``field`` (the BLiMP supplement) belongs to the paradigm named by the file, in field and phenomenon
+    ``supplement`` — the official BabyLM pipeline's rule. Raises :class:`BlimpDataError` naming ``file:line`` for a
+    line that is not a JSON object, lacks a required key, has an empty sentence, or belongs to another paradigm
+    than the first line. A UTF-8 byte-order mark at the start of the file is accepted.
     """
     path = Path(path)
     try:
@@ -140,12 +149,16 @@ def load_paradigm(path: str | os.PathLike, limit: int | None = None) -> Paradigm
         except RecursionError as error:  # e.g. "[" × 100000: json recurses once per level
             raise BlimpDataError(f"{where}: not valid JSON (nested too deeply)") from error
         if not isinstance(record, dict):
-            raise BlimpDataError(f"{where}: expected a JSON object with {', '.join(REQUIRED_KEYS)}")
-        for key in REQUIRED_KEYS:
+            raise BlimpDataError(f"{where}: expected a JSON object with {', '.join(SENTENCE_KEYS)} (and {', '.join(LABEL_KEYS)})")
+        labelled = "field" in record  # the BLiMP supplement's files have no field/UID: the pipeline's rule
+        for key in SENTENCE_KEYS + (LABEL_KEYS if labelled else ()):
             value = record.get(key)
             if not isinstance(value, str) or not value.strip():
                 raise BlimpDataError(f"{where}: field {key!r} is missing or not a non-empty string")
-        this = (record["UID"], _normalise_field(record["field"]), record["linguistics_term"])
+        if labelled:
+            this = (record["UID"], _normalise_field(record["field"]), record["linguistics_term"])
+        else:
+            this = (path.stem, SUPPLEMENT, SUPPLEMENT)
         if header is None:
             header = this
         elif this != header:

@@ -5,7 +5,9 @@ Run: ``python -m babylm evaluate --model checkpoints/Baby-Llama-58M [--tasks bli
 it the full benchmark is fetched into ``data/blimp/`` on first use) and the validation text
 (``--val-file``). Writes into ``--out`` (default ``runs/eval/<model name>/``): ``blimp.json``,
 ``blimp.md``, ``blimp_phenomena.png``, ``blimp_scores.jsonl``, ``perplexity.json`` and
-``.babylm-evaluate.json`` (the list of those files); prints a summary. A file of those names that an earlier
+``.babylm-evaluate.json`` (the list of those files); prints a summary. Given a run's checkpoint folder
+(``chck_<N>M/`` milestone exports inside), it scores BLiMP on each and writes ``blimp_curve.json`` and
+``blimp_vs_words.png`` instead (:mod:`.curve`). A file of those names that an earlier
 ``evaluate`` did not write (not in that list) is never overwritten: the command refuses before loading the
 model. User errors are one line on stderr and exit code 2.
 """
@@ -25,10 +27,13 @@ PERPLEXITY_FILE = "perplexity.json"
 COMMAND = "evaluate"  # its manifest, .babylm-evaluate.json, lists the files it wrote into --out
 
 
-def output_names(tasks: Sequence[str]) -> list[str]:
-    """The file names ``evaluate`` writes into ``--out`` for ``tasks``."""
+def output_names(tasks: Sequence[str], run_folder: bool = False) -> list[str]:
+    """The file names ``evaluate`` writes into ``--out`` for ``tasks`` (a learning curve for a run folder)."""
+    from babylm.evaluation.curve import CURVE_FILES
     from babylm.evaluation.report import REPORT_FILES
 
+    if run_folder:
+        return list(CURVE_FILES)
     return [*(REPORT_FILES.values() if "blimp" in tasks else ()), *([PERPLEXITY_FILE] if "perplexity" in tasks else ())]
 
 
@@ -50,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         "minimal pairs (summed fp32 log-probability after <s>; ties count as wrong unless --ties correct) and/or "
         "perplexity.",
     )
-    parser.add_argument("--model", required=True, help="exported model directory (config.json, weights, tokenizer files)")
+    parser.add_argument(
+        "--model", required=True,
+        help="exported model directory (config.json, weights, tokenizer files); or a run's checkpoint folder holding "
+        "chck_<N>M/ milestone exports: then BLiMP is scored on each and drawn as blimp_vs_words.png",
+    )
     parser.add_argument("--tasks", default="blimp", help=f"comma-separated tasks from {', '.join(TASKS)} (default: %(default)s)")
     parser.add_argument(
         "--blimp-dir",
@@ -88,6 +97,11 @@ def _parse_tasks(value: str) -> list[str]:
     return tasks
 
 
+def _paradigm_names(args) -> list[str] | None:
+    """The ``--paradigms`` list (None = all)."""
+    return [n.strip() for n in args.paradigms.split(",") if n.strip()] if args.paradigms else None
+
+
 def _blimp_directory(args, names: list[str] | None, log) -> Path:
     """The folder to read BLiMP from: ``--blimp-dir`` as given, else ``data/blimp`` with the wanted
     paradigms (all 67, or ``names``) fetched from ``--blimp-url`` when missing."""
@@ -108,7 +122,7 @@ def run_blimp(model, tokenizer, args, out_dir: Path, log) -> dict:
     from babylm.evaluation.blimp import aggregate, evaluate_blimp, load_blimp_dir
     from babylm.evaluation.report import REPORT_FILES, summary_table, write_report
 
-    names = [n.strip() for n in args.paradigms.split(",") if n.strip()] if args.paradigms else None
+    names = _paradigm_names(args)
     directory = _blimp_directory(args, names, log)
     paradigms = load_blimp_dir(directory, paradigms=names, limit=args.limit)
     pairs = sum(len(p.pairs) for p in paradigms)
@@ -160,9 +174,26 @@ def run_perplexity(model, tokenizer, args, out_dir: Path, log) -> dict:
     return result
 
 
+def run_folder_curve(args, tasks: list[str], out_dir: Path, log) -> int:
+    """``--model`` is a run folder: score BLiMP on each ``chck_<N>M`` export and draw the curve; returns 0."""
+    from babylm.evaluation.curve import run_curve
+    from babylm.outputs import check_writable
+
+    if tasks != ["blimp"]:
+        raise EvaluationError(f"--model {args.model} is a run folder (chck_<N>M exports): only --tasks blimp applies; "
+                              "give one export folder for perplexity")
+    check_writable(out_dir, output_names(tasks, run_folder=True), COMMAND, "--out")
+    names = _paradigm_names(args)
+    directory = _blimp_directory(args, names, log)
+    record_outputs(out_dir, output_names(tasks, run_folder=True))
+    run_curve(args, directory, names, out_dir, log)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``evaluate`` command on ``argv``; returns 0, or 2 after a one-line error on stderr."""
-    from babylm.data.tokens.tokenizer import TokenizerError
+    from babylm.data.tokens.tokenizer_files import TokenizerError
+    from babylm.evaluation.curve import is_run_folder
     from babylm.export import ExportError, load_exported, resolve_device
     from babylm.outputs import OutputError, check_writable
 
@@ -174,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tasks = _parse_tasks(args.tasks)
         out_dir = Path(args.out) if args.out else Path("runs") / "eval" / Path(args.model).resolve().name
+        if is_run_folder(args.model):
+            return run_folder_curve(args, tasks, out_dir, log)
         check_writable(out_dir, output_names(tasks), COMMAND, "--out")  # before the (long) scoring
         model, tokenizer = load_exported(args.model, resolve_device(args.device))
         if "blimp" in tasks:

@@ -3,7 +3,9 @@
 Run: written by ``python -m babylm evaluate`` (:mod:`.cli`). Takes the summary from
 :func:`babylm.evaluation.blimp.aggregate`; writes into the output folder (each file atomically):
 ``blimp.json`` (everything, ties included), ``blimp.md`` (tables per field, phenomenon, paradigm),
-``blimp_phenomena.png`` (bar chart) and ``blimp_scores.jsonl`` (per-pair log-probabilities).
+``blimp_phenomena.png`` (bar chart) and ``blimp_scores.jsonl`` (per-pair log-probabilities); and the learning
+curve ``blimp_vs_words.png`` (accuracy against training words, from ``evaluate`` on a run folder or from the
+milestone evaluations during training, :mod:`babylm.models.milestone_blimp`).
 """
 
 from __future__ import annotations
@@ -97,6 +99,39 @@ def plot_phenomena(report: dict, path: str | os.PathLike) -> None:
         axes.text(value - 1 if inside else value + 1, y, f"{value:.1f}", va="center", ha="right" if inside else "left",
                   fontsize=8, color="white" if inside else "black")
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / (len(names) + 3)), ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout()
+    with atomic_output(path, "wb") as handle:
+        figure.savefig(handle, format="png")
+
+
+def _words_label(words: float) -> str:
+    return f"{words / 1e6:g}M" if words >= 1e5 else f"{words / 1e3:g}k"
+
+
+def plot_blimp_curve(points: Sequence[tuple[float, float]], path: str | os.PathLike, title: str = "") -> None:
+    """Draw BLiMP accuracy against training words seen (``[(words, accuracy in [0, 1]), …]``) as a PNG at ``path``.
+
+    The x axis is logarithmic when the words span more than a factor of 10 (BabyLM's 1M … 100M milestones).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    points = sorted(points)
+    figure = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    words = [w for w, _ in points]
+    axes.plot(words, [100 * a for _, a in points], marker="o", color="#4c72b0")
+    if words and min(words) > 0 and max(words) / min(words) > 10:
+        axes.set_xscale("log")
+    axes.set_xticks(words, labels=[_words_label(w) for w in words], rotation=45, fontsize=8)
+    axes.minorticks_off()
+    axes.axhline(50, color="grey", linestyle="--", linewidth=1, label="chance")
+    axes.set_ylim(0, 100)
+    axes.set_xlabel("training words seen")
+    axes.set_ylabel("BLiMP accuracy (%)")
+    axes.set_title(title or "BLiMP vs training words", fontsize=10)
+    axes.legend(loc="lower right", fontsize=8, frameon=False)
     figure.tight_layout()
     with atomic_output(path, "wb") as handle:
         figure.savefig(handle, format="png")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from babylm.data.tokens.tokenizer import load_hf_tokenizer, to_hf_tokenizer, train_tokenizer
+from babylm.data.tokens.tokenizer import load_hf_tokenizer, save_hf_tokenizer, to_hf_tokenizer, train_tokenizer
 from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.models.build import ModelConfig, build_model
 from babylm.models.causal_lm import CausalLM  # imported at collection: Lightning's log handler binds the real stderr
@@ -47,7 +47,7 @@ def save_tiny_model(out_dir: Path, arch: str, tokenizer, seed: int = 0, **overri
     torch.manual_seed(seed)
     model = build_model(tiny_config(arch, **overrides), tokenizer.get_vocab_size())
     model.save_pretrained(str(out_dir))
-    to_hf_tokenizer(tokenizer).save_pretrained(str(out_dir))
+    save_hf_tokenizer(to_hf_tokenizer(tokenizer), out_dir)
     return model
 
 

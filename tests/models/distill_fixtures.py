@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from babylm.data.tokens.tokenizer import load_tokenizer, save_tokenizer, to_hf_tokenizer, train_tokenizer
+from babylm.data.tokens.tokenizer import load_tokenizer, save_hf_tokenizer, save_tokenizer, to_hf_tokenizer, train_tokenizer
 from babylm.models.build import ModelConfig, build_model
 
 SUBJECTS = ["The abbey", "A bishop", "The river", "An old town", "The college", "A merchant", "The castle"]
@@ -49,7 +49,7 @@ def write_teacher(directory: Path, arch: str, tokenizer_json: Path | None, vocab
     model = build_model(ModelConfig(arch=arch, **TINY_SIZES), vocab_size)
     model.save_pretrained(str(directory))
     if tokenizer_json is not None:
-        to_hf_tokenizer(load_tokenizer(tokenizer_json)).save_pretrained(str(directory))
+        save_hf_tokenizer(to_hf_tokenizer(load_tokenizer(tokenizer_json)), directory)
     return directory
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
 
+from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.models.build import ModelConfig, build_model
-from babylm.models.callbacks import DEFAULT_MILESTONES_MILLIONS, crossed_milestones, milestone_label
+from babylm.models.callbacks import (DEFAULT_MILESTONES_MILLIONS, STRICT_MILESTONES_MILLIONS, WordMilestoneCheckpoint,
+                                     crossed_milestones, milestone_label, revision_name)
 from babylm.models.causal_lm import CausalLM, warmup_cosine, weight_decay_groups
 from tests.models.teacher_fixtures import fit_argv, run_cli
 
@@ -48,6 +51,24 @@ def test_training_loss_goes_down(tiny_run):
     assert ppl[-1][1] == pytest.approx(math.exp(val[-1][1]), rel=1e-4)
 
 
+def test_dashboards_gradient_norm_resolved_config_and_loss_curve(tiny_run):
+    import yaml
+
+    norms = column(metrics(tiny_run), "train/grad_norm")
+    assert len(norms) >= STEPS // 5 and all(math.isfinite(v) and v > 0 for _, v in norms)
+    (hparams,) = tiny_run.glob("runs/**/hparams.yaml")
+    # FullLoader: Lightning writes the model's betas as !!python/tuple (a plain tuple, no code)
+    config = yaml.load(hparams.read_text(), Loader=yaml.FullLoader)["run_config"]  # the whole run, not only the model
+    assert config["seed_everything"] == 1234 and config["trainer"]["precision"] == "32-true"
+    assert config["trainer"]["max_steps"] == STEPS and config["data"]["seq_len"] == SEQ
+    assert config["word_checkpoints"]["milestones"] == [0.001, 0.004, 1000.0]
+    png = tiny_run / "ckpt" / "loss_curve.png"
+    assert png.read_bytes().startswith(b"\x89PNG")
+    state = torch.load(tiny_run / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)["callbacks"]["LossCurve"]
+    assert len(state["val"]) == 2 and len(state["train"]) == STEPS // 5  # every log_every_n_steps (5) step
+    assert state["train"][-1][0] == STEPS * BATCH * SEQ  # x = tokens seen
+
+
 def test_logged_learning_rate_follows_warmup_then_cosine(tiny_run):
     logged = dict(column(metrics(tiny_run), "train/lr"))
     assert logged, "train/lr was not logged"
@@ -82,6 +103,45 @@ def test_checkpoints_config_and_word_milestones(tiny_run):
     assert state["callbacks"]["WordMilestoneCheckpoint"]["saved"] == [0.001, 0.004]
 
 
+def test_word_milestones_are_exported_as_babylm_revisions_with_a_blimp_curve(tiny_run):
+    from safetensors.torch import load_file
+
+    from babylm.export import load_checkpoint, model_from_checkpoint
+
+    ckpt = tiny_run / "ckpt"
+    assert sorted(p.name for p in ckpt.glob("chck_*")) == ["chck_0.001M", "chck_0.004M"]  # the Hub branch names
+    exported = load_file(ckpt / "chck_0.004M" / "model.safetensors")
+    model = model_from_checkpoint(load_checkpoint(ckpt / "words-0.004M.ckpt"))
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(exported[name], value, rtol=0, atol=0)  # the milestone's own weights
+    # BLiMP (the bundled sample) scored at each milestone: logged, kept in the checkpoint, drawn
+    logged = [(int(r["step"]), float(r["blimp/accuracy"]), float(r["blimp/words_seen"]))
+              for r in metrics(tiny_run) if r.get("blimp/accuracy")]
+    curve = json.loads((ckpt / "blimp_curve.json").read_text())["milestones"]
+    assert [e["milestone_millions"] for e in curve] == [0.001, 0.004] and len(logged) == 2
+    assert [e["accuracy"] for e in curve] == [a for _, a, _ in logged] and all(0 <= a <= 1 for _, a, _ in logged)
+    assert all(e["pairs"] == 144 for e in curve) and logged[0][2] >= 1000
+    assert (ckpt / "blimp_vs_words.png").read_bytes().startswith(b"\x89PNG")
+    state = torch.load(ckpt / "last.ckpt", map_location="cpu", weights_only=True)
+    assert state["callbacks"]["WordMilestoneCheckpoint"]["blimp_curve"] == curve  # a resumed run keeps the curve
+
+
+def test_evaluate_on_the_run_folder_draws_the_same_curve_from_the_exports(tiny_run, tmp_path, capsys):
+    from babylm.evaluation.cli import main as evaluate_main
+
+    ckpt = tiny_run / "ckpt"
+    assert evaluate_main(["--model", str(ckpt), "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--out", str(tmp_path)]) == 0
+    assert "chck_0.001M" in capsys.readouterr().out
+    redrawn = json.loads((tmp_path / "blimp_curve.json").read_text())["milestones"]
+    during = json.loads((ckpt / "blimp_curve.json").read_text())["milestones"]
+    assert [e["revision"] for e in redrawn] == ["chck_0.001M", "chck_0.004M"]
+    for mine, theirs in zip(redrawn, during):  # same scoring; at most a float-rounding tie may flip (1 of 144 pairs)
+        assert mine["accuracy"] == pytest.approx(theirs["accuracy"], abs=1.5 / 144)
+    assert (tmp_path / "blimp_vs_words.png").is_file()
+    assert evaluate_main(["--model", str(ckpt), "--tasks", "perplexity", "--out", str(tmp_path / "p")]) == 2
+    assert "only --tasks blimp applies" in capsys.readouterr().err
+
+
 def test_checkpoint_loads_with_weights_only_and_keeps_plain_hparams(tiny_run):
     state = torch.load(tiny_run / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)
     hp = state["hyper_parameters"]
@@ -95,6 +155,17 @@ def test_default_word_milestones():
     assert crossed_milestones([1, 2, 10], 0.5, 2.0) == [1, 2]
     assert crossed_milestones([1, 2, 10], 2.0, 9.9) == []
     assert milestone_label(10) == "10M" and milestone_label(0.5) == "0.5M"
+    assert revision_name(10) == "chck_10M" and revision_name(0.002) == "chck_0.002M"
+
+
+def test_the_strict_track_adds_the_100m_to_1000m_ladder():
+    assert STRICT_MILESTONES_MILLIONS[-10:] == (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
+    assert WordMilestoneCheckpoint(track="strict").milestones_millions == [float(m) for m in STRICT_MILESTONES_MILLIONS]
+    assert WordMilestoneCheckpoint().milestones_millions == [float(m) for m in DEFAULT_MILESTONES_MILLIONS]
+    # the names the official pipeline's eval_zero_shot_fast_all_revisions.sh loops over
+    names = [revision_name(m) for m in STRICT_MILESTONES_MILLIONS]
+    assert names[:10] == [f"chck_{i}M" for i in range(1, 11)] and names[10:19] == [f"chck_{i}M" for i in range(20, 101, 10)]
+    assert names[19:] == [f"chck_{i}M" for i in range(200, 1001, 100)]
 
 
 def test_warmup_cosine_by_hand():

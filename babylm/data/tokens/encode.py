@@ -1,6 +1,6 @@
 """Encode the text splits once into ``uint16`` token files that the DataModule memory-maps.
 
-Run: ``python scripts/encode.py --help`` (or ``python -m babylm.data.tokens.encode``).
+Run: ``python -m babylm encode --help`` (also ``python scripts/encode.py``, ``python -m babylm.data.tokens.encode``).
 Reads ``data/corpus_split/{train,val}.txt`` and the tokenizer (``checkpoints/tokenizer-clean.json``);
 writes ``data/tokenized/<tokenizer-fingerprint>/{train,val}.bin`` (raw little-endian ``uint16`` ids, one
 packed stream per split) and ``meta.json`` (tokenizer fingerprint and vocabulary size, source size, mtime
@@ -131,7 +131,7 @@ def encode_file(
     tokenizer.encode_special_tokens = True  # text is text: "<pad>" or "<s>" in it never become special ids
     bos_id, eos_id = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
     if bos_id is None or eos_id is None:
-        raise EncodeError(f"the tokenizer has no {BOS}/{EOS} tokens; train it with scripts/train_tokenizer.py")
+        raise EncodeError(f"the tokenizer has no {BOS}/{EOS} tokens; train it with python -m babylm tokenizer")
     digest = hashlib.sha256()
     pieces = iter_documents(_read_text_chunks(source, digest), max_doc_chars=max_doc_chars)
     tokens = words = documents = 0
@@ -267,7 +267,7 @@ def encode_splits(
     sources = {split: Path(split_dir) / f"{split}.txt" for split in splits}
     for split, source in sources.items():
         if not source.is_file():
-            raise EncodeError(f"{source}: {split} split not found; run the split stage first")
+            raise EncodeError(f"{source}: {split} split not found; run the split stage first (python -m babylm prepare)")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -332,7 +332,7 @@ def _encode_locked(tokenizer, fingerprint: str, tokenizer_path, sources: dict[st
 def build_parser() -> argparse.ArgumentParser:
     """Return the argparse parser of the encode command."""
     parser = argparse.ArgumentParser(
-        prog="python scripts/encode.py",
+        prog="python -m babylm encode",
         description="Tokenize data/corpus_split/{train,val}.txt into uint16 token files + meta.json "
         "under data/tokenized/<tokenizer-fingerprint>/ (re-used when unchanged).",
     )
@@ -351,10 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         out_dir = encode_splits(args.tokenizer, args.split_dir, args.out_root, args.splits, force=args.force)
     except (EncodeError, TokenizerError) as error:
-        print(f"encode: error: {error}", file=sys.stderr)
+        print(f"babylm encode: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output that cannot be written
-        print(f"encode: error: {os_error_line(error)}", file=sys.stderr)
+        print(f"babylm encode: error: {os_error_line(error)}", file=sys.stderr)
         return 2
     print(f"token files and meta.json in {out_dir}")
     return 0

@@ -1,9 +1,10 @@
 """Byte-level BPE tokenizer: train on ``train.txt``, save as ``tokenizer-clean.json`` and as HF files.
 
-Run: ``python scripts/train_tokenizer.py --help`` (or ``python -m babylm.data.tokens.tokenizer``).
-Reads ``data/corpus_split/train.txt`` (and ``val.txt`` for the fertility report); writes
-``checkpoints/tokenizer-clean.json`` (the raw ``tokenizers`` file) and ``checkpoints/tokenizer/``
-(``tokenizer.json`` + ``tokenizer_config.json``, loadable with ``AutoTokenizer.from_pretrained``).
+Run: ``python -m babylm tokenizer --help`` (also ``python scripts/train_tokenizer.py``,
+``python -m babylm.data.tokens.tokenizer``). Reads ``data/corpus_split/train.txt`` (and ``val.txt`` for the
+fertility report); writes ``checkpoints/tokenizer-clean.json`` (the raw ``tokenizers`` file) and
+``checkpoints/tokenizer/`` (``tokenizer.json`` + ``tokenizer_config.json``, loadable with
+``AutoTokenizer.from_pretrained`` in transformers 4.x and 5.x; see :mod:`.tokenizer_files`).
 
 Special tokens are fixed: ``<pad>`` = 0, ``<s>`` = 1, ``</s>`` = 2. Encoding with special tokens
 prepends ``<s>`` (a ``TemplateProcessing`` post-processor), so the first word of a sentence is scored in
@@ -15,8 +16,8 @@ itself. Training skips those markers (they are not text, and would otherwise cos
 Training and the fertility report read the text in bounded pieces (:mod:`babylm.data.tokens.documents`),
 so memory follows :data:`~babylm.data.tokens.documents.MAX_PIECE_CHARS`, not the longest line.
 
-Loading an HF tokenizer directory never runs code from it: ``trust_remote_code=False``, and a directory
-whose ``tokenizer_config.json`` has an ``auto_map`` (custom tokenizer code) is refused in one line.
+Reading and writing the files (raw JSON, HF folder; no code from a folder ever runs) is
+:mod:`babylm.data.tokens.tokenizer_files`; its names are importable from here too.
 
 The command also writes ``<out stem>.report.json`` beside the tokenizer (vocabulary size, training time,
 fertility = tokens per word on val, input hashes); when the inputs and settings are unchanged and the
@@ -35,25 +36,21 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, os_error_line,
                            remove_stale_temporaries, temporary_folder, temporary_target)
 from babylm.data.tokens.documents import BOS, EOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
-from babylm.hf_guard import UnsafeFolderError, refuse_remote_code
+from babylm.data.tokens.tokenizer_files import (  # noqa: F401 (re-exported: the tokenizer's public names)
+    HF_FILES, PAD, SPECIAL_TOKENS, TokenizerError, load_hf_tokenizer, load_tokenizer, save_hf_tokenizer,
+    to_hf_tokenizer, tokenizer_fingerprint)
 from babylm.safe_json import JsonError, read_json
 
-PAD = "<pad>"
-SPECIAL_TOKENS = (PAD, BOS, EOS)  # ids 0, 1, 2 in this order
 DEFAULT_VOCAB_SIZE = 16_000
 _MARKERS = re.compile(r"</?s>")
 _PIECES_PER_BATCH = 1000
-
-
-class TokenizerError(ValueError):
-    """A tokenizer file is missing, unreadable or incompatible."""
 
 
 def new_byte_level_bpe() -> Tokenizer:
@@ -77,13 +74,15 @@ def train_tokenizer(
     min_frequency: int = 2,
     texts: Iterable[str] | None = None,
     piece_chars: int = MAX_PIECE_CHARS,
+    show_progress: bool = False,
 ) -> Tokenizer:
     """Train a byte-level BPE on text ``files`` (or an iterable of ``texts``); returns the Tokenizer.
 
     ``vocab_size`` counts the three special tokens and the 256 byte symbols; a corpus too small to reach
     it yields a smaller vocabulary. Text reaches the trainer in pieces of at most ``piece_chars``
     characters (:func:`~babylm.data.tokens.documents.bounded_pieces`: the same merges as whole lines).
-    Raises :class:`TokenizerError` when the files hold no text or are not UTF-8.
+    ``show_progress`` draws the ``tokenizers`` trainer's own progress bars (reading, counting pairs, merges)
+    on stderr. Raises :class:`TokenizerError` when the files hold no text or are not UTF-8.
     """
     if vocab_size > 65_535:
         raise TokenizerError(f"vocab_size {vocab_size} does not fit the uint16 token files; use at most 65,535")
@@ -93,7 +92,7 @@ def train_tokenizer(
         min_frequency=min_frequency,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+        show_progress=show_progress,
     )
     if texts is not None:
         pieces = (piece for text in texts for piece in bounded_pieces(text, piece_chars))
@@ -102,12 +101,12 @@ def train_tokenizer(
         paths = [str(f) for f in files or []]
         for path in paths:
             if not Path(path).is_file():
-                raise TokenizerError(f"{path}: training text not found; run the split stage first")
+                raise TokenizerError(f"{path}: training text not found; run the split stage first (python -m babylm prepare)")
         seen = [0]
         tokenizer.train_from_iterator(_text_lines(paths, seen, piece_chars), trainer=trainer)
         if not seen[0]:
             raise TokenizerError(f"{', '.join(paths)}: no text to train on (empty, or only <s>/</s> markers); "
-                                 "run the split stage first")
+                                 "run the split stage first (python -m babylm prepare)")
     _add_bos_template(tokenizer)
     tokenizer.encode_special_tokens = True
     return tokenizer
@@ -141,20 +140,6 @@ def _text_lines(paths: Sequence[str], seen: list[int] | None = None, limit: int 
         yield batch
 
 
-def to_hf_tokenizer(tokenizer: Tokenizer, model_max_length: int = 128):
-    """Wrap a ``tokenizers.Tokenizer`` as a ``PreTrainedTokenizerFast`` with bos/eos/pad set; returns it."""
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token=BOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        model_max_length=model_max_length,
-        split_special_tokens=True,
-    )
-
-
 def save_tokenizer(tokenizer: Tokenizer, json_path: str | os.PathLike, hf_dir: str | os.PathLike | None = None) -> None:
     """Save ``tokenizer`` to ``json_path`` and, if given, HF files into ``hf_dir``; returns nothing.
 
@@ -165,16 +150,12 @@ def save_tokenizer(tokenizer: Tokenizer, json_path: str | os.PathLike, hf_dir: s
     if hf_dir is not None:
         staged = temporary_folder(hf_dir)
         try:
-            to_hf_tokenizer(tokenizer).save_pretrained(str(staged))
+            save_hf_tokenizer(to_hf_tokenizer(tokenizer), staged)
             Path(hf_dir).mkdir(parents=True, exist_ok=True)
             for file in staged.iterdir():
                 os.replace(file, Path(hf_dir) / file.name)
         finally:
             shutil.rmtree(staged, ignore_errors=True)
-
-
-HF_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"})
-"""What ``save_pretrained`` of our tokenizer writes (the last one by older transformers versions)."""
 
 
 def check_outputs(out: str | os.PathLike, hf_dir: str | os.PathLike | None) -> None:
@@ -193,53 +174,6 @@ def check_outputs(out: str | os.PathLike, hf_dir: str | os.PathLike | None) -> N
     if foreign:
         raise TokenizerError(f"--hf-dir {hf_dir} holds {foreign[0]}, which this command did not write; "
                              "pass an empty or new folder")
-
-
-def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
-    """Load a ``tokenizers`` JSON file, or the ``tokenizer.json`` inside an HF directory; returns the Tokenizer."""
-    path = Path(path)
-    file = path / "tokenizer.json" if path.is_dir() else path
-    if not file.is_file():
-        raise TokenizerError(f"{file}: tokenizer not found; train one with scripts/train_tokenizer.py")
-    try:
-        tokenizer = Tokenizer.from_file(str(file))
-    except Exception as error:  # tokenizers raises a bare Exception on bad JSON
-        raise TokenizerError(f"{file}: not a valid tokenizer file ({str(error)[:200]})") from None
-    tokenizer.encode_special_tokens = True  # text is text (see the module docstring)
-    return tokenizer
-
-
-def load_hf_tokenizer(path: str | os.PathLike):
-    """Load a tokenizer for transformers from an HF directory or a ``tokenizers`` JSON file; returns it.
-
-    A bare JSON file gets our special tokens; a directory is read with ``AutoTokenizer`` and
-    ``trust_remote_code=False``, after refusing (:class:`TokenizerError`, one line, nothing run) a
-    directory whose configuration names custom code (``auto_map``). Either way ``split_special_tokens`` is
-    on. Raises :class:`TokenizerError` for anything that cannot be loaded.
-    """
-    path = Path(path)
-    if path.is_dir():
-        from transformers import AutoTokenizer
-
-        if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
-            raise TokenizerError(f"{path}: no tokenizer files in this directory")
-        try:
-            refuse_remote_code(path)
-        except UnsafeFolderError as error:
-            raise TokenizerError(str(error)) from None
-        try:
-            return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, split_special_tokens=True)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise TokenizerError(f"{path}: cannot load the tokenizer ({first_line[:200]})") from None
-    return to_hf_tokenizer(load_tokenizer(path))
-
-
-def tokenizer_fingerprint(path: str | os.PathLike) -> str:
-    """Return a short sha256 of the tokenizer's vocabulary and merges (stable across re-saves)."""
-    tokenizer = load_tokenizer(path)
-    canonical = Tokenizer.to_str(tokenizer, pretty=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def fertility(tokenizer: Tokenizer, path: str | os.PathLike) -> dict:
@@ -278,23 +212,28 @@ def train_and_report(
     vocab_size: int = DEFAULT_VOCAB_SIZE,
     min_frequency: int = 2,
     force: bool = False,
+    log: Callable[[str], None] | None = None,
+    show_progress: bool = False,
 ) -> dict:
     """Train on ``train``, save to ``out`` (+ ``hf_dir``), measure fertility on ``val``; returns the report.
 
+    ``log`` gets a line as each step starts (training, fertility, saving); ``show_progress`` draws the
+    trainer's progress bars (:func:`train_tokenizer`).
     The report (also written to :func:`report_path`) holds the settings, input hashes, vocabulary size,
     training seconds, fertility and fingerprint. Unchanged inputs/settings with existing outputs are not
     retrained (the old report comes back with ``"up_to_date": True``) unless ``force``.
     """
     for path in [*train, *([val] if val else [])]:
         if not Path(path).is_file():
-            raise TokenizerError(f"{path}: text file not found; run the split stage first (or pass --train/--val)")
+            raise TokenizerError(f"{path}: text file not found; run the split stage first (python -m babylm prepare) or pass --train/--val")
     check_outputs(out, hf_dir)
     out = Path(out)
     try:
         lock = exclusive_lock(out.with_name(f".{out.name}.lock"), f"another tokenizer run is writing {out}; wait for it")
         with lock:
             _remove_stale_outputs(out, hf_dir)
-            return _train_and_report_locked(train, val, out, hf_dir, vocab_size, min_frequency, force)
+            return _train_and_report_locked(train, val, out, hf_dir, vocab_size, min_frequency, force,
+                                            log or (lambda line: None), show_progress)
     except LockBusy as error:
         raise TokenizerError(str(error)) from None
 
@@ -307,7 +246,8 @@ def _remove_stale_outputs(out: Path, hf_dir: str | os.PathLike | None) -> None:
         remove_stale_temporaries(hf_dir, HF_FILES)
 
 
-def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min_frequency: int, force: bool) -> dict:
+def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min_frequency: int, force: bool,
+                             log: Callable[[str], None], show_progress: bool) -> dict:
     """The body of :func:`train_and_report`; nothing is written unless training and the report succeed."""
     inputs = {
         "train": [{"path": str(Path(p).resolve()), "sha256": file_sha256(p)} for p in train],
@@ -325,8 +265,11 @@ def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min
         except TokenizerError:
             pass  # a damaged tokenizer file: train again
     start = time.perf_counter()
-    tokenizer = train_tokenizer(list(train), vocab_size=vocab_size, min_frequency=min_frequency)
+    size = sum(Path(p).stat().st_size for p in train) / 1e6
+    log(f"training a {vocab_size:,}-token byte-level BPE on {', '.join(map(str, train))} ({size:,.1f} MB)…")
+    tokenizer = train_tokenizer(list(train), vocab_size=vocab_size, min_frequency=min_frequency, show_progress=show_progress)
     seconds = time.perf_counter() - start
+    log(f"trained in {seconds:.1f} s" + (f"; measuring tokens per word on {val}…" if val else ""))
     val_fertility = fertility(tokenizer, val) if val else None  # before anything is written
     save_tokenizer(tokenizer, out, hf_dir)
     report = {
@@ -353,7 +296,7 @@ def _read_report(out: str | os.PathLike) -> dict | None:
 def build_parser() -> argparse.ArgumentParser:
     """Return the argparse parser of the tokenizer command."""
     parser = argparse.ArgumentParser(
-        prog="python scripts/train_tokenizer.py",
+        prog="python -m babylm tokenizer",
         description="Train the byte-level BPE tokenizer on train.txt; write tokenizer-clean.json, HF tokenizer "
         "files and a report (training time, tokens per word on val).",
     )
@@ -372,16 +315,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if args.vocab_size < len(SPECIAL_TOKENS) + 256:
-        print(f"tokenizer: error: --vocab-size {args.vocab_size} is below 259 (3 specials + 256 bytes)", file=sys.stderr)
+        print(f"babylm tokenizer: error: --vocab-size {args.vocab_size} is below 259 (3 specials + 256 bytes)", file=sys.stderr)
         return 2
     try:
         report = train_and_report(args.train, args.val or None, args.out, args.hf_dir or None,
-                                  args.vocab_size, args.min_frequency, force=args.force)
+                                  args.vocab_size, args.min_frequency, force=args.force,
+                                  log=lambda line: print(line, file=sys.stderr, flush=True),
+                                  show_progress=sys.stderr.isatty())
     except TokenizerError as error:
-        print(f"tokenizer: error: {error}", file=sys.stderr)
+        print(f"babylm tokenizer: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # e.g. an output folder that cannot be written
-        print(f"tokenizer: error: {os_error_line(error)}", file=sys.stderr)
+        print(f"babylm tokenizer: error: {os_error_line(error)}", file=sys.stderr)
         return 2
     state = "up to date" if report["up_to_date"] else f"trained in {report['training_seconds']:.1f} s"
     line = f"{args.out}: {state}, vocabulary {report['vocab_size']:,}, fingerprint {report['fingerprint']}"

@@ -208,7 +208,7 @@ def test_one_encode_at_a_time_and_a_killed_runs_temporary_files_are_removed(tiny
     with open(out / ".encode.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         assert main(argv) == 2
-    assert capsys.readouterr().err == f"encode: error: another encode is writing to {out}; wait for it\n"
+    assert capsys.readouterr().err == f"babylm encode: error: another encode is writing to {out}; wait for it\n"
     assert main(argv) == 0
     assert not stale.exists() and kept.read_text() == "mine"
 

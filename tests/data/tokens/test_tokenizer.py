@@ -28,8 +28,15 @@ def run(tiny_encoding, tmp_path, *extra) -> int:
 
 def test_command_writes_tokenizer_hf_files_and_report(tiny_encoding, tmp_path, capsys):
     assert run(tiny_encoding, tmp_path) == 0
-    assert "trained in" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "trained in" in captured.out
+    # progress on stderr: what it is doing, on which file, how big (and the trainer's bars on a terminal)
+    progress = captured.err.splitlines()
+    assert progress[0].startswith("training a 400-token byte-level BPE on ") and "train.txt" in progress[0]
+    assert progress[1].startswith("trained in ") and "measuring tokens per word on" in progress[1]
     hf = AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    # a class name transformers 4.x reads too (5.x alone knows "TokenizersBackend")
+    assert json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert (hf.pad_token_id, hf.bos_token_id, hf.eos_token_id) == (0, 1, 2)
     ids = hf("The city river.")["input_ids"]
     assert ids[0] == 1 and ids.count(1) == 1  # <s> prepended once, no </s> appended
@@ -110,8 +117,9 @@ def test_unusable_training_text_is_one_line_and_writes_nothing(content, message,
     (tmp_path / "train.txt").write_bytes(content)
     assert main(["--train", str(tmp_path / "train.txt"), "--val", "", "--out", str(tmp_path / "out" / "t.json"),
                  "--hf-dir", str(tmp_path / "hf"), "--vocab-size", "300"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"train.txt: {message}" in err
+    err = capsys.readouterr().err.splitlines()  # a progress line, then the one-line error
+    assert err[-1].startswith("babylm tokenizer: error: ") and f"train.txt: {message}" in err[-1]
+    assert not [line for line in err[:-1] if "error" in line]
     assert not (tmp_path / "hf").exists() and [p.name for p in (tmp_path / "out").iterdir()] == [".t.json.lock"]
 
 
@@ -121,8 +129,9 @@ def test_a_failed_val_report_writes_nothing_and_keeps_the_old_outputs(tiny_encod
     (tmp_path / "val.txt").write_bytes(b"ok\n\xff\xfe broken\n")
     assert main(["--train", str(tiny_encoding.split_dir / "train.txt"), "--val", str(tmp_path / "val.txt"),
                  "--vocab-size", "400", "--out", str(tmp_path / "tok.json"), "--hf-dir", str(tmp_path / "hf")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "val.txt: not UTF-8 near byte 3" in err
+    err = capsys.readouterr().err.splitlines()  # progress lines, then the one-line error
+    assert err[-1].startswith("babylm tokenizer: error: ") and "val.txt: not UTF-8 near byte 3" in err[-1]
+    assert not [line for line in err[:-1] if "error" in line]
     assert {p: p.read_bytes() for p in before} == before
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
