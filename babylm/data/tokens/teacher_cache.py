@@ -84,7 +84,7 @@ def differences(found: dict, wanted: dict) -> list[str]:
     out = []
     for name in b:
         if a.get(name) != b[name]:
-            short = isinstance(b[name], (int, float, str)) and len(str(b[name])) < 20
+            short = isinstance(b[name], (int, float, str, type(None))) and len(str(b[name])) < 20
             out.append(f"{name} {a.get(name)} ≠ {b[name]}" if short else name)
     return out
 
@@ -103,7 +103,7 @@ def open_for_windows(directory: str | os.PathLike, layout: dict) -> "TeacherCach
     reader = TeacherCacheReader(directory)
     if reader.components.get("tokens") != layout:
         changed = "; ".join(differences(reader.components, {**reader.components, "tokens": layout}))
-        raise CacheError(f"{directory}: made for other train windows ({changed}, cache ≠ data); rebuild it with {BUILD_HINT}")
+        raise CacheError(f"{directory}: made for other train windows (cache ≠ data: {changed}); rebuild it with {BUILD_HINT}")
     return reader
 
 
@@ -142,7 +142,7 @@ def find_cache(root: str | os.PathLike, components: dict) -> Path:
     _, nearest, found = min(others, key=lambda item: item[0])
     raise CacheError(
         f"{directory}: no teacher cache for this run; the nearest, {nearest}, was made with other settings "
-        f"({'; '.join(differences(found, components))}, cache ≠ run): build one for this run with {BUILD_HINT}"
+        f"(cache ≠ run: {'; '.join(differences(found, components))}); build one for this run with {BUILD_HINT}"
     )
 
 
@@ -173,8 +173,8 @@ class TeacherCacheReader:
             raise CacheError(f"{self.directory / 'meta.json'}: its settings do not match its fingerprint (edited?); "
                              f"rebuild it with {BUILD_HINT}")
         if expected is not None and self.components != expected:
-            raise CacheError(f"{self.directory}: made with other settings ({'; '.join(differences(self.components, expected))}, "
-                             f"cache ≠ run); build one for this run with {BUILD_HINT}")
+            raise CacheError(f"{self.directory}: made with other settings (cache ≠ run: "
+                             f"{'; '.join(differences(self.components, expected))}); build one for this run with {BUILD_HINT}")
         self.meta = meta
         self._shapes = _shapes(self.windows, self.seq_len, self.k, self.method)
         for name, (dtype, shape) in self._shapes.items():
