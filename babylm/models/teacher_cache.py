@@ -44,8 +44,10 @@ import torch
 from babylm.data.tokens.teacher_cache import (
     FORMAT_VERSION,
     CacheError,
+    TeacherCacheReader,
     TeacherCacheWriter,
     bytes_per_token,
+    cache_fingerprint,
     find_cache,
 )
 from babylm.models.chunked_loss import DEFAULT_CHUNK_ELEMENTS, plogq, teacher_target
@@ -115,8 +117,8 @@ def compact_targets(
     KL is the dense one when k = V.
     """
     vocab = teacher_logits[0].size(-1)
-    if method not in ("sample", "topk") or not 1 <= k <= vocab:
-        raise ValueError(f"compact targets: method must be sample or topk and k in 1…{vocab}, got {method!r}, {k}")
+    if method not in ("sample", "topk") or k < 1 or (method == "topk" and k > vocab):
+        raise ValueError(f"compact targets: method must be sample or topk, k ≥ 1 (top-k: ≤ {vocab}), got {method!r}, {k}")
     lead = teacher_logits[0].shape[:-1]
     flat = [logits.reshape(-1, vocab) for logits in teacher_logits]  # K × (N, V)
     rows = flat[0].size(0)
@@ -196,13 +198,15 @@ def build_teacher_cache(
     batch_size: int = 32,
     progress: bool = True,
     on_batch: Optional[Callable[[int], None]] = None,
+    commit_seconds: float = COMMIT_SECONDS,
 ) -> Path:
     """Build (or resume) the cache of ``teachers`` over the DataModule's train windows; returns its folder.
 
     ``datamodule`` is a :class:`~babylm.data.tokens.datamodule.TokenizedDataModule`; ``dtype`` the teachers'
     parameter dtype; ``batch_size`` windows per forward; ``on_batch(windows_written)`` is called after each
-    batch is written (before it is committed). A resumed build keeps the dtype and batch size it started with.
-    Raises :class:`CacheError` (exists, locked) or :class:`~babylm.models.teachers.TeacherError`.
+    batch is written (before it is committed); written windows are committed every ``commit_seconds``. A
+    resumed build keeps the dtype and batch size it started with; a finished one is checked and returned as
+    it is. Raises :class:`CacheError` (locked by another build) or :class:`~babylm.models.teachers.TeacherError`.
     """
     from tqdm.auto import tqdm
 
@@ -213,6 +217,10 @@ def build_teacher_cache(
     components = cache_components(layout, teachers, temperature, reduction, config)
     info = {"teacher_paths": [str(t) for t in teachers], "teacher_dtype": str(dtype).removeprefix("torch."),
             "batch_size": int(batch_size)}
+    finished = Path(config.dir) / cache_fingerprint(components)
+    if finished.is_dir():  # up to date: validated, not rebuilt
+        TeacherCacheReader(finished, components)
+        return finished
     writer = TeacherCacheWriter(config.dir, components, info)
     try:
         dtype, batch_size = getattr(torch, writer.info["teacher_dtype"]), int(writer.info["batch_size"])
@@ -242,7 +250,7 @@ def build_teacher_cache(
                 bar.update(end - start)
                 if on_batch is not None:
                     on_batch(end)
-                if end == windows or time.monotonic() - last_commit >= COMMIT_SECONDS:
+                if end == windows or time.monotonic() - last_commit >= commit_seconds:
                     writer.commit(end)
                     last_commit = time.monotonic()
             bar.close()
