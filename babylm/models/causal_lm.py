@@ -114,6 +114,9 @@ class CausalLM(L.LightningModule):
         export_weights: Which weights that export holds: ``last`` (the end of training) or ``best`` (the
             checkpoint with the best monitored validation loss, as the reference work's
             ``load_best_model_at_end``; falls back to the last weights when no best checkpoint exists).
+        compile_backend: ``torch.compile`` the model with this backend (``inductor``: generated kernels, the
+            fast one; the first steps then include compiling); ``null``: no compilation. Checkpoints and
+            exports are the same either way. See BENCHMARKS.md for what it gains.
     """
 
     def __init__(
@@ -131,6 +134,7 @@ class CausalLM(L.LightningModule):
         min_lr_ratio: float = 0.0,
         export_dir: Optional[str] = None,
         export_weights: Literal["last", "best"] = "last",
+        compile_backend: Optional[str] = None,
     ) -> None:
         super().__init__()
         model_config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
@@ -157,6 +161,13 @@ class CausalLM(L.LightningModule):
         self._ce_is_loss = True
 
     # ------------------------------------------------------------------ model and loss
+    def configure_model(self) -> None:
+        """Compile the model in place when ``compile_backend`` is set (once; parameter names stay the same)."""
+        backend = self.hparams.get("compile_backend")
+        if backend and not getattr(self, "_compiled", False):
+            self.model.compile(backend=backend)
+            self._compiled = True
+
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Return the logits (B, T, V) for ``input_ids`` (B, T)."""
         return self.model(input_ids=input_ids, use_cache=False).logits
