@@ -53,13 +53,15 @@ def synthetic_workspace(root: Path, windows: int, vocab: int, seq_len: int = 128
     rng = random.Random(0)
     letters = "abcdefghijklmnopqrstuvwxyz"
     lexicon = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 9))) for _ in range(4 * vocab)]
-    lines = [" ".join(rng.choice(lexicon) for _ in range(40)) for _ in range(max(200, windows * seq_len // 40 + 50))]
+    # ≈ 2.2 tokens per random word with this tokenizer: about ``windows`` windows of train text
+    lines = [" ".join(rng.choice(lexicon) for _ in range(40)) for _ in range(windows * seq_len // 88 + 2)]
     split = root / "corpus_split"
     split.mkdir(parents=True)
     (split / "train.txt").write_text("\n\n".join(lines) + "\n", encoding="utf-8")
     (split / "val.txt").write_text("\n\n".join(lines[:20]) + "\n", encoding="utf-8")
+    (root / "lexicon.txt").write_text(" ".join(lexicon) + "\n", encoding="utf-8")  # enough merges for the vocabulary
     tokenizer = root / "tokenizer-clean.json"
-    save_tokenizer(train_tokenizer([split / "train.txt"], vocab_size=vocab, min_frequency=1), tokenizer, root / "tokenizer")
+    save_tokenizer(train_tokenizer([root / "lexicon.txt"], vocab_size=vocab, min_frequency=1), tokenizer, root / "tokenizer")
     encode_splits(tokenizer, split, root / "tokenized", log=lambda line: None)
     return tokenizer, root / "tokenized"
 
