@@ -64,6 +64,13 @@ def _finite_(log_p: torch.Tensor) -> torch.Tensor:
     return log_p.clamp_(min=torch.finfo(log_p.dtype).min)
 
 
+def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits / temperature`` as a new fp32 tensor (cast first, so bf16 logits are not rounded again)."""
+    if logits.dtype == torch.float32:
+        return logits * (1.0 / temperature)
+    return logits.float().mul_(1.0 / temperature)
+
+
 def teacher_target(logits: Sequence[torch.Tensor], temperature: float, reduction: str) -> DenseTarget:
     """The tempered teacher distribution that ``reduction`` distils towards, for one chunk of rows.
 
@@ -83,7 +90,7 @@ def teacher_target(logits: Sequence[torch.Tensor], temperature: float, reduction
     share = 1.0 / len(logits)
     p_mean, neg_entropy = None, None
     for chunk in logits:
-        log_p = torch.log_softmax(chunk * (1.0 / temperature), dim=-1, dtype=torch.float32)  # (c, V)
+        log_p = torch.log_softmax(_tempered(chunk, temperature), dim=-1)  # (c, V)
         p = log_p.exp()
         h = torch.linalg.vecdot(p, _finite_(log_p))  # (c): Σ p log p
         if p_mean is None:
@@ -157,8 +164,7 @@ def fused_rows(
             target = targets[start:end].clamp(min=0, max=vocab - 1)[:, None]  # (c, 1)
             log_p1 = torch.log_softmax(s, dim=-1, dtype=torch.float32)  # (c, V): CE at temperature 1
             ce_rows[start:end] = log_p1.gather(1, target).squeeze(1).neg()
-            z = s * inv_t if s.dtype == torch.float32 else s.float().mul_(inv_t)  # (c, V)
-            log_q = torch.log_softmax(z, dim=-1)
+            log_q = torch.log_softmax(_tempered(s, temperature), dim=-1)  # (c, V)
             q = log_q.exp()
             teacher_part = teacher(start, end)
             cross, kl_grad = _kl_part(_finite_(log_q), q, teacher_part)
