@@ -28,10 +28,11 @@ from typing import Callable, NamedTuple, Optional, Sequence
 
 import torch
 
-# elements per chunk: 512 rows × 16,000 = 32 MiB per fp32 (rows, V) buffer, ~7 such buffers live at once.
-# Smaller chunks measured slower on a loaded 2-core CPU (each op's fixed cost: starting its threads, and
-# waiting for a descheduled one, ~7 ms per op at 32 rows); larger ones only cost memory.
-DEFAULT_CHUNK_ELEMENTS = 1 << 23
+# elements per chunk: 256 rows × 16,000 = 16 MiB per fp32 (rows, V) buffer, ~7 such buffers live at once.
+# Much smaller chunks pay each op's fixed cost too often (starting its threads; on a loaded CPU, waiting
+# for a descheduled one: ~7 ms per op measured at 32 rows); buffers of 32 MiB and more are fresh mmaps
+# from glibc every time, page-faulted in again (1024 rows: 2.5× the minor faults of 256).
+DEFAULT_CHUNK_ELEMENTS = 1 << 22
 
 
 class DenseTarget(NamedTuple):
@@ -149,7 +150,7 @@ def fused_rows(
     Takes ``student`` logits (N, V) of any float dtype, ``targets`` (N) int64 next-token ids (any value where
     ``ce_weight`` is 0), ``ce_weight`` and ``kl_weight`` (N) fp32, the temperature, ``teacher(start, end)``
     giving the target of rows ``start:end``, whether to compute the gradient, and ``chunk_rows`` (default:
-    about 8M elements per chunk). Returns :class:`RowLosses`; the gradient has the student logits' dtype.
+    about 4M elements per chunk). Returns :class:`RowLosses`; the gradient has the student logits' dtype.
     """
     rows, vocab = student.shape
     step = chunk_rows or max(1, DEFAULT_CHUNK_ELEMENTS // vocab)
