@@ -26,6 +26,7 @@ the reference run (``--recipe-tokens``, default 16M tokens ≈ 10M words). Write
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import random
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 total = _run_hf_trainer(cfg, teachers, dataset, micro, micro, warmup + steps, warmup, steps, precision,
                                         "cuda" if cuda else "cpu", vocab, str(root / "hf"))
                 seconds[name].append(total / steps)
+                gc.collect()  # the HF Trainer holds its teachers in reference cycles: free them before the next variant
                 continue
             clock = lightning_step_clock(warmup, warmup + steps)
             trainer = L.Trainer(accelerator="gpu" if cuda else "cpu", devices=1, precision=precision, max_steps=warmup + steps,
