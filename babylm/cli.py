@@ -19,7 +19,7 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "prepare": ("babylm.data.pipeline", "main", "run the data pipeline: scrape → convert → combine → clean → split"),
     "tokenizer": ("babylm.data.tokens.tokenizer", "main", "train the byte-level BPE tokenizer on the train split"),
     "encode": ("babylm.data.tokens.encode", "main", "tokenize the splits into uint16 token files for training"),
-    "cache-teachers": ("babylm.models.teacher_cache", "main", "run the teachers once over the train windows; store compact targets"),
+    "cache-teachers": ("babylm.models.cache_teachers", "main", "run the teachers once over the train windows; store compact targets"),
     "export": ("babylm.export", "main", "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
     "evaluate": ("babylm.evaluation.cli", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
     "generate": ("babylm.generate", "main", "sample text from an exported model"),
