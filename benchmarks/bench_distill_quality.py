@@ -5,7 +5,8 @@ command line (``python -m babylm …`` in a subprocess) in a workspace outside t
 default ``/tmp/babylm-distill-quality``; finished steps are re-used on a rerun):
 
 1. ``prepare --source gutenberg`` on the real Project Gutenberg EB1911 slice
-   (``../shared/data/eb1911/gutenberg/19699-8.txt``, "use everything" mode with 10% val), ``tokenizer``
+   (``../shared/data/eb1911/gutenberg/19699-8.txt``, "use everything" mode with 10% val, or word budgets
+   ``--train-words``/``--val-words`` for a shorter run), ``tokenizer``
    (``--vocab-size``, default 4,000), ``encode``;
 2. the two tiny teachers (``configs/tiny/teacher_llama.yaml``, ``configs/tiny/teacher_gptj.yaml``),
    ``--teacher-steps`` optimizer steps of ``--batch-size`` windows each;
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gutenberg", type=Path, default=SHARED / "eb1911" / "gutenberg" / "19699-8.txt")
     parser.add_argument("--blimp-dir", type=Path, default=SHARED / "blimp-dev")
     parser.add_argument("--blimp-limit", type=int, default=None, help="pairs per paradigm (default: all)")
+    parser.add_argument("--train-words", type=int, default=None,
+                        help="train word budget of prepare (default: every word but the val share)")
+    parser.add_argument("--val-words", type=int, default=None, help="val word budget (with --train-words)")
     parser.add_argument("--vocab-size", type=int, default=4000, help="tokenizer size (default: %(default)s)")
     parser.add_argument("--teacher-steps", type=int, default=300, help="optimizer steps per teacher (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=6, help="student epochs over the train windows (default: %(default)s)")
@@ -91,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     print(machine_line(check_gpu=False))
-    babylm(work, "prepare", "--source", "gutenberg", "--gutenberg-file", str(args.gutenberg), "--val-fraction", "0.1")
+    split = (["--train-words", str(args.train_words), "--val-words", str(args.val_words or args.train_words // 9)]
+             if args.train_words else ["--val-fraction", "0.1"])
+    babylm(work, "prepare", "--source", "gutenberg", "--gutenberg-file", str(args.gutenberg), *split)
     babylm(work, "tokenizer", "--vocab-size", str(args.vocab_size))
     babylm(work, "encode")
     windows = train_windows(work)
