@@ -67,18 +67,27 @@ def synthetic_workspace(root: Path, windows: int, vocab: int, seq_len: int = 128
     return tokenizer, root / "tokenized"
 
 
+def ratios(seconds: dict[str, list[float]], a: str, b: str) -> str:
+    """``median [min–max]`` of the round-by-round ratios ``seconds[a] / seconds[b]`` (paired: same round)."""
+    paired = [x / y for x, y in zip(seconds[a], seconds[b])]
+    return f"{statistics.median(paired):.2f} [{min(paired):.2f}–{max(paired):.2f}]"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark on ``argv``; returns an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="tiny", help="sizes (default: %(default)s)")
     parser.add_argument("--micro-batch", type=int, default=None, help="windows per step (default: reference 4, tiny 8)")
     parser.add_argument("--windows", type=int, default=None, help="train windows cached (default: reference 32, tiny 512)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per variant and round (default: reference 2, tiny 10)")
     parser.add_argument("--forms", nargs="+", default=["sample-12", "topk-32"], help="cached forms (default: %(default)s)")
     parser.add_argument("--compile", action="store_true", help="also time the first cached form with compile_backend inductor")
     parser.add_argument("--no-hf", action="store_true", help="skip the HF-Trainer baseline")
     parser.add_argument("--precision", default=None, help="Lightning precision (default: 32-true on CPU, bf16-mixed on GPU)")
+    parser.add_argument("--recipe", action="store_true",
+                        help="time whole recipes instead of steps: online 6 epochs, cache build + 6 cached epochs, "
+                             "HF Trainer 6 epochs, student alone 6 epochs (over --windows; tiny config advised)")
     parser.add_argument("--recipe-tokens", type=float, default=16e6, help="train tokens of the reference run (default: 16M)")
     args = parser.parse_args(argv)
 
@@ -121,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                                    batch_size=micro, micro_batch_size=micro, num_workers=0, eval_samples=1)
 
     train_windows = data().train_window_layout()["windows"]
+    if args.recipe:
+        whole_recipe(args, cfg, teachers, data, root, micro, precision, vocab, seq_len, train_windows)
+        scratch.cleanup()
+        return 0
     print(f"config {args.config}: micro-batch {micro} × {seq_len} tokens (one optimizer step, no accumulation), vocab "
           f"{vocab:,}, precision {precision}; {train_windows} train windows cached; {args.rounds} rounds × {steps} timed "
           f"steps after {warmup}")
@@ -172,16 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             seconds[name].append(clock.seconds / steps)
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {s[-1]:.3f}" for n, s in seconds.items()), flush=True)
 
-    def ratio(a: str, b: str) -> float:  # median of the per-round ratios
-        return statistics.median(x / y for x, y in zip(seconds[a], seconds[b]))
-
-    print("\n| variant | s/step (median of rounds) | × online | × student alone |")
+    print("\n| variant | s/step (median of rounds) | × online: median [min–max] of rounds | × student alone: median [min–max] |")
     print("|---|---:|---:|---:|")
     for name in seconds:
-        print(f"| {name} | {statistics.median(seconds[name]):.3f} | {ratio(name, 'online'):.2f} | {ratio(name, 'student alone'):.2f} |")
+        print(f"| {name} | {statistics.median(seconds[name]):.3f} | {ratios(seconds, name, 'online')} | "
+              f"{ratios(seconds, name, 'student alone')} |")
     for form in args.forms:
-        print(f"cached {form}: step {1 / ratio(f'cached {form}', 'online'):.1f}× faster than online, "
-              f"{ratio(f'cached {form}', 'student alone'):.2f}× the student-alone step")
+        print(f"cached {form}: online step ÷ cached step {ratios(seconds, 'online', f'cached {form}')}; cached step ÷ "
+              f"student-alone step {ratios(seconds, f'cached {form}', 'student alone')}")
 
     # the whole recipe: build once + 6 epochs, per window of 128 tokens; extrapolated by arithmetic
     epochs, per_window = 6, {name: statistics.median(s) / micro for name, s in seconds.items()}
@@ -201,6 +212,84 @@ def main(argv: list[str] | None = None) -> int:
     line("student alone (no teachers; lower bound)", epochs * per_window["student alone"])
     scratch.cleanup()
     return 0
+
+
+def whole_recipe(args, cfg, teachers, data, root: Path, micro: int, precision: str, vocab: int, seq_len: int,
+                 train_windows: int, epochs: int = 6) -> None:
+    """Time whole recipes over ``train_windows`` windows, in interleaved rounds; print wall seconds and ratios.
+
+    Per round and in this order: ``online`` (:class:`DistillationStudent` running both teachers, ``epochs``
+    epochs), ``cache build + cached`` per form (a fresh :func:`build_teacher_cache`, then ``epochs`` epochs
+    from it), ``hf-trainer`` (the reference ``DistillationTrainer``, the same steps over random windows) and
+    ``student alone``. Each figure is the wall time of the whole call: model and teacher loading included.
+    """
+    import shutil
+
+    import lightning as L
+    import torch
+
+    from babylm.models.causal_lm import CausalLM
+    from babylm.models.distill import DistillationStudent
+    from babylm.models.teacher_cache import TeacherCacheConfig, build_teacher_cache
+    from bench_vs_hf_trainer import _run_hf_trainer, model_config, random_windows
+
+    init, cuda = cfg.model.init_args, torch.cuda.is_available()
+    steps = epochs * (train_windows // micro)
+    dtype = torch.bfloat16 if precision.startswith("bf16") else torch.float32
+    print(f"whole recipe, config {args.config}: {train_windows} train windows × {epochs} epochs, micro-batch {micro} "
+          f"(= {steps} optimizer steps), precision {precision}; {args.rounds} interleaved rounds")
+    common = dict(config=model_config(cfg), vocab_size=vocab, tokenizer_path=str(data().tokenizer_path),
+                  learning_rate=init.learning_rate, warmup_steps=1, schedule_steps=steps)
+    distill = dict(teachers=teachers, alpha=init.alpha, temperature=init.temperature, reduction=init.reduction)
+
+    def fit(module) -> None:
+        trainer = L.Trainer(accelerator="gpu" if cuda else "cpu", devices=1, precision=precision, max_epochs=epochs,
+                            gradient_clip_val=1.0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, limit_val_batches=0, default_root_dir=str(root / "runs"))
+        trainer.fit(module, data())
+        assert trainer.global_step == steps, (trainer.global_step, steps)
+
+    def online() -> None:
+        fit(DistillationStudent(**distill, **common))
+
+    def cached(form: str):
+        def run() -> None:
+            method, k = form.rsplit("-", 1)
+            config = TeacherCacheConfig(dir=str(root / "recipe-cache"), method=method, k=int(k))
+            shutil.rmtree(root / "recipe-cache", ignore_errors=True)  # every round builds its cache anew
+            build_teacher_cache(data(), teachers, init.temperature, init.reduction, config, dtype=dtype,
+                                batch_size=data().batch_size, progress=False)
+            fit(DistillationStudent(**distill, **common, cache=config))
+        return run
+
+    def hf() -> None:
+        _run_hf_trainer(cfg, teachers, random_windows(train_windows, seq_len, vocab), micro, micro, steps, 1, steps - 1,
+                        precision, "cuda" if cuda else "cpu", vocab, str(root / "hf"))
+
+    variants = {"online distillation (ours)": online}
+    variants.update({f"cache build + cached, {form}": cached(form) for form in args.forms})
+    if not args.no_hf:
+        variants["HF-Trainer baseline (online)"] = hf
+    variants["student alone"] = lambda: fit(CausalLM(**common))
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(args.rounds):
+        for name, run in variants.items():
+            L.seed_everything(round_, verbose=False)
+            start = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - start)
+            gc.collect()
+        print(f"round {round_ + 1}: " + ", ".join(f"{n} {s[-1]:.1f} s" for n, s in seconds.items()), flush=True)
+
+    reference_windows = int(args.recipe_tokens // seq_len)
+    print(f"\n| whole recipe ({epochs} epochs) | wall s (median of rounds) | × online: median [min–max] | "
+          f"× student alone: median [min–max] |")
+    print("|---|---:|---:|---:|")
+    for name in seconds:
+        print(f"| {name} | {statistics.median(seconds[name]):.1f} | {ratios(seconds, name, 'online distillation (ours)')} | "
+              f"{ratios(seconds, name, 'student alone')} |")
+    print(f"(to scale to the reference run's {reference_windows:,} windows, multiply the step-benchmark per-window "
+          f"costs: see --config reference without --recipe)")
 
 
 if __name__ == "__main__":

@@ -96,3 +96,12 @@ def test_print_config_without_a_model_shows_the_causal_lm(capsys):
     tree = yaml.safe_load(capsys.readouterr().out)
     assert tree["model"]["class_path"] == "babylm.models.causal_lm.CausalLM"
     assert "learning_rate" in tree["model"]["init_args"]
+
+
+def test_the_reference_student_distils_from_a_teacher_cache_and_the_tiny_one_online(parser):
+    from babylm.data.tokens.teacher_cache import bytes_per_token
+
+    reference = parse(parser, "-c", str(CONFIGS / "distill.yaml")).model.init_args
+    assert vars(reference.cache) == {"dir": "data/teacher_cache", "method": "sample", "k": 12, "seed": 1234}
+    assert bytes_per_token("sample", 12) == 40  # as the config's comment says
+    assert parse(parser, "-c", str(CONFIGS / "tiny" / "distill.yaml")).model.init_args.cache is None  # quick start, tests

@@ -6,8 +6,12 @@ the real :func:`build_teacher_cache` into ``tmp_path`` and read back through the
 
 from __future__ import annotations
 
+import json
 import math
+import multiprocessing
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import lightning as L
@@ -139,20 +143,32 @@ def test_the_cache_holds_each_windows_compact_targets(data, tiny_teachers, tiny_
     assert reader.meta["bytes_per_token"] == k * (3 if method == "sample" else 4) + 4
 
 
-def test_an_interrupted_build_resumes_to_byte_identical_files(data, tiny_teachers, tmp_path):
+def build_then_die(tokenizer: str, tokenized: str, teachers: list[str], root: str, windows: int) -> None:
+    """In a child process: build the cache and SIGKILL this process once ``windows`` windows are written (uncommitted)."""
+    data = TokenizedDataModule(tokenizer_path=tokenizer, tokenized_dir=tokenized, seq_len=SEQ_LEN, batch_size=4, num_workers=0)
+
+    def die(windows_written):
+        if windows_written == windows:
+            os.kill(os.getpid(), signal.SIGKILL)  # no finally, no flush, no atexit: as a power cut or an OOM kill
+
+    build(data, teachers, Path(root), on_batch=die, commit_seconds=0.0)
+
+
+def test_a_killed_build_resumes_to_byte_identical_files(data, tiny_teachers, tiny_tokenizer, tiny_tokenized, tmp_path):
     straight = files(build(data, tiny_teachers, tmp_path / "straight"))
+    child = multiprocessing.get_context("spawn").Process(
+        target=build_then_die,
+        args=(str(tiny_tokenizer), str(tiny_tokenized), [str(t) for t in tiny_teachers], str(tmp_path / "killed"), 3 * BATCH))
+    child.start()
+    child.join(timeout=120)
 
-    def interrupt(windows_written):
-        if windows_written == 3 * BATCH:  # the third batch is written but not committed
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        build(data, tiny_teachers, tmp_path / "killed", on_batch=interrupt, commit_seconds=0.0)
+    assert child.exitcode == -signal.SIGKILL
     (partial,) = (tmp_path / "killed").glob("*.partial")
-    with open(partial / "ids.bin", "r+b") as handle:  # a torn write beyond the last commit (two batches)
+    assert json.loads((partial / "progress.json").read_text())["windows_done"] == 2 * BATCH  # the third batch: uncommitted
+    with open(partial / "ids.bin", "r+b") as handle:  # and a torn write beyond the last commit
         handle.seek(2 * BATCH * SEQ_LEN * 6 * 2)
         handle.write(b"\xff" * 5000)
-    resumed = build(data, tiny_teachers, tmp_path / "killed", commit_seconds=0.0)
+    resumed = build(data, tiny_teachers, tmp_path / "killed", commit_seconds=0.0)  # the dead process's lock is gone
 
     assert files(resumed) == straight
     assert not list((tmp_path / "killed").glob("*.partial"))
