@@ -76,6 +76,8 @@ class TeacherCacheConfig:
         limit = 255 if self.method == "sample" else 65_535
         if not 1 <= self.k <= limit:
             raise CacheError(f"model.init_args.cache.k must be in 1…{limit} for {self.method}, got {self.k}")
+        if Path(self.dir).exists() and not Path(self.dir).is_dir():
+            raise CacheError(f"model.init_args.cache.dir: {self.dir} is a file; give a folder for the teacher caches")
 
 
 def _sample_slots(p: torch.Tensor, uniforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,13 +222,15 @@ def build_teacher_cache(
     if finished.is_dir():  # up to date: validated, not rebuilt
         TeacherCacheReader(finished, components)
         return finished
+    # the teachers are loaded and checked (vocabulary, tokenizer, context) before anything is written, so a
+    # refused teacher leaves no partial cache behind
+    frozen = FrozenTeachers(teachers, layout["vocab_size"], datamodule.tokenizer_path)
     writer = TeacherCacheWriter(config.dir, components, info)
     try:
         dtype, batch_size = getattr(torch, writer.info["teacher_dtype"]), int(writer.info["batch_size"])
         windows, seq_len, k = writer.windows, writer.seq_len, writer.k
         if writer.windows_done < windows:
             device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-            frozen = FrozenTeachers(teachers, layout["vocab_size"], datamodule.tokenizer_path)
             frozen.place(device, dtype)
             entry = datamodule.meta["splits"]["train"]
             tokens = np.memmap(datamodule.encoded_dir / entry["bin"], dtype="uint16", mode="r", shape=(windows, seq_len))

@@ -238,8 +238,34 @@ def test_a_truncated_or_edited_cache_is_refused(built, data, tmp_path):
     (built / "meta.json").write_text(meta)
     with open(built / "probs.bin", "r+b") as handle:
         handle.truncate(100)
-    with pytest.raises(CacheError, match=r"probs\.bin: missing or truncated"):
+    with pytest.raises(CacheError, match=rf"probs\.bin: missing or truncated .*; remove the folder {built} and rebuild"):
         data.use_teacher_cache(built)
+
+
+def test_a_damaged_cache_is_not_rebuilt_over_and_the_build_says_to_remove_it(built, data, tiny_teachers, tmp_path):
+    """cache-teachers on a damaged finished cache gives the same way out as fit (remove it), not a loop."""
+    damaged = Path(shutil.copytree(built, tmp_path / built.name))
+    with open(damaged / "probs.bin", "r+b") as handle:
+        handle.truncate(100)
+
+    with pytest.raises(CacheError, match=rf"remove the folder {damaged} and rebuild"):
+        build(data, tiny_teachers, tmp_path)
+    assert (damaged / "probs.bin").stat().st_size == 100  # nothing rebuilt over it
+
+
+def test_a_refused_teacher_leaves_no_partial_cache(data, tiny_teachers, tiny_tokenizer, tmp_path):
+    wrong_vocabulary = write_teacher(tmp_path / "wide", "llama", tiny_tokenizer, 999)
+
+    with pytest.raises(ValueError, match="vocab"):
+        build(data, [tiny_teachers[0], wrong_vocabulary], tmp_path / "caches")
+    assert not (tmp_path / "caches").exists() or not any((tmp_path / "caches").iterdir())
+
+
+def test_a_cache_dir_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+
+    with pytest.raises(CacheError, match=r"model\.init_args\.cache\.dir: .*notes\.txt is a file"):
+        TeacherCacheConfig(dir=str(tmp_path / "notes.txt")).validate()
 
 
 # ------------------------------------------------------------------------------------------------ training

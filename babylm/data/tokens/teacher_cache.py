@@ -42,6 +42,11 @@ VALUE_DTYPES = {"topk": "float16", "sample": "uint8"}
 BUILD_HINT = "python -m babylm cache-teachers -c <the fit config>"
 
 
+def rebuild_hint(directory: Path) -> str:
+    """What to do about a damaged finished cache: ``cache-teachers`` never deletes one, so the user removes it."""
+    return f"remove the folder {directory} and rebuild it with {BUILD_HINT}"
+
+
 class CacheError(ValueError):
     """A teacher cache is missing, incomplete, corrupt, being built, or was made for other settings."""
 
@@ -160,7 +165,7 @@ class TeacherCacheReader:
         meta = _read_json(self.directory / "meta.json")
         if meta is None or meta.get("format_version") != FORMAT_VERSION or meta.get("method") not in VALUE_DTYPES:
             raise CacheError(f"{self.directory / 'meta.json'}: missing or not a teacher cache of format "
-                             f"{FORMAT_VERSION}; rebuild it with {BUILD_HINT}")
+                             f"{FORMAT_VERSION}; {rebuild_hint(self.directory)}")
         try:
             self.components: dict = meta["components"]
             self.method: str = meta["method"]
@@ -168,20 +173,20 @@ class TeacherCacheReader:
             self.scale = float(meta["value_scale"])
             fingerprint = meta["fingerprint"]
         except (KeyError, TypeError, ValueError) as error:
-            raise CacheError(f"{self.directory / 'meta.json'}: malformed ({error!r}); rebuild it with {BUILD_HINT}") from None
+            raise CacheError(f"{self.directory / 'meta.json'}: malformed ({error!r}); {rebuild_hint(self.directory)}") from None
         if fingerprint != cache_fingerprint(self.components):
             raise CacheError(f"{self.directory / 'meta.json'}: its settings do not match its fingerprint (edited?); "
-                             f"rebuild it with {BUILD_HINT}")
+                             f"{rebuild_hint(self.directory)}")
         if expected is not None and self.components != expected:
             raise CacheError(f"{self.directory}: made with other settings (cache ≠ run: "
-                             f"{'; '.join(differences(self.components, expected))}); build one for this run with {BUILD_HINT}")
+                             f"{'; '.join(differences(self.components, expected))}); {rebuild_hint(self.directory)}")
         self.meta = meta
         self._shapes = _shapes(self.windows, self.seq_len, self.k, self.method)
         for name, (dtype, shape) in self._shapes.items():
             path = self.directory / name
             size = int(np.prod(shape)) * np.dtype(dtype).itemsize
             if not path.is_file() or path.stat().st_size != size:
-                raise CacheError(f"{path}: missing or truncated (expected {size:,} bytes); rebuild with {BUILD_HINT}")
+                raise CacheError(f"{path}: missing or truncated (expected {size:,} bytes); {rebuild_hint(self.directory)}")
         self._maps: Optional[dict[str, np.memmap]] = None
 
     def __len__(self) -> int:
