@@ -82,8 +82,12 @@ def random_windows(count: int, seq_len: int, vocab: int):
 
 
 def measure(role: str, implementation: str, sizes: dict, steps: int, warmup: int, vocab: int, device: str,
-            precision: str | None, micro_batch: int | None) -> dict:
-    """Train one (role, implementation) pair for ``warmup + steps`` optimizer steps; returns its measurements."""
+            precision: str | None, micro_batch: int | None, reduction: str | None = None) -> dict:
+    """Train one (role, implementation) for ``warmup + steps`` optimizer steps; returns its measurements.
+
+    ``reduction`` overrides our distillation's KL reduction (``legacy_batch_sum`` is the baseline's objective);
+    the baseline has only its own.
+    """
     import torch
 
     cfg = read_config(sizes[role])
@@ -91,70 +95,97 @@ def measure(role: str, implementation: str, sizes: dict, steps: int, warmup: int
     micro = micro_batch or cfg.data.micro_batch_size or batch
     precision = precision or (cfg.trainer.precision if device == "cuda" else "32-true")
     args = cfg.model.init_args
+    if role == "distill" and implementation == "babylm":
+        reduction = reduction or args.reduction
+    elif role == "distill":
+        reduction = "legacy_batch_sum"  # what the reference DistillationTrainer computes
     total = steps + warmup
     dataset = random_windows(total * batch, seq_len, vocab)
+    settings = dict(micro=micro, accumulation=batch // micro, steps=total, learning_rate=args.learning_rate,
+                    warmup=min(args.warmup_steps, warmup), weight_decay=args.weight_decay, precision=precision,
+                    device=device)
     with tempfile.TemporaryDirectory() as scratch:
         teachers = save_random_teachers(sizes["teachers"], vocab, Path(scratch)) if role == "distill" else []
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         if implementation == "hf-trainer":
-            seconds = _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch)
+            from babylm.models.build import build_model
+            from hf_baseline import StepClock
+
+            clock = StepClock(warmup, steps)
+            extra = dict(alpha=args.alpha, temperature=args.temperature) if teachers else {}
+            fit_hf_trainer(build_model(model_config(cfg), vocab), dataset, teachers, scratch=scratch,
+                           callbacks=[clock], **extra, **settings)
+            seconds = clock.end - clock.start
         else:
-            seconds = _run_lightning(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch)
+            clock = lightning_step_clock(warmup, total)
+            fit_babylm(babylm_module(cfg, teachers, vocab, reduction, settings), dataset, scratch=scratch,
+                       callbacks=[clock], **settings)
+            seconds = clock.seconds
     peak = (torch.cuda.max_memory_allocated() if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30
     return {"role": role, "implementation": implementation, "config": sizes[role], "precision": precision,
             "batch": batch, "micro": micro, "seq_len": seq_len, "alpha": getattr(args, "alpha", None),
-            "tokens_per_s": steps * batch * seq_len / seconds, "seconds_per_step": seconds / steps,
-            "peak_memory_gib": peak}
+            "reduction": reduction, "tokens_per_s": steps * batch * seq_len / seconds,
+            "seconds_per_step": seconds / steps, "peak_memory_gib": peak}
 
 
-def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
-    from transformers import Trainer
-
-    from babylm.export import load_hf_model
-    from babylm.models.build import build_model
-    from hf_baseline import DistillationTrainer, StepClock, training_arguments
-
-    args = cfg.model.init_args
-    model = build_model(model_config(cfg), vocab)
-    training_args = training_arguments(scratch + "/hf", batch, micro, total, args.learning_rate, min(args.warmup_steps, warmup),
-                                       args.weight_decay, precision, device)
-    clock = StepClock(warmup, steps)
-    if teachers:
-        # the same safe loader as our teachers: trust_remote_code=False, safetensors only, auto_map refused
-        teacher_models = [load_hf_model(t, what="teacher") for t in teachers]
-        trainer = DistillationTrainer(model=model, args=training_args, train_dataset=dataset, callbacks=[clock],
-                                      teachers=teacher_models, alpha=args.alpha, temperature=args.temperature)
-    else:
-        trainer = Trainer(model=model, args=training_args, train_dataset=dataset, callbacks=[clock])
-    trainer.train()
-    return clock.end - clock.start
-
-
-def _run_lightning(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
-    import lightning as L
-    from torch.utils.data import DataLoader
-
+def babylm_module(cfg, teachers: Sequence[str], vocab: int, reduction: str | None, settings: dict):
+    """Our LightningModule for a parsed config: :class:`DistillationStudent` when there are teachers, else :class:`CausalLM`."""
     from babylm.models.causal_lm import CausalLM
     from babylm.models.distill import DistillationStudent
 
     args = cfg.model.init_args
-    common = dict(config=model_config(cfg), vocab_size=vocab, learning_rate=args.learning_rate,
-                  weight_decay=args.weight_decay, warmup_steps=min(args.warmup_steps, warmup), schedule_steps=total)
+    common = dict(config=model_config(cfg), vocab_size=vocab, learning_rate=settings["learning_rate"],
+                  weight_decay=settings["weight_decay"], warmup_steps=settings["warmup"], schedule_steps=settings["steps"])
     if teachers:
-        module = DistillationStudent(teachers=teachers, alpha=args.alpha, temperature=args.temperature,
-                                     reduction=args.reduction, **common)
-    else:
-        module = CausalLM(**common)
+        return DistillationStudent(teachers=teachers, alpha=args.alpha, temperature=args.temperature,
+                                   reduction=reduction, **common)
+    return CausalLM(**common)
 
-    clock = lightning_step_clock(warmup, total)
-    trainer = L.Trainer(accelerator=device, devices=1, precision=precision, max_steps=total,
-                        accumulate_grad_batches=batch // micro, gradient_clip_val=1.0, logger=False,
+
+def fit_hf_trainer(model, dataset, teachers: Sequence[str], *, micro: int, accumulation: int, steps: int,
+                   learning_rate: float, warmup: int, weight_decay: float, precision: str, device: str, scratch: str,
+                   callbacks: Sequence = (), alpha: float = 0.5, temperature: float = 2.0, max_grad_norm: float = 1.0):
+    """The baseline side: train ``model`` with the HF ``Trainer`` (or the reference ``DistillationTrainer``).
+
+    Takes the HF model, a map-style dataset of ``{"input_ids", "labels"}`` windows, the teacher directories
+    (empty: a teacher run), the recipe (micro-batch, accumulation, optimizer steps, schedule, precision) and
+    ``TrainerCallback``s. Returns ``(trainer, TrainOutput)``.
+    """
+    from transformers import Trainer
+
+    from babylm.export import load_hf_model
+    from hf_baseline import DistillationTrainer, training_arguments
+
+    training_args = training_arguments(scratch + "/hf", micro * accumulation, micro, steps, learning_rate, warmup,
+                                       weight_decay, precision, device, max_grad_norm=max_grad_norm)
+    if teachers:
+        # the same safe loader as our teachers: trust_remote_code=False, safetensors only, auto_map refused
+        teacher_models = [load_hf_model(t, what="teacher") for t in teachers]
+        trainer = DistillationTrainer(model=model, args=training_args, train_dataset=dataset, callbacks=list(callbacks),
+                                      teachers=teacher_models, alpha=alpha, temperature=temperature)
+    else:
+        trainer = Trainer(model=model, args=training_args, train_dataset=dataset, callbacks=list(callbacks))
+    return trainer, trainer.train()
+
+
+def fit_babylm(module, dataset, *, micro: int, accumulation: int, steps: int, precision: str, device: str,
+               scratch: str, callbacks: Sequence = (), gradient_clip_val: float | None = 1.0, **unused):
+    """Our side: train ``module`` under a Lightning ``Trainer`` with the recipe's batch and clipping; returns the Trainer.
+
+    The learning rate, warm-up and weight decay are the module's own (see :func:`babylm_module`); the other
+    keywords of :func:`fit_hf_trainer` are accepted and ignored, so both sides take the same settings.
+    """
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    trainer = L.Trainer(accelerator=device, devices=1, precision=precision, max_steps=steps,
+                        accumulate_grad_batches=accumulation, gradient_clip_val=gradient_clip_val, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[clock], default_root_dir=scratch, limit_val_batches=0)
+                        callbacks=list(callbacks), default_root_dir=scratch, limit_val_batches=0)
     trainer.fit(module, train_dataloaders=DataLoader(dataset, batch_size=micro, shuffle=True, num_workers=0))
-    return clock.seconds
+    return trainer
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,19 @@ Not part of the package; :mod:`bench_vs_hf_trainer` imports it to compare agains
   with warm-up, gradient accumulation, ``max_grad_norm``; bf16 via ``TrainingArguments(bf16=True)``.
 * distillation: the reference work's ``DistillationTrainer``: a ``Trainer`` whose ``compute_loss`` runs the
   teachers under ``torch.no_grad()``, averages their logits, and mixes
-  ``alpha * CE + (1 - alpha) * T² * KLDiv(batchmean)`` of the tempered distributions.
+  ``alpha * CE + (1 - alpha) * T² * KLDiv(batchmean)`` of the tempered distributions (our
+  ``reduction: legacy_batch_sum``).
+
+Gradient accumulation: the loss of a micro-batch must reach ``backward`` divided by the number of micro-batches
+accumulated, as Lightning does for our side. The HF ``Trainer`` does that division itself only when it believes
+the loss was *not* already normalised over the whole accumulated batch: since transformers 4.46 it passes
+``num_items_in_batch`` (the label count of all the step's micro-batches) to a model that accepts loss keyword
+arguments and then skips the division. A ``compute_loss`` that ignores ``num_items_in_batch`` — the reference
+``DistillationTrainer`` — therefore got gradients × the accumulation steps. :class:`DistillationTrainer` returns
+a per-micro-batch mean and says so (``loss_is_scaled_for_ga = False``, transformers 5's documented switch;
+``model_accepts_loss_kwargs = False`` for 4.46–4.x), so the Trainer divides. The plain ``Trainer`` of a teacher
+run is right as it is (the model's own loss takes ``num_items_in_batch``). ``tests/benchmarks/test_hf_baseline.py``
+compares the first optimizer step's gradients of both sides at accumulation 1 and 3.
 """
 
 from __future__ import annotations
@@ -42,17 +54,30 @@ class StepClock(TrainerCallback):
 
 
 class DistillationTrainer(Trainer):
-    """The reference work's distillation trainer: averaged teacher logits, KLDiv(batchmean) × T², α-mix."""
+    """The reference work's distillation trainer: averaged teacher logits, KLDiv(batchmean) × T², α-mix.
+
+    ``compute_loss`` returns the mean over one micro-batch, so the Trainer must divide it by the accumulation
+    steps (see the module docstring).
+    """
+
+    loss_is_scaled_for_ga = False  # transformers >= 5: divide our per-micro-batch loss by the accumulation steps
 
     def __init__(self, *args, teachers: Sequence[torch.nn.Module], alpha: float = 0.5, temperature: float = 2.0, **kwargs):
         super().__init__(*args, **kwargs)
+        # transformers 4.46–4.x decide the division from this flag alone; compute_loss passes the model no loss
+        # keyword arguments, so num_items_in_batch is neither counted nor used
+        self.model_accepts_loss_kwargs = False
         self.teachers = list(teachers)
         for teacher in self.teachers:
             teacher.to(self.args.device).eval()
         self.alpha, self.temperature = alpha, temperature
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """Return ``alpha * CE + (1 - alpha) * T² * KL`` for a batch (and the student outputs if asked)."""
+        """Return ``alpha * CE + (1 - alpha) * T² * KL`` of one micro-batch (and the student outputs if asked).
+
+        CE is the mean over the micro-batch's scored tokens, KL the ``batchmean`` over its windows;
+        ``num_items_in_batch`` is not used (the Trainer divides by the accumulation steps instead).
+        """
         outputs = model(**inputs)
         with torch.no_grad():
             teacher_logits = torch.stack([teacher(**inputs).logits for teacher in self.teachers]).mean(0)  # (B, T, V)
@@ -66,8 +91,12 @@ class DistillationTrainer(Trainer):
 
 
 def training_arguments(output_dir: str, batch: int, micro: int, steps: int, learning_rate: float, warmup: int,
-                       weight_decay: float, precision: str, device: str) -> TrainingArguments:
-    """Return ``TrainingArguments`` for ``steps`` optimizer steps of ``batch`` windows (``micro`` per forward)."""
+                       weight_decay: float, precision: str, device: str, max_grad_norm: float = 1.0) -> TrainingArguments:
+    """Return ``TrainingArguments`` for ``steps`` optimizer steps of ``batch`` windows (``micro`` per forward).
+
+    ``max_grad_norm`` 0 turns clipping off. The optimizer is the Trainer's default (fused AdamW on
+    torch >= 2.8).
+    """
     return TrainingArguments(
         output_dir=output_dir,
         per_device_train_batch_size=micro,
@@ -77,7 +106,7 @@ def training_arguments(output_dir: str, batch: int, micro: int, steps: int, lear
         lr_scheduler_type="cosine",
         warmup_steps=warmup,
         weight_decay=weight_decay,
-        max_grad_norm=1.0,
+        max_grad_norm=max_grad_norm,
         bf16=precision.startswith("bf16"),
         use_cpu=device == "cpu",
         report_to=[],
