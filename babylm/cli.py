@@ -1,9 +1,9 @@
 """Command line of babylm: ``python -m babylm <command> …``.
 
 Training commands (``fit``, ``validate``, ``test``) go to LightningCLI (:func:`lightning_main`); the
-project's own commands (``prepare``, ``tokenizer``, ``encode``, ``export``, ``evaluate``, ``generate``,
-``quickstart``, ``hub-repo``) are small argparse programs in their modules, imported only when called so that ``--help``
-stays fast.
+project's own commands (``prepare``, ``tokenizer``, ``encode``, ``cache-teachers``, ``export``, ``evaluate``,
+``generate``, ``quickstart``, ``hub-repo``) are small argparse programs in their modules, imported only
+when called so that ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "prepare": ("babylm.data.pipeline", "main", "run the data pipeline: scrape → convert → combine → clean → split"),
     "tokenizer": ("babylm.data.tokens.tokenizer", "main", "train the byte-level BPE tokenizer on the train split"),
     "encode": ("babylm.data.tokens.encode", "main", "tokenize the splits into uint16 token files for training"),
+    "cache-teachers": ("babylm.models.cache_teachers", "main", "run the teachers once over the train windows; store compact targets"),
     "export": ("babylm.export", "main", "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
     "evaluate": ("babylm.evaluation.cli", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
     "generate": ("babylm.generate", "main", "sample text from an exported model"),
@@ -29,9 +30,9 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
 USAGE = """usage: python -m babylm <command> [options]
 
 Training (LightningCLI; `python -m babylm fit --help` for every option):
-  fit        train a model:  python -m babylm fit --config configs/teacher_llama_360m.yaml
-  validate   run the validation loop on a checkpoint
-  test       run the test loop on a checkpoint
+  fit            train a model:  python -m babylm fit --config configs/teacher_llama_360m.yaml
+  validate       run the validation loop on a checkpoint
+  test           run the test loop on a checkpoint
 
 Other commands (`python -m babylm <command> --help`):
 {own}
@@ -39,7 +40,7 @@ Other commands (`python -m babylm <command> --help`):
 
 
 def _usage() -> str:
-    own = "\n".join(f"  {name:<10} {summary}" for name, (_, _, summary) in OWN_COMMANDS.items())
+    own = "\n".join(f"  {name:<14} {summary}" for name, (_, _, summary) in OWN_COMMANDS.items())
     return USAGE.format(own=own)
 
 

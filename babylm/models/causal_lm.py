@@ -13,7 +13,8 @@ What it does:
   norms and input embeddings unless configured otherwise);
 * a linear warm-up then cosine decay of the learning rate, stepped once per optimizer step;
 * logs ``train/loss``, ``train/ppl``, ``train/lr``, ``train/tokens_per_s``, ``train/tokens_seen``,
-  ``train/words_seen`` and, per validation run, ``val/loss`` and ``val/ppl``.
+  ``train/words_seen`` and, per validation run, ``val/loss`` and ``val/ppl``; the training losses are means
+  over all windows of an optimizer step, whatever the gradient accumulation (and over all ranks under DDP).
 
 Gradient clipping and accumulation are Trainer settings (``trainer.gradient_clip_val``; the DataModule derives
 ``accumulate_grad_batches`` from the effective batch size and the number of devices).
@@ -115,6 +116,9 @@ class CausalLM(L.LightningModule):
         export_weights: Which weights that export holds: ``last`` (the end of training) or ``best`` (the
             checkpoint with the best monitored validation loss, as the reference work's
             ``load_best_model_at_end``; falls back to the last weights when no best checkpoint exists).
+        compile_backend: ``torch.compile`` the model with this backend (``inductor``: generated kernels, the
+            fast one; the first steps then include compiling); ``null``: no compilation. Checkpoints and
+            exports are the same either way. See BENCHMARKS.md for what it gains.
     """
 
     def __init__(
@@ -132,6 +136,7 @@ class CausalLM(L.LightningModule):
         min_lr_ratio: float = 0.0,
         export_dir: Optional[str] = None,
         export_weights: Literal["last", "best"] = "last",
+        compile_backend: Optional[str] = None,
     ) -> None:
         super().__init__()
         model_config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
@@ -153,10 +158,18 @@ class CausalLM(L.LightningModule):
         self.tokens_seen = 0  # global (all ranks) training tokens consumed; saved in checkpoints
         self._clock: Optional[tuple[float, int, int]] = None  # (time, tokens_seen, global_step) at last step
         self._val_sums: dict[str, torch.Tensor] = {}
+        self._step_sums: Optional[tuple[int, torch.Tensor, int]] = None  # (optimizer step, sums of parts, windows)
         self._val_windows = 0
         self._ce_is_loss = True
 
     # ------------------------------------------------------------------ model and loss
+    def configure_model(self) -> None:
+        """Compile the model in place when ``compile_backend`` is set (once; parameter names stay the same)."""
+        backend = self.hparams.get("compile_backend")
+        if backend and not getattr(self, "_compiled", False):
+            self.model.compile(backend=backend)
+            self._compiled = True
+
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Return the logits (B, T, V) for ``input_ids`` (B, T)."""
         return self.model(input_ids=input_ids, use_cache=False).logits
@@ -182,8 +195,7 @@ class CausalLM(L.LightningModule):
         """One micro-batch: compute and log the loss; returns the loss to back-propagate."""
         parts = self.compute_loss(batch, "train")
         self.tokens_seen += batch["input_ids"].numel() * self.trainer.world_size
-        self._log_parts("train", parts)
-        self.log("train/ppl", torch.exp(parts["ce"].detach()), on_step=True, on_epoch=False)
+        self._log_step_means(parts, batch["input_ids"].size(0))
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
         self.log("train/tokens_seen", float(self.tokens_seen), on_step=True, on_epoch=False)
         words_per_token = self._words_per_token()
@@ -210,11 +222,26 @@ class CausalLM(L.LightningModule):
         """Restart the throughput clock (validation is not training time)."""
         self._clock = None
 
-    def _log_parts(self, stage: str, parts: dict[str, torch.Tensor]) -> None:
-        for name, value in parts.items():
-            if name == "ce" and value is parts["loss"]:
-                continue
-            self.log(f"{stage}/{name}", value.detach(), on_step=True, on_epoch=False, prog_bar=name == "loss")
+    def _log_step_means(self, parts: dict[str, torch.Tensor], windows: int) -> None:
+        """Log ``train/<part>`` and ``train/ppl`` as means over every window of the current optimizer step so far.
+
+        Under gradient accumulation Lightning writes the values logged by the step's last micro-batch; logging
+        the running mean makes that the whole step's mean (all ranks', under DDP), not one micro-batch's.
+        """
+        names = [name for name, value in parts.items() if not (name == "ce" and value is parts["loss"])]
+        values = torch.stack([parts[name].detach().float() for name in names + ["ce"]])  # (P + 1,)
+        if self.trainer.world_size > 1:  # equal micro-batches on every rank: the mean of rank means
+            values = self.trainer.strategy.reduce(values, reduce_op="mean")
+        step = self.trainer.global_step
+        if self._step_sums is None or self._step_sums[0] != step:
+            self._step_sums = (step, torch.zeros_like(values), 0)
+        _, sums, count = self._step_sums
+        sums, count = sums + values * windows, count + windows
+        self._step_sums = (step, sums, count)
+        means = sums / count
+        for name, mean in zip(names, means):
+            self.log(f"train/{name}", mean, on_step=True, on_epoch=False, prog_bar=name == "loss")
+        self.log("train/ppl", torch.exp(means[-1]), on_step=True, on_epoch=False)  # exp of the mean CE
 
     # ------------------------------------------------------------------ validation / test
     def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:

@@ -1,16 +1,20 @@
 """Loss functions: small, pure tensor functions with hand-checked unit tests.
 
 ``causal_lm_loss`` is next-token cross-entropy; ``distillation_loss`` (the student's objective) mixes it
-with a temperature-scaled KL to one or more teachers. All losses are computed in fp32 whatever the
-precision of the logits.
+with a temperature-scaled KL to one or more teachers' logits, and ``sparse_distillation_loss`` is the same
+objective against the compact teacher targets of a teacher cache (:mod:`babylm.models.teacher_cache`).
+All losses are computed in fp32 whatever the precision of the logits; the two distillation losses work in
+row chunks (:mod:`babylm.models.chunked_loss`), so no full fp32 copy of any teacher's distribution is held.
 """
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, Sequence
+from typing import Literal, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+
+from babylm.models.chunked_loss import SparseTarget, attach_gradient, fused_rows, teacher_target
 
 
 def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
@@ -33,57 +37,29 @@ DISTILLATION_REDUCTIONS: tuple[str, ...] = ("token_mean", "ensemble_mean", "lega
 
 
 class DistillationLoss(NamedTuple):
-    """The parts of :func:`distillation_loss`, each a scalar fp32 tensor."""
+    """The parts of :func:`distillation_loss`, each a scalar fp32 tensor; only ``loss`` carries a gradient."""
 
     loss: torch.Tensor
     """The objective: ``alpha * ce + (1 - alpha) * temperature**2 * kl``."""
     ce: torch.Tensor
-    """Next-token cross-entropy of the student against the labels (temperature 1)."""
+    """Next-token cross-entropy of the student against the labels (temperature 1), detached."""
     kl: torch.Tensor
-    """KL(teacher_T ‖ student_T) under the chosen reduction, before the ``temperature**2`` factor."""
+    """KL(teacher_T ‖ student_T) under the chosen reduction, before the ``temperature**2`` factor, detached."""
 
 
-def _teacher_side(teachers: Sequence[torch.Tensor], temperature: float, reduction: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The teacher half of KL(p ‖ q) = Σ p log p − Σ p log q, which needs no gradient.
+class SparseTargets(NamedTuple):
+    """Compact teacher targets for a batch, as a teacher cache stores them (see :mod:`babylm.models.teacher_cache`).
 
-    Takes K teacher logits (…, V) in fp32; returns ``(target, neg_entropy)``: the distribution the student's
-    log-probabilities are weighted by (…, V), and the per-position constant Σ p log p (…), both for ``reduction``.
-    For ``token_mean`` the mean over teachers of KL(p_k ‖ q) is mean_k Σ p_k log p_k − Σ p̄ log q, so the
-    target is the mean distribution p̄ and the constant the mean of the teachers' Σ p_k log p_k.
+    ``ids`` (B, T, k) int64 class ids; ``probs`` (B, T, k) float weights of those classes in the tempered
+    teacher distribution (0 = an unused slot); ``neg_entropy`` (B, T) the teacher-only term Σ p log p of the
+    KL; ``tail``: whether the mass 1 − Σ probs is a tail bucket (top-k) or absent (sampled classes, whose
+    weights sum to 1).
     """
-    # written for speed: the (…, V) tensors are the biggest in a small student's step; in-place where safe
-    with torch.no_grad():
-        if reduction == "legacy_batch_sum":
-            mean_logits = teachers[0].clone()
-            for logits in teachers[1:]:
-                mean_logits.add_(logits)
-            log_p = F.log_softmax(mean_logits.mul_(1.0 / (len(teachers) * temperature)), dim=-1)  # (…, V)
-            target = log_p.exp()
-            return target, torch.linalg.vecdot(target, log_p)
-        target, neg_entropy, share = None, None, 1.0 / len(teachers)
-        for logits in teachers:
-            log_p = F.log_softmax(logits * (1.0 / temperature), dim=-1)  # (…, V)
-            p = log_p.exp()
-            h = torch.linalg.vecdot(p, log_p)  # (…): Σ p log p
-            if target is None:
-                target, neg_entropy = p.mul_(share), h.mul_(share)
-            else:
-                target.add_(p, alpha=share)
-                neg_entropy.add_(h, alpha=share)
-        if reduction == "ensemble_mean":
-            neg_entropy = torch.special.xlogy(target, target).sum(-1)  # Σ p̄ log p̄ (0 log 0 = 0)
-        return target, neg_entropy
 
-
-def _token_kl(student_logits: torch.Tensor, teachers: Sequence[torch.Tensor], temperature: float, reduction: str) -> torch.Tensor:
-    """KL(teacher_T ‖ student_T) per position for ``reduction``, from fp32 logits (…, V); returns (…)."""
-    target, neg_entropy = _teacher_side(teachers, temperature, reduction)
-    vocab = student_logits.size(-1)
-    # cross-entropy with probability targets: −Σ p log q, fused softmax + backward
-    cross = F.cross_entropy(
-        (student_logits / temperature).reshape(-1, vocab), target.reshape(-1, vocab), reduction="none"
-    ).view(neg_entropy.shape)  # (…)
-    return neg_entropy + cross
+    ids: torch.Tensor
+    probs: torch.Tensor
+    neg_entropy: torch.Tensor
+    tail: bool
 
 
 class DistillationSettingsError(ValueError):
@@ -105,6 +81,40 @@ def check_distillation_settings(alpha: float, temperature: float, reduction: str
         )
 
 
+
+
+def _row_weights(input_ids: torch.Tensor, reduction: str, ignore_index: int):
+    """Targets (N) and the per-row weights of CE and KL (N each), with their normalisers, for a (B, T) batch.
+
+    CE (and the KL of ``token_mean``/``ensemble_mean``) count the positions 0..T-2 whose target is not
+    ``ignore_index``; ``legacy_batch_sum`` counts every position and divides by the batch size.
+    """
+    targets = F.pad(input_ids[:, 1:], (0, 1), value=ignore_index).reshape(-1)  # (N): the last position has no target
+    scored = (targets != ignore_index).float()  # (N)
+    ce_mean = scored / scored.sum().clamp(min=1.0)
+    if reduction == "legacy_batch_sum":
+        kl_mean = torch.full_like(scored, 1.0 / input_ids.size(0))
+    else:
+        kl_mean = ce_mean
+    return targets, ce_mean, kl_mean
+
+
+def _mix(student: torch.Tensor, input_ids: torch.Tensor, teacher, alpha: float, temperature: float, reduction: str,
+         ignore_index: int, chunk_rows: Optional[int]) -> DistillationLoss:
+    """The objective from per-row losses of the chunked computation (see :func:`distillation_loss`)."""
+    vocab = student.size(-1)
+    targets, ce_mean, kl_mean = _row_weights(input_ids, reduction, ignore_index)
+    kl_scale = (1.0 - alpha) * temperature**2
+    rows = fused_rows(
+        student.reshape(-1, vocab), targets, alpha * ce_mean, kl_scale * kl_mean, temperature, teacher,
+        with_grad=student.requires_grad, chunk_rows=chunk_rows,
+    )
+    ce = torch.where(ce_mean > 0, rows.ce, 0.0).mul(ce_mean).sum()
+    kl = torch.where(kl_mean > 0, rows.kl, 0.0).mul(kl_mean).sum()
+    loss = attach_gradient(student, alpha * ce + kl_scale * kl, rows.grad)
+    return DistillationLoss(loss=loss, ce=ce, kl=kl)
+
+
 def distillation_loss(
     student_logits: torch.Tensor,
     teacher_logits: Sequence[torch.Tensor],
@@ -113,12 +123,15 @@ def distillation_loss(
     temperature: float = 2.0,
     reduction: DistillationReduction = "token_mean",
     ignore_index: int = -100,
+    chunk_rows: Optional[int] = None,
 ) -> DistillationLoss:
     """Mix next-token CE with a temperature-scaled KL from one or more teachers, in fp32.
 
     Takes ``student_logits`` (B, T, V), ``teacher_logits`` (a non-empty sequence of (B, T, V) tensors, any
-    float dtype), ``input_ids`` (B, T) (the labels; CE targets are shifted by one and ``ignore_index``
-    entries are skipped), ``alpha`` in [0, 1] (weight of CE), ``temperature`` > 0 and ``reduction``:
+    float dtype; inference-mode tensors are fine, nothing of them is saved for backward), ``input_ids``
+    (B, T) (the labels; CE targets are shifted by one and ``ignore_index`` entries are skipped), ``alpha``
+    in [0, 1] (weight of CE), ``temperature`` > 0, ``reduction``, and ``chunk_rows`` (positions per chunk
+    of the computation; the default suits CPU and GPU):
 
     - ``"token_mean"`` (default): KL(p_k ‖ q) per teacher k and per scored position (the T-1 positions CE
       scores, minus ignored targets), averaged over positions and then over teachers.
@@ -129,8 +142,9 @@ def distillation_loss(
       T positions and the vocabulary and divided by the batch size only (``KLDivLoss("batchmean")``), so
       the KL scale grows with T. Kept to reproduce old results.
 
-    Returns a :class:`DistillationLoss` ``(loss, ce, kl)`` with
-    ``loss = alpha * ce + (1 - alpha) * temperature**2 * kl``.
+    A class a teacher gives probability 0 (logit −inf) contributes 0 to the KL (0·log 0 = 0). Returns a
+    :class:`DistillationLoss` ``(loss, ce, kl)`` with ``loss = alpha * ce + (1 - alpha) * temperature**2 * kl``;
+    only ``loss`` has a gradient (computed with the loss, chunk by chunk: :mod:`babylm.models.chunked_loss`).
     """
     check_distillation_settings(alpha, temperature, reduction)
     if len(teacher_logits) == 0:
@@ -141,19 +155,47 @@ def distillation_loss(
                 f"distillation loss: teacher {index} logits have shape {tuple(logits.shape)} but the student's "
                 f"have {tuple(student_logits.shape)} (same batch, length and vocabulary are required)"
             )
+    vocab = student_logits.size(-1)
+    flat = [logits.reshape(-1, vocab) for logits in teacher_logits]  # K × (N, V), views
 
-    student = student_logits.float()  # (B, T, V)
-    ce = causal_lm_loss(student, input_ids, ignore_index=ignore_index)
-    teachers = [logits.float() for logits in teacher_logits]  # K × (B, T, V)
+    def teacher(start: int, end: int):
+        return teacher_target([logits[start:end] for logits in flat], temperature, reduction)
 
-    kl_per_position = _token_kl(student, teachers, temperature, reduction)  # (B, T)
-    if reduction == "legacy_batch_sum":
-        kl = kl_per_position.sum() / student.size(0)  # all T positions, divided by the batch size only
-    else:
-        # the positions CE scores: 0..T-2 with a target that is not ignore_index (the last has no target)
-        mask = torch.zeros_like(kl_per_position)  # (B, T)
-        mask[:, :-1] = (input_ids[:, 1:] != ignore_index).to(mask.dtype)
-        kl = (kl_per_position * mask).sum() / mask.sum().clamp(min=1.0)
+    return _mix(student_logits, input_ids, teacher, alpha, temperature, reduction, ignore_index, chunk_rows)
 
-    loss = alpha * ce + (1.0 - alpha) * temperature**2 * kl
-    return DistillationLoss(loss=loss, ce=ce, kl=kl)
+
+def sparse_distillation_loss(
+    student_logits: torch.Tensor,
+    targets: SparseTargets,
+    input_ids: torch.Tensor,
+    alpha: float = 0.5,
+    temperature: float = 2.0,
+    reduction: DistillationReduction = "token_mean",
+    ignore_index: int = -100,
+    chunk_rows: Optional[int] = None,
+) -> DistillationLoss:
+    """:func:`distillation_loss` against compact teacher targets (a teacher cache) instead of teacher logits.
+
+    Takes ``student_logits`` (B, T, V), :class:`SparseTargets` (ids and probs (B, T, k), neg_entropy (B, T))
+    built for the same ``temperature`` and ``reduction`` (the ensemble and the temperature are folded into
+    them), and the rest as :func:`distillation_loss`. The KL per position is ``neg_entropy − Σ_j probs_j ·
+    log q[ids_j]`` (plus ``−t · log Q_tail`` for a top-k tail bucket of mass ``t``). With every class kept
+    (k = V) it equals :func:`distillation_loss`; with classes sampled from the teacher distribution
+    (Anshumann et al., ACL 2025, "Sparse Logit Sampling") its gradient is an unbiased estimate of the dense
+    one. Returns :class:`DistillationLoss`.
+    """
+    check_distillation_settings(alpha, temperature, reduction)
+    expected = tuple(student_logits.shape[:2])
+    if tuple(targets.ids.shape[:2]) != expected or targets.ids.shape != targets.probs.shape:
+        raise ValueError(
+            f"sparse distillation loss: targets have shape {tuple(targets.ids.shape)} (probs "
+            f"{tuple(targets.probs.shape)}) but the student's logits have batch and length {expected}"
+        )
+    k = targets.ids.size(-1)
+    ids, probs = targets.ids.reshape(-1, k), targets.probs.reshape(-1, k)  # (N, k)
+    neg_entropy = targets.neg_entropy.reshape(-1)  # (N)
+
+    def teacher(start: int, end: int):
+        return SparseTarget(ids[start:end], probs[start:end], neg_entropy[start:end], targets.tail)
+
+    return _mix(student_logits, input_ids, teacher, alpha, temperature, reduction, ignore_index, chunk_rows)

@@ -121,13 +121,12 @@ class FrozenTeachers:
     def logits(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
         """Run every teacher on ``input_ids`` (B, T) under ``torch.inference_mode()``; returns K × (B, T, V).
 
-        The returned tensors are ordinary (non-inference) copies, so autograd may save them when they enter
-        the student's loss; they carry no gradient history.
+        The returned tensors are inference tensors in the teachers' dtype: they can be read anywhere but not
+        saved for backward, which the distillation losses never do (they take their gradient in the forward
+        pass, :mod:`babylm.models.chunked_loss`), so no copy of the largest tensors of the step is made.
         """
         with torch.inference_mode():
-            outputs = [model(input_ids=input_ids, use_cache=False).logits for model in self.models]  # K × (B, T, V)
-        # inference tensors cannot be saved for backward (the KL saves the teacher's log-probs): copy them out
-        return [logits.clone() for logits in outputs]
+            return [model(input_ids=input_ids, use_cache=False).logits for model in self.models]  # K × (B, T, V)
 
     def parameter_count(self) -> int:
         """Total parameters over all teachers."""

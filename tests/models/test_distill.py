@@ -180,6 +180,18 @@ def test_checkpoint_holds_the_student_only_and_resume_matches_an_uninterrupted_r
         torch.testing.assert_close(resumed.model.state_dict()[key], value)
 
 
+def test_a_compiled_student_trains_as_the_eager_one_with_the_same_parameter_names(tmp_path, make_student, data):
+    eager, compiled = make_student(), make_student(compile_backend="aot_eager")  # inductor: the same, slower to build
+
+    for module in (eager, compiled):
+        trainer(tmp_path, max_steps=2, limit_val_batches=0).fit(module, data)
+
+    assert compiled.model._compiled_call_impl is not None and eager.model._compiled_call_impl is None  # nn.Module.compile
+    assert compiled.model.state_dict().keys() == eager.model.state_dict().keys()  # checkpoints and exports unchanged
+    for key, value in student_weights(eager).items():
+        torch.testing.assert_close(compiled.model.state_dict()[key], value, rtol=1e-4, atol=1e-6)
+
+
 def test_teacher_with_another_tokenizer_fails_at_start_up_naming_both(tmp_path, make_student, tiny_teachers, tiny_vocab_size):
     other_tokenizer = write_tokenizer(tmp_path, vocab_size=300)
     stranger = write_teacher(tmp_path / "stranger", "gpt2", other_tokenizer, tiny_vocab_size)

@@ -61,6 +61,27 @@ def workspace(tmp_path_factory) -> Path:
     return root
 
 
+def babylm_in_process(workspace: Path, *argv: str) -> int:
+    """Run ``babylm argv…`` in this process with ``workspace`` as working directory; returns the exit code."""
+    from babylm.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
+        patch.setenv("WANDB_MODE", "offline")
+        return main(list(argv))
+
+
+CACHED = ["--model.init_args.cache.method", "sample", "--model.init_args.cache.k", "8"]
+
+
+@pytest.fixture(scope="module")
+def cached_workspace(workspace) -> Path:
+    """The workspace with the tiny teachers' cache built (sample, k = 8) by ``python -m babylm cache-teachers``."""
+    config = ["-c", str(REPO / "configs" / "tiny" / "distill.yaml"), "--data.seq_len", SEQ_LEN, *CACHED]
+    assert babylm_in_process(workspace, "cache-teachers", *config, "--no-progress") == 0
+    return workspace
+
+
 def test_tiny_recipe_distils_a_student_that_transformers_loads(workspace):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -92,7 +113,7 @@ def test_tiny_recipe_distils_a_student_that_transformers_loads(workspace):
 
 def test_two_process_ddp_on_cpu(workspace):
     done = babylm_fit(
-        workspace, "tiny/distill.yaml", *QUIET,
+        workspace, "tiny/distill.yaml", *QUIET, "--model.init_args.cache", "null",
         "--trainer.strategy", "ddp", "--trainer.devices", "2", "--data.micro_batch_size", "4",
         "--trainer.max_steps", "4", "--trainer.val_check_interval", "2",
         "--checkpoint.dirpath", "checkpoints/ddp", "--model.init_args.export_dir", "checkpoints/DDP-Student",
@@ -115,3 +136,51 @@ def test_missing_teacher_is_a_one_line_error(workspace, capsys):
     assert code == 2, stderr
     assert len(errors) == 1 and "Traceback" not in stderr, stderr
     assert errors[0].startswith("babylm fit: error: teacher checkpoints/No-Such-Teacher") and "export" in errors[0]
+
+
+def test_cache_teachers_then_fit_from_the_cache_with_the_same_config(cached_workspace, capsys):
+    config = ["-c", str(REPO / "configs" / "tiny" / "distill.yaml"), "--data.seq_len", SEQ_LEN, *CACHED]
+    (cache,) = (cached_workspace / "data" / "teacher_cache").glob("*/meta.json")
+
+    assert babylm_in_process(cached_workspace, "cache-teachers", *config, "--no-progress") == 0  # up to date
+    assert f"{cache.parent.relative_to(cached_workspace)} (sample, k=8: 28 bytes/token" in capsys.readouterr().out
+    code = babylm_fit_in_process(cached_workspace, "tiny/distill.yaml", *QUIET, *CACHED, "--trainer.max_steps", "4",
+                                 "--trainer.val_check_interval", "2", "--checkpoint.dirpath", "checkpoints/cached",
+                                 "--model.init_args.export_dir", "checkpoints/Cached-Student")
+
+    assert code == 0
+    assert (cached_workspace / "checkpoints" / "Cached-Student" / "model.safetensors").is_file()
+    checkpoint = torch.load(cached_workspace / "checkpoints" / "cached" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] == 4 and checkpoint["hyper_parameters"]["cache"]["k"] == 8
+
+
+def test_two_process_ddp_reads_the_cache_on_every_rank(cached_workspace):
+    done = babylm_fit(
+        cached_workspace, "tiny/distill.yaml", *QUIET, *CACHED,
+        "--trainer.strategy", "ddp", "--trainer.devices", "2", "--data.micro_batch_size", "4",
+        "--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
+        "--checkpoint.dirpath", "checkpoints/ddp_cached", "--model.init_args.export_dir", "checkpoints/DDP-Cached",
+    )
+
+    assert "Starting with 2 processes" in done.stdout + done.stderr
+    checkpoint = torch.load(cached_workspace / "checkpoints" / "ddp_cached" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] == 2 and checkpoint["tokens_seen"] == 2 * 8 * int(SEQ_LEN)
+
+
+def test_fit_without_its_cache_and_cache_teachers_without_one_are_one_line_errors(workspace, capsys):
+    code = babylm_fit_in_process(workspace, "tiny/distill.yaml", *QUIET, *CACHED, "--model.init_args.temperature", "3.0")
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in stderr, stderr
+    assert "no teacher cache for this run" in errors[0] and "python -m babylm cache-teachers" in errors[0]
+
+    code = babylm_in_process(workspace, "cache-teachers", "-c", str(REPO / "configs" / "tiny" / "distill.yaml"),
+                             "--model.init_args.cache", "null")
+    stderr = capsys.readouterr().err
+    assert code == 2 and stderr.strip().splitlines() == [
+        "babylm cache-teachers: error: model.init_args.cache is null: nothing to build (the config distils online); "
+        "set it, e.g. --model.init_args.cache.method sample"]
+
+    assert babylm_in_process(workspace, "cache-teachers", "-c", str(REPO / "configs" / "tiny" / "distill.yaml"),
+                             "--model.init_args.nonsense", "1") == 2
+    assert "nonsense" in capsys.readouterr().err

@@ -162,3 +162,40 @@ def test_token_mean_and_ensemble_mean_differ_by_a_constant_only():
 
     torch.testing.assert_close(grads["token_mean"], grads["ensemble_mean"])
     assert kls["token_mean"] > kls["ensemble_mean"]  # mean of KLs ≥ KL of the mixture (convexity)
+
+
+@pytest.mark.parametrize("reduction, positions", [("token_mean", 1), ("ensemble_mean", 1), ("legacy_batch_sum", 2)])
+def test_a_class_a_teacher_rules_out_adds_nothing_to_the_kl(reduction, positions):
+    """Issue 10: teacher [0, 0, 0, −inf] against a uniform student gave NaN; right: log(4/3) per position (0·log 0 = 0)."""
+    student = torch.zeros(1, 2, 4, requires_grad=True)
+    teacher = torch.tensor([[[0.0, 0.0, 0.0, -math.inf]] * 2])
+    ids = torch.zeros(1, 2, dtype=torch.long)
+
+    parts = distillation_loss(student, [teacher, teacher], ids, temperature=2.0, reduction=reduction)
+    parts.loss.backward()
+
+    # token_mean and ensemble_mean average over the one scored position, legacy_batch_sum sums both
+    assert parts.kl.item() == pytest.approx(positions * math.log(4 / 3), rel=1e-5)
+    assert torch.isfinite(student.grad).all()
+
+
+@pytest.mark.parametrize("method", ["topk", "sample"])
+def test_cached_targets_of_a_teacher_that_rules_out_a_class_give_the_same_kl(method):
+    from babylm.models.losses import sparse_distillation_loss
+    from babylm.models.teacher_cache import compact_targets
+
+    teacher = torch.tensor([[[0.0, 0.0, 0.0, -math.inf]] * 2])
+    targets = compact_targets([teacher], 2.0, "token_mean", method, 4)  # the class with p = 0 is never stored
+
+    parts = sparse_distillation_loss(torch.zeros(1, 2, 4), targets, torch.zeros(1, 2, dtype=torch.long), temperature=2.0)
+
+    assert parts.kl.item() == pytest.approx(math.log(4 / 3), rel=1e-5)  # for any draw: q is uniform
+
+
+def test_a_student_that_rules_out_a_class_the_teacher_also_rules_out_has_kl_zero():
+    logits = torch.tensor([[[1.0, 2.0, 0.5, -math.inf]] * 3], requires_grad=True)
+    parts = distillation_loss(logits, [logits.detach()], torch.zeros(1, 3, dtype=torch.long))
+    parts.loss.backward()
+
+    assert parts.kl.item() == pytest.approx(0.0, abs=1e-7)
+    assert torch.isfinite(logits.grad).all()

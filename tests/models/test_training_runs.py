@@ -113,3 +113,25 @@ def test_bf16_mixed_on_gpu_trains_and_exports(tiny_data, tmp_path):
     state = load(tmp_path / "ckpt" / "last.ckpt")
     assert state["global_step"] == 4
     assert (tmp_path / "export" / "model.safetensors").is_file()
+
+
+def logged_train_metrics(tmp_path: Path, tiny_data, micro_batch: int) -> dict[str, float]:
+    """Step 0's logged train metrics of a tiny LLaMA run with effective batch 12 and the given micro-batch."""
+    argv = fit_argv(tmp_path, tiny_data, "--data.batch_size", "12", "--data.micro_batch_size", str(micro_batch),
+                    "--trainer.max_steps", "1", "--trainer.log_every_n_steps", "1", "--trainer.val_check_interval", "12",
+                    "--trainer.limit_val_batches", "0", "--word_checkpoints.milestones", "[]", "--seed_everything", "3")
+    assert run_cli(argv) == 0
+    (path,) = tmp_path.glob("runs/**/metrics.csv")
+    with open(path, newline="") as handle:
+        (row,) = [r for r in csv.DictReader(handle) if r.get("train/loss")]
+    return {name: float(row[name]) for name in ("train/loss", "train/ppl")}
+
+
+def test_logged_train_loss_is_the_optimizer_steps_mean_whatever_the_accumulation(tiny_data, tmp_path):
+    """Issue 10: micro-batch 4 logged 7.6246 at step 0 and micro-batch 12 7.6170 (one micro-batch's loss)."""
+    accumulated = logged_train_metrics(tmp_path / "micro4", tiny_data, 4)  # 3 micro-batches per step
+    whole = logged_train_metrics(tmp_path / "micro12", tiny_data, 12)  # the same 12 windows at once
+
+    assert accumulated["train/loss"] == pytest.approx(whole["train/loss"], rel=1e-5)
+    assert accumulated["train/ppl"] == pytest.approx(whole["train/ppl"], rel=1e-5)
+    assert accumulated["train/ppl"] == pytest.approx(math.exp(accumulated["train/loss"]), rel=1e-5)

@@ -15,6 +15,11 @@ is dealt in ``micro_batch_size`` chunks round-robin to the ranks, so each optimi
 ``DistributedSampler``, so Lightning keeps them instead of inserting its own. Gradient accumulation is
 derived: ``batch_size // (micro_batch_size * world_size)``.
 
+Teacher cache. With :meth:`TokenizedDataModule.use_teacher_cache` (called by a distillation student that
+trains from ``data/teacher_cache/<fingerprint>/``), every train item also carries that window's cached
+teacher entries (``teacher_ids``, ``teacher_probs``, ``teacher_neg_entropy``; see
+:mod:`babylm.data.tokens.teacher_cache`); validation and test batches never do.
+
 Validation uses a fixed subset of ``eval_samples`` val windows drawn once from ``seed`` (``test`` uses
 every val window). Resuming ``fit --ckpt_path …`` continues with the window that would have come next:
 the train DataLoader is *stateful* for Lightning (``state_dict``/``load_state_dict``), recording the
@@ -33,6 +38,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from babylm.data.tokens.encode import DTYPE, EncodeError, read_meta
+from babylm.data.tokens.teacher_cache import TeacherCacheReader, open_for_windows, window_layout
 from babylm.data.tokens.tokenizer import load_tokenizer, tokenizer_fingerprint
 
 log = logging.getLogger(__name__)
@@ -49,13 +55,15 @@ class WindowDataset(Dataset):
     """Fixed windows of ``seq_len`` tokens over a ``uint16`` token file; item ``i`` is window ``i``.
 
     The memmap is opened lazily in the process that reads (each DataLoader worker opens its own), and
-    never pickled.
+    never pickled. ``extras`` (e.g. a :class:`TeacherCacheReader`), when given, adds ``extras[i]``'s
+    entries to item ``i``.
     """
 
-    def __init__(self, path: str | Path, num_tokens: int, seq_len: int):
+    def __init__(self, path: str | Path, num_tokens: int, seq_len: int, extras: Optional[TeacherCacheReader] = None):
         self.path = str(path)
         self.seq_len = seq_len
         self.num_windows = num_tokens // seq_len
+        self.extras = extras
         self._windows: Optional[np.memmap] = None
 
     def __len__(self) -> int:
@@ -68,7 +76,10 @@ class WindowDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         window = self._open()[index]  # (seq_len,) uint16
-        return {"input_ids": torch.from_numpy(window.astype(np.int64))}
+        item = {"input_ids": torch.from_numpy(window.astype(np.int64))}
+        if self.extras is not None:
+            item.update(self.extras[index])
+        return item
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -161,6 +172,9 @@ class ResumableDataLoader(DataLoader):
 class TokenizedDataModule(L.LightningDataModule):
     """Packed, fixed-length token windows from ``data/tokenized`` for causal-LM training."""
 
+    _teacher_cache: Optional[TeacherCacheReader] = None
+    _train_layout: Optional[dict] = None
+
     def __init__(
         self,
         tokenizer_path: str = "checkpoints/tokenizer-clean.json",
@@ -246,7 +260,24 @@ class TokenizedDataModule(L.LightningDataModule):
 
     def _dataset(self, split: str) -> WindowDataset:
         entry = self.meta["splits"][split]
-        return WindowDataset(self.encoded_dir / entry["bin"], entry["tokens"], self.seq_len)
+        extras = self._teacher_cache if split == "train" else None
+        return WindowDataset(self.encoded_dir / entry["bin"], entry["tokens"], self.seq_len, extras)
+
+    def train_window_layout(self) -> dict:
+        """What fixes the train windows (token file's sha256, seq_len, windows, vocab_size); teacher caches are keyed by it."""
+        if self._train_layout is None:
+            entry = self.meta["splits"]["train"]
+            self._train_layout = window_layout(self.encoded_dir / entry["bin"], entry["tokens"], self.seq_len, self.vocab_size)
+        return self._train_layout
+
+    def use_teacher_cache(self, directory: str | Path) -> TeacherCacheReader:
+        """Hand every train window its entries of the finished teacher cache in ``directory``; returns the reader.
+
+        Raises :class:`~babylm.data.tokens.teacher_cache.CacheError` (one line) when it is not a finished cache
+        or was made for other train windows. Call before the train DataLoader is built (a module's ``setup``).
+        """
+        self._teacher_cache = open_for_windows(directory, self.train_window_layout())
+        return self._teacher_cache
 
     def _rank_world(self) -> tuple[int, int]:
         trainer = self.trainer

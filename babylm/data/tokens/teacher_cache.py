@@ -1,0 +1,293 @@
+"""Teacher-cache files: compact teacher targets for every training window, as plain memmaps + ``meta.json``.
+
+Written by ``python -m babylm cache-teachers`` (the computing side is :mod:`babylm.models.teacher_cache`,
+which uses :class:`TeacherCacheWriter`); read by the DataModule (:class:`TeacherCacheReader`, handed to
+:meth:`babylm.data.tokens.datamodule.TokenizedDataModule.use_teacher_cache`), which gives each training
+window its entries. This module knows the file format only; it never imports torch models.
+
+Layout of ``data/teacher_cache/<fingerprint>/`` (window ``w``, position ``t``, slot ``j``; W windows of T
+tokens, k slots per position):
+
+* ``ids.bin`` — ``uint16`` (W, T, k): class ids of the slots;
+* ``probs.bin`` — the slots' weights in the tempered teacher target: ``float16`` probabilities (``topk``) or
+  ``uint8`` draw counts (``sample``; the weight is count / k); unused slots have weight 0;
+* ``neg_entropy.bin`` — ``float32`` (W, T): the teacher-only term Σ p log p of the KL at each position;
+* ``meta.json`` — format version, fingerprint and its components (token file, window layout, teachers'
+  weights, temperature, reduction, method, k, seed), the value encoding, bytes per token, how it was built.
+
+A build in progress lives in ``<fingerprint>.partial/`` with ``progress.json`` (windows done, committed
+after the memmaps are flushed) and a lock; the finished folder is renamed into place in one step, so a
+folder without ``.partial`` is always complete. The fingerprint is the first 16 hex digits of the sha256 of
+the components as canonical JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from babylm.atomic import atomic_write_json
+from babylm.data.tokens.tokenizer import file_sha256
+
+FORMAT_VERSION = 1
+VALUE_DTYPES = {"topk": "float16", "sample": "uint8"}
+BUILD_HINT = "python -m babylm cache-teachers -c <the fit config>"
+
+
+class CacheError(ValueError):
+    """A teacher cache is missing, incomplete, corrupt, being built, or was made for other settings."""
+
+
+def cache_fingerprint(components: dict) -> str:
+    """Return the 16-hex-digit fingerprint of the cache ``components`` (sha256 of their canonical JSON)."""
+    canonical = json.dumps(components, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:16]
+
+
+def bytes_per_token(method: str, k: int) -> int:
+    """Bytes the cache stores per training token: k × (2-byte id + value) + a 4-byte neg-entropy."""
+    return k * (2 + np.dtype(VALUE_DTYPES[method]).itemsize) + 4
+
+
+def _shapes(windows: int, seq_len: int, k: int, method: str) -> dict[str, tuple[str, tuple[int, ...]]]:
+    return {
+        "ids.bin": ("uint16", (windows, seq_len, k)),
+        "probs.bin": (VALUE_DTYPES[method], (windows, seq_len, k)),
+        "neg_entropy.bin": ("float32", (windows, seq_len)),
+    }
+
+
+def _describe(components: dict) -> dict[str, object]:
+    """Flatten components into ``{readable name: value}`` for naming what differs between two caches."""
+    tokens = components.get("tokens", {})
+    teachers = components.get("teachers", [])
+    return {
+        "token file (train.bin)": tokens.get("sha256"), "seq_len": tokens.get("seq_len"),
+        "windows": tokens.get("windows"), "vocab_size": tokens.get("vocab_size"),
+        "teachers": len(teachers),
+        **{f"teacher {i + 1} weights": t for i, t in enumerate(teachers)},
+        **{key: components.get(key) for key in ("temperature", "reduction", "method", "k", "seed", "format_version")},
+    }
+
+
+def differences(found: dict, wanted: dict) -> list[str]:
+    """Names of the settings in which cache components ``found`` differ from ``wanted`` (e.g. ``temperature 1.0 ≠ 2.0``)."""
+    a, b = _describe(found), _describe(wanted)
+    out = []
+    for name in b:
+        if a.get(name) != b[name]:
+            short = isinstance(b[name], (int, float, str, type(None))) and len(str(b[name])) < 20
+            out.append(f"{name} {a.get(name)} ≠ {b[name]}" if short else name)
+    return out
+
+
+def window_layout(token_file: str | os.PathLike, num_tokens: int, seq_len: int, vocab_size: int) -> dict:
+    """The cache key of a split's windows: ``{"sha256"`` of the token file, ``"seq_len"``, ``"windows"``, ``"vocab_size"}``."""
+    return {"sha256": file_sha256(token_file), "seq_len": int(seq_len), "windows": int(num_tokens) // int(seq_len),
+            "vocab_size": int(vocab_size)}
+
+
+def open_for_windows(directory: str | os.PathLike, layout: dict) -> "TeacherCacheReader":
+    """Open the finished cache in ``directory`` for train windows of ``layout`` (:func:`window_layout`).
+
+    Raises :class:`CacheError` (one line, naming what differs) when the cache was made for other windows.
+    """
+    reader = TeacherCacheReader(directory)
+    if reader.components.get("tokens") != layout:
+        changed = "; ".join(differences(reader.components, {**reader.components, "tokens": layout}))
+        raise CacheError(f"{directory}: made for other train windows (cache ≠ data: {changed}); rebuild it with {BUILD_HINT}")
+    return reader
+
+
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def find_cache(root: str | os.PathLike, components: dict) -> Path:
+    """Return the finished cache folder for ``components`` under ``root``, or raise :class:`CacheError` (one line).
+
+    The message says what to do: build it, resume an incomplete build, or which settings differ from the
+    caches that exist (the nearest one is named).
+    """
+    root = Path(root)
+    fingerprint = cache_fingerprint(components)
+    directory = root / fingerprint
+    if directory.is_dir():
+        TeacherCacheReader(directory, components)  # validates meta, components and file sizes
+        return directory
+    partial = root / f"{fingerprint}.partial"
+    if partial.is_dir():
+        done = (_read_json(partial / "progress.json") or {}).get("windows_done", 0)
+        raise CacheError(f"{partial}: the teacher cache for this run is incomplete ({done} of "
+                         f"{components['tokens']['windows']} windows); resume it with {BUILD_HINT}")
+    others = []
+    for meta_path in sorted(root.glob("*/meta.json")) if root.is_dir() else []:
+        meta = _read_json(meta_path)
+        if meta and isinstance(meta.get("components"), dict):
+            others.append((len(differences(meta["components"], components)), meta_path.parent, meta["components"]))
+    if not others:
+        raise CacheError(f"{directory}: no teacher cache for this run (fingerprint {fingerprint}); build it with {BUILD_HINT}")
+    _, nearest, found = min(others, key=lambda item: item[0])
+    raise CacheError(
+        f"{directory}: no teacher cache for this run; the nearest, {nearest}, was made with other settings "
+        f"(cache ≠ run: {'; '.join(differences(found, components))}); build one for this run with {BUILD_HINT}"
+    )
+
+
+class TeacherCacheReader:
+    """The finished cache in ``directory``; item ``w`` is window ``w``'s entries as tensors.
+
+    ``reader[w]`` → ``{"teacher_ids": int64 (T, k), "teacher_probs": float32 (T, k), "teacher_neg_entropy":
+    float32 (T,)}``. The memmaps open lazily in the reading process (DataLoader workers open their own) and
+    are never pickled. Raises :class:`CacheError` naming the file when ``meta.json`` is missing or not ours,
+    when ``expected`` components are given and differ, or when a file's size does not match.
+    """
+
+    def __init__(self, directory: str | os.PathLike, expected: Optional[dict] = None):
+        self.directory = Path(directory)
+        meta = _read_json(self.directory / "meta.json")
+        if meta is None or meta.get("format_version") != FORMAT_VERSION or meta.get("method") not in VALUE_DTYPES:
+            raise CacheError(f"{self.directory / 'meta.json'}: missing or not a teacher cache of format "
+                             f"{FORMAT_VERSION}; rebuild it with {BUILD_HINT}")
+        try:
+            self.components: dict = meta["components"]
+            self.method: str = meta["method"]
+            self.k, self.windows, self.seq_len = int(meta["k"]), int(meta["windows"]), int(meta["seq_len"])
+            self.scale = float(meta["value_scale"])
+            fingerprint = meta["fingerprint"]
+        except (KeyError, TypeError, ValueError) as error:
+            raise CacheError(f"{self.directory / 'meta.json'}: malformed ({error!r}); rebuild it with {BUILD_HINT}") from None
+        if fingerprint != cache_fingerprint(self.components):
+            raise CacheError(f"{self.directory / 'meta.json'}: its settings do not match its fingerprint (edited?); "
+                             f"rebuild it with {BUILD_HINT}")
+        if expected is not None and self.components != expected:
+            raise CacheError(f"{self.directory}: made with other settings (cache ≠ run: "
+                             f"{'; '.join(differences(self.components, expected))}); build one for this run with {BUILD_HINT}")
+        self.meta = meta
+        self._shapes = _shapes(self.windows, self.seq_len, self.k, self.method)
+        for name, (dtype, shape) in self._shapes.items():
+            path = self.directory / name
+            size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            if not path.is_file() or path.stat().st_size != size:
+                raise CacheError(f"{path}: missing or truncated (expected {size:,} bytes); rebuild with {BUILD_HINT}")
+        self._maps: Optional[dict[str, np.memmap]] = None
+
+    def __len__(self) -> int:
+        return self.windows
+
+    def _open(self) -> dict[str, np.memmap]:
+        if self._maps is None:
+            self._maps = {name: np.memmap(self.directory / name, dtype=dtype, mode="r", shape=shape)
+                          for name, (dtype, shape) in self._shapes.items()}
+        return self._maps
+
+    def __getitem__(self, window: int) -> dict[str, torch.Tensor]:
+        maps = self._open()
+        probs = maps["probs.bin"][window].astype(np.float32)  # (T, k)
+        if self.scale != 1.0:
+            probs /= self.scale
+        return {
+            "teacher_ids": torch.from_numpy(maps["ids.bin"][window].astype(np.int64)),  # (T, k)
+            "teacher_probs": torch.from_numpy(probs),
+            "teacher_neg_entropy": torch.from_numpy(np.array(maps["neg_entropy.bin"][window], dtype=np.float32)),  # (T,)
+        }
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_maps"] = None
+        return state
+
+
+class TeacherCacheWriter:
+    """Create or resume the build of the cache for ``components`` under ``root`` (one process at a time).
+
+    ``windows_done`` tells where to continue. :meth:`write` fills windows, :meth:`commit` makes them durable
+    (memmaps flushed, then ``progress.json`` written atomically), :meth:`finish` writes ``meta.json`` and
+    renames the folder into place. Raises :class:`CacheError` when the cache already exists, or another
+    process holds the build's lock. ``info`` (how it is built) goes into ``meta.json``; a resumed build keeps
+    the ``info`` it started with (returned as :attr:`info`).
+    """
+
+    def __init__(self, root: str | os.PathLike, components: dict, info: dict):
+        method, k, tokens = components["method"], int(components["k"]), components["tokens"]
+        self.fingerprint = cache_fingerprint(components)
+        self.final = Path(root) / self.fingerprint
+        if self.final.exists():
+            raise CacheError(f"{self.final}: the teacher cache for these settings exists already")
+        self.partial = Path(root) / f"{self.fingerprint}.partial"
+        self.partial.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.partial / "lock", "a+")  # noqa: SIM115 - held until finish()
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise CacheError(f"{self.partial}: another cache-teachers is building this cache") from None
+        self.components, self.method, self.k = components, method, k
+        self.windows, self.seq_len = int(tokens["windows"]), int(tokens["seq_len"])
+        progress = _read_json(self.partial / "progress.json")
+        if progress and progress.get("fingerprint") == self.fingerprint:
+            self.windows_done, self.info = int(progress["windows_done"]), progress.get("info", info)
+        else:
+            self.windows_done, self.info = 0, info
+        self._maps = {}
+        for name, (dtype, shape) in _shapes(self.windows, self.seq_len, k, method).items():
+            path = self.partial / name
+            size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            if not path.is_file() or path.stat().st_size != size:
+                self.windows_done = 0  # a file of the wrong size cannot hold committed windows
+                with open(path, "wb") as handle:
+                    handle.truncate(size)  # sparse zeros
+            self._maps[name] = np.memmap(path, dtype=dtype, mode="r+", shape=shape)
+
+    def write(self, start: int, ids: np.ndarray, probs: np.ndarray, neg_entropy: np.ndarray) -> None:
+        """Store windows ``start … start+n-1``: ``ids`` (n, T, k) uint16, ``probs`` (n, T, k), ``neg_entropy`` (n, T)."""
+        end = start + len(ids)
+        self._maps["ids.bin"][start:end] = ids
+        self._maps["probs.bin"][start:end] = probs
+        self._maps["neg_entropy.bin"][start:end] = neg_entropy
+
+    def commit(self, windows_done: int) -> None:
+        """Make windows ``0 … windows_done-1`` durable: flush the memmaps, then record the count atomically."""
+        for memmap in self._maps.values():
+            memmap.flush()
+        atomic_write_json(self.partial / "progress.json",
+                          {"fingerprint": self.fingerprint, "windows_done": windows_done, "info": self.info})
+        self.windows_done = windows_done
+
+    def finish(self) -> Path:
+        """Write ``meta.json`` and rename the finished folder into place; returns it."""
+        if self.windows_done != self.windows:
+            raise CacheError(f"{self.partial}: only {self.windows_done} of {self.windows} windows are done")
+        self.commit(self.windows)
+        self._maps = {}
+        scale = float(self.k) if self.method == "sample" else 1.0
+        meta = {
+            "format_version": FORMAT_VERSION, "fingerprint": self.fingerprint, "components": self.components,
+            "method": self.method, "k": self.k, "windows": self.windows, "seq_len": self.seq_len,
+            "value_dtype": VALUE_DTYPES[self.method], "value_scale": scale,
+            "bytes_per_token": bytes_per_token(self.method, self.k), **self.info,
+        }
+        atomic_write_json(self.partial / "meta.json", meta)
+        os.replace(self.partial, self.final)
+        with contextlib.suppress(OSError):
+            (self.final / "progress.json").unlink()
+            (self.final / "lock").unlink()
+        self.close()
+        return self.final
+
+    def close(self) -> None:
+        """Release the lock (the partial build stays, to be resumed)."""
+        if not self._lock.closed:
+            self._lock.close()
