@@ -75,6 +75,8 @@ def random_windows(count: int, seq_len: int, vocab: int):
             return count
 
         def __getitem__(self, index: int) -> dict:
+            if not 0 <= index < count:
+                raise IndexError(index)  # ends iteration over the dataset
             tokens = torch.randint(0, vocab, (seq_len,), generator=torch.Generator().manual_seed(index))  # (T,)
             return {"input_ids": tokens, "labels": tokens}
 

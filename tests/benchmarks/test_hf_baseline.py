@@ -83,7 +83,7 @@ def first_step(role: str, accumulation: int, teachers: list[str], scratch: Path)
     return captured["ours"], captured["theirs"], float(expected_loss), output.training_loss
 
 
-@pytest.mark.parametrize("accumulation", [1, 3])
+@pytest.mark.parametrize("accumulation", [1, 2])
 @pytest.mark.parametrize("role", ["teacher", "distill"])
 def test_the_baseline_takes_the_same_first_step_as_ours(role, accumulation, teachers, tmp_path):
     ours, theirs, our_loss, their_loss = first_step(role, accumulation, teachers, tmp_path)
