@@ -12,7 +12,7 @@ manual, "Memory Allocation Tunables" and ``mallopt(3)``); the price is a higher 
 by one step stays with the process for the next).
 
 :func:`tune_malloc` is called once at the start of ``python -m babylm`` (every command, so the quick start's
-stages get it too) and by the test suite's ``conftest.py``. It does nothing when the C library is not glibc,
+stages get it too). It does nothing when the C library is not glibc,
 when ``BABYLM_MALLOPT=0`` (the opt-out), or when the environment already sets one of glibc's own ``MALLOC_*``
 variables (the user's choice wins).
 """

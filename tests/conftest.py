@@ -13,10 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from babylm.allocator import tune_malloc
-
-tune_malloc()  # as `python -m babylm` does: the in-process Lightning fits reuse their large blocks (BABYLM_MALLOPT=0: off)
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SHARED_CASES = REPO_ROOT.parent / "shared" / "cases"
