@@ -12,6 +12,8 @@ import importlib
 import sys
 from typing import Sequence
 
+from babylm.allocator import tune_malloc
+
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
 
 # command → (module, function, one-line summary); each function takes argv (list[str]) and returns an exit code.
@@ -57,6 +59,7 @@ def lightning_main(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``argv`` (default ``sys.argv[1:]``) to a training or project command; returns an exit code."""
+    tune_malloc()  # glibc: reuse large blocks instead of mmap/munmap per tensor (babylm/allocator.py)
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())

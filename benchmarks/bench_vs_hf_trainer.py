@@ -8,13 +8,18 @@ Run: ``python benchmarks/bench_vs_hf_trainer.py --help``. Typical uses:
 For each role — ``teacher`` (a teacher config) and ``distill`` (the student config with its teachers) — and
 each implementation — ``babylm`` (:class:`CausalLM` / :class:`DistillationStudent` under a Lightning
 ``Trainer``) and ``hf-trainer`` (:mod:`hf_baseline`: ``transformers.Trainer`` and the reference work's
-``DistillationTrainer``) — one subprocess trains ``--warmup + --steps`` optimizer steps on the same random
+``DistillationTrainer``) — a subprocess trains ``--warmup + --steps`` optimizer steps on the same random
 token windows, with the same model configs, effective batch, micro-batch, sequence length, learning rate
 schedule and precision (read from the YAML through our CLI parser). Teachers are built from the teacher
 configs with random weights and saved as HF directories in a temporary folder. Only the last ``--steps``
 steps are timed; tokens/s counts the student's (or teacher's) training tokens. Peak memory: the CUDA
-allocator's peak on a GPU, the process's peak RSS on a CPU. Prints a machine line and a Markdown table.
-Writes nothing outside a temporary directory.
+allocator's peak on a GPU, the process's peak RSS on a CPU.
+
+Paired repeats: a role's sides run in turn, ``--pairs`` rounds (teacher: baseline, ours; distillation: baseline,
+ours on the baseline's objective ``legacy_batch_sum``, ours on our default ``token_mean``), and each of our runs
+is divided by the baseline run of its round; the table gives each side's median and the median ratio with its
+min–max (:func:`harness.paired_ratio`). Prints a machine line with the load average, progress on stderr, and a
+Markdown table. Writes nothing outside a temporary directory.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import lightning_step_clock, machine_line, measure_in_child  # noqa: E402  (benchmarks/harness.py)
+from harness import (MIN_PAIRS, alternate, lightning_step_clock, load_average, machine_line, measure_in_child,  # noqa: E402
+                     median, paired_ratio)
 
 TINY = {"teacher": "configs/tiny/teacher_llama.yaml", "distill": "configs/tiny/distill.yaml",
         "teachers": ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]}
@@ -75,6 +81,8 @@ def random_windows(count: int, seq_len: int, vocab: int):
             return count
 
         def __getitem__(self, index: int) -> dict:
+            if not 0 <= index < count:
+                raise IndexError(index)  # ends iteration over the dataset
             tokens = torch.randint(0, vocab, (seq_len,), generator=torch.Generator().manual_seed(index))  # (T,)
             return {"input_ids": tokens, "labels": tokens}
 
@@ -82,8 +90,12 @@ def random_windows(count: int, seq_len: int, vocab: int):
 
 
 def measure(role: str, implementation: str, sizes: dict, steps: int, warmup: int, vocab: int, device: str,
-            precision: str | None, micro_batch: int | None) -> dict:
-    """Train one (role, implementation) pair for ``warmup + steps`` optimizer steps; returns its measurements."""
+            precision: str | None, micro_batch: int | None, reduction: str | None = None) -> dict:
+    """Train one (role, implementation) for ``warmup + steps`` optimizer steps; returns its measurements.
+
+    ``reduction`` overrides our distillation's KL reduction (``legacy_batch_sum`` is the baseline's objective);
+    the baseline has only its own.
+    """
     import torch
 
     cfg = read_config(sizes[role])
@@ -91,70 +103,115 @@ def measure(role: str, implementation: str, sizes: dict, steps: int, warmup: int
     micro = micro_batch or cfg.data.micro_batch_size or batch
     precision = precision or (cfg.trainer.precision if device == "cuda" else "32-true")
     args = cfg.model.init_args
+    if role == "distill" and implementation == "babylm":
+        reduction = reduction or args.reduction
+    elif role == "distill":
+        reduction = "legacy_batch_sum"  # what the reference DistillationTrainer computes
     total = steps + warmup
     dataset = random_windows(total * batch, seq_len, vocab)
+    settings = dict(micro=micro, accumulation=batch // micro, steps=total, learning_rate=args.learning_rate,
+                    warmup=min(args.warmup_steps, warmup), weight_decay=args.weight_decay, precision=precision,
+                    device=device)
     with tempfile.TemporaryDirectory() as scratch:
         teachers = save_random_teachers(sizes["teachers"], vocab, Path(scratch)) if role == "distill" else []
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         if implementation == "hf-trainer":
-            seconds = _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch)
+            seconds = _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device,
+                                      vocab, scratch)
         else:
-            seconds = _run_lightning(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch)
+            clock = lightning_step_clock(warmup, total)
+            fit_babylm(babylm_module(cfg, teachers, vocab, reduction, settings), dataset, scratch=scratch,
+                       callbacks=[clock], **settings)
+            seconds = clock.seconds
     peak = (torch.cuda.max_memory_allocated() if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30
     return {"role": role, "implementation": implementation, "config": sizes[role], "precision": precision,
             "batch": batch, "micro": micro, "seq_len": seq_len, "alpha": getattr(args, "alpha", None),
-            "tokens_per_s": steps * batch * seq_len / seconds, "seconds_per_step": seconds / steps,
-            "peak_memory_gib": peak}
+            "reduction": reduction, "tokens_per_s": steps * batch * seq_len / seconds,
+            "seconds_per_step": seconds / steps, "peak_memory_gib": peak}
 
 
-def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
-    from transformers import Trainer
-
-    from babylm.export import load_hf_model
-    from babylm.models.build import build_model
-    from hf_baseline import DistillationTrainer, StepClock, training_arguments
-
-    args = cfg.model.init_args
-    model = build_model(model_config(cfg), vocab)
-    training_args = training_arguments(scratch + "/hf", batch, micro, total, args.learning_rate, min(args.warmup_steps, warmup),
-                                       args.weight_decay, precision, device)
-    clock = StepClock(warmup, steps)
-    if teachers:
-        # the same safe loader as our teachers: trust_remote_code=False, safetensors only, auto_map refused
-        teacher_models = [load_hf_model(t, what="teacher") for t in teachers]
-        trainer = DistillationTrainer(model=model, args=training_args, train_dataset=dataset, callbacks=[clock],
-                                      teachers=teacher_models, alpha=args.alpha, temperature=args.temperature)
-    else:
-        trainer = Trainer(model=model, args=training_args, train_dataset=dataset, callbacks=[clock])
-    trainer.train()
-    return clock.end - clock.start
-
-
-def _run_lightning(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
-    import lightning as L
-    from torch.utils.data import DataLoader
-
+def babylm_module(cfg, teachers: Sequence[str], vocab: int, reduction: str | None, settings: dict):
+    """Our LightningModule for a parsed config: :class:`DistillationStudent` when there are teachers, else :class:`CausalLM`."""
     from babylm.models.causal_lm import CausalLM
     from babylm.models.distill import DistillationStudent
 
     args = cfg.model.init_args
-    common = dict(config=model_config(cfg), vocab_size=vocab, learning_rate=args.learning_rate,
-                  weight_decay=args.weight_decay, warmup_steps=min(args.warmup_steps, warmup), schedule_steps=total)
+    common = dict(config=model_config(cfg), vocab_size=vocab, learning_rate=settings["learning_rate"],
+                  weight_decay=settings["weight_decay"], warmup_steps=settings["warmup"], schedule_steps=settings["steps"])
     if teachers:
-        module = DistillationStudent(teachers=teachers, alpha=args.alpha, temperature=args.temperature,
-                                     reduction=args.reduction, **common)
-    else:
-        module = CausalLM(**common)
+        return DistillationStudent(teachers=teachers, alpha=args.alpha, temperature=args.temperature,
+                                   reduction=reduction, **common)
+    return CausalLM(**common)
 
-    clock = lightning_step_clock(warmup, total)
-    trainer = L.Trainer(accelerator=device, devices=1, precision=precision, max_steps=total,
-                        accumulate_grad_batches=batch // micro, gradient_clip_val=1.0, logger=False,
+
+def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
+    """Train the baseline on a parsed config for ``total`` optimizer steps; returns the seconds of the last ``steps``."""
+    from babylm.models.build import build_model
+    from hf_baseline import StepClock
+
+    args = cfg.model.init_args
+    clock = StepClock(warmup, steps)
+    extra = dict(alpha=args.alpha, temperature=args.temperature) if teachers else {}
+    fit_hf_trainer(build_model(model_config(cfg), vocab), dataset, teachers, micro=micro, accumulation=batch // micro,
+                   steps=total, learning_rate=args.learning_rate, warmup=min(args.warmup_steps, warmup),
+                   weight_decay=args.weight_decay, precision=precision, device=device, scratch=scratch,
+                   callbacks=[clock], **extra)
+    return clock.end - clock.start
+
+
+def fit_hf_trainer(model, dataset, teachers: Sequence[str], *, micro: int, accumulation: int, steps: int,
+                   learning_rate: float, warmup: int, weight_decay: float, precision: str, device: str, scratch: str,
+                   callbacks: Sequence = (), alpha: float = 0.5, temperature: float = 2.0, max_grad_norm: float = 1.0):
+    """The baseline side: train ``model`` with the HF ``Trainer`` (or the reference ``DistillationTrainer``).
+
+    Takes the HF model, a map-style dataset of ``{"input_ids", "labels"}`` windows, the teacher directories
+    (empty: a teacher run), the recipe (micro-batch, accumulation, optimizer steps, schedule, precision) and
+    ``TrainerCallback``s. Returns ``(trainer, TrainOutput)``.
+    """
+    from transformers import Trainer
+
+    from babylm.export import load_hf_model
+    from hf_baseline import DistillationTrainer, training_arguments
+
+    training_args = training_arguments(scratch + "/hf", micro * accumulation, micro, steps, learning_rate, warmup,
+                                       weight_decay, precision, device, max_grad_norm=max_grad_norm)
+    if teachers:
+        # the same safe loader as our teachers: trust_remote_code=False, safetensors only, auto_map refused
+        teacher_models = [load_hf_model(t, what="teacher") for t in teachers]
+        trainer = DistillationTrainer(model=model, args=training_args, train_dataset=dataset, callbacks=list(callbacks),
+                                      teachers=teacher_models, alpha=alpha, temperature=temperature)
+    else:
+        trainer = Trainer(model=model, args=training_args, train_dataset=dataset, callbacks=list(callbacks))
+    return trainer, trainer.train()
+
+
+def fit_babylm(module, dataset, *, micro: int, accumulation: int, steps: int, precision: str, device: str,
+               scratch: str, callbacks: Sequence = (), gradient_clip_val: float | None = 1.0, **unused):
+    """Our side: train ``module`` under a Lightning ``Trainer`` with the recipe's batch and clipping; returns the Trainer.
+
+    The learning rate, warm-up and weight decay are the module's own (see :func:`babylm_module`); the other
+    keywords of :func:`fit_hf_trainer` are accepted and ignored, so both sides take the same settings.
+    """
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    trainer = L.Trainer(accelerator=device, devices=1, precision=precision, max_steps=steps,
+                        accumulate_grad_batches=accumulation, gradient_clip_val=gradient_clip_val, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[clock], default_root_dir=scratch, limit_val_batches=0)
+                        callbacks=list(callbacks), default_root_dir=scratch, limit_val_batches=0)
     trainer.fit(module, train_dataloaders=DataLoader(dataset, batch_size=micro, shuffle=True, num_workers=0))
-    return clock.seconds
+    return trainer
+
+
+# the sides of each row, run in turn (A B A B … / A B C A B C …); the first is the baseline every ratio divides by
+ROWS = {
+    "teacher": [("hf-trainer", None), ("babylm", None)],
+    "distill": [("hf-trainer", None), ("babylm", "legacy_batch_sum"), ("babylm", "token_mean")],
+}
+LABELS = {None: "", "legacy_batch_sum": " — same objective (`legacy_batch_sum`)",
+          "token_mean": " — our default (`token_mean`)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,18 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python benchmarks/bench_vs_hf_trainer.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference", action="store_true", help="reference sizes (Llama-360M teacher; 58M student from 360M + 705M teachers); needs a GPU")
     parser.add_argument("--roles", default="teacher,distill", help="comma-separated: teacher, distill (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps first (default: %(default)s)")
+    parser.add_argument("--pairs", type=int, default=MIN_PAIRS, help=f"rounds of the sides in turn, at least {MIN_PAIRS} (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=5, help="timed optimizer steps per run (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed optimizer steps first (default: %(default)s)")
     parser.add_argument("--vocab", type=int, default=16_000, help="vocabulary size (default: %(default)s)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
     parser.add_argument("--precision", default=None, help="override (default: the config's on GPU, 32-true on CPU)")
     parser.add_argument("--micro-batch", type=int, default=None, help="override the configs' micro-batch size")
     parser.add_argument("--one", nargs=2, metavar=("ROLE", "IMPL"), help=argparse.SUPPRESS)  # child process
+    parser.add_argument("--reduction", default=None, help=argparse.SUPPRESS)  # child process: our KL reduction
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run every (role, implementation) pair in its own subprocess and print the table; returns an exit code."""
+    """Run each role's sides in turn, each run in its own subprocess, and print the table; returns an exit code."""
     args = build_parser().parse_args(argv)
     import torch
 
@@ -182,28 +241,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.one:
         role, implementation = args.one
         print(json.dumps(measure(role, implementation, sizes, args.steps, args.warmup, args.vocab, device,
-                                 args.precision, args.micro_batch)))
+                                 args.precision, args.micro_batch, args.reduction)))
         return 0
-    print(machine_line())
-    print(f"steps timed: {args.steps} (after {args.warmup} untimed), vocab {args.vocab:,}")
-    print("| role | implementation | config | precision | batch (micro) | tokens/s | s/step | peak memory GiB |")
-    print("|---|---|---|---|---|---:|---:|---:|")
-    status = 0
+    if args.pairs < MIN_PAIRS:
+        print(f"error: --pairs {args.pairs}: at least {MIN_PAIRS} pairs are needed for a median ratio", file=sys.stderr)
+        return 2
+    print(machine_line(extra=load_average()))
+    print(f"{args.pairs} rounds of the sides in turn, each run its own process; {args.steps} steps timed after "
+          f"{args.warmup} untimed; vocab {args.vocab:,}")
+    table = ["| role | implementation | config | precision | batch (micro) | tokens/s (median) | peak memory GiB (median) "
+             "| ours / baseline tokens/s: median [min–max] |", "|---|---|---|---|---|---:|---:|---|"]
     for role in args.roles.split(","):
-        for implementation in ("babylm", "hf-trainer"):
-            child = [__file__, "--one", role, implementation, "--steps", str(args.steps),
-                     "--warmup", str(args.warmup), "--vocab", str(args.vocab), "--device", device]
-            child += ["--reference"] if args.reference else []
-            child += ["--precision", args.precision] if args.precision else []
-            child += ["--micro-batch", str(args.micro_batch)] if args.micro_batch else []
-            r, error = measure_in_child(child, REPO)
-            if r is None:
-                print(f"| {role} | {implementation} | failed: {error} |")
-                status = 2
-                continue
-            print(f"| {role} | {implementation} | `{r['config']}` | {r['precision']} | {r['batch']} ({r['micro']}) | "
-                  f"{r['tokens_per_s']:,.0f} | {r['seconds_per_step']:.3f} | {r['peak_memory_gib']:.2f} |", flush=True)
-    return status
+        def side(implementation: str, reduction: str | None, role: str = role):
+            def run() -> dict:
+                child = [__file__, "--one", role, implementation, "--steps", str(args.steps), "--warmup", str(args.warmup),
+                         "--vocab", str(args.vocab), "--device", device]
+                child += ["--reference"] if args.reference else []
+                child += ["--precision", args.precision] if args.precision else []
+                child += ["--micro-batch", str(args.micro_batch)] if args.micro_batch else []
+                child += ["--reduction", reduction] if reduction else []
+                result, error = measure_in_child(child, REPO)
+                if result is None:
+                    raise SystemExit(f"{role} {implementation} failed: {error}")
+                return result
+            return run
+
+        def progress(round_index: int, side_index: int, r: dict) -> None:
+            print(f"  {role} round {round_index + 1}: {r['implementation']} {r['reduction'] or ''} "
+                  f"{r['tokens_per_s']:,.0f} tokens/s", file=sys.stderr, flush=True)
+
+        runs = alternate([side(*s) for s in ROWS[role]], args.pairs, progress)
+        baseline = [r["tokens_per_s"] for r in runs[0]]
+        for (implementation, reduction), results in zip(ROWS[role], runs):
+            first = results[0]
+            speed = [r["tokens_per_s"] for r in results]
+            ratio = "baseline" if results is runs[0] else str(paired_ratio(speed, baseline))
+            table.append(f"| {role} | {implementation}{LABELS[reduction]} | `{first['config']}` | {first['precision']} | "
+                         f"{first['batch']} ({first['micro']}) | {median(speed):,.0f} | "
+                         f"{median([r['peak_memory_gib'] for r in results]):.2f} | {ratio} |")
+    print("\n".join(table))
+    print(f"after: {load_average()}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
-"""What the benchmark scripts share: the machine line, a Lightning step clock, and measuring in a child process.
+"""What the benchmark scripts share: the machine line, a Lightning step clock, measuring in a child process,
+and paired repeats (A B A B …) summarised as a median ratio with its min–max.
 
 Imported by the scripts beside it (``from harness import machine_line``). Importing it imports neither
 torch nor Lightning, so data-pipeline benchmarks stay light.
+
+Why pairs: on a shared machine the speed drifts by 2× and more within minutes, so two sides measured once
+each, one after the other, cannot be ranked. Alternating them and taking the ratio pair by pair cancels the
+drift that both sides of a pair share; the median of at least 5 such ratios is the figure to quote, and its
+min–max says how noisy the machine was.
 """
 
 from __future__ import annotations
@@ -9,11 +15,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, TypeVar
+
+T = TypeVar("T")
+MIN_PAIRS = 5  # fewer pairs than this cannot give a median that one slow or lucky run does not move
 
 
 def cpu_model() -> str:
@@ -32,6 +43,14 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def load_average() -> str:
+    """Return the 1-minute load average and the core count, e.g. ``"load 0.42 on 2 cores"`` (``"load n/a"``)."""
+    try:
+        return f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    except OSError:
+        return "load n/a"
 
 
 def gpu_name() -> str:
@@ -97,3 +116,53 @@ def measure_in_child(argv: Sequence[str], cwd: Path) -> tuple[Optional[dict], st
     if done.returncode != 0 or not lines:
         return None, (done.stderr.strip().splitlines() or ["?"])[-1]
     return json.loads(lines[-1]), ""
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Pair-by-pair ratios ``a_i / b_i`` of paired repeats: their median and spread.
+
+    ``median`` is the figure to quote; ``low``–``high`` the smallest and largest pair's ratio; ``pairs`` how
+    many pairs there were.
+    """
+
+    median: float
+    low: float
+    high: float
+    pairs: int
+
+    def __str__(self) -> str:
+        return f"{self.median:.2f}× [{self.low:.2f}–{self.high:.2f}] (n = {self.pairs})"
+
+
+def paired_ratio(a: Sequence[float], b: Sequence[float]) -> Ratio:
+    """Summarise paired measurements: ``a[i] / b[i]`` for each pair, their median, min and max.
+
+    Takes two equally long sequences of positive numbers (run ``i`` of A and run ``i`` of B, taken one after
+    the other); raises ``ValueError`` when their lengths differ or they are empty.
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired_ratio: need equally many runs of each side, got {len(a)} and {len(b)}")
+    ratios = [x / y for x, y in zip(a, b)]
+    return Ratio(statistics.median(ratios), min(ratios), max(ratios), len(ratios))
+
+
+def alternate(sides: Sequence[Callable[[], T]], pairs: int, on_result: Optional[Callable[[int, int, T], None]] = None) -> list[list[T]]:
+    """Run the ``sides`` in turn, ``pairs`` rounds (A B A B … or A B C A B C …); returns each side's results.
+
+    ``on_result(round, side index, result)`` is called after every run (to print progress). Returns
+    ``[[side 0's results…], [side 1's results…], …]``, each ``pairs`` long, in round order.
+    """
+    results: list[list[T]] = [[] for _ in sides]
+    for round_index in range(pairs):
+        for side_index, side in enumerate(sides):
+            result = side()
+            results[side_index].append(result)
+            if on_result is not None:
+                on_result(round_index, side_index, result)
+    return results
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of ``values`` (the figure quoted for one side of paired repeats)."""
+    return statistics.median(values)

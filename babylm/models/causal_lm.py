@@ -10,7 +10,8 @@ What it does:
 * next-token cross-entropy (:func:`babylm.models.losses.causal_lm_loss`) through the overridable
   :meth:`CausalLM.compute_loss` hook — :class:`babylm.models.distill.DistillationStudent` overrides only that;
 * AdamW with decoupled weight decay over ``self.model`` only, in two parameter groups (no decay on biases,
-  norms and input embeddings unless configured otherwise);
+  norms and input embeddings unless configured otherwise), in torch's fused implementation where it can run
+  (see :func:`adamw`);
 * a linear warm-up then cosine decay of the learning rate, stepped once per optimizer step;
 * logs ``train/loss``, ``train/ppl``, ``train/lr``, ``train/tokens_per_s``, ``train/tokens_seen``,
   ``train/words_seen`` and, per validation run, ``val/loss`` and ``val/ppl``; the training losses are means
@@ -76,6 +77,27 @@ def weight_decay_groups(model: nn.Module, weight_decay: float, no_decay: Sequenc
             (exempt if skip else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
+
+
+# the devices torch 2.13's fused AdamW kernels run on (torch/utils/_foreach_utils.py,
+# _get_fused_kernels_supported_devices); any other device gets torch's own default (foreach where it can)
+FUSED_ADAMW_DEVICES = ("cpu", "cuda", "xpu", "mps")
+
+
+def adamw(groups: list[dict], mixed_precision: bool = False, **hyper) -> torch.optim.AdamW:
+    """``torch.optim.AdamW`` over ``groups`` in the fastest implementation that can run here.
+
+    Fused (one kernel over all parameters, what ``transformers.Trainer`` uses by default) when every parameter
+    is a floating-point tensor on a device with fused kernels (:data:`FUSED_ADAMW_DEVICES`) and the Trainer does
+    not run mixed precision; otherwise torch's default, which is the multi-tensor ``foreach`` implementation on
+    CUDA. Lightning refuses gradient clipping with a fused optimizer under ``*-mixed`` precision (its AMP plugin
+    expects to unscale gradients itself), hence the exception. ``hyper`` are AdamW's keyword arguments (``lr``,
+    ``betas``, ``eps``). All implementations compute the same update (torch.optim.AdamW docs); a test checks it
+    against the for-loop one.
+    """
+    params = [p for group in groups for p in group["params"]]
+    fused = not mixed_precision and all(p.is_floating_point() and p.device.type in FUSED_ADAMW_DEVICES for p in params)
+    return torch.optim.AdamW(groups, fused=fused or None, **hyper)
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
@@ -299,7 +321,8 @@ class CausalLM(L.LightningModule):
         """AdamW over ``self.model`` (frozen teachers of a subclass stay out) with warm-up + cosine per step."""
         hp = self.hparams
         groups = weight_decay_groups(self.model, hp.weight_decay, hp.no_weight_decay)
-        optimizer = torch.optim.AdamW(groups, lr=hp.learning_rate, betas=tuple(hp.betas), eps=hp.eps)
+        mixed = self._trainer is not None and str(self.trainer.precision).endswith("-mixed")
+        optimizer = adamw(groups, mixed, lr=hp.learning_rate, betas=tuple(hp.betas), eps=hp.eps)
         total, warmup, floor = self.total_schedule_steps(), int(hp.warmup_steps), float(hp.min_lr_ratio)
 
         def multiplier(step: int) -> float:

@@ -14,7 +14,7 @@ from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.models.build import ModelConfig, build_model
 from babylm.models.callbacks import (DEFAULT_MILESTONES_MILLIONS, STRICT_MILESTONES_MILLIONS, WordMilestoneCheckpoint,
                                      crossed_milestones, milestone_label, revision_name)
-from babylm.models.causal_lm import CausalLM, warmup_cosine, weight_decay_groups
+from babylm.models.causal_lm import CausalLM, adamw, warmup_cosine, weight_decay_groups
 from tests.models.teacher_fixtures import fit_argv, run_cli
 
 STEPS, BATCH, SEQ, WARMUP, LR = 40, 8, 128, 5, 2e-3
@@ -213,6 +213,46 @@ def test_optimizer_covers_only_the_wrapped_model():
     in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
     assert in_optimizer == {id(p) for p in module.model.parameters()}
     assert module.hparams.config == {**module.hparams.config, "arch": "llama"}  # plain dict, not a dataclass
+
+
+def test_fused_adamw_takes_the_steps_of_plain_adamw():
+    """Our optimizer (fused on CPU) and torch's for-loop AdamW give the same weights after a few steps."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="llama", hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32), 50)
+    twin = build_model(ModelConfig(arch="llama", hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32), 50)
+    twin.load_state_dict(model.state_dict())
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    hyper = dict(lr=1e-2, betas=(0.9, 0.95), eps=1e-8)
+    ours = adamw(weight_decay_groups(model, 0.1, ["bias", "norm"]), **hyper)
+    plain = torch.optim.AdamW(weight_decay_groups(twin, 0.1, ["bias", "norm"]), foreach=False, fused=False, **hyper)
+    assert ours.defaults["fused"] is True  # a CPU has fused AdamW kernels in torch 2.13
+    for step in range(3):
+        for net in (model, twin):
+            for index, param in enumerate(net.parameters()):
+                param.grad = torch.randn(param.shape, generator=torch.Generator().manual_seed(100 * step + index))
+        ours.step()
+        plain.step()
+    for (name, mine), theirs in zip(model.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6, msg=name)
+    moved = [not torch.allclose(p, start[n]) for n, p in model.named_parameters()]
+    assert all(moved)  # every parameter took real steps (weight decay and updates), not a no-op that agrees
+
+
+@pytest.mark.parametrize(("precision", "fused"), [("32-true", True), ("bf16-mixed", None)])
+def test_adamw_is_fused_unless_lightning_clips_under_mixed_precision(precision, fused, tmp_path):
+    """Lightning refuses gradient clipping with a fused optimizer under ``*-mixed``: there we keep torch's default."""
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    module = CausalLM(ModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32), vocab_size=50,
+                      schedule_steps=2, warmup_steps=0)
+    windows = [{"input_ids": torch.randint(0, 50, (12,))} for _ in range(4)]
+    trainer = L.Trainer(accelerator="cpu", precision=precision, max_steps=2, gradient_clip_val=1.0, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        default_root_dir=tmp_path, limit_val_batches=0)
+    trainer.fit(module, DataLoader(windows, batch_size=2))
+    assert trainer.global_step == 2
+    assert trainer.optimizers[0].defaults["fused"] is fused
 
 
 def test_validation_loss_is_a_mean_over_windows_not_batches(tmp_path):
