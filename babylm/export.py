@@ -33,6 +33,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from babylm.arguments import CommandParser
 from babylm.hf_guard import UnsafeFolderError, refuse_remote_code, require_safetensors
 from babylm.models.build import ModelConfig, build_model
 from babylm.outputs import OutputError, check_replaceable, replace_folder, write_manifest
@@ -368,7 +369,7 @@ def max_positions(model) -> int | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m babylm export``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm export",
         description="Turn a Lightning checkpoint into a Hugging Face directory (safetensors + tokenizer) that "
         "AutoModelForCausalLM and AutoTokenizer load.",
