@@ -2,7 +2,7 @@
 
 A numeric option whose bad values are meaningless (``--limit -1``, ``--seq-len 0``, ``--vocab-size -5``) gets
 one of the types below, so argparse refuses it before any work starts and names the option:
-``python -m babylm evaluate: error: argument --limit: -1 is not a positive integer (1 or more); see --help``
+``babylm evaluate: error: argument --limit: -1 is not a positive integer (1 or more); see --help``
 (exit code 2). :class:`CommandParser` keeps every argparse error to that one line (argparse prints the whole
 usage block first). Used by the project's own commands (``python -m babylm <command>``) and the stage
 modules that ``scripts/`` run; nothing to run on its own.
@@ -18,8 +18,11 @@ class CommandParser(argparse.ArgumentParser):
     """An ``argparse.ArgumentParser`` whose usage errors are one line on stderr (exit code 2)."""
 
     def error(self, message: str):  # noqa: D401 (argparse's hook)
-        """Print ``<prog>: error: <message>; see --help`` on stderr and exit with code 2."""
-        self.exit(2, f"{self.prog}: error: {message}; see --help\n")
+        """Print ``<prog>: error: <message>; see --help`` on stderr and exit with code 2.
+
+        ``prog`` loses its ``python -m`` (``babylm evaluate: error: …``, as the commands' own errors read).
+        """
+        self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message}; see --help\n")
 
 
 def _number(text: str, kind: type, what: str):

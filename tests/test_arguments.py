@@ -44,7 +44,7 @@ def test_a_meaningless_number_is_one_line_naming_the_option(argv, option, capsys
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
-    assert err[0].startswith(f"python -m babylm {argv[0]}: error: argument {option}") and err[0].endswith("; see --help")
+    assert err[0].startswith(f"babylm {argv[0]}: error: argument {option}") and err[0].endswith("; see --help")
     assert list(tmp_path.iterdir()) == []
 
 
