@@ -25,60 +25,31 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message}; see --help\n")
 
 
-def _number(text: str, kind: type, what: str):
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-    return value
+def _checked(kind: type, what: str, accepts, name: str, doc: str):
+    """An argparse type: ``text`` → ``kind``, refused (``ArgumentTypeError``, "<text> is not <what>") unless finite
+    and ``accepts(value)``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if (isinstance(value, float) and not math.isfinite(value)) or not accepts(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+
+    parse.__name__ = parse.__qualname__ = name  # argparse names the type in some messages
+    parse.__doc__ = doc
+    return parse
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1 (counts, sizes, lengths)."""
-    value = _number(text, int, "a positive integer (1 or more)")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer (1 or more)")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer ≥ 0 (word budgets, seeds, a port where 0 means any)."""
-    value = _number(text, int, "an integer of 0 or more")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not an integer of 0 or more")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (timeouts, temperatures)."""
-    value = _number(text, float, "a number above 0")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a number above 0")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type: a finite number ≥ 0 (delays, latencies)."""
-    value = _number(text, float, "a number of 0 or more")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a number of 0 or more")
-    return value
-
-
-def open_fraction(text: str) -> float:
-    """argparse type: a number strictly between 0 and 1 (a share of the corpus)."""
-    value = _number(text, float, "a number between 0 and 1")
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1 (both excluded)")
-    return value
-
-
-def unit_fraction(text: str) -> float:
-    """argparse type: a number in (0, 1] (nucleus sampling mass)."""
-    value = _number(text, float, "a number in (0, 1]")
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
-    return value
-
+positive_int = _checked(int, "a positive integer (1 or more)", lambda v: v >= 1, "positive_int",
+                        "argparse type: an integer ≥ 1 (counts, sizes, lengths).")
+non_negative_int = _checked(int, "an integer of 0 or more", lambda v: v >= 0, "non_negative_int",
+                            "argparse type: an integer ≥ 0 (word budgets, a port where 0 means any).")
+positive_float = _checked(float, "a number above 0", lambda v: v > 0, "positive_float",
+                          "argparse type: a finite number > 0 (timeouts, temperatures).")
+non_negative_float = _checked(float, "a number of 0 or more", lambda v: v >= 0, "non_negative_float",
+                              "argparse type: a finite number ≥ 0 (delays, latencies).")
+open_fraction = _checked(float, "between 0 and 1 (both excluded)", lambda v: 0 < v < 1, "open_fraction",
+                         "argparse type: a number strictly between 0 and 1 (a share of the corpus).")
