@@ -138,3 +138,15 @@ def test_hub_repo_refuses_a_truncated_export(good_dir, tmp_path):
     with pytest.raises(HubError, match="model.safetensors: not a readable safetensors file"):
         model_files(directory)
     assert [p.name for p in model_files(good_dir)] == sorted(p.name for p in good_dir.iterdir() if not p.name.startswith("."))
+
+
+def test_a_damaged_teacher_folder_is_one_teachererror(good_dir, big_tokenizer, tmp_path):
+    from babylm.models.teachers import TeacherError, load_teacher
+
+    with pytest.raises(TeacherError, match="teacher: .*model.safetensors: not a readable safetensors file"):
+        load_teacher(damaged(good_dir, tmp_path, truncate), vocab_size=600)
+    oversized = tmp_path / "oversized"
+    shutil.copytree(good_dir, oversized)
+    save_hf_tokenizer(big_tokenizer, oversized)
+    with pytest.raises(TeacherError, match="tokenizer.json: the tokenizer has .* tokens but config.json's vocab_size is 600"):
+        load_teacher(oversized, vocab_size=600)
