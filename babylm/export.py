@@ -33,6 +33,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from babylm.arguments import CommandParser
 from babylm.hf_guard import UnsafeFolderError, refuse_remote_code, require_safetensors
 from babylm.models.build import ModelConfig, build_model
 from babylm.outputs import OutputError, check_replaceable, replace_folder, write_manifest
@@ -184,64 +185,163 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def check_model_folder(model_dir: str | os.PathLike, what: str = "") -> Path:
-    """Refuse, before anything is loaded, a folder that is no model or would run code; returns its Path.
+    """Refuse, before the weights are loaded, a folder that is no usable model or would run code; returns its Path.
 
-    Raises :class:`ExportError` (one line; ``what`` — ``teacher``… — prefixes it) when there is no
-    ``config.json``, when ``config.json``/``tokenizer_config.json`` has an ``auto_map`` (custom code), or
-    when there are no safetensors weights (pickle ``.bin`` only); see :mod:`babylm.hf_guard`.
+    Raises :class:`ExportError` (one line naming the file and what to do; ``what`` — ``teacher``… — prefixes
+    it) when there is no ``config.json``, when it is not JSON or lacks ``model_type``/``vocab_size``, when
+    ``config.json``/``tokenizer_config.json`` has an ``auto_map`` (custom code), when there are no safetensors
+    weights (pickle ``.bin`` only; see :mod:`babylm.hf_guard`), when a safetensors file's header is unreadable
+    (truncated, not safetensors), or when ``tokenizer.json`` is unreadable or has ids beyond ``vocab_size``
+    (they would index past the embedding: ``IndexError`` in scoring, silent garbage in sampling).
     """
+    return _checked_folder(model_dir, what)[0]
+
+
+def _checked_folder(model_dir: str | os.PathLike, what: str = "") -> tuple[Path, int]:
+    """:func:`check_model_folder`, also returning ``config.json``'s ``vocab_size``."""
+    from babylm.safe_json import read_json
+
     path = Path(model_dir)
     prefix = f"{what}: " if what else ""
-    if not (path / "config.json").is_file():
+    config_path = path / "config.json"
+    if not config_path.is_file():
         raise ExportError(
             f"{prefix}{path}: no config.json, so not an exported model directory; "
             "export a checkpoint first (python -m babylm export --help)"
         )
     try:
-        refuse_remote_code(path)
+        refuse_remote_code(path)  # also: config.json / tokenizer_config.json are JSON objects
         require_safetensors(path)
     except UnsafeFolderError as error:
         raise ExportError(f"{prefix}{error}") from error
-    return path
+    config = read_json(config_path)
+    for key in ("model_type", "vocab_size"):
+        if key not in config:
+            raise ExportError(f"{prefix}{config_path}: no {key!r}, so not a complete model config; re-export the model")
+    vocab_size = config["vocab_size"]
+    if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
+        raise ExportError(f"{prefix}{config_path}: vocab_size {vocab_size!r} is not a positive integer; re-export the model")
+    _check_safetensors_headers(path, prefix)
+    _check_tokenizer_fits(path, vocab_size, prefix)
+    return path, vocab_size
+
+
+def _check_safetensors_headers(path: Path, prefix: str) -> None:
+    """Raise :class:`ExportError` unless every safetensors file of ``path`` has a readable header that covers the
+    file (a truncated copy fails here; the tensors themselves are not read)."""
+    from safetensors import SafetensorError, safe_open
+
+    from babylm.safe_json import JsonError, read_json
+
+    single, index = path / "model.safetensors", path / "model.safetensors.index.json"
+    if single.is_file():
+        files = [single]
+    else:
+        try:
+            weight_map = read_json(index).get("weight_map")
+        except (JsonError, AttributeError) as error:
+            raise ExportError(f"{prefix}{index}: not a safetensors index ({error}); re-export the model") from None
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ExportError(f"{prefix}{index}: no weight_map; re-export the model")
+        files = [path / name for name in sorted(set(map(str, weight_map.values())))]
+    for file in files:
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                handle.keys()
+        except (SafetensorError, OSError) as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            raise ExportError(
+                f"{prefix}{file}: not a readable safetensors file ({reason}); it may be truncated or damaged: "
+                "copy it again or re-export the model"
+            ) from None
+
+
+def _check_tokenizer_fits(path: Path, vocab_size: int, prefix: str) -> None:
+    """Raise :class:`ExportError` when ``path/tokenizer.json`` cannot be read or has an id ≥ ``vocab_size``."""
+    from babylm.data.tokens.tokenizer_files import TokenizerError, load_tokenizer
+
+    file = path / "tokenizer.json"
+    if not file.is_file():
+        return  # some HF models keep only vocab files; load_exported checks the loaded tokenizer's size
+    try:
+        tokenizer = load_tokenizer(file)
+    except TokenizerError as error:
+        raise ExportError(f"{prefix}{error}; re-export the model") from None
+    _refuse_oversized_tokenizer(file, max(tokenizer.get_vocab(with_added_tokens=True).values(), default=-1) + 1,
+                                vocab_size, prefix)
+
+
+def _refuse_oversized_tokenizer(source: Path, size: int, vocab_size: int, prefix: str = "") -> None:
+    if size > vocab_size:
+        raise ExportError(
+            f"{prefix}{source}: the tokenizer has {size} tokens but config.json's vocab_size is {vocab_size}, so ids "
+            f"from {vocab_size} on have no embedding; put the tokenizer the model was trained with beside it "
+            "(re-export the model)"
+        )
 
 
 def load_hf_model(model_dir: str | os.PathLike, what: str = "model"):
     """Load the causal LM saved in ``model_dir`` in fp32, refusing what could run code; returns the model.
 
     ``what`` names the folder's role in messages (``model``, ``teacher``). Raises :class:`ExportError`
-    (one line) for a folder :func:`check_model_folder` refuses, or one transformers cannot build a model
-    from. Always ``trust_remote_code=False`` and safetensors only.
+    (one line) for a folder :func:`check_model_folder` refuses, one transformers cannot build a model
+    from, or one whose weights do not match ``config.json`` (a tensor missing or of another shape:
+    transformers would silently initialise it at random). Always ``trust_remote_code=False`` and
+    safetensors only.
     """
+    return _load_checked_model(check_model_folder(model_dir, what), what)
+
+
+def _load_checked_model(path: Path, what: str):
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
-    path = check_model_folder(model_dir, what)
     hf_logging.disable_progress_bar()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its multi-line load report; the mismatches are reported below in one line
     try:
-        return AutoModelForCausalLM.from_pretrained(
-            str(path), dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+        model, info = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=torch.float32, trust_remote_code=False, use_safetensors=True,
+            output_loading_info=True, ignore_mismatched_sizes=True,
         )
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ExportError(f"{what} {path}: cannot load the model ({message})") from error
+        raise ExportError(f"{what} {path}: cannot load the model ({message[:200]}); re-export the model") from error
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    problems = [f"{key} has shape {list(saved)} but config.json asks {list(wanted)}"
+                for key, saved, wanted in info.get("mismatched_keys") or ()]
+    problems += [f"{key} is missing" for key in sorted(info.get("missing_keys") or ())]
+    if problems:
+        more = f" and {len(problems) - 2} more" if len(problems) > 2 else ""
+        raise ExportError(
+            f"{what} {path}: the safetensors weights do not match config.json ({'; '.join(problems[:2])}{more}); "
+            "re-export the model"
+        )
+    return model
 
 
 def load_exported(model_dir: str | os.PathLike, device: str | torch.device = "cpu"):
     """Load the causal LM and tokenizer saved in ``model_dir``; returns ``(model, tokenizer)``.
 
     The model is fp32, in eval mode, on ``device``; the tokenizer is a transformers tokenizer. Raises
-    :class:`ExportError` when the directory holds no model or no tokenizer, or would run code
-    (:func:`check_model_folder`, before the tokenizer or the model is loaded).
+    :class:`ExportError` when the directory holds no model or no tokenizer, would run code, has damaged
+    files, or a tokenizer larger than the model's vocabulary (:func:`check_model_folder`, before the
+    tokenizer or the model is loaded), or weights that do not match its config (:func:`load_hf_model`).
     """
     from babylm.data.tokens.tokenizer_files import TokenizerError, load_hf_tokenizer
 
-    path = check_model_folder(model_dir)
+    path, vocab_size = _checked_folder(model_dir)
     try:
         tokenizer = load_hf_tokenizer(path)
     except (TokenizerError, OSError, ValueError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ExportError(f"{path}: cannot load the tokenizer ({message}); re-export the model") from error
-    model = load_hf_model(path)
+        if not isinstance(error, TokenizerError):
+            message = f"{path}: cannot load the tokenizer ({message})"
+        raise ExportError(f"{message}; re-export the model") from error
+    _refuse_oversized_tokenizer(path, len(tokenizer), vocab_size)
+    model = _load_checked_model(path, "model")
     model.to(torch.device(device) if isinstance(device, str) else device)
     model.eval()
     return model, tokenizer
@@ -269,7 +369,7 @@ def max_positions(model) -> int | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m babylm export``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm export",
         description="Turn a Lightning checkpoint into a Hugging Face directory (safetensors + tokenizer) that "
         "AutoModelForCausalLM and AutoTokenizer load.",

@@ -21,6 +21,7 @@ from typing import Sequence
 
 import torch
 
+from babylm.arguments import CommandParser
 from babylm.export import ExportError
 
 
@@ -143,7 +144,7 @@ def read_prompts_file(path: str | os.PathLike) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``generate`` command."""
     defaults = SamplingSettings()
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm generate",
         description="Continue prompts with an exported model; prints prompt + continuation, without special tokens.",
     )

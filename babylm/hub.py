@@ -34,6 +34,8 @@ import uuid
 from pathlib import Path
 from typing import Sequence
 
+from babylm.arguments import CommandParser
+
 _REVISION = re.compile(r"^chck_(?P<millions>\d+(?:\.\d+)?)M$")
 GITATTRIBUTES = "".join(f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n" for ext in ("safetensors", "bin", "pt", "ckpt"))
 
@@ -179,11 +181,20 @@ def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | 
 
 
 def branches(repo: Path) -> list[str]:
-    """The branches of a repository made by :func:`build_repo`: ``main`` first, then the milestones by words."""
+    """The branches of a repository made by :func:`build_repo`: ``main`` first, then the milestones by words.
+
+    Raises :class:`HubError` when ``repo`` is not the top folder of such a repository (a folder inside another
+    git repository would otherwise push that one's branches).
+    """
+    made_by = f"a folder made by python -m babylm hub-repo --run RUN --out {repo}"
+    if not repo.is_dir():
+        raise HubError(f"{repo}: no such folder; --push takes {made_by}")
+    if not (repo / ".git").is_dir():
+        raise HubError(f"{repo}: not a git repository (no .git folder); --push takes {made_by}")
     names = _git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
     milestones = sorted((float(m["millions"]), n) for n in names if (m := _REVISION.match(n)))
     if "main" not in names:
-        raise HubError(f"{repo}: no main branch; not a repository made by python -m babylm hub-repo")
+        raise HubError(f"{repo}: no main branch, so not a repository made by hub-repo; --push takes {made_by}")
     return ["main", *(n for _, n in milestones)]
 
 
@@ -234,7 +245,7 @@ def push(repo: str | os.PathLike, repo_id: str, private: bool = False, token: st
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m babylm hub-repo``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm hub-repo",
         description="Lay a finished run out as a Hugging Face Hub repository (a local git repository: main = the final "
         "model, one branch chck_<N>M per word milestone, as BabyLM asks) and, with --repo-id and a token, push it.",

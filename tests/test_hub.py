@@ -95,6 +95,24 @@ def test_without_a_token_it_says_how_to_push_later(repo, capsys, monkeypatch, tm
     assert f"python -m babylm hub-repo --push {repo} --repo-id someone/Tiny-Llama" in err[0]
 
 
+def test_push_of_a_folder_hub_repo_did_not_make_says_what_it_must_be(tmp_path, capsys):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    outer = tmp_path / "outer"  # a folder inside some other git repository: its branches must never be pushed
+    (outer / "inner").mkdir(parents=True)
+    subprocess.run(["git", "init", "--quiet", str(outer)], check=True)
+    no_main = tmp_path / "no-main"
+    subprocess.run(["git", "init", "--quiet", "-b", "trunk", str(no_main)], check=True)
+    cases = [(plain, "not a git repository (no .git folder)"), (outer / "inner", "not a git repository (no .git folder)"),
+             (tmp_path / "absent", "no such folder"), (no_main, "no main branch")]
+    for folder, fragment in cases:
+        assert main(["--push", str(folder), "--repo-id", "a/b"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"babylm hub-repo: error: {folder}: {fragment}"), err
+        assert f"--push takes a folder made by python -m babylm hub-repo --run RUN --out {folder}" in err[0]
+        assert "fatal" not in err[0]
+
+
 # --------------------------------------------------------------------------------------- push over HTTP
 class FakeHub(BaseHTTPRequestHandler):
     """The few Hub API routes ``create_repo``/``create_branch``/``upload_folder`` use; files kept per branch."""

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
+from babylm.arguments import CommandParser, non_negative_int, open_fraction, positive_int
 from babylm.atomic import (LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries,
                            temporary_target)
 from babylm.data.stamps import Stage
@@ -287,6 +288,9 @@ def check_source(args: argparse.Namespace, layout: Layout) -> None:
     for path in [*(args.gutenberg_file or []), *(args.wikitext_pages or [])]:
         if not Path(path).is_file():
             raise PipelineError(f"{path}: input file not found")
+        if Path(path).stat().st_size == 0:
+            option = "--gutenberg-file" if args.source == "gutenberg" else "--wikitext-pages"
+            raise PipelineError(f"{path}: the file is empty; give {option} a file with the EB1911 text")
     marker = layout.stamps / "source.json"
     recorded = None
     if marker.is_file():
@@ -373,7 +377,7 @@ def _run_stages(args: argparse.Namespace, layout: Layout) -> list[tuple[str, str
 
 def build_parser() -> argparse.ArgumentParser:
     """The pipeline's command line."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm prepare",
         description="Run the data pipeline (acquire → convert → combine → clean → split → quality report), skipping up-to-date stages.",
     )
@@ -381,9 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH", help="Project Gutenberg EB1911 slice(s) for --source gutenberg")
     parser.add_argument("--wikitext-pages", nargs="+", metavar="PATH", help="page wikitext (XML dump, JSON, JSON Lines) for --source wikitext")
     parser.add_argument("--data-dir", default="data", help="where every stage writes (default: %(default)s)")
-    parser.add_argument("--train-words", type=int, help=f"train word budget (default: {split.DEFAULT_TRAIN_WORDS:,})")
-    parser.add_argument("--val-words", type=int, help=f"val word budget (default: {split.DEFAULT_VAL_WORDS:,})")
-    parser.add_argument("--val-fraction", type=float, help='"use everything" mode with this share of words in val (sample default: 0.1)')
+    parser.add_argument("--train-words", type=non_negative_int, help=f"train word budget (default: {split.DEFAULT_TRAIN_WORDS:,})")
+    parser.add_argument("--val-words", type=non_negative_int, help=f"val word budget (default: {split.DEFAULT_VAL_WORDS:,})")
+    parser.add_argument("--val-fraction", type=open_fraction, help='"use everything" mode with this share of words in val (sample default: 0.1)')
     parser.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
     parser.add_argument("--strip-accents", action="store_true", help="lossy cleaning: remove accents")
     parser.add_argument("--recase-headwords", action="store_true", help="lossy cleaning: ALL-CAPS headwords to title case")
@@ -391,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     scrape = parser.add_argument_group("scraping (--source sample / wikisource)")
     scrape.add_argument("--base-url", default=DEFAULT_BASE_URL, help="api.php of the wiki for --source wikisource")
     scrape.add_argument("--contact", default="", help="e-mail or URL for the User-Agent (required for the real site)")
-    scrape.add_argument("--limit", type=int, help="only the first N articles")
+    scrape.add_argument("--limit", type=positive_int, help="only the first N articles")
     scrape.add_argument("--volumes", help="only these volumes, e.g. 1,2 or 1-3")
     return parser
 

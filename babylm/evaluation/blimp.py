@@ -180,9 +180,11 @@ def load_blimp_dir(
     """Load every ``*.jsonl`` paradigm in ``directory`` (or only the named ``paradigms``, by file stem).
 
     ``limit`` keeps the first pairs of each paradigm. Returns paradigms sorted by file name; raises
-    :class:`BlimpDataError` when the directory or a named paradigm is missing.
+    :class:`BlimpDataError` when the directory or a named paradigm is missing, or ``limit`` is below 1.
     """
     directory = Path(directory)
+    if limit is not None and limit < 1:
+        raise BlimpDataError(f"--limit must be at least 1 (pairs per paradigm), got {limit}")
     if not directory.is_dir():
         raise BlimpDataError(f"{directory}: BLiMP directory not found; pass --blimp-dir DIR holding BLiMP .jsonl files")
     files = {p.stem: p for p in sorted(directory.glob("*.jsonl"))}

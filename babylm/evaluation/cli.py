@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from babylm.arguments import CommandParser, positive_int
 from babylm.evaluation import EvaluationError
 
 TASKS = ("blimp", "perplexity")
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``evaluate`` command."""
     from babylm.evaluation.fetch import DEFAULT_BLIMP_DIR
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm evaluate",
         description="Score an exported model (ours or any Hugging Face causal LM saved locally) on BLiMP "
         "minimal pairs (summed fp32 log-probability after <s>; ties count as wrong unless --ties correct) and/or "
@@ -74,17 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the upstream GitHub repository; a mirror or a pinned commit also works)",
     )
     parser.add_argument("--paradigms", default=None, help="comma-separated paradigm names (file stems) to score; default all")
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N pairs of each paradigm (quick runs)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="score only the first N pairs of each paradigm (quick runs)")
     parser.add_argument("--val-file", default="data/corpus_split/val.txt", help="text for --tasks perplexity (default: %(default)s)")
-    parser.add_argument("--seq-len", type=int, default=None, help="perplexity window length (default: the model's context length)")
-    parser.add_argument("--max-tokens", type=int, default=None, help="perplexity over only the first N tokens of --val-file")
+    parser.add_argument("--seq-len", type=positive_int, default=None, help="perplexity window length (default: the model's context length)")
+    parser.add_argument("--max-tokens", type=positive_int, default=None, help="perplexity over only the first N tokens of --val-file")
     parser.add_argument(
         "--ties", choices=("wrong", "correct"), default="wrong",
         help="how a BLiMP pair whose two sentences score the same counts: wrong (default, strict) or correct (the rule "
         "of lm-evaluation-harness and the official BabyLM pipeline, where the good sentence wins a tie)",
     )
     parser.add_argument("--out", default=None, help="output folder (default: runs/eval/<model folder name>)")
-    parser.add_argument("--batch-size", type=int, default=64, help="sentences (BLiMP) or windows (perplexity) per forward pass (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="sentences (BLiMP) or windows (perplexity) per forward pass (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     return parser
 

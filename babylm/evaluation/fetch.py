@@ -10,7 +10,6 @@ to do instead (pass ``--blimp-dir``).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Sequence
 
 import requests
 
+from babylm.arguments import CommandParser
 from babylm.atomic import atomic_output
 from babylm.evaluation import EvaluationError
 
@@ -114,7 +114,7 @@ def fetch_blimp(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Download BLiMP into ``--out`` (default ``data/blimp``); returns an exit code (2 on failure)."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm.evaluation.fetch",
         description="Download the 67 BLiMP paradigms (github.com/alexwarstadt/blimp, CC BY 4.0); "
         "files already present are kept.",

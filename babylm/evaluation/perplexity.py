@@ -144,7 +144,8 @@ def perplexity(
     """
     path = Path(text_file)
     limit = max_positions(model)
-    seq_len = seq_len or limit or 128
+    if seq_len is None:  # 0 is not 'the default': it is refused below
+        seq_len = limit or 128
     if limit is not None and seq_len > limit:
         raise EvaluationError(f"--seq-len {seq_len} is longer than the model's {limit} positions")
     if seq_len < 2:

@@ -136,6 +136,16 @@ def test_a_first_run_that_fails_early_does_not_bind_the_data_dir_to_its_source(t
     assert pipeline.main(["--data-dir", str(data)]) == 0  # the sample may still use this folder
 
 
+@pytest.mark.parametrize("source, option", [("gutenberg", "--gutenberg-file"), ("wikitext", "--wikitext-pages")])
+def test_an_empty_input_file_is_named_empty(tmp_path, capsys, source, option):
+    empty = tmp_path / "EMPTY.txt"
+    empty.write_bytes(b"")
+    assert pipeline.main(["--source", source, option, str(empty), "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{empty}: the file is empty; give {option} a file with the EB1911 text" in err[0], err
+    assert "Volume N" not in err[0]
+
+
 def test_re_ingesting_changed_input_leaves_no_article_of_the_old_input(tmp_path, shared_data, capsys):
     data = tmp_path / "data"
     pages = json.loads((shared_data / PAGE_WIKITEXT / "abbey_pages.json").read_text(encoding="utf-8"))

@@ -82,6 +82,8 @@ def test_max_tokens_and_errors(tmp_path, llama_dir):
     assert perplexity(model, tokenizer, path, seq_len=8, max_tokens=20).predicted_tokens == 7 + 7 + 3
     with pytest.raises(EvaluationError, match="longer than the model's 128 positions"):
         perplexity(model, tokenizer, path, seq_len=256)
+    with pytest.raises(EvaluationError, match="--seq-len must be at least 2, got 0"):  # once quietly 128
+        perplexity(model, tokenizer, path, seq_len=0)
     (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
     with pytest.raises(EvaluationError, match="fewer than two tokens"):
         perplexity(model, tokenizer, tmp_path / "empty.txt")

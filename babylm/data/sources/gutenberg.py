@@ -64,6 +64,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from babylm.arguments import CommandParser, positive_int
 from babylm.atomic import os_error_line
 from babylm.data.articles import INGEST_REPORT, Tally, article_relpath, assign_stems, number_repeats, part_of, record_ingest, write_article
 from babylm.data.sources.gutenberg_headwords import CONTINUED_NOTE, classify_paragraph, headword, remove_continued_notes
@@ -329,13 +330,15 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
     """Ingest one PG slice file into ``out`` (the scraper layout); returns the counts.
 
     ``volume`` overrides the volume read from the slice title. Raises :class:`IngestError` when the file
-    cannot be read, the volume is unknown, or no article is found.
+    cannot be read or is empty, the volume is unknown, or no article is found.
     """
     path, out = Path(path), Path(out)
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise IngestError(f"{path}: cannot read ({error.strerror})") from None
+    if not raw.strip():
+        raise IngestError(f"{path}: the file is empty; pass a Project Gutenberg EB1911 slice (e.g. 19699-8.txt)")
     cut = cut_slice(decode_gutenberg(raw, path.name))
     info, articles = cut.info, cut.articles
     volume = volume or info.volume
@@ -363,13 +366,13 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
 
 def build_parser() -> argparse.ArgumentParser:
     """The Gutenberg ingest's command line."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm.data.sources.gutenberg",
         description="Project Gutenberg EB1911 slices → data/britannica_data/volume_XX/part_XX/<title>.json (offline).",
     )
     parser.add_argument("files", nargs="+", type=Path, help="PG plain-text slice files (e.g. 19699-8.txt)")
     parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
-    parser.add_argument("--volume", type=int, help="volume number, when the slice title has none")
+    parser.add_argument("--volume", type=positive_int, help="volume number, when the slice title has none")
     return parser
 
 

@@ -50,6 +50,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from babylm.arguments import CommandParser
 from babylm.data.articles import NON_ARTICLE_TITLES, PREFIX, Tally, article_relpath, assign_stems, number_repeats, part_of, record_ingest, write_article
 from babylm.data.sources.dump import SCAN_TITLE as PAGE_TITLE, DumpError, PageStore, iter_input, load_inputs
 from babylm.data.sources.transclusion import tokenize
@@ -176,9 +177,13 @@ def ingest_pages(paths: Sequence[str | Path], out: str | Path, progress: bool = 
     """Ingest the EB1911 wikitext in ``paths`` into ``out`` (the scraper layout); returns the counts.
 
     ``progress`` shows a progress bar while XML inputs stream in. Raises :class:`IngestError` when an input
-    cannot be read or holds no EB1911 page.
+    cannot be read, is empty or holds no EB1911 page.
     """
     out = Path(out)
+    for path in paths:
+        if Path(path).is_file() and Path(path).stat().st_size == 0:
+            raise IngestError(f"{path}: the file is empty; pass an English Wikisource dump, XML export, JSON or JSON Lines "
+                              "of EB1911 pages")
     out.parent.mkdir(parents=True, exist_ok=True)
     newest = max(Path(path).stat().st_mtime for path in paths) if paths else 0.0
     timestamp = datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds")
@@ -214,7 +219,7 @@ def ingest_pages(paths: Sequence[str | Path], out: str | Path, progress: bool = 
 
 def build_parser() -> argparse.ArgumentParser:
     """The wikitext ingest's command line."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm.data.sources.wikitext",
         description="Wikisource EB1911 wikitext (the Wikimedia dump, an XML export, JSON pages) → data/britannica_data/volume_XX/part_XX/<title>.json (offline).",
     )

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
+from babylm.arguments import CommandParser
 from babylm.atomic import atomic_output, atomic_write_json, os_error_line
 from babylm.data.text.clean_rules import RULES, CleanRule, hyphenation_rule, select_rules
 from babylm.data.text.hyphenation import HyphenEvidence, collect_evidence
@@ -216,7 +217,10 @@ def clean_stream(
 def clean_file(
     input_path: str | Path, output_path: str | Path, *, strip_accents: bool = False, recase_headwords: bool = False
 ) -> CleanStats:
-    """Clean ``input_path`` (combined file) into ``output_path`` (written atomically); returns stats."""
+    """Clean ``input_path`` (combined file) into ``output_path`` (written atomically); returns stats.
+
+    Raises :class:`CleanError` when the input is missing, not UTF-8, or holds no article that survives cleaning.
+    """
     input_path = Path(input_path)
     if not input_path.is_file():
         raise CleanError(f"{input_path}: input file not found; run the combine stage first (python -m babylm.data.text.combine)")
@@ -228,6 +232,12 @@ def clean_file(
         evidence = collect_evidence(blocks)
         with open(input_path, encoding="utf-8") as source, atomic_output(output_path) as sink:
             stats = clean_stream(source, sink, strip_accents=strip_accents, recase_headwords=recase_headwords, evidence=evidence)
+            if not stats.articles_in:  # raised inside: output_path stays as it was
+                raise CleanError(f"{input_path}: no articles (the file is empty or blank); run the combine stage first "
+                                 "(python -m babylm.data.text.combine), or pass --input the file it wrote")
+            if not stats.articles_out:
+                raise CleanError(f"{input_path}: all {stats.articles_in} articles are empty after cleaning; check that it "
+                                 "is the combine stage's output")
         atomic_write_json(report_path(output_path), stats.as_dict())
         return stats
     except UnicodeDecodeError as error:
@@ -236,7 +246,7 @@ def clean_file(
 
 def build_parser() -> argparse.ArgumentParser:
     """The clean stage's command line."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm.data.text.clean",
         description="Clean the combined encyclopedia text into <s> … </s> articles (named rules; lossy ones off by default).",
     )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Sequence
 
+from babylm.arguments import CommandParser
 from babylm.atomic import atomic_output, os_error_line
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,21 @@ def combine_tree(input_dir: str | Path, output_path: str | Path) -> CombineStats
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise CombineError(f"{input_dir}: input directory not found; run the convert stage first (python -m babylm.data.text.convert)")
-    with atomic_output(output_path) as sink:
-        return combine_files(article_files(input_dir), sink)
+    files = article_files(input_dir)
+    if not files:
+        raise CombineError(f"{input_dir}: no article text files (volume_*/part_*/*.txt); run the convert stage first "
+                           "(python -m babylm.data.text.convert), or pass --input the folder it wrote")
+    with atomic_output(output_path) as sink:  # an error below leaves output_path as it was
+        stats = combine_files(files, sink)
+        if not stats.articles:
+            raise CombineError(f"{input_dir}: all {len(files)} article text files are empty or unreadable; "
+                               "run the convert stage again")
+    return stats
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The combine stage's command line."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm.data.text.combine",
         description="Article text files → one file, one article per blank-line separated block, in (volume, part, title) order.",
     )

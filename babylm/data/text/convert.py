@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from babylm.arguments import CommandParser
 from babylm.atomic import atomic_write_text, os_error_line
 from babylm.safe_json import JsonError, lone_surrogate, loads
 
@@ -105,14 +106,19 @@ class ConvertStats:
 def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool = False) -> ConvertStats:
     """Convert every article JSON under ``input_dir`` into a text file under ``output_dir``.
 
-    Returns the counts; raises :class:`ConvertError` only when ``input_dir`` is not a directory.
+    Returns the counts; raises :class:`ConvertError` when ``input_dir`` is not a directory or holds no article
+    JSON (then no text file is removed). Malformed articles are skipped with a warning (their old text goes).
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir():
         raise ConvertError(f"{input_dir}: input directory not found; run the scrape or an ingest stage first")
+    sources = list(iter_article_jsons(input_dir))
+    if not sources:
+        raise ConvertError(f"{input_dir}: no article JSON files (volume_*/part_*/*.json); run the scrape or an ingest "
+                           "stage first, or pass --input the folder they wrote")
     stats = ConvertStats()
     expected: set[Path] = set()
-    for json_path in iter_article_jsons(input_dir):
+    for json_path in sources:
         txt_path = output_dir / json_path.relative_to(input_dir).with_suffix(".txt")
         if not force and txt_path.exists() and txt_path.stat().st_mtime_ns >= json_path.stat().st_mtime_ns:
             expected.add(txt_path)
@@ -137,7 +143,7 @@ def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool =
 
 def build_parser() -> argparse.ArgumentParser:
     """The convert stage's command line."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm.data.text.convert",
         description="Article JSON (volume_XX/part_XX/<title>.json) → text files with the content only.",
     )

@@ -28,7 +28,6 @@ Memory: one (title, volume, words) row per article and one cleaned article at a 
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -36,6 +35,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from babylm.arguments import CommandParser
 from babylm.atomic import atomic_write_json, atomic_write_text
 from babylm.data.articles import INGEST_REPORT, read_ingest_report
 from babylm.data.text.clean import iter_articles, report_path, residual_markup_counts
@@ -216,7 +216,7 @@ def write_report(data_dir: str | Path) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the report on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
-    parser = argparse.ArgumentParser(prog="python -m babylm.data.text.quality",
+    parser = CommandParser(prog="python -m babylm.data.text.quality",
                                      description="Corpus quality report (quality.json + quality.md) from the data pipeline's outputs.")
     parser.add_argument("--data-dir", default="data", help="the pipeline's data directory (default: %(default)s)")
     args = parser.parse_args(argv)

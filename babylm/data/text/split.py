@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from babylm.arguments import CommandParser, non_negative_int, open_fraction
 from babylm.atomic import atomic_output, atomic_write_json, os_error_line
 from babylm.data.text.clean import format_article, iter_articles
 
@@ -185,16 +186,16 @@ def split_file(input_path: str | Path, output_dir: str | Path, options: SplitOpt
 
 def build_parser() -> argparse.ArgumentParser:
     """The split stage's command line."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm.data.text.split",
         description="Seeded, article-level train/val split of the cleaned corpus by word budgets (or everything with a val fraction).",
     )
     parser.add_argument("--input", default="data/encyclopedia_cleaned.txt", help="cleaned corpus (default: %(default)s)")
     parser.add_argument("--output-dir", default="data/corpus_split", help="where train.txt, val.txt, split_report.json go (default: %(default)s)")
-    parser.add_argument("--train-words", type=int, default=DEFAULT_TRAIN_WORDS, help="train word budget (default: %(default)s)")
-    parser.add_argument("--val-words", type=int, default=DEFAULT_VAL_WORDS, help="val word budget (default: %(default)s)")
+    parser.add_argument("--train-words", type=non_negative_int, default=DEFAULT_TRAIN_WORDS, help="train word budget (default: %(default)s)")
+    parser.add_argument("--val-words", type=non_negative_int, default=DEFAULT_VAL_WORDS, help="val word budget (default: %(default)s)")
     parser.add_argument(
-        "--val-fraction", type=float, default=None,
+        "--val-fraction", type=open_fraction, default=None,
         help='"use everything" mode: all articles, about this fraction of the words in val (budgets ignored)',
     )
     parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default: %(default)s)")

@@ -37,6 +37,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from babylm.arguments import CommandParser
 from babylm.atomic import (LockBusy, atomic_output, atomic_write_json, exclusive_lock, os_error_line,
                            remove_stale_temporaries)
 from babylm.safe_json import JsonError, read_json
@@ -51,6 +52,7 @@ _SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]+")
 READ_BYTES = 1 << 20
 BATCH_CHARS = 1 << 20
 MAX_DOC_CHARS = MAX_PIECE_CHARS
+_REFILL = "split a corpus that has text into it (python -m babylm prepare, or --split-dir a folder of non-empty splits)"
 
 
 
@@ -249,7 +251,7 @@ def encode_splits(
     """Encode ``split_dir/<split>.txt`` for each split; returns ``out_root/<fingerprint>`` (holding meta.json).
 
     Splits whose source and ``.bin`` are unchanged are re-used unless ``force``. ``log`` receives one
-    line per split. Raises :class:`EncodeError` (missing split, vocabulary over 65,535) or
+    line per split. Raises :class:`EncodeError` (missing or empty split, vocabulary over 65,535) or
     ``TokenizerError`` (missing or invalid tokenizer).
     """
     tokenizer = load_tokenizer(tokenizer_path)
@@ -268,6 +270,8 @@ def encode_splits(
     for split, source in sources.items():
         if not source.is_file():
             raise EncodeError(f"{source}: {split} split not found; run the split stage first (python -m babylm prepare)")
+        if source.stat().st_size == 0:
+            raise EncodeError(f"{source}: the {split} split is empty; {_REFILL}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -315,6 +319,9 @@ def _encode_locked(tokenizer, fingerprint: str, tokenizer_path, sources: dict[st
         start = time.perf_counter()
         stats = encode_file(tokenizer, source, out_dir / f"{split}.bin", batch_chars, max_doc_chars)
         seconds = time.perf_counter() - start
+        if stats.documents == 0:  # only blank lines or empty <s></s> markers: nothing to train or validate on
+            (out_dir / f"{split}.bin").unlink(missing_ok=True)  # ours, just written, vouched for by no meta.json
+            raise EncodeError(f"{source}: the {split} split holds no text (only blank lines or markers); {_REFILL}")
         meta["splits"][split] = {
             "bin": f"{split}.bin",
             "tokens": stats.tokens,
@@ -331,7 +338,7 @@ def _encode_locked(tokenizer, fingerprint: str, tokenizer_path, sources: dict[st
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argparse parser of the encode command."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm encode",
         description="Tokenize data/corpus_split/{train,val}.txt into uint16 token files + meta.json "
         "under data/tokenized/<tokenizer-fingerprint>/ (re-used when unchanged).",

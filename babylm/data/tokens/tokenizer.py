@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
+from babylm.arguments import CommandParser, positive_int
 from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, os_error_line,
                            remove_stale_temporaries, temporary_folder, temporary_target)
 from babylm.data.tokens.documents import BOS, EOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
@@ -295,15 +296,15 @@ def _read_report(out: str | os.PathLike) -> dict | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argparse parser of the tokenizer command."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm tokenizer",
         description="Train the byte-level BPE tokenizer on train.txt; write tokenizer-clean.json, HF tokenizer "
         "files and a report (training time, tokens per word on val).",
     )
     parser.add_argument("--train", nargs="+", default=["data/corpus_split/train.txt"], help="training text file(s) (default: %(default)s)")
     parser.add_argument("--val", default="data/corpus_split/val.txt", help='text for the fertility report; "" to skip (default: %(default)s)')
-    parser.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, help="vocabulary size incl. 3 specials and 256 bytes (default: %(default)s)")
-    parser.add_argument("--min-frequency", type=int, default=2, help="least count of a pair to be merged (default: %(default)s)")
+    parser.add_argument("--vocab-size", type=positive_int, default=DEFAULT_VOCAB_SIZE, help="vocabulary size incl. 3 specials and 256 bytes (default: %(default)s)")
+    parser.add_argument("--min-frequency", type=positive_int, default=2, help="least count of a pair to be merged (default: %(default)s)")
     parser.add_argument("--out", default="checkpoints/tokenizer-clean.json", help="tokenizer JSON to write (default: %(default)s)")
     parser.add_argument("--hf-dir", default="checkpoints/tokenizer", help='folder for the HF tokenizer files; "" to skip (default: %(default)s)')
     parser.add_argument("--force", action="store_true", help="retrain even when inputs and settings are unchanged")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
+from babylm.arguments import CommandParser
 from babylm.atomic import LockBusy, exclusive_lock, remove_stale_temporaries
 from babylm.data.articles import write_article
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, TransientError, is_local
@@ -307,7 +308,7 @@ def parse_volumes(text: str) -> frozenset[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser of the scrape stage."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm.data.wikisource",
         description="Scrape EB1911 articles from Wikisource (MediaWiki API) into "
                     "<out>/volume_XX/part_XX/<title>.json; resumable, polite.",

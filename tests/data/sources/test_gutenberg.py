@@ -210,3 +210,12 @@ def test_a_headword_never_is_punctuation_or_a_lone_letter(start, rest):
             assert title[0].isalpha(), title
             letters = sum(c.isalpha() for c in title.split(" ")[0])
             assert letters >= 2 or (letters == 1 and "letter" in rest), title
+
+
+def test_an_empty_slice_is_named_empty_not_missing_its_volume(tmp_path, capsys):
+    empty = tmp_path / "19699-8.txt"
+    empty.write_bytes(b"")
+    assert ingest_gutenberg.main([str(empty), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "19699-8.txt: the file is empty" in err[0] and "Volume N" not in err[0]
+    assert not (tmp_path / "out").exists()

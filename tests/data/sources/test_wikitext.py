@@ -235,3 +235,12 @@ def test_margin_headings_never_enter_the_rendered_text(article_wikitext):
                 continue
             assert render_wikitext(around) == render_wikitext(around.replace(match.group(0), "")), match.group(0)
     assert seen >= 180
+
+
+@pytest.mark.parametrize("name", ["pages.xml", "pages.json", "pages.jsonl"])
+def test_an_empty_input_is_named_empty(tmp_path, capsys, name):
+    empty = tmp_path / name
+    empty.write_bytes(b"")
+    assert ingest_wikitext.main([str(empty), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{name}: the file is empty" in err[0], err

@@ -256,3 +256,14 @@ def test_residual_markup_counter_finds_leftovers():
         "template", "wiki_link", "html_tag", "html_entity", "page_marker", "gutenberg_italic", "editorial_bracket", "wiki_emphasis",
     }
     assert json.dumps(counts)  # plain ints, for the benchmark report
+
+
+def test_an_empty_or_blank_combined_file_is_refused(tmp_path, capsys):
+    for text in ("", "\n\n   \n"):
+        source = tmp_path / "combined.txt"
+        source.write_text(text, encoding="utf-8")
+        assert clean.main(["--input", str(source), "--output", str(tmp_path / "cleaned.txt")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "combined.txt: no articles (the file is empty or blank)" in err[0], err
+        assert "run the combine stage" in err[0]
+        assert not (tmp_path / "cleaned.txt").exists() and not (tmp_path / "cleaned.report.json").exists()

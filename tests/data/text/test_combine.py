@@ -51,6 +51,7 @@ def test_blank_lines_inside_an_article_are_dropped_so_blocks_stay_articles(tmp_p
 def test_unreadable_file_is_warned_about(tmp_path, caplog):
     root = tmp_path / "txt"
     write_txt(root, "volume_01/part_01/BAD.txt", b"\xff\xfe\x00")
+    write_txt(root, "volume_01/part_01/GOOD.txt", b"Good text.")
     with caplog.at_level(logging.WARNING, logger="babylm.data.text.combine"):
         combine_tree(root, tmp_path / "out.txt")
     assert "BAD.txt" in caplog.text
@@ -79,6 +80,8 @@ def test_outputs_that_are_folders_or_files_in_the_way_are_one_line_errors(tmp_pa
     (tmp_path / "folder").mkdir()
     (tmp_path / "a-file").write_text("mine")
     (tmp_path / "in.txt").write_text("<s>\nSome text.\n</s>\n\n", encoding="utf-8")
+    (tmp_path / "volume_01" / "part_01").mkdir(parents=True)
+    (tmp_path / "volume_01" / "part_01" / "A.txt").write_text("Some text.", encoding="utf-8")
     runs = [(combine.main, ["--input", str(tmp_path), "--output", str(tmp_path / "folder")]),
             (clean.main, ["--input", str(tmp_path / "in.txt"), "--output", str(tmp_path / "folder")]),
             (split.main, ["--input", str(tmp_path / "in.txt"), "--output-dir", str(tmp_path / "a-file"),
@@ -88,3 +91,18 @@ def test_outputs_that_are_folders_or_files_in_the_way_are_one_line_errors(tmp_pa
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and ("folder: is a folder" in err or "a-file" in err)
     assert (tmp_path / "a-file").read_text() == "mine" and list((tmp_path / "folder").iterdir()) == []
+
+
+def test_an_empty_text_tree_is_refused_and_the_output_left_as_it_was(tmp_path, capsys):
+    out = tmp_path / "combined.txt"
+    out.write_text("earlier\n", encoding="utf-8")
+    (tmp_path / "empty").mkdir()
+    assert combine.main(["--input", str(tmp_path / "empty"), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "empty: no article text files" in err[0] and "run the convert stage" in err[0]
+    blank = tmp_path / "blank" / "volume_01" / "part_01" / "Abbey.txt"
+    blank.parent.mkdir(parents=True)
+    blank.write_text("  \n\n", encoding="utf-8")
+    assert combine.main(["--input", str(tmp_path / "blank"), "--output", str(out)]) == 2
+    assert "all 1 article text files are empty or unreadable" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "earlier\n"

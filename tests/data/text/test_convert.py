@@ -120,3 +120,15 @@ def test_normalise_content_is_idempotent_and_blank_is_empty():
     assert normalise_content(" \n\t\n") == ""
     once = normalise_content("\r\na \r\n\r\nb\r")
     assert once == "a\n\nb\n" and normalise_content(once) == once
+
+
+def test_an_empty_input_tree_is_refused_and_no_text_is_removed(tmp_path, capsys):
+    out = tmp_path / "txt"
+    kept = out / "volume_01" / "part_01" / "Abbey.txt"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("Abbey text.", encoding="utf-8")
+    (tmp_path / "empty").mkdir()
+    assert convert.main(["--input", str(tmp_path / "empty"), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "empty: no article JSON files" in err[0] and "run the scrape or an ingest stage" in err[0]
+    assert kept.read_text(encoding="utf-8") == "Abbey text."

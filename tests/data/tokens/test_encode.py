@@ -144,6 +144,27 @@ def test_main_reports_bad_input_in_one_line(tiny_encoding, tmp_path, capsys):
     assert "tokenizer not found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("train, val, bad", [
+    ("", "", "train"),  # the fresh-user trial: both empty; once exit 0 with empty token files
+    (None, "", "val"),
+    (None, "\n\n<s>  </s>\n\n", "val"),  # blank lines and empty markers: no document either
+])
+def test_an_empty_split_is_refused_at_encode_time(tiny_encoding, tmp_path, capsys, train, val, bad):
+    split_dir = tmp_path / "split"
+    split_dir.mkdir()
+    good = (tiny_encoding.split_dir / "train.txt").read_text(encoding="utf-8")
+    (split_dir / "train.txt").write_text(good if train is None else train, encoding="utf-8")
+    (split_dir / "val.txt").write_text(val, encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["--tokenizer", str(tiny_encoding.tokenizer_path), "--split-dir", str(split_dir), "--out-root", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"babylm encode: error: {split_dir / (bad + '.txt')}: the {bad} split "), err
+    assert "python -m babylm prepare" in err[0]
+    assert not list(out.rglob("*.bin")) or all(p.stat().st_size > 0 for p in out.rglob("*.bin"))
+    meta = list(out.rglob("meta.json"))
+    assert all(bad not in json.loads(m.read_text())["splits"] for m in meta)
+
+
 def test_main_encodes_and_help_works(tiny_encoding, tmp_path, capsys):
     code = main(["--tokenizer", str(tiny_encoding.tokenizer_path), "--split-dir", str(tiny_encoding.split_dir),
                  "--out-root", str(tmp_path / "o"), "--splits", "val"])

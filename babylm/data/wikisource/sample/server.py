@@ -25,7 +25,6 @@ files; writes nothing.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import threading
@@ -35,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator, Sequence
 from urllib.parse import parse_qs, urlsplit
 
+from babylm.arguments import CommandParser, non_negative_float, non_negative_int
 from babylm.data.wikisource.sample.api import ApiReply, MediaWikiEmulator, api_error
 from babylm.data.wikisource.sample.wiki import PREFIX, SampleWiki, load_sample
 
@@ -296,10 +296,10 @@ def serve_sample(latency: float = 0.0, faults: Faults | None = None, **kwargs) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the sample until interrupted (``--port``, ``--latency``); returns an exit code."""
-    parser = argparse.ArgumentParser(prog="python -m babylm.data.wikisource.sample",
+    parser = CommandParser(prog="python -m babylm.data.wikisource.sample",
                                      description="Serve the bundled EB1911-style sample like Wikisource's API.")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--port", type=non_negative_int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    parser.add_argument("--latency", type=non_negative_float, default=0.0, help="seconds added to every answer")
     args = parser.parse_args(argv)
     try:
         server = SampleServer(latency=args.latency, port=args.port).start()
