@@ -33,6 +33,7 @@ BAD = [  # (argv, the option named)
     (["prepare", "--val-fraction", "1.5"], "--val-fraction"),
     (["prepare", "--val-fraction", "nan"], "--val-fraction"),
     (["prepare", "--limit", "0"], "--limit"),
+    (["cache-teachers", "--batch-size", "0"], "--batch-size"),
 ]
 
 

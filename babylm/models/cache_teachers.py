@@ -15,18 +15,19 @@ from typing import Sequence
 
 import torch
 
+from babylm.arguments import CommandParser, positive_int
 from babylm.models.teacher_cache import CacheError, TeacherCacheConfig, build_teacher_cache, bytes_per_token
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The stage's own options; everything else is passed to the ``fit`` parser."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m babylm cache-teachers",
         description="Run the frozen teachers once over every training window and store their targets compactly.",
         epilog="Every other option is read as by `python -m babylm fit` (e.g. -c configs/distill.yaml, "
                "--model.init_args.cache.method topk, --model.init_args.cache.k 32).",
     )
-    parser.add_argument("--batch-size", type=int, default=None, help="windows per teacher forward (default: data.batch_size)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="windows per teacher forward (default: data.batch_size)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda when present)")
     parser.add_argument("--precision", choices=["bf16", "32"], default=None,
                         help="teacher precision (default: bf16 when trainer.precision is bf16, else 32)")
@@ -56,8 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "set it, e.g. --model.init_args.cache.method sample")
         config = TeacherCacheConfig(**vars(init.cache))
         config.validate()
-        if own.batch_size is not None and own.batch_size < 1:
-            raise CacheError(f"--batch-size must be at least 1, got {own.batch_size}")
         data = TokenizedDataModule(**vars(cfg.data))
         precision = own.precision or ("bf16" if str(cfg.trainer.precision).startswith("bf16") else "32")
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32
