@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from babylm.atomic import atomic_write_json, atomic_write_text, os_error_line
-from babylm.safe_json import JsonError, lone_surrogate, loads
+from babylm.safe_json import JsonError, lone_surrogate, loads, read_json
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,6 @@ MANIFEST = ".babylm-convert.json"
 
 def _written_before(output_dir: Path) -> set[str]:
     """The text files (relative POSIX paths) the manifest of ``output_dir`` lists; empty without one."""
-    from babylm.safe_json import read_json
-
     try:
         record = read_json(output_dir / MANIFEST)
     except JsonError:
