@@ -18,7 +18,8 @@ What it adds to a plain LightningCLI:
   offline with a one-line notice (:mod:`babylm.wandb_mode`).
 * a bad config (unknown key, wrong type, missing tokenizer or token files) is one line on stderr, exit 2; so
   are the start-up checks of :mod:`babylm.training_checks` (a linked model key set by hand, a broken
-  ``ckpt_path`` or one holding another model than the config's, an ``export_dir`` that would replace the checkpoints or anything else not an export).
+  ``ckpt_path`` or one holding another model than the config's, an ``export_dir`` that would replace the
+  checkpoints or anything else not an export).
 * ``--ckpt_path`` loads weights and training state only: the config and command line stay the run's (Lightning's
   merge of the checkpoint's hyper-parameters into the config is switched off, see :meth:`BabyLMCLI._parse_ckpt_path`).
 * the progress bar shows no bogus epoch total when ``max_epochs`` is unset

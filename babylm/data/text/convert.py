@@ -16,7 +16,8 @@ A JSON file that is malformed (not UTF-8, not JSON, nested too deeply), not an o
 with a warning and counted, never stopping the run (a leading UTF-8 byte-order mark is accepted); a text file left from an earlier version of
 it, and any text file whose JSON no longer exists, is removed, so the output tree always mirrors the
 input — but only text files convert wrote (listed in ``<output>/.babylm-convert.json``) or that mirror an
-article: a stray ``volume_*/part_*/*.txt`` of anyone else's is refused with one line (exit 2), never deleted. ``progress.json``, ``scraper.log`` and other files outside ``volume_*/part_*/`` are ignored.
+article: a stray ``volume_*/part_*/*.txt`` of anyone else's is refused with one line (exit 2), never deleted.
+``progress.json``, ``scraper.log`` and other files outside ``volume_*/part_*/`` are ignored.
 Each text file is written atomically.
 """
 
@@ -134,9 +135,10 @@ def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool =
     ours = {output_dir / name for name in _written_before(output_dir)} | mirrors
     foreign = sorted(existing - ours)
     if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
         raise ConvertError(
-            f"{output_dir} holds {foreign[0].relative_to(output_dir)}{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}, "
-            "which convert did not write and no article mirrors; it would enter the corpus: move it away, or use another --output"
+            f"{output_dir} holds {foreign[0].relative_to(output_dir)}{more}, which convert did not write and no "
+            "article mirrors; it would enter the corpus: move it away, or use another --output"
         )
     stats = ConvertStats()
     expected: set[Path] = set()
@@ -159,8 +161,8 @@ def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool =
         txt_path.unlink(missing_ok=True)
         stats.removed_stale += 1
     if expected or existing:
-        atomic_write_json(output_dir / MANIFEST, {"written_by": "babylm convert", "format": 1,
-                                                  "files": sorted(p.relative_to(output_dir).as_posix() for p in expected)})
+        written = sorted(p.relative_to(output_dir).as_posix() for p in expected)
+        atomic_write_json(output_dir / MANIFEST, {"written_by": "babylm convert", "format": 1, "files": written})
     return stats
 
 
