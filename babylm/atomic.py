@@ -31,6 +31,7 @@ def _current_umask() -> int:
 
 
 _UMASK = _current_umask()
+FILE_MODE = 0o666 & ~_UMASK  # what a file written with open() gets: the mode every output of ours has
 
 
 @contextlib.contextmanager
@@ -46,7 +47,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", encoding: str | None
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file; give a file path", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
-    os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+    os.chmod(tmp_name, FILE_MODE)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
@@ -108,6 +109,24 @@ def temporary_folder(target: str | os.PathLike) -> Path:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent))
+
+
+def usual_permissions(folder: str | os.PathLike) -> None:
+    """Give every file under ``folder`` mode ``0o666 & ~umask`` and every folder (``folder`` too) ``0o777 & ~umask``.
+
+    For folders filled by writers that do not go through :func:`atomic_output`: safetensors' ``save_file`` (so
+    ``save_pretrained``) writes ``model.safetensors`` as 0600 through a temporary file, ``mkdtemp`` makes 0700.
+    Symbolic links are left alone. Returns nothing.
+    """
+    folder = Path(folder)
+    os.chmod(folder, 0o777 & ~_UMASK)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            if not os.path.islink(os.path.join(root, name)):
+                os.chmod(os.path.join(root, name), 0o777 & ~_UMASK)
+        for name in files:
+            if not os.path.islink(os.path.join(root, name)):
+                os.chmod(os.path.join(root, name), FILE_MODE)
 
 
 class LockBusy(Exception):

@@ -34,6 +34,7 @@ from typing import Optional, Sequence
 import torch
 
 from babylm.arguments import CommandParser
+from babylm.atomic import usual_permissions
 from babylm.hf_guard import UnsafeFolderError, refuse_remote_code, require_safetensors
 from babylm.models.build import ModelConfig, build_model
 from babylm.outputs import OutputError, check_replaceable, replace_folder, write_manifest
@@ -93,6 +94,7 @@ def export_hf(
         model.save_pretrained(str(staged))
         save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
         write_manifest(staged, EXPORT_COMMAND, [entry.name for entry in staged.iterdir()])
+        usual_permissions(staged)  # safetensors writes model.safetensors as 0600
         replace_folder(staged, target, EXPORT_COMMAND, option)
     except OutputError as error:
         raise ExportError(str(error)) from error

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Sequence
 
 from babylm.arguments import CommandParser
+from babylm.atomic import FILE_MODE
 
 _REVISION = re.compile(r"^chck_(?P<millions>\d+(?:\.\d+)?)M$")
 GITATTRIBUTES = "".join(f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n" for ext in ("safetensors", "bin", "pt", "ckpt"))
@@ -136,7 +137,8 @@ tokenizer = AutoTokenizer.from_pretrained("USER/{name}", revision="chck_10M")
 
 def _commit_files(repo: Path, files: Sequence[Path], message: str) -> None:
     for source in files:
-        shutil.copy2(source, repo / source.name)
+        shutil.copyfile(source, repo / source.name)  # new files, the usual permissions (not the source's mode)
+        os.chmod(repo / source.name, FILE_MODE)
     _git(repo, "add", "--all")
     _git(repo, "commit", "--quiet", "--allow-empty", "--message", message)
 

@@ -19,16 +19,16 @@ Stages whose outputs exist are re-used (the data stages decide that themselves);
 Reads the bundled sample; writes everything under ``--workdir`` and prints where each artifact went.
 
 The workdir belongs to the quick start: it must be new, empty, or an earlier quick start's (it then holds
-``.babylm-quickstart.json``, which lists the top-level entries the stages created). Any other folder is
-refused, so ``--workdir .`` cannot write into a repository. ``--fresh`` deletes only the entries listed
-there; anything else in the workdir is left alone.
+``.babylm-quickstart.json``, which lists every file and folder the stages created). Any other folder is
+refused, so ``--workdir .`` cannot write into a repository. ``--fresh`` deletes only the files listed there,
+then the listed folders left empty; a file added by hand (``checkpoints/my_notes.txt``) stays, with its
+folders, and one line says which files were kept.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -44,20 +44,103 @@ SAMPLE_BLIMP = Path(__file__).resolve().parent / "resources" / "blimp_sample"
 QUICKSTART_VOCAB = 2_000
 
 
-COMMAND = "quickstart"  # its manifest, .babylm-quickstart.json, lists what the stages created in the workdir
+COMMAND = "quickstart"  # its manifest, .babylm-quickstart.json, lists the files and folders the stages created
+MANIFEST_FORMAT = 2  # format 1 listed top-level entries only (whole folders: --fresh deleted files added by hand)
 
 
 class StageFailed(RuntimeError):
     """A quick-start stage exited non-zero."""
 
 
-def claim_workdir(workdir: Path, fresh: bool) -> None:
-    """Make ``workdir`` the quick start's: create it, or accept it when empty or already ours; returns nothing.
+def snapshot(workdir: Path) -> set[str]:
+    """Every file and folder under ``workdir`` (symbolic links not followed), as relative POSIX paths; folders
+    end in ``/``. The quick start's manifest is left out."""
+    from babylm.outputs import manifest_path
 
-    With ``fresh``, delete the entries an earlier quick start recorded (and nothing else). Raises
-    :class:`babylm.outputs.OutputError` for a file, or a folder holding anything the quick start did not create.
+    entries = set()
+    for root, dirs, files in os.walk(workdir):
+        relative = Path(root).relative_to(workdir)
+        entries.update(f"{(relative / name).as_posix()}/" for name in dirs if not os.path.islink(os.path.join(root, name)))
+        entries.update((relative / name).as_posix() for name in files)
+        entries.update((relative / name).as_posix() for name in dirs if os.path.islink(os.path.join(root, name)))
+    entries.discard(manifest_path(workdir, COMMAND).name)
+    return entries
+
+
+def recorded_entries(workdir: Path) -> set[str]:
+    """The files and folders (``…/``) the manifest records as created by the quick start (empty without one).
+
+    Paths that would leave ``workdir`` (absolute, ``..``) are dropped. A format-1 manifest's top-level names
+    count as folders only when they are folders, so their contents are kept: which files in them were the quick
+    start's is not known.
     """
-    from babylm.outputs import OutputError, manifest_path, recorded, write_manifest
+    from babylm.outputs import manifest_path
+    from babylm.safe_json import JsonError, read_json
+
+    try:
+        record = read_json(manifest_path(workdir, COMMAND))
+    except JsonError:
+        return set()
+    entries = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(entries, list):
+        return set()
+    format_1 = record.get("format") != MANIFEST_FORMAT
+    kept = set()
+    for entry in entries:
+        if not isinstance(entry, str) or not entry.strip("/") or entry.startswith("/") or "\\" in entry:
+            continue
+        if any(part in ("", ".", "..") for part in entry.rstrip("/").split("/")):
+            continue
+        if format_1 and (workdir / entry).is_dir() and not (workdir / entry).is_symlink():
+            entry = entry.rstrip("/") + "/"
+        kept.add(entry)
+    return kept
+
+
+def write_record(workdir: Path, entries: set[str]) -> None:
+    """Record ``entries`` (relative paths, folders ending in ``/``) as created by the quick start."""
+    from babylm.atomic import atomic_write_json
+    from babylm.outputs import manifest_path
+
+    atomic_write_json(manifest_path(workdir, COMMAND),
+                      {"written_by": f"babylm {COMMAND}", "format": MANIFEST_FORMAT, "files": sorted(entries)})
+
+
+def _inside(workdir: Path, path: Path) -> bool:
+    """Whether ``path`` really lies in ``workdir`` (no symbolic link on the way leads out of it)."""
+    return Path(os.path.realpath(path.parent)).is_relative_to(os.path.realpath(workdir))
+
+
+def remove_recorded(workdir: Path) -> tuple[int, list[str]]:
+    """Delete the files the quick start recorded, then its folders that are left empty; returns (files deleted,
+    the files kept because the quick start did not create them). Folders still holding a kept file stay recorded."""
+    entries = recorded_entries(workdir)
+    removed = 0
+    for entry in sorted(e for e in entries if not e.endswith("/")):
+        path = workdir / entry
+        if _inside(workdir, path) and (path.is_symlink() or path.is_file()):
+            path.unlink()
+            removed += 1
+    folders = set()
+    for entry in sorted((e for e in entries if e.endswith("/")), key=lambda e: -e.count("/")):  # deepest first
+        path = workdir / entry
+        try:
+            if _inside(workdir, path) and path.is_dir() and not path.is_symlink():
+                path.rmdir()  # only when empty
+        except OSError:
+            folders.add(entry)
+    write_record(workdir, folders)
+    return removed, sorted(e for e in snapshot(workdir) if not e.endswith("/"))
+
+
+def claim_workdir(workdir: Path, fresh: bool) -> str | None:
+    """Make ``workdir`` the quick start's: create it, or accept it when empty or already ours.
+
+    With ``fresh``, delete the files an earlier quick start recorded, and its folders left empty (nothing else);
+    returns a one-line notice naming the files kept, or None. Raises :class:`babylm.outputs.OutputError` for a
+    file, or a folder holding anything the quick start did not create.
+    """
+    from babylm.outputs import OutputError, manifest_path
 
     if workdir.exists() and not workdir.is_dir():
         raise OutputError(f"--workdir {workdir} is a file, not a folder; choose another --workdir")
@@ -66,27 +149,24 @@ def claim_workdir(workdir: Path, fresh: bool) -> None:
         raise OutputError(
             f"--workdir {workdir} already holds files that quickstart did not create; choose a new or empty folder"
         )
-    ours = recorded(workdir, COMMAND)
-    if fresh:
-        for name in sorted(ours):
-            path = workdir / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
-        ours = set()
     workdir.mkdir(parents=True, exist_ok=True)
-    write_manifest(workdir, COMMAND, ours)
+    if not marker.is_file():
+        write_record(workdir, set())
+    if not fresh:
+        return None
+    removed, kept = remove_recorded(workdir)
+    if not kept:
+        return None
+    shown = ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+    return (f"quickstart: --fresh deleted the {removed} files it had created in {workdir} and kept {len(kept)} it did "
+            f"not create (with their folders): {shown}")
 
 
 def record_created(workdir: Path, before: set[str]) -> None:
-    """Add the top-level entries of ``workdir`` that are not in ``before`` to the quick start's manifest."""
-    from babylm.outputs import manifest_path, recorded, write_manifest
-
-    now = {entry.name for entry in workdir.iterdir()} - {manifest_path(workdir, COMMAND).name}
-    created = now - before
+    """Add what is under ``workdir`` now but not in ``before`` (a :func:`snapshot`) to the quick start's manifest."""
+    created = snapshot(workdir) - before
     if created:
-        write_manifest(workdir, COMMAND, recorded(workdir, COMMAND) | created)
+        write_record(workdir, recorded_entries(workdir) | created)
 
 
 def stages(blimp_dir: Path, vocab_size: int, steps: int) -> list[tuple[str, list[str]]]:
@@ -163,10 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     workdir = Path(args.workdir).resolve()
     try:
-        claim_workdir(workdir, args.fresh)
+        notice = claim_workdir(workdir, args.fresh)
     except OutputError as error:
         print(f"quickstart: error: {error}", file=sys.stderr)
         return 2
+    if notice:
+        print(notice, flush=True)
 
     env = dict(os.environ)
     env.setdefault("WANDB_MODE", "offline")  # the quick start never talks to a server
@@ -176,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings = []
     try:
         for name, stage_argv in stages(blimp_dir.resolve(), args.vocab_size, args.steps):
-            before = {entry.name for entry in workdir.iterdir()}
+            before = snapshot(workdir)
             try:
                 timings.append((name, run_stage(name, stage_argv, workdir, env)))
             finally:

@@ -8,7 +8,9 @@ and what to do (the CLI prints it and exits 2):
 * a model key linked from the DataModule (``max_position_embeddings`` ← ``data.seq_len``, ``vocab_size`` ←
   ``data.vocab_size``, ``tokenizer_path`` ← ``data.tokenizer_path``) given another value than its source:
   the link would silently replace it;
-* a ``ckpt_path`` that is missing, empty, truncated, not a checkpoint, or holds pickled code;
+* a ``ckpt_path`` that is missing, empty, truncated, not a checkpoint, or holds pickled code; and one (or the
+  ``last`` checkpoint of ``checkpoint.dirpath``) that holds another model than the config builds (class,
+  architecture, sizes, vocabulary);
 * for ``fit``, a ``model.init_args.export_dir`` that is or contains the checkpoint folder (the export at the
   end replaces its folder whole), or that already holds anything but a previous export; and a
   ``config.yaml`` in the checkpoint folder that a run did not write (the run saves its resolved config there);
@@ -20,6 +22,7 @@ and what to do (the CLI prints it and exits 2):
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -80,20 +83,55 @@ def check_linked_keys(sources: Mapping[str, Any], given: Mapping[str, Any], stag
             )
 
 
-def check_ckpt_path(ckpt_path: Any) -> None:
+def check_ckpt_path(ckpt_path: Any) -> dict | None:
     """Raise :class:`RunConfigError` unless ``ckpt_path`` is unset, a Lightning keyword, or a whole, safe checkpoint.
 
     The file is opened with :func:`babylm.export.load_checkpoint` (``weights_only``, memory-mapped), the same
     check ``export`` makes, so a missing, empty, truncated or foreign file is one line instead of a traceback.
+    Returns the checkpoint's ``hyper_parameters`` (None for unset or a keyword).
     """
     if ckpt_path is None or str(ckpt_path) in ("last", "best", "hpc") or str(ckpt_path).startswith("registry"):
-        return
+        return None
     from babylm.export import ExportError, load_checkpoint
 
     try:
-        load_checkpoint(ckpt_path, mmap=True)
+        checkpoint = load_checkpoint(ckpt_path, mmap=True)
     except ExportError as error:
         raise RunConfigError(f"--ckpt_path {error}") from error
+    hparams = checkpoint.get("hyper_parameters")
+    return dict(hparams) if isinstance(hparams, dict) else {}
+
+
+def last_checkpoint(dirpath: Any) -> Path | None:
+    """The checkpoint ``--ckpt_path last`` resumes from: the newest ``last*.ckpt`` in ``dirpath`` (as Lightning's
+    ``ModelCheckpoint`` finds it), or None when there is none."""
+    folder = Path(dirpath) if dirpath else None
+    if folder is None or not folder.is_dir():
+        return None
+    candidates = [p for p in folder.iterdir() if p.suffix == ".ckpt" and re.match(r"^last(-\d+)?$", p.stem) and p.is_file()]
+    return max(candidates, key=lambda p: p.stat().st_mtime_ns) if candidates else None
+
+
+def check_ckpt_model(ckpt_path: Any, hparams: Mapping[str, Any], config, vocab_size: int | None = None) -> None:
+    """Raise :class:`RunConfigError` when the checkpoint holds another model than the run's config builds.
+
+    ``hparams`` are the checkpoint's hyper-parameters (:func:`check_ckpt_path`), ``config`` the parsed run
+    config (``model.class_path``, ``model.init_args.config``); ``vocab_size`` (the DataModule's) is compared
+    when given. What is compared: :func:`babylm.models.build.model_differences` (class, architecture, sizes,
+    vocabulary). Lightning would otherwise merge the checkpoint's hyper-parameters over the config and train
+    the checkpoint's model, export included, whatever the config says.
+    """
+    from babylm.models.build import model_differences
+
+    run_config = config.get("model.init_args.config")
+    run_config = run_config.as_dict() if hasattr(run_config, "as_dict") else dict(run_config or {})
+    differences = model_differences(hparams, run_config, vocab_size, config.get("model.class_path"))
+    if differences:
+        raise RunConfigError(
+            f"--ckpt_path {ckpt_path} holds another model than this run's config ({'; '.join(differences)}; "
+            "checkpoint ≠ config): give this model's checkpoint, or the config that checkpoint was trained with "
+            "(config.yaml beside it)"
+        )
 
 
 def check_export_dir(config) -> None:

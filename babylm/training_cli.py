@@ -18,7 +18,10 @@ What it adds to a plain LightningCLI:
   offline with a one-line notice (:mod:`babylm.wandb_mode`).
 * a bad config (unknown key, wrong type, missing tokenizer or token files) is one line on stderr, exit 2; so
   are the start-up checks of :mod:`babylm.training_checks` (a linked model key set by hand, a broken
-  ``ckpt_path``, an ``export_dir`` that would replace the checkpoints or anything else not an export).
+  ``ckpt_path`` or one holding another model than the config's, an ``export_dir`` that would replace the
+  checkpoints or anything else not an export).
+* ``--ckpt_path`` loads weights and training state only: the config and command line stay the run's (Lightning's
+  merge of the checkpoint's hyper-parameters into the config is switched off, see :meth:`BabyLMCLI._parse_ckpt_path`).
 * the progress bar shows no bogus epoch total when ``max_epochs`` is unset
   (:func:`~babylm.models.callbacks.epoch_progress_bar`); ``fit`` logs ``train/grad_norm`` and draws
   ``loss_curve.png`` beside the checkpoints (:mod:`babylm.models.dashboards`), and the experiment loggers get the
@@ -50,8 +53,8 @@ from babylm.models.causal_lm import CausalLM
 from babylm.models.dashboards import GradNormLogger, LossCurve
 from babylm.models.distill import DistillationStudent  # noqa: F401 (imported so `--model DistillationStudent` resolves)
 from babylm.shipped_configs import base_config, resolve_config_args
-from babylm.training_checks import (LINKS, check_ckpt_path, check_config_target, check_export_dir, check_linked_keys,
-                                    check_teacher_context)
+from babylm.training_checks import (LINKS, check_ckpt_model, check_ckpt_path, check_config_target, check_export_dir,
+                                    check_linked_keys, check_teacher_context, last_checkpoint)
 
 BASE_CONFIG = base_config()  # configs/base.yaml of the checkout, or the copy shipped in the package
 SUBCOMMANDS = ("fit", "validate", "test")
@@ -112,16 +115,32 @@ class BabyLMCLI(LightningCLI):
         super().parse_arguments(parser, args)
         self._given_links: dict[str, Any] = {}
         self._model_class = None
+        self._ckpt: tuple[Any, dict] | None = None  # (path, hyper-parameters) of the checkpoint the run starts from
         subcommand = self.config.get("subcommand")
         if subcommand in SUBCOMMANDS:
-            # here, not later: LightningCLI reads the checkpoint's hyper-parameters right after parsing
-            check_ckpt_path(self.config[subcommand].get("ckpt_path"))
+            config = self.config[subcommand]
+            ckpt_path = config.get("ckpt_path")
+            if str(ckpt_path) == "last":  # what Lightning will resume from, read now so it can be checked
+                ckpt_path = last_checkpoint(config.get("checkpoint.dirpath"))
+            hparams = check_ckpt_path(ckpt_path)
+            if hparams is not None:
+                self._ckpt = (ckpt_path, hparams)
+                check_ckpt_model(ckpt_path, hparams, config)
         if subcommand in SUBCOMMANDS and isinstance(args, (list, tuple)):
             from jsonargparse._link_arguments import skip_apply_links  # the only way to see a value a link replaces
 
             with skip_apply_links():
                 given = parser.parse_args(list(args))[subcommand]
             self._given_links = {target: given.get(target) for _, target, _ in LINKS}
+
+    def _parse_ckpt_path(self) -> None:
+        """Keep the config as parsed: do not merge the ``--ckpt_path`` checkpoint's hyper-parameters into it.
+
+        Lightning ≥ 2.3 replaces the model's config with the checkpoint's, so a checkpoint of another model was
+        trained (and exported to its own ``export_dir``) whatever the config and the command line said. Here the
+        config and command line are the run; a checkpoint of another model is refused (:func:`check_ckpt_model`,
+        in :meth:`parse_arguments`), and one of the same model gets only its weights and training state loaded.
+        """
 
     def before_instantiate_classes(self) -> None:
         """Refuse bad run settings at start-up, then switch W&B to offline (with a notice) when it could not work online.
@@ -151,6 +170,9 @@ class BabyLMCLI(LightningCLI):
         if datamodule is not None:
             linked = {"data.vocab_size": datamodule.vocab_size, "data.tokenizer_path": datamodule.tokenizer_path}
             check_linked_keys(linked, self._given_links, "instantiate", self._model_class)
+            if self._ckpt is not None:  # the vocabulary is known once the DataModule has read its token files
+                config = self.config[self.subcommand] if self.subcommand else self.config
+                check_ckpt_model(*self._ckpt, config, vocab_size=datamodule.vocab_size)
 
     def instantiate_trainer(self, **kwargs: Any):
         """Build the Trainer with the project's callbacks added to the configured ones, and W&B kept quiet.

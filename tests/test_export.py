@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,22 @@ def test_export_subcommand_writes_the_same_weights(trained, tmp_path):
     assert load_file(out / "model.safetensors").keys() == ours.keys()
     assert {p.name for p in out.iterdir()} == FILES | {MANIFEST}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging or old folder left
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_every_exported_file_has_the_usual_permissions(trained, tmp_path):
+    """safetensors wrote model.safetensors as 0600 while the other files were 0644 (umask 022)."""
+    out = tmp_path / "Tiny-Llama"
+    assert export_main(["--ckpt", str(trained / "ckpt" / "last.ckpt"), "--out", str(out)]) == 0
+    for folder in (trained / "export", out):  # fit's export, the export command's
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+        assert "model.safetensors" in modes and modes == dict.fromkeys(modes, 0o666 & ~current_umask())
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~current_umask()
 
 
 def test_gptj_export_parity(tiny_data, tmp_path):

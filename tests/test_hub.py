@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
+import stat
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +59,21 @@ def test_each_branch_holds_its_milestone_export_and_main_the_final_model(run, re
     assert b"*.safetensors filter=lfs" in git(repo, "show", "main:.gitattributes")
     assert b"chck_0.004M" in git(repo, "show", "main:README.md")
     assert not git(repo, "status", "--porcelain")  # everything committed, main checked out
+
+
+def test_every_file_has_the_usual_permissions(run, tmp_path):
+    """The repository's files get the umask's mode, whatever the mode of the export they were copied from."""
+    mask = os.umask(0)
+    os.umask(mask)
+    final = tmp_path / "final"
+    shutil.copytree(run / "export", final)
+    (final / "model.safetensors").chmod(0o600)  # (as safetensors once wrote it)
+    out = tmp_path / "repo"
+    assert main(["--run", str(run / "ckpt"), "--out", str(out), "--final", str(final)]) == 0
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir() if p.is_file()}
+    assert "model.safetensors" in modes and modes == dict.fromkeys(modes, 0o666 & ~mask)
+    for branch in MILESTONES:  # the word-milestone exports fit wrote
+        assert {stat.S_IMODE(p.stat().st_mode) for p in (run / "ckpt" / branch).iterdir()} == {0o666 & ~mask}
 
 
 def test_automodel_loads_every_branch_from_a_checkout(run, repo, tmp_path):

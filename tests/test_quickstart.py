@@ -68,3 +68,39 @@ def test_fresh_deletes_only_what_the_quickstart_created(tmp_path):
     (workdir / "mine.txt").write_text("added by hand")  # not created by a stage: never deleted
     claim_workdir(workdir, fresh=True)
     assert sorted(p.name for p in workdir.iterdir()) == [".babylm-quickstart.json", "mine.txt"]
+
+
+def test_fresh_keeps_a_file_added_inside_a_folder_the_quickstart_created(tmp_path):
+    """`echo mine > runs/quickstart/checkpoints/my_notes.txt; quickstart --fresh` deleted my_notes.txt: the
+    manifest recorded whole folders (checkpoints/), so --fresh removed everything in them."""
+    from babylm.quickstart import claim_workdir, record_created, snapshot
+
+    workdir = tmp_path / "qs"
+    claim_workdir(workdir, fresh=False)
+    before = snapshot(workdir)
+    (workdir / "checkpoints" / "tiny_teacher_llama").mkdir(parents=True)  # what a stage creates
+    (workdir / "checkpoints" / "tiny_teacher_llama" / "last.ckpt").write_bytes(b"ckpt")
+    (workdir / "checkpoints" / "tokenizer-clean.json").write_text("{}")
+    record_created(workdir, before)
+    (workdir / "checkpoints" / "my_notes.txt").write_text("mine\n")  # added by hand
+    notice = claim_workdir(workdir, fresh=True)
+    assert (workdir / "checkpoints" / "my_notes.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["my_notes.txt"]  # the rest is gone
+    assert notice == (f"quickstart: --fresh deleted the 2 files it had created in {workdir} and kept 1 it did not "
+                      "create (with their folders): checkpoints/my_notes.txt")
+    (workdir / "checkpoints" / "my_notes.txt").unlink()  # once the user's file is gone, the folder can go too
+    assert claim_workdir(workdir, fresh=True) is None and sorted(p.name for p in workdir.iterdir()) == [".babylm-quickstart.json"]
+
+
+def test_fresh_after_an_old_manifest_of_whole_folders_deletes_nothing_inside_them(tmp_path):
+    """A format-1 manifest named top-level folders only: which files in them were the quick start's is unknown."""
+    from babylm.quickstart import claim_workdir
+
+    workdir = tmp_path / "qs"
+    (workdir / "checkpoints").mkdir(parents=True)
+    (workdir / "checkpoints" / "my_notes.txt").write_text("mine\n")
+    (workdir / "combined.txt").write_text("made by a stage\n")
+    (workdir / ".babylm-quickstart.json").write_text(json.dumps({"format": 1, "files": ["checkpoints", "combined.txt", "../x"]}))
+    notice = claim_workdir(workdir, fresh=True)
+    assert (workdir / "checkpoints" / "my_notes.txt").is_file() and not (workdir / "combined.txt").exists()
+    assert notice.endswith("kept 1 it did not create (with their folders): checkpoints/my_notes.txt")

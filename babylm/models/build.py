@@ -14,8 +14,8 @@ FFN 6144), Baby-Llama-58M (16 layers, hidden 512, 8 heads, FFN 1024). See README
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Literal, Optional
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, Mapping, Optional
 
 import torch
 
@@ -60,6 +60,39 @@ class ModelConfig:
             raise ValueError(
                 f"model config: hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
             )
+
+
+# ModelConfig fields that do not change the weights' shapes or meaning (a resumed run may change them)
+TRAINING_ONLY_FIELDS = ("dropout", "initializer_range")
+
+
+def model_differences(saved: Mapping[str, Any], config: ModelConfig | Mapping[str, Any],
+                      vocab_size: Optional[int] = None, class_path: Optional[str] = None) -> list[str]:
+    """What makes the model saved in a checkpoint another model than ``config``: ``["arch gptj ≠ llama", …]``.
+
+    ``saved`` is the checkpoint's ``hyper_parameters`` (``config`` as a dict, ``vocab_size``, and ``_class_path``
+    when LightningCLI built the module); ``config``, ``vocab_size`` and ``class_path`` describe the run (None:
+    not compared). Compared: the class, every :class:`ModelConfig` field but :data:`TRAINING_ONLY_FIELDS`
+    (architecture and sizes), and the vocabulary size. Each entry reads ``<field> <checkpoint's> ≠ <run's>``;
+    an empty list means the same model. A checkpoint without a model config gives ``["config (none saved)"]``.
+    """
+    saved_config = saved.get("config")
+    if not isinstance(saved_config, Mapping):
+        return ["config (none saved)"]
+    run = asdict(config) if isinstance(config, ModelConfig) else dict(config)
+    differences = []
+    saved_class = saved.get("_class_path")
+    if class_path is not None and saved_class is not None and saved_class != class_path:
+        differences.append(f"model.class_path {saved_class} ≠ {class_path}")
+    for field in fields(ModelConfig):
+        if field.name in TRAINING_ONLY_FIELDS:
+            continue
+        before, now = saved_config.get(field.name, field.default), run.get(field.name, field.default)
+        if before != now:
+            differences.append(f"{field.name} {before} ≠ {now}")
+    if vocab_size is not None and saved.get("vocab_size") is not None and int(saved["vocab_size"]) != int(vocab_size):
+        differences.append(f"vocab_size {saved['vocab_size']} ≠ {vocab_size}")
+    return differences
 
 
 def hf_config(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_token_id: int = 2, pad_token_id: int = 0):

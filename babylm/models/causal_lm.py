@@ -34,7 +34,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
-from babylm.models.build import ModelConfig, build_model, count_parameters
+from babylm.models.build import ModelConfig, build_model, count_parameters, model_differences
 from babylm.models.losses import causal_lm_loss
 
 log = logging.getLogger(__name__)
@@ -342,7 +342,16 @@ class CausalLM(L.LightningModule):
         checkpoint["tokens_seen"] = int(self.tokens_seen)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Restore the global token counter (0 for checkpoints that lack it)."""
+        """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields), then restore the
+        global token counter (0 for checkpoints that lack it)."""
+        saved = checkpoint.get("hyper_parameters")
+        if isinstance(saved, dict) and "config" in saved:  # (the CLI checks this before anything is built)
+            differences = model_differences(saved, self.model_config, self.hparams.get("vocab_size"))
+            if differences:
+                raise TrainingConfigError(
+                    f"the checkpoint holds another model than this one ({'; '.join(differences)}; checkpoint ≠ "
+                    "this model): load this model's checkpoint, or build the model the checkpoint was trained as"
+                )
         self.tokens_seen = int(checkpoint.get("tokens_seen", 0))
 
     def on_fit_end(self) -> None:

@@ -15,7 +15,9 @@ A JSON file that is malformed (not UTF-8, not JSON, nested too deeply), not an o
 ``content``, with a lone surrogate escape (``"\\ud800"``, not text) in it or with empty content is skipped
 with a warning and counted, never stopping the run (a leading UTF-8 byte-order mark is accepted); a text file left from an earlier version of
 it, and any text file whose JSON no longer exists, is removed, so the output tree always mirrors the
-input. ``progress.json``, ``scraper.log`` and other files outside ``volume_*/part_*/`` are ignored.
+input — but only text files convert wrote (listed in ``<output>/.babylm-convert.json``) or that mirror an
+article: a stray ``volume_*/part_*/*.txt`` of anyone else's is refused with one line (exit 2), never deleted.
+``progress.json``, ``scraper.log`` and other files outside ``volume_*/part_*/`` are ignored.
 Each text file is written atomically.
 """
 
@@ -29,8 +31,8 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from babylm.arguments import CommandParser
-from babylm.atomic import atomic_write_text, os_error_line
-from babylm.safe_json import JsonError, lone_surrogate, loads
+from babylm.atomic import atomic_write_json, atomic_write_text, os_error_line
+from babylm.safe_json import JsonError, lone_surrogate, loads, read_json
 
 log = logging.getLogger(__name__)
 
@@ -103,22 +105,49 @@ class ConvertStats:
     removed_stale: int = 0
 
 
+MANIFEST = ".babylm-convert.json"
+"""In the output directory: the text files convert wrote (relative paths); only those are ever removed as stale."""
+
+
+def _written_before(output_dir: Path) -> set[str]:
+    """The text files (relative POSIX paths) the manifest of ``output_dir`` lists; empty without one."""
+    try:
+        record = read_json(output_dir / MANIFEST)
+    except JsonError:
+        return set()
+    files = record.get("files") if isinstance(record, dict) else None
+    return {name for name in files if isinstance(name, str)} if isinstance(files, list) else set()
+
+
 def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool = False) -> ConvertStats:
     """Convert every article JSON under ``input_dir`` into a text file under ``output_dir``.
 
-    Returns the counts; raises :class:`ConvertError` when ``input_dir`` is not a directory or holds no article
-    JSON (then no text file is removed). Malformed articles are skipped with a warning (their old text goes).
+    Returns the counts. Text files of convert's that no article mirrors any more are removed; so are those of
+    skipped articles. Raises :class:`ConvertError`, before writing or removing anything, when ``input_dir`` is
+    not a directory or holds no article JSON, and when ``output_dir`` holds a ``volume_*/part_*/*.txt`` that no
+    article mirrors and that convert did not write (not in ``.babylm-convert.json``): it is never deleted, and
+    would otherwise enter the corpus.
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir():
         raise ConvertError(f"{input_dir}: input directory not found; run the scrape or an ingest stage first")
-    sources = list(iter_article_jsons(input_dir))
-    if not sources:
+    articles = list(iter_article_jsons(input_dir))
+    if not articles:
         raise ConvertError(f"{input_dir}: no article JSON files (volume_*/part_*/*.json); run the scrape or an ingest "
                            "stage first, or pass --input the folder they wrote")
+    mirrors = {output_dir / p.relative_to(input_dir).with_suffix(".txt") for p in articles}
+    existing = set(output_dir.glob("volume_*/part_*/*.txt")) if output_dir.is_dir() else set()
+    ours = {output_dir / name for name in _written_before(output_dir)} | mirrors
+    foreign = sorted(existing - ours)
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise ConvertError(
+            f"{output_dir} holds {foreign[0].relative_to(output_dir)}{more}, which convert did not write and no "
+            "article mirrors; it would enter the corpus: move it away, or use another --output"
+        )
     stats = ConvertStats()
     expected: set[Path] = set()
-    for json_path in sources:
+    for json_path in articles:
         txt_path = output_dir / json_path.relative_to(input_dir).with_suffix(".txt")
         if not force and txt_path.exists() and txt_path.stat().st_mtime_ns >= json_path.stat().st_mtime_ns:
             expected.add(txt_path)
@@ -133,11 +162,12 @@ def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool =
         atomic_write_text(txt_path, text)
         expected.add(txt_path)
         stats.converted += 1
-    if output_dir.is_dir():
-        for txt_path in output_dir.glob("volume_*/part_*/*.txt"):
-            if txt_path not in expected:
-                txt_path.unlink()
-                stats.removed_stale += 1
+    for txt_path in sorted(existing - expected):  # convert's own (checked above)
+        txt_path.unlink(missing_ok=True)
+        stats.removed_stale += 1
+    if expected or existing:
+        written = sorted(p.relative_to(output_dir).as_posix() for p in expected)
+        atomic_write_json(output_dir / MANIFEST, {"written_by": "babylm convert", "format": 1, "files": written})
     return stats
 
 

@@ -42,7 +42,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 
 from babylm.arguments import CommandParser, positive_int
 from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, os_error_line,
-                           remove_stale_temporaries, temporary_folder, temporary_target)
+                           remove_stale_temporaries, temporary_folder, temporary_target, usual_permissions)
 from babylm.data.tokens.documents import BOS, EOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
 from babylm.data.tokens.tokenizer_files import (  # noqa: F401 (re-exported: the tokenizer's public names)
     HF_FILES, PAD, SPECIAL_TOKENS, TokenizerError, load_hf_tokenizer, load_tokenizer, save_hf_tokenizer,
@@ -152,6 +152,7 @@ def save_tokenizer(tokenizer: Tokenizer, json_path: str | os.PathLike, hf_dir: s
         staged = temporary_folder(hf_dir)
         try:
             save_hf_tokenizer(to_hf_tokenizer(tokenizer), staged)
+            usual_permissions(staged)  # the files keep their mode when moved out of the (0700) staging folder
             Path(hf_dir).mkdir(parents=True, exist_ok=True)
             for file in staged.iterdir():
                 os.replace(file, Path(hf_dir) / file.name)

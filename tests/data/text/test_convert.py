@@ -65,6 +65,22 @@ def test_incremental_runs_skip_fresh_files_and_remove_stale_ones(tmp_path):
     assert convert_tree(data, out, force=True).skipped == 1
 
 
+def test_a_text_file_convert_did_not_write_is_never_deleted(tmp_path, capsys):
+    """Stale-file removal deleted any volume_*/part_*/*.txt without a JSON, also one added by hand."""
+    data, out = tmp_path / "data", tmp_path / "txt"
+    write_article_json(data, 1, 1, "FIRST", "one")
+    assert convert_tree(data, out).converted == 1
+    mine = out / "volume_01" / "part_02" / "MY_NOTES.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("mine\n", encoding="utf-8")
+    write_article_json(data, 1, 1, "SECOND", "two")
+    assert convert.main(["--input", str(data), "--output", str(out)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (f"convert: {out} holds volume_01/part_02/MY_NOTES.txt, which convert did not write and no article "
+                    "mirrors; it would enter the corpus: move it away, or use another --output")
+    assert mine.read_text(encoding="utf-8") == "mine\n" and not (out / "volume_01" / "part_01" / "SECOND.txt").exists()
+
+
 def test_main_reports_counts_and_a_missing_input_in_one_line(tmp_path, capsys):
     data, out = tmp_path / "data", tmp_path / "txt"
     write_article_json(data, 2, 1, "A", "text")
