@@ -27,7 +27,6 @@ folders, and one line says which files were kept.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from babylm.arguments import CommandParser, positive_int
 from babylm.shipped_configs import base_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -225,12 +225,12 @@ def run_stage(name: str, argv: list[str], workdir: Path, env: dict[str, str]) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the quick start (``--help`` for options); returns an exit code."""
-    parser = argparse.ArgumentParser(prog="python -m babylm quickstart", description=__doc__.split("\n\n")[0])
+    parser = CommandParser(prog="python -m babylm quickstart", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="runs/quickstart", help="where every artifact goes (default: %(default)s)")
     parser.add_argument("--blimp-dir", default=None,
                         help="BLiMP JSONL folder (default: ../shared/data/blimp-dev if present, else the bundled pairs)")
-    parser.add_argument("--vocab-size", type=int, default=QUICKSTART_VOCAB, help="tokenizer vocabulary (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=150, help="optimizer steps of each teacher and the student (default: %(default)s)")
+    parser.add_argument("--vocab-size", type=positive_int, default=QUICKSTART_VOCAB, help="tokenizer vocabulary (default: %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=150, help="optimizer steps of each teacher and the student (default: %(default)s)")
     parser.add_argument("--fresh", action="store_true",
                         help="delete what an earlier quick start created in --workdir and run every stage")
     args = parser.parse_args(argv)

@@ -34,6 +34,7 @@ BAD = [  # (argv, the option named)
     (["prepare", "--val-fraction", "nan"], "--val-fraction"),
     (["prepare", "--limit", "0"], "--limit"),
     (["cache-teachers", "--batch-size", "0"], "--batch-size"),
+    (["quickstart", "--steps", "0"], "--steps"),
 ]
 
 
