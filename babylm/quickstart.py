@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--blimp-dir", default=None,
                         help="BLiMP JSONL folder (default: ../shared/data/blimp-dev if present, else the bundled pairs)")
     parser.add_argument("--vocab-size", type=positive_int, default=QUICKSTART_VOCAB, help="tokenizer vocabulary (default: %(default)s)")
-    parser.add_argument("--steps", type=positive_int, default=150, help="optimizer steps of each teacher and the student (default: %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=60, help="optimizer steps of each teacher and the student (default: %(default)s)")
     parser.add_argument("--fresh", action="store_true",
                         help="delete what an earlier quick start created in --workdir and run every stage")
     args = parser.parse_args(argv)
