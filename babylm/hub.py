@@ -129,8 +129,8 @@ expects its intermediate checkpoints.
 
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
-model = AutoModelForCausalLM.from_pretrained("USER/{name}", revision="chck_10M")   # or revision="main"
-tokenizer = AutoTokenizer.from_pretrained("USER/{name}", revision="chck_10M")
+model = AutoModelForCausalLM.from_pretrained("USER/{name}", revision="chck_10M", trust_remote_code=False)  # or "main"
+tokenizer = AutoTokenizer.from_pretrained("USER/{name}", revision="chck_10M", trust_remote_code=False)
 ```
 """
 
