@@ -2,7 +2,7 @@
 
 ``configs/`` (the YAML of ``python -m babylm fit -c configs/…``) lives at the repository root, where the
 README's commands name it, and is also shipped inside the package as ``babylm/configs/``, so that a wheel
-install (``pip install git+https://…``, no checkout) has the configs too; ``babylm/shipped_configs.py`` finds
+install (``pip install git+https://…``, no checkout) has the configs too; ``babylm/commands/shipped_configs.py`` finds
 either. ``tests/test_packaging.py`` builds a wheel, installs it into a fresh venv and runs ``fit`` from
 outside the repository.
 """

@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from babylm.allocator import tune_malloc
+from babylm.core.allocator import tune_malloc
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
 
@@ -21,12 +21,12 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "prepare": ("babylm.data.pipeline", "main", "run the data pipeline: scrape → convert → combine → clean → split"),
     "tokenizer": ("babylm.data.tokens.tokenizer", "main", "train the byte-level BPE tokenizer on the train split"),
     "encode": ("babylm.data.tokens.encode", "main", "tokenize the splits into uint16 token files for training"),
-    "cache-teachers": ("babylm.models.cache_teachers", "main", "run the teachers once over the train windows; store compact targets"),
-    "export": ("babylm.export", "main", "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
-    "evaluate": ("babylm.evaluation.cli", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
-    "generate": ("babylm.generate", "main", "sample text from an exported model"),
-    "quickstart": ("babylm.quickstart", "main", "offline end-to-end demo on the bundled sample"),
-    "hub-repo": ("babylm.hub", "main", "lay a finished run out as a Hub repository (main + chck_<N>M branches); push it"),
+    "cache-teachers": ("babylm.commands.cache_teachers", "main", "run the teachers once over the train windows; store compact targets"),
+    "export": ("babylm.commands.export", "main", "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
+    "evaluate": ("babylm.commands.evaluate", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
+    "generate": ("babylm.evaluation.generate", "main", "sample text from an exported model"),
+    "quickstart": ("babylm.commands.quickstart", "main", "offline end-to-end demo on the bundled sample"),
+    "hub-repo": ("babylm.commands.hub_repo", "main", "lay a finished run out as a Hub repository (main + chck_<N>M branches); push it"),
 }
 
 USAGE = """usage: python -m babylm <command> [options]
@@ -49,17 +49,17 @@ def _usage() -> str:
 def lightning_main(argv: Sequence[str]) -> int:
     """Run LightningCLI on ``argv`` (starting with fit/validate/test); returns an exit code.
 
-    The CLI itself (links, checkpoint callbacks, config saving, W&B fallback) is :mod:`babylm.training_cli`,
+    The CLI itself (links, checkpoint callbacks, config saving, W&B fallback) is :mod:`babylm.commands.fit`,
     imported here so that ``python -m babylm --help`` stays fast.
     """
-    from babylm.training_cli import run
+    from babylm.commands.fit import run
 
     return run(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``argv`` (default ``sys.argv[1:]``) to a training or project command; returns an exit code."""
-    tune_malloc()  # glibc: reuse large blocks instead of mmap/munmap per tensor (babylm/allocator.py)
+    tune_malloc()  # glibc: reuse large blocks instead of mmap/munmap per tensor (babylm/core/allocator.py)
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())

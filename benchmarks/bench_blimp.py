@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from babylm.data.tokens.tokenizer import load_hf_tokenizer, to_hf_tokenizer, train_tokenizer
     from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, evaluate_blimp, load_blimp_dir
-    from babylm.export import resolve_device
+    from babylm.models.export import resolve_device
     from babylm.models.build import ModelConfig, build_model, count_parameters
 
     if args.threads:

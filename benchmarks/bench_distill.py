@@ -9,7 +9,7 @@ Reads the sizes from the shipped YAML: the student and batch from ``configs/dist
 initialised and written to a temporary folder (they are loaded from disk like real ones); the data are
 random token windows (speed does not depend on the text). Writes nothing else.
 
-It runs the real :class:`~babylm.models.distill.DistillationStudent` under a Lightning ``Trainer`` for
+It runs the real :class:`~babylm.training.distill.DistillationStudent` under a Lightning ``Trainer`` for
 ``--warmup`` + ``--steps`` optimizer steps and times the measured steps (from batch start to batch end,
 optimizer step included) and, inside them, the teacher forwards (``DistillationStudent.teacher_logits``),
 synchronising CUDA around each. For comparison it then trains the same student alone (plain ``CausalLM``).
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from babylm.models.build import ModelConfig, build_model
-    from babylm.models.causal_lm import CausalLM
-    from babylm.models.distill import DistillationStudent
+    from babylm.training.causal_lm import CausalLM
+    from babylm.training.distill import DistillationStudent
 
     cuda = torch.cuda.is_available()
     if args.config == "reference" and not cuda:

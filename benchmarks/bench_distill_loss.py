@@ -10,7 +10,7 @@ affects every variant alike), each variant's forward and backward over random lo
   softmaxes of every teacher and an autograd soft-target cross-entropy;
 * ``chunked`` — :func:`babylm.models.losses.distillation_loss` (rows in chunks, gradient in the same pass);
 * ``topk-K`` / ``sample-K`` — :func:`babylm.models.losses.sparse_distillation_loss` against targets of the
-  teacher cache (:func:`babylm.models.teacher_cache.compact_targets`), when ``--cached`` is given.
+  teacher cache (:func:`babylm.training.teacher_cache.compact_targets`), when ``--cached`` is given.
 
 Prints the machine line, then per variant the median seconds and the median ratio to ``unchunked`` over
 the rounds, and the peak RSS growth of the process (CPU) or the CUDA allocator's peak per variant (GPU).
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from babylm.models.losses import SparseTargets, distillation_loss, sparse_distillation_loss
-    from babylm.models.teacher_cache import compact_targets
+    from babylm.training.teacher_cache import compact_targets
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = getattr(torch, args.dtype)

@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_milestones.py [--batch 8] [--repeats 3] [--blimp-dir ../shared/data/blimp-dev]``.
 Builds a randomly initialised model of the Baby-Llama-58M shape (vocab 16,000, context 128) on the CPU and times,
 in one process: an optimizer step (forward + backward + AdamW on ``--batch`` windows), the gradient norm that
-``train/grad_norm`` logs (:class:`babylm.models.dashboards.GradNormLogger`), and what each word milestone adds —
+``train/grad_norm`` logs (:class:`babylm.training.dashboards.GradNormLogger`), and what each word milestone adds —
 the ``chck_<N>M`` export and the BLiMP score on the bundled sample (and on ``--blimp-dir`` with ``--blimp-limit`` pairs per
 paradigm when given). Prints a machine line and a Markdown table; writes nothing but temporary files.
 """
@@ -46,9 +46,9 @@ def main(argv=None) -> int:
     import torch
 
     from babylm.data.tokens.tokenizer import save_tokenizer, train_tokenizer
-    from babylm.export import export_hf
+    from babylm.models.export import export_hf
     from babylm.models.build import ModelConfig, build_model
-    from babylm.models.milestone_blimp import MilestoneBlimp
+    from babylm.training.milestone_blimp import MilestoneBlimp
 
     torch.manual_seed(0)
     config = ModelConfig(arch="llama", hidden_size=512, num_layers=16, num_heads=8, intermediate_size=1024)

@@ -1,4 +1,4 @@
-"""Gradient clipping + AdamW step: our optimizer (:func:`babylm.models.causal_lm.adamw`) against the one before.
+"""Gradient clipping + AdamW step: our optimizer (:func:`babylm.training.causal_lm.adamw`) against the one before.
 
 Run: ``python benchmarks/bench_optimizer.py --help``; CPU default: the Baby-Llama-58M student of
 ``configs/distill.yaml`` (LLaMA 16 × 512, vocabulary 16,000), fp32, random gradients.
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from babylm.models.build import build_model
-    from babylm.models.causal_lm import adamw, weight_decay_groups
+    from babylm.training.causal_lm import adamw, weight_decay_groups
     from bench_vs_hf_trainer import model_config, read_config
 
     cfg = read_config(args.config)

@@ -6,11 +6,11 @@ Llama-360M + GPT-J-705M, micro-batch 4 × 128, fp32 on a CPU) or ``--config tiny
 Everything runs in one process, side by side, in interleaved rounds (each round trains every variant a few
 optimizer steps, so a machine whose speed drifts affects all alike; ratios are taken round by round):
 
-* ``online`` — :class:`~babylm.models.distill.DistillationStudent` running both teachers every step;
+* ``online`` — :class:`~babylm.training.distill.DistillationStudent` running both teachers every step;
 * ``cached sample-K`` / ``cached topk-K`` — the same student fed from a teacher cache built first with
-  :func:`~babylm.models.teacher_cache.build_teacher_cache` (the build is timed too: seconds per window);
+  :func:`~babylm.training.teacher_cache.build_teacher_cache` (the build is timed too: seconds per window);
 * ``cached sample-K + compile`` (``--compile``) — the same with ``compile_backend: inductor``;
-* ``student alone`` — :class:`~babylm.models.causal_lm.CausalLM` on CE only;
+* ``student alone`` — :class:`~babylm.training.causal_lm.CausalLM` on CE only;
 * ``hf-trainer`` — the reference work's ``DistillationTrainer`` (``benchmarks/hf_baseline.py``, online).
 
 Sizes and hyper-parameters come from the shipped YAML (``configs/distill.yaml`` and its teachers, or the
@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     from babylm.data.tokens.teacher_cache import bytes_per_token
     from babylm.data.tokens.tokenizer import load_tokenizer, to_hf_tokenizer
     from babylm.models.build import build_model
-    from babylm.models.causal_lm import CausalLM
-    from babylm.models.distill import DistillationStudent
-    from babylm.models.teacher_cache import TeacherCacheConfig, build_teacher_cache
+    from babylm.training.causal_lm import CausalLM
+    from babylm.training.distill import DistillationStudent
+    from babylm.training.teacher_cache import TeacherCacheConfig, build_teacher_cache
     from bench_vs_hf_trainer import _run_hf_trainer, model_config, random_windows, read_config
 
     reference = args.config == "reference"
@@ -228,9 +228,9 @@ def whole_recipe(args, cfg, teachers, data, root: Path, micro: int, precision: s
     import lightning as L
     import torch
 
-    from babylm.models.causal_lm import CausalLM
-    from babylm.models.distill import DistillationStudent
-    from babylm.models.teacher_cache import TeacherCacheConfig, build_teacher_cache
+    from babylm.training.causal_lm import CausalLM
+    from babylm.training.distill import DistillationStudent
+    from babylm.training.teacher_cache import TeacherCacheConfig, build_teacher_cache
     from bench_vs_hf_trainer import _run_hf_trainer, model_config, random_windows
 
     init, cuda = cfg.model.init_args, torch.cuda.is_available()

@@ -64,7 +64,7 @@ print(json.dumps({"seconds": seconds, "rss_before_kb": before,
 
 def ingest_real_text(shared: Path, raw: Path) -> None:
     """Ingest the real Gutenberg slice and Wikisource pages into ``raw`` (the scraper layout)."""
-    from babylm.atomic import atomic_write_json
+    from babylm.core.atomic import atomic_write_json
     from babylm.data.sources.gutenberg import ingest_slice
     from babylm.data.sources.wikitext import ingest_pages
     from babylm.data.wikisource.catalogue import part_of

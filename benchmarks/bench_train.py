@@ -6,7 +6,7 @@ Run: ``python benchmarks/bench_train.py --help``. Typical uses:
 * GPU, both reference teachers in bf16:          ``python benchmarks/bench_train.py --reference``
 
 Each config runs in its own subprocess (so peak memory is that config's alone): the config's model
-(:class:`babylm.models.causal_lm.CausalLM`), effective batch, micro-batch and precision are read from the
+(:class:`babylm.training.causal_lm.CausalLM`), effective batch, micro-batch and precision are read from the
 YAML through the real CLI parser, and a Lightning ``Trainer`` runs ``--warmup + --steps`` optimizer steps
 on random token windows of the config's ``seq_len`` (vocabulary ``--vocab``, 16,000 by default: the real
 tokenizer size). Only the last ``--steps`` steps are timed. Prints a machine line, then one Markdown row per
@@ -65,8 +65,8 @@ def measure(config_path: str, steps: int, warmup: int, vocab: int, device: str,
     from torch.utils.data import DataLoader, Dataset
 
     from babylm.models.build import ModelConfig
-    from babylm.models.causal_lm import CausalLM
-    from babylm.training_cli import build_parser
+    from babylm.training.causal_lm import CausalLM
+    from babylm.commands.fit import build_parser
 
     cfg = build_parser().parse_args(["fit", "-c", str(REPO / config_path)]).fit
     seq_len, batch = cfg.data.seq_len, cfg.data.batch_size

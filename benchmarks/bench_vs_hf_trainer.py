@@ -46,7 +46,7 @@ REFERENCE = {"teacher": "configs/teacher_llama_360m.yaml", "distill": "configs/d
 
 def read_config(path: str):
     """Parse a training YAML (with ``configs/base.yaml``) through our CLI parser; returns the ``fit`` namespace."""
-    from babylm.training_cli import build_parser
+    from babylm.commands.fit import build_parser
 
     return build_parser().parse_args(["fit", "-c", str(REPO / path)]).fit
 
@@ -134,8 +134,8 @@ def measure(role: str, implementation: str, sizes: dict, steps: int, warmup: int
 
 def babylm_module(cfg, teachers: Sequence[str], vocab: int, reduction: str | None, settings: dict):
     """Our LightningModule for a parsed config: :class:`DistillationStudent` when there are teachers, else :class:`CausalLM`."""
-    from babylm.models.causal_lm import CausalLM
-    from babylm.models.distill import DistillationStudent
+    from babylm.training.causal_lm import CausalLM
+    from babylm.training.distill import DistillationStudent
 
     args = cfg.model.init_args
     common = dict(config=model_config(cfg), vocab_size=vocab, learning_rate=settings["learning_rate"],
@@ -172,7 +172,7 @@ def fit_hf_trainer(model, dataset, teachers: Sequence[str], *, micro: int, accum
     """
     from transformers import Trainer
 
-    from babylm.export import load_hf_model
+    from babylm.models.export import load_hf_model
     from hf_baseline import DistillationTrainer, training_arguments
 
     training_args = training_arguments(scratch + "/hf", micro * accumulation, micro, steps, learning_rate, warmup,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from babylm.cli import main
-from babylm.training_cli import parse_error_line
-from babylm.wandb_mode import has_api_key, logger_uses_wandb, offline_unless_usable
-from tests.models.teacher_fixtures import TINY_LLAMA, fit_argv, tiny_data  # noqa: F401 (fixture)
+from babylm.commands.fit import parse_error_line
+from babylm.training.wandb_mode import has_api_key, logger_uses_wandb, offline_unless_usable
+from tests.training.teacher_fixtures import TINY_LLAMA, fit_argv, tiny_data  # noqa: F401 (fixture)
 
 
 def one_error_line(capsys, subcommand: str = "fit") -> str:
@@ -64,8 +64,8 @@ def test_fit_help_documents_the_model_and_callbacks(capsys):
     assert "--word_checkpoints.milestones" in out and "--checkpoint.dirpath" in out and "--model" in out
 
 
-@pytest.mark.parametrize("short, class_path", [("CausalLM", "babylm.models.causal_lm.CausalLM"),
-                                               ("DistillationStudent", "babylm.models.distill.DistillationStudent")])
+@pytest.mark.parametrize("short, class_path", [("CausalLM", "babylm.training.causal_lm.CausalLM"),
+                                               ("DistillationStudent", "babylm.training.distill.DistillationStudent")])
 def test_model_short_names_resolve(short, class_path, capsys):
     assert main(["fit", "--model", short, "--print_config"]) == 0
     assert f"class_path: {class_path}" in capsys.readouterr().out

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from babylm.shipped_configs import resolve_config_args
-from tests.models.teacher_fixtures import tiny_data  # noqa: F401 (fixture)
+from babylm.commands.shipped_configs import resolve_config_args
+from tests.training.teacher_fixtures import tiny_data  # noqa: F401 (fixture)
 from tests.venvs import REPO_ROOT, clean_env, new_venv, pip_install, unavailable
 
 SOURCES = ("setup.py", "setup.cfg", "pyproject.toml", "README.md", "babylm", "configs")

@@ -39,7 +39,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Hashable, Iterable, Sequence
 
-from babylm.atomic import atomic_write_json
+from babylm.core.atomic import atomic_write_json
 
 MAX_STEM_BYTES = 150
 """Cap on the sanitised part of a stem, in UTF-8 bytes (file systems allow 255 per name)."""

@@ -43,16 +43,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
-from babylm.arguments import CommandParser, non_negative_int, open_fraction, positive_int
-from babylm.atomic import (LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries,
-                           temporary_target)
-from babylm.data.stamps import Stage
+from babylm.core.arguments import CommandParser, non_negative_int, open_fraction, positive_int
+from babylm.core.atomic import (
+    LockBusy,
+    atomic_write_json,
+    exclusive_lock,
+    os_error_line,
+    remove_stale_temporaries,
+    temporary_target,
+)
+from babylm.core.safe_json import JsonError, read_json
 from babylm.data.articles import INGEST_REPORT
-from babylm.data.text import clean, combine, convert, quality, split
 from babylm.data.sources.gutenberg import IngestError as GutenbergError
+from babylm.data.sources.gutenberg import ingest_slice
 from babylm.data.sources.wikitext import IngestError as WikitextError
+from babylm.data.sources.wikitext import ingest_pages
+from babylm.data.stamps import Stage
+from babylm.data.text import clean, combine, convert, quality, split
+from babylm.data.wikisource.sample.server import serve_sample
+from babylm.data.wikisource.sample.wiki import SAMPLE_DIR
 from babylm.data.wikisource.scrape import DEFAULT_BASE_URL
-from babylm.safe_json import JsonError, read_json
+from babylm.data.wikisource.scrape import main as scrape_main
 
 T = TypeVar("T")
 
@@ -103,7 +114,6 @@ TEXT_GLOB = "volume_*/part_*/*.txt"
 
 
 def _scrape(api_url: str, args: argparse.Namespace, layout: Layout, local: bool) -> str:
-    from babylm.data.wikisource.scrape import main as scrape_main
 
     argv = ["--base-url", api_url, "--out", str(layout.raw), "--quiet"]
     if local:
@@ -194,10 +204,8 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
     """The first stage for ``args.source``: scrape (sample or real site) or an offline ingest."""
     outputs = [(layout.raw, RAW_GLOB)]
     if args.source == "sample":
-        from babylm.data.wikisource.sample.wiki import SAMPLE_DIR
 
         def run() -> str:
-            from babylm.data.wikisource.sample.server import serve_sample
 
             with serve_sample() as api_url:
                 return _scrape(api_url, args, layout, local=True)
@@ -211,7 +219,6 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
         return Stage("acquire", [], outputs, {"source": "wikisource"}, [],
                      lambda: _scrape(args.base_url, args, layout, local=False), stamped=False)
     if args.source == "gutenberg":
-        from babylm.data.sources.gutenberg import ingest_slice
 
         files = [Path(p) for p in args.gutenberg_file]
 
@@ -221,7 +228,6 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
                      [f"babylm.data.sources.gutenberg{m}" for m in ("", "_headwords", "_markup")] + ["babylm.data.articles"], run)
-    from babylm.data.sources.wikitext import ingest_pages
 
     files = [Path(p) for p in args.wikitext_pages]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from babylm.atomic import atomic_write_json
-from babylm.safe_json import JsonError, read_json
+from babylm.core.atomic import atomic_write_json
+from babylm.core.safe_json import JsonError, read_json
 
 STAMP_VERSION = 1
 

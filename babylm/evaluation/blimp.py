@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Literal, Sequence
 import torch
 
 from babylm.evaluation import EvaluationError
-from babylm.export import max_positions, prefix_token_id
+from babylm.models.export import max_positions, prefix_token_id
 
 SENTENCE_KEYS = ("sentence_good", "sentence_bad")
 LABEL_KEYS = ("field", "linguistics_term", "UID")

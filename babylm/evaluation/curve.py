@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babylm.core.atomic import atomic_write_json
 from babylm.evaluation import EvaluationError
-from babylm.hub import milestone_exports
+from babylm.evaluation.blimp import aggregate, evaluate_blimp, load_blimp_dir
+from babylm.evaluation.report import plot_blimp_curve
+from babylm.models.export import load_exported, resolve_device
+from babylm.models.tracks import milestone_exports
 
 CURVE_FILES = ("blimp_curve.json", "blimp_vs_words.png")
 
@@ -27,10 +31,6 @@ def is_run_folder(path: str | Path) -> bool:
 def run_curve(args, directory: Path, names: list[str] | None, out_dir: Path, log) -> dict:
     """Score BLiMP (``directory``, paradigms ``names``) on every milestone export of the run folder ``args.model``;
     write ``blimp_curve.json`` and ``blimp_vs_words.png`` into ``out_dir`` (already claimed); returns the record."""
-    from babylm.atomic import atomic_write_json
-    from babylm.evaluation.blimp import aggregate, evaluate_blimp, load_blimp_dir
-    from babylm.evaluation.report import plot_blimp_curve
-    from babylm.export import load_exported, resolve_device
 
     paradigms = load_blimp_dir(directory, paradigms=names, limit=args.limit)
     device = resolve_device(args.device)

@@ -17,9 +17,10 @@ from typing import Sequence
 
 import requests
 
-from babylm.arguments import CommandParser
-from babylm.atomic import atomic_output
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import atomic_output
 from babylm.evaluation import EvaluationError
+from babylm.evaluation.blimp import BlimpDataError, load_paradigm
 
 DEFAULT_BLIMP_DIR = Path("data/blimp")
 UPSTREAM_BASE_URL = "https://raw.githubusercontent.com/alexwarstadt/blimp/master/data"
@@ -77,7 +78,6 @@ def fetch_blimp(
     before it replaces anything. Raises :class:`BlimpFetchError` with a one-line message when a file
     cannot be fetched.
     """
-    from babylm.evaluation.blimp import BlimpDataError, load_paradigm
 
     directory = Path(directory)
     todo = missing_paradigms(directory, paradigms)

@@ -29,8 +29,9 @@ from typing import Iterable, Iterator
 import torch
 import torch.nn.functional as F
 
+from babylm.data.tokens.documents import iter_documents
 from babylm.evaluation import EvaluationError
-from babylm.export import max_positions
+from babylm.models.export import max_positions, prefix_token_id
 
 ENCODE_BATCH_CHARS = 1 << 20  # most characters handed to the tokenizer per call
 FIRST_BATCH_CHARS = 1 << 16  # the first calls are small (doubling up to ENCODE_BATCH_CHARS): max_tokens stops early
@@ -77,8 +78,6 @@ def iter_token_ids(tokenizer, chunks: Iterable[str]) -> Iterator[list[int]]:
     Documents come from :func:`babylm.data.tokens.documents.iter_documents`; each is stripped, encoded without
     special tokens and wrapped in the tokenizer's bos (else eos) and eos ids, as the encode stage does.
     """
-    from babylm.data.tokens.documents import iter_documents
-    from babylm.export import prefix_token_id
 
     start, end = prefix_token_id(tokenizer), tokenizer.eos_token_id
     batch: list = []

@@ -5,7 +5,7 @@ Run: written by ``python -m babylm evaluate`` (:mod:`.cli`). Takes the summary f
 ``blimp.json`` (everything, ties included), ``blimp.md`` (tables per field, phenomenon, paradigm),
 ``blimp_phenomena.png`` (bar chart) and ``blimp_scores.jsonl`` (per-pair log-probabilities); and the learning
 curve ``blimp_vs_words.png`` (accuracy against training words, from ``evaluate`` on a run folder or from the
-milestone evaluations during training, :mod:`babylm.models.milestone_blimp`).
+milestone evaluations during training, :mod:`babylm.training.milestone_blimp`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from babylm.atomic import atomic_output, atomic_write_json, atomic_write_text
+from babylm.core.atomic import atomic_output, atomic_write_json, atomic_write_text
 from babylm.evaluation.blimp import ParadigmResult, pair_is_correct
 
 REPORT_FILES = {

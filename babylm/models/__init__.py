@@ -1,1 +1,1 @@
-"""Model architectures, losses and the Lightning modules (teacher and distillation student)."""
+"""Model architectures (Hugging Face classes from typed configs), losses, and the exported HF directory."""

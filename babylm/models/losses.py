@@ -2,7 +2,7 @@
 
 ``causal_lm_loss`` is next-token cross-entropy; ``distillation_loss`` (the student's objective) mixes it
 with a temperature-scaled KL to one or more teachers' logits, and ``sparse_distillation_loss`` is the same
-objective against the compact teacher targets of a teacher cache (:mod:`babylm.models.teacher_cache`).
+objective against the compact teacher targets of a teacher cache (:mod:`babylm.training.teacher_cache`).
 All losses are computed in fp32 whatever the precision of the logits; the two distillation losses work in
 row chunks (:mod:`babylm.models.chunked_loss`), so no full fp32 copy of any teacher's distribution is held.
 """
@@ -48,7 +48,7 @@ class DistillationLoss(NamedTuple):
 
 
 class SparseTargets(NamedTuple):
-    """Compact teacher targets for a batch, as a teacher cache stores them (see :mod:`babylm.models.teacher_cache`).
+    """Compact teacher targets for a batch, as a teacher cache stores them (see :mod:`babylm.training.teacher_cache`).
 
     ``ids`` (B, T, k) int64 class ids; ``probs`` (B, T, k) float weights of those classes in the tempered
     teacher distribution (0 = an unused slot); ``neg_entropy`` (B, T) the teacher-only term Σ p log p of the

@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from babylm.models.build import ModelConfig, build_model
-from babylm.models.causal_lm import CausalLM
-from babylm.models.distill import DistillationStudent
+from babylm.training.causal_lm import CausalLM
+from babylm.training.distill import DistillationStudent
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))

@@ -15,8 +15,8 @@ import shutil
 
 from babylm.evaluation.blimp import (SAMPLE_BLIMP_DIR, SUPPLEMENT, aggregate, evaluate_blimp, load_blimp_dir,
                                      pair_is_correct, score_sequences)
-from babylm.evaluation.cli import main
-from babylm.export import load_exported, prefix_token_id
+from babylm.commands.evaluate import main
+from babylm.models.export import load_exported, prefix_token_id
 
 SUPPLEMENT_PAIRS = [  # the supplement's shape: sentence_good/sentence_bad only (made-up sentences)
     {"sentence_good": "A: What did the monks build?\nB: An abbey.", "sentence_bad": "A: What did the monks build?\nB: Yesterday."},

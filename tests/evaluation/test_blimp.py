@@ -21,7 +21,7 @@ from babylm.evaluation.blimp import (
     score_paradigm,
     sentence_logprobs,
 )
-from babylm.export import load_exported
+from babylm.models.export import load_exported
 
 REFERENCE_PARADIGMS = ["adjunct_island", "determiner_noun_agreement_irregular_2", "principle_A_case_2"]
 

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from babylm.evaluation import EvaluationError
-from babylm.evaluation.cli import main
-from babylm.export import load_exported
+from babylm.commands.evaluate import main
+from babylm.models.export import load_exported
 from babylm.evaluation.perplexity import perplexity, text_token_ids, token_windows
 
 DOCS = [

@@ -6,7 +6,7 @@ import json
 from statistics import fmean
 
 from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, load_blimp_dir
-from babylm.evaluation.cli import main
+from babylm.commands.evaluate import main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -15,7 +15,7 @@ import torch
 from babylm.data.tokens.tokenizer import load_hf_tokenizer, save_hf_tokenizer, to_hf_tokenizer, train_tokenizer
 from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.models.build import ModelConfig, build_model
-from babylm.models.causal_lm import CausalLM  # imported at collection: Lightning's log handler binds the real stderr
+from babylm.training.causal_lm import CausalLM  # imported at collection: Lightning's log handler binds the real stderr
 
 EXTRA_TEXT = [
     "The city of Bruges was a great centre of the wool trade in the middle ages.",

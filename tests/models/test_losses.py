@@ -182,7 +182,7 @@ def test_a_class_a_teacher_rules_out_adds_nothing_to_the_kl(reduction, positions
 @pytest.mark.parametrize("method", ["topk", "sample"])
 def test_cached_targets_of_a_teacher_that_rules_out_a_class_give_the_same_kl(method):
     from babylm.models.losses import sparse_distillation_loss
-    from babylm.models.teacher_cache import compact_targets
+    from babylm.training.teacher_cache import compact_targets
 
     teacher = torch.tensor([[[0.0, 0.0, 0.0, -math.inf]] * 2])
     targets = compact_targets([teacher], 2.0, "token_mean", method, 4)  # the class with p = 0 is never stored

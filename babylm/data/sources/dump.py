@@ -31,8 +31,8 @@ from typing import IO, Iterable, Iterator
 
 import lxml.etree
 
+from babylm.core.safe_json import JsonError, loads
 from babylm.data.articles import PREFIX, replace_lone_surrogates
-from babylm.safe_json import JsonError, loads
 
 SCAN_TITLE = re.compile(r"^Page:EB1911 - Volume (\d+)\.djvu/(\d+)$")
 SCAN_NAMESPACE = 104

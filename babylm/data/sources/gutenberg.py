@@ -64,9 +64,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from babylm.arguments import CommandParser, positive_int
-from babylm.atomic import os_error_line
-from babylm.data.articles import INGEST_REPORT, Tally, article_relpath, assign_stems, number_repeats, part_of, record_ingest, write_article
+from babylm.core.arguments import CommandParser, positive_int
+from babylm.core.atomic import os_error_line
+from babylm.data.articles import (
+    INGEST_REPORT,
+    Tally,
+    article_relpath,
+    assign_stems,
+    number_repeats,
+    part_of,
+    record_ingest,
+    write_article,
+)
 from babylm.data.sources.gutenberg_headwords import CONTINUED_NOTE, classify_paragraph, headword, remove_continued_notes
 
 __all__ = ["IngestError", "decode_gutenberg", "split_articles", "cut_slice", "headword", "ingest_slice", "main"]

@@ -50,13 +50,30 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from babylm.arguments import CommandParser
-from babylm.data.articles import NON_ARTICLE_TITLES, PREFIX, Tally, article_relpath, assign_stems, number_repeats, part_of, record_ingest, write_article
-from babylm.data.sources.dump import SCAN_TITLE as PAGE_TITLE, DumpError, PageStore, iter_input, load_inputs
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import os_error_line
+from babylm.data.articles import (
+    NON_ARTICLE_TITLES,
+    PREFIX,
+    Tally,
+    article_relpath,
+    assign_stems,
+    number_repeats,
+    part_of,
+    record_ingest,
+    write_article,
+)
+from babylm.data.sources.dump import SCAN_TITLE as PAGE_TITLE
+from babylm.data.sources.dump import DumpError, PageStore, iter_input, load_inputs
 from babylm.data.sources.transclusion import tokenize
-from babylm.data.sources.wikitext_assembly import Orphan, WikitextArticle, by_headword, position_of, section_headword, transclude
-
-from babylm.atomic import os_error_line
+from babylm.data.sources.wikitext_assembly import (
+    Orphan,
+    WikitextArticle,
+    by_headword,
+    position_of,
+    section_headword,
+    transclude,
+)
 
 __all__ = ["IngestError", "ScanPage", "PAGE_TITLE", "read_pages", "page_sections", "section_headword",
            "assemble_articles", "ingest_pages", "IngestStats", "main"]

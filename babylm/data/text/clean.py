@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
-from babylm.arguments import CommandParser
-from babylm.atomic import atomic_output, atomic_write_json, os_error_line
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import atomic_output, atomic_write_json, os_error_line
 from babylm.data.text.clean_rules import RULES, CleanRule, hyphenation_rule, select_rules
 from babylm.data.text.hyphenation import HyphenEvidence, collect_evidence
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Sequence
 
-from babylm.arguments import CommandParser
-from babylm.atomic import atomic_output, os_error_line
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import atomic_output, os_error_line
 
 log = logging.getLogger(__name__)
 

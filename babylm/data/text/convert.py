@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from babylm.arguments import CommandParser
-from babylm.atomic import atomic_write_json, atomic_write_text, os_error_line
-from babylm.safe_json import JsonError, lone_surrogate, loads, read_json
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import atomic_write_json, atomic_write_text, os_error_line
+from babylm.core.safe_json import JsonError, loads, lone_surrogate, read_json
 
 log = logging.getLogger(__name__)
 

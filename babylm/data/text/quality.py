@@ -35,8 +35,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from babylm.arguments import CommandParser
-from babylm.atomic import atomic_write_json, atomic_write_text
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import atomic_write_json, atomic_write_text
 from babylm.data.articles import INGEST_REPORT, read_ingest_report
 from babylm.data.text.clean import iter_articles, report_path, residual_markup_counts
 

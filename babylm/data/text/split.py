@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from babylm.arguments import CommandParser, non_negative_int, open_fraction
-from babylm.atomic import atomic_output, atomic_write_json, os_error_line
+from babylm.core.arguments import CommandParser, non_negative_int, open_fraction
+from babylm.core.atomic import atomic_output, atomic_write_json, os_error_line
 from babylm.data.text.clean import format_article, iter_articles
 
 DEFAULT_TRAIN_WORDS = 10_000_000

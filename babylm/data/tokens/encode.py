@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import codecs
 import hashlib
-import json
 import os
 import re
 import sys
@@ -37,12 +36,18 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from babylm.arguments import CommandParser
-from babylm.atomic import (LockBusy, atomic_output, atomic_write_json, exclusive_lock, os_error_line,
-                           remove_stale_temporaries)
-from babylm.safe_json import JsonError, read_json
-from babylm.data.tokens.documents import MAX_PIECE_CHARS, DocPiece, iter_documents
-from babylm.data.tokens.tokenizer import BOS, EOS, TokenizerError, file_sha256, load_tokenizer, tokenizer_fingerprint
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import (
+    LockBusy,
+    atomic_output,
+    atomic_write_json,
+    exclusive_lock,
+    os_error_line,
+    remove_stale_temporaries,
+)
+from babylm.core.safe_json import JsonError, read_json
+from babylm.data.tokens.documents import EOS, MAX_PIECE_CHARS, DocPiece, iter_documents
+from babylm.data.tokens.tokenizer import BOS, TokenizerError, file_sha256, load_tokenizer, tokenizer_fingerprint
 
 FORMAT_VERSION = 1  # bump when the token stream layout changes: old encodings are then rebuilt
 DTYPE = "uint16"

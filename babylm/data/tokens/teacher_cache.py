@@ -1,6 +1,6 @@
 """Teacher-cache files: compact teacher targets for every training window, as plain memmaps + ``meta.json``.
 
-Written by ``python -m babylm cache-teachers`` (the computing side is :mod:`babylm.models.teacher_cache`,
+Written by ``python -m babylm cache-teachers`` (the computing side is :mod:`babylm.training.teacher_cache`,
 which uses :class:`TeacherCacheWriter`); read by the DataModule (:class:`TeacherCacheReader`, handed to
 :meth:`babylm.data.tokens.datamodule.TokenizedDataModule.use_teacher_cache`), which gives each training
 window its entries. This module knows the file format only; it never imports torch models.
@@ -34,7 +34,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from babylm.atomic import atomic_write_json
+from babylm.core.atomic import atomic_write_json
 from babylm.data.tokens.tokenizer import file_sha256
 
 FORMAT_VERSION = 1

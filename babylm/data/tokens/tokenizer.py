@@ -40,14 +40,31 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-from babylm.arguments import CommandParser, positive_int
-from babylm.atomic import (LockBusy, atomic_write_json, atomic_write_text, exclusive_lock, os_error_line,
-                           remove_stale_temporaries, temporary_folder, temporary_target, usual_permissions)
-from babylm.data.tokens.documents import BOS, EOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
+from babylm.core.arguments import CommandParser, positive_int
+from babylm.core.atomic import (
+    LockBusy,
+    atomic_write_json,
+    atomic_write_text,
+    exclusive_lock,
+    os_error_line,
+    remove_stale_temporaries,
+    temporary_folder,
+    temporary_target,
+    usual_permissions,
+)
+from babylm.core.safe_json import JsonError, read_json
+from babylm.data.tokens.documents import BOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
 from babylm.data.tokens.tokenizer_files import (  # noqa: F401 (re-exported: the tokenizer's public names)
-    HF_FILES, PAD, SPECIAL_TOKENS, TokenizerError, load_hf_tokenizer, load_tokenizer, save_hf_tokenizer,
-    to_hf_tokenizer, tokenizer_fingerprint)
-from babylm.safe_json import JsonError, read_json
+    HF_FILES,
+    PAD,
+    SPECIAL_TOKENS,
+    TokenizerError,
+    load_hf_tokenizer,
+    load_tokenizer,
+    save_hf_tokenizer,
+    to_hf_tokenizer,
+    tokenizer_fingerprint,
+)
 
 DEFAULT_VOCAB_SIZE = 16_000
 _MARKERS = re.compile(r"</?s>")

@@ -1,7 +1,7 @@
 """Tokenizer files: read the raw ``tokenizers`` JSON, and write/read the Hugging Face tokenizer folder.
 
 Used by the tokenizer stage (:mod:`babylm.data.tokens.tokenizer`), the encode stage, the DataModule and the
-export (:mod:`babylm.export`); nothing to run on its own. Reads ``tokenizer-clean.json`` or an HF folder
+export (:mod:`babylm.models.export`); nothing to run on its own. Reads ``tokenizer-clean.json`` or an HF folder
 (``tokenizer.json`` + ``tokenizer_config.json``); writes an HF folder with :func:`save_hf_tokenizer`.
 
 **Portable HF files.** transformers 5 saves ``"tokenizer_class": "TokenizersBackend"``, a name that only
@@ -25,10 +25,10 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from babylm.atomic import atomic_write_json
+from babylm.core.atomic import atomic_write_json
+from babylm.core.hf_guard import UnsafeFolderError, refuse_remote_code
+from babylm.core.safe_json import read_json
 from babylm.data.tokens.documents import BOS, EOS
-from babylm.hf_guard import UnsafeFolderError, refuse_remote_code
-from babylm.safe_json import read_json
 
 PAD = "<pad>"
 SPECIAL_TOKENS = (PAD, BOS, EOS)  # ids 0, 1, 2 in this order

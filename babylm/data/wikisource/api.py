@@ -18,7 +18,6 @@ writes no files.
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import time
 from typing import Any, Callable, Iterator, Mapping
@@ -28,7 +27,7 @@ import requests
 import urllib3
 
 from babylm import __version__
-from babylm.safe_json import JsonError, loads
+from babylm.core.safe_json import JsonError, loads
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 TRANSIENT_API_CODES = frozenset({

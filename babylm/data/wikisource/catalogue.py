@@ -38,10 +38,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from babylm.atomic import atomic_write_json
-from babylm.data.articles import NON_ARTICLE_TITLES, PREFIX, article_relpath, assign_stems, clash_key, is_safe_stem, part_of
+from babylm.core.atomic import atomic_write_json
+from babylm.core.safe_json import read_json
+from babylm.data.articles import (
+    NON_ARTICLE_TITLES,
+    PREFIX,
+    article_relpath,
+    assign_stems,
+    clash_key,
+    is_safe_stem,
+    part_of,
+)
 from babylm.data.wikisource.api import ApiClient, TransientError, is_local
-from babylm.safe_json import read_json
 
 CATALOGUE_VERSION = 1
 

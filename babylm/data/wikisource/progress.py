@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from babylm.atomic import atomic_write_json
-from babylm.safe_json import JsonError, read_json
+from babylm.core.atomic import atomic_write_json
+from babylm.core.safe_json import JsonError, read_json
 
 
 class ProgressFileError(Exception):

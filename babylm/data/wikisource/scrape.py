@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
-from babylm.arguments import CommandParser
-from babylm.atomic import LockBusy, exclusive_lock, remove_stale_temporaries
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import LockBusy, exclusive_lock, remove_stale_temporaries
 from babylm.data.articles import write_article
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, TransientError, is_local
 from babylm.data.wikisource.catalogue import PREFIX, Article, Catalogue, CatalogueError, discover
 from babylm.data.wikisource.html import HtmlError, extract_prose, looks_truncated, redirect_target
 from babylm.data.wikisource.progress import Progress, ProgressBar, ProgressFileError, utc_now
+from babylm.data.wikisource.sample.server import serve_sample
 
 DEFAULT_BASE_URL = "https://en.wikisource.org/w/api.php"
 DEFAULT_OUT = "data/britannica_data"
@@ -375,7 +376,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.sample:
                 if args.base_url != DEFAULT_BASE_URL:
                     raise ScrapeError("--sample serves its own wiki; leave out --base-url")
-                from babylm.data.wikisource.sample.server import serve_sample  # only this option needs it
 
                 args.base_url = stack.enter_context(serve_sample())
             options = options_from_args(args)

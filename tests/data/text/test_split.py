@@ -135,7 +135,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys, content, argv, message
         source.write_text(content, encoding="utf-8")
     try:
         code = split.main(["--input", str(source), "--output-dir", str(tmp_path / "out"), *argv])
-    except SystemExit as exit_info:  # a bad option value is refused by argparse (babylm.arguments)
+    except SystemExit as exit_info:  # a bad option value is refused by argparse (babylm.core.arguments)
         code = exit_info.code
     assert code == 2
     error = capsys.readouterr().err.strip()

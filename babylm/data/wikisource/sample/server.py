@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from babylm.arguments import CommandParser, non_negative_float, non_negative_int
+from babylm.core.arguments import CommandParser, non_negative_float, non_negative_int
 from babylm.data.wikisource.sample.api import ApiReply, MediaWikiEmulator, api_error
 from babylm.data.wikisource.sample.wiki import PREFIX, SampleWiki, load_sample
 

@@ -1,0 +1,1 @@
+"""Every ``python -m babylm <command>`` entry point (dispatched by :mod:`babylm.cli`)."""

@@ -1,0 +1,276 @@
+"""``python -m babylm hub-repo``: lay a finished run out as a Hugging Face Hub repository, and push it.
+
+Run: ``python -m babylm hub-repo --run checkpoints/baby_llama_58m --out hub/Baby-Llama-58M`` (``--help``).
+Reads the run's checkpoint folder — its ``chck_<N>M/`` milestone exports (written during ``fit``, see
+:class:`babylm.training.callbacks.WordMilestoneCheckpoint`) and its ``config.yaml``, whose
+``model.init_args.export_dir`` is the final model (or ``--final DIR``). Writes ``--out``: a local git repository
+in the Hub's layout, as BabyLM asks for submissions — branch ``main`` holds the final model, and one branch per
+milestone, named like the milestone (``chck_1M`` … ``chck_100M``: the revisions the official evaluation pipeline
+loads with ``from_pretrained(..., revision="chck_10M")``), holds that milestone's model; every branch also has
+the model card ``README.md`` and the Hub's ``.gitattributes`` (weights through LFS when git-lfs is installed).
+
+``--out`` must be new or empty; the repository is built in a folder beside it and renamed into place, so an
+interrupted command leaves nothing half-made there, and nothing that exists is ever replaced.
+
+Pushing (``--repo-id USER/NAME``, or ``--push OUT --repo-id USER/NAME`` for a repository made earlier) uses the
+``huggingface_hub`` library: ``create_repo``, then ``upload_folder`` of ``main``, then per milestone
+``create_branch`` and ``upload_folder(revision=…)``. It needs a token (``HF_TOKEN`` or ``hf auth login``) and the
+network; without them the command says so in one line and how to push later — the local repository is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Sequence
+
+from babylm.core.arguments import CommandParser
+from babylm.core.atomic import FILE_MODE
+from babylm.models.export import ExportError, check_model_folder
+from babylm.models.tracks import milestone_exports, revision_millions, revision_name
+
+GITATTRIBUTES = "".join(f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n" for ext in ("safetensors", "bin", "pt", "ckpt"))
+
+
+class HubError(ValueError):
+    """A run folder, output folder or push that cannot work (one-line message)."""
+
+
+def final_export(run_dir: Path) -> Path:
+    """The final model of a run: ``model.init_args.export_dir`` of its saved ``config.yaml`` (relative to the cwd)."""
+    import yaml
+
+    config_path = run_dir / "config.yaml"
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise HubError(f"{config_path}: cannot read the run's config ({type(error).__name__}); pass --final DIR") from error
+    export_dir = ((config.get("model") or {}).get("init_args") or {}).get("export_dir") if isinstance(config, dict) else None
+    if not export_dir:
+        raise HubError(f"{config_path}: no model.init_args.export_dir (the run exported no final model); pass --final DIR")
+    return Path(export_dir)
+
+
+def model_files(folder: Path) -> list[Path]:
+    """The files of an export to put in a branch (no hidden files such as ``.babylm-export.json``)."""
+
+    try:
+        check_model_folder(folder)  # config.json, safetensors weights, no auto_map
+    except ExportError as error:
+        raise HubError(str(error)) from error
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _git(repo: Path, *args: str) -> str:
+    identity = [] if _configured(repo, "user.email") else ["-c", "user.name=babylm hub-repo", "-c", "user.email=babylm@localhost"]
+    try:
+        done = subprocess.run(["git", "-c", "commit.gpgsign=false", *identity, "-C", str(repo), *args],
+                              capture_output=True, text=True, timeout=600)
+    except FileNotFoundError as error:
+        raise HubError("git is not installed; install git to lay out the Hub repository") from error
+    if done.returncode != 0:
+        raise HubError(f"git {' '.join(args[:2])} failed in {repo}: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return done.stdout
+
+
+def _configured(repo: Path, key: str) -> bool:
+    try:
+        return subprocess.run(["git", "-C", str(repo), "config", "--get", key], capture_output=True, timeout=60).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+def model_card(name: str, milestones: Sequence[float]) -> str:
+    """The ``README.md`` of the repository: Hub metadata, what each branch holds, how to load a revision."""
+    rows = "\n".join(f"| `{revision_name(m)}` | {m * 1e6:,.0f} |" for m in milestones)
+    return f"""---
+library_name: transformers
+pipeline_tag: text-generation
+tags:
+- babylm
+---
+
+# {name}
+
+A causal language model trained with babylm (BabyLM-style training). Branch `main` holds the final model; each
+`chck_<N>M` branch holds the model after N million training words, named as the BabyLM evaluation pipeline
+expects its intermediate checkpoints.
+
+| revision | training words |
+|---|---:|
+| `main` | final |
+{rows}
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+model = AutoModelForCausalLM.from_pretrained("USER/{name}", revision="chck_10M", trust_remote_code=False)  # or "main"
+tokenizer = AutoTokenizer.from_pretrained("USER/{name}", revision="chck_10M", trust_remote_code=False)
+```
+"""
+
+
+def _commit_files(repo: Path, files: Sequence[Path], message: str) -> None:
+    for source in files:
+        shutil.copyfile(source, repo / source.name)  # new files, the usual permissions (not the source's mode)
+        os.chmod(repo / source.name, FILE_MODE)
+    _git(repo, "add", "--all")
+    _git(repo, "commit", "--quiet", "--allow-empty", "--message", message)
+
+
+def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | os.PathLike | None = None) -> list[str]:
+    """Write the Hub repository of the run ``run_dir`` into the new or empty folder ``out``; returns its branches.
+
+    Raises :class:`HubError` (one line) for a run without milestone exports, a final model that is missing or
+    not an export, an ``out`` that holds anything, or a git failure.
+    """
+    run_dir, out = Path(run_dir), Path(os.path.abspath(out))
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise HubError(f"--out {out} exists and is not an empty folder; choose a new folder (nothing is replaced)")
+    milestones = milestone_exports(run_dir)
+    if not milestones:
+        raise HubError(f"--run {run_dir}: no chck_<N>M exports (fit writes them at the word milestones; "
+                       "see --word_checkpoints.export_hf)")
+    final_dir = Path(final) if final else final_export(run_dir)
+    final_files = model_files(final_dir)
+    branch_files = [(revision_name(m), m, model_files(folder)) for m, folder in milestones]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    staged.mkdir()
+    try:
+        _git(staged, "init", "--quiet")
+        _git(staged, "symbolic-ref", "HEAD", "refs/heads/main")
+        (staged / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
+        (staged / "README.md").write_text(model_card(final_dir.resolve().name, [m for m, _ in milestones]), encoding="utf-8")
+        _commit_files(staged, [], "Hub layout: model card and .gitattributes")
+        base = _git(staged, "rev-parse", "HEAD").strip()
+        for branch, millions, files in branch_files:
+            _git(staged, "checkout", "--quiet", "-b", branch, base)
+            _commit_files(staged, files, f"{branch}: the model after {millions * 1e6:,.0f} training words")
+        _git(staged, "checkout", "--quiet", "main")  # back to the base commit: no milestone file left
+        _commit_files(staged, final_files, f"main: the final model ({final_dir})")
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        os.replace(staged, out)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # only our own staging folder (gone once renamed into place)
+    return ["main", *(branch for branch, _, _ in branch_files)]
+
+
+def branches(repo: Path) -> list[str]:
+    """The branches of a repository made by :func:`build_repo`: ``main`` first, then the milestones by words.
+
+    Raises :class:`HubError` when ``repo`` is not the top folder of such a repository (a folder inside another
+    git repository would otherwise push that one's branches).
+    """
+    made_by = f"a folder made by python -m babylm hub-repo --run RUN --out {repo}"
+    if not repo.is_dir():
+        raise HubError(f"{repo}: no such folder; --push takes {made_by}")
+    if not (repo / ".git").is_dir():
+        raise HubError(f"{repo}: not a git repository (no .git folder); --push takes {made_by}")
+    names = _git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    milestones = sorted((m, n) for n in names if (m := revision_millions(n)) is not None)
+    if "main" not in names:
+        raise HubError(f"{repo}: no main branch, so not a repository made by hub-repo; --push takes {made_by}")
+    return ["main", *(n for _, n in milestones)]
+
+
+def push(repo: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None,
+         endpoint: str | None = None) -> str:
+    """Upload every branch of the local Hub repository ``repo`` to ``repo_id`` on the Hub; returns the repo URL.
+
+    Uses ``huggingface_hub``: ``create_repo(exist_ok=True)``, ``upload_folder`` of ``main``, then per milestone
+    ``create_branch`` and ``upload_folder(revision=branch)``. ``endpoint`` defaults to ``HF_ENDPOINT`` (the Hub).
+    Raises :class:`HubError` without a token, and when the Hub cannot be reached or refuses.
+    """
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError
+
+    failures: tuple = (HfHubHTTPError, OSError, ValueError, subprocess.SubprocessError)  # requests' errors are OSErrors
+    for client in ("httpx", "httpx2"):  # huggingface_hub >= 1.0 talks through httpx (or its fork httpx2)
+        try:
+            failures += (importlib.import_module(client).HTTPError,)
+        except (ImportError, AttributeError):
+            pass
+
+    repo = Path(repo)
+    names = branches(repo)
+    token = token or get_token()
+    later = f"push later with: python -m babylm hub-repo --push {repo} --repo-id {repo_id}"
+    if not token:
+        raise HubError(f"no Hugging Face token (set HF_TOKEN or run `hf auth login`); the repository is ready in {repo}: {later}")
+    api = HfApi(endpoint=endpoint, token=token)
+    try:
+        url = str(api.create_repo(repo_id, private=private, exist_ok=True))
+        with tempfile.TemporaryDirectory(prefix="babylm-hub-") as tmp:
+            for name in names:
+                folder = Path(tmp) / name
+                folder.mkdir()
+                archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", name], capture_output=True,
+                                         check=True, timeout=600).stdout
+                with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                    tar.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+                if name != "main":
+                    api.create_branch(repo_id, branch=name, exist_ok=True)
+                api.upload_folder(repo_id=repo_id, folder_path=folder, revision=name, commit_message=f"babylm: {name}")
+                print(f"pushed {name} to {repo_id}", file=sys.stderr)
+    except failures as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise HubError(f"push to {repo_id} failed ({type(error).__name__}: {first}); the repository is kept in {repo}: {later}") from error
+    return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m babylm hub-repo``."""
+    parser = CommandParser(
+        prog="python -m babylm hub-repo",
+        description="Lay a finished run out as a Hugging Face Hub repository (a local git repository: main = the final "
+        "model, one branch chck_<N>M per word milestone, as BabyLM asks) and, with --repo-id and a token, push it.",
+    )
+    parser.add_argument("--run", help="the run's checkpoint folder, holding chck_<N>M/ exports and config.yaml")
+    parser.add_argument("--out", help="new or empty folder for the repository")
+    parser.add_argument("--final", default=None, help="the final model's export (default: export_dir of the run's config.yaml)")
+    parser.add_argument("--push", default=None, metavar="REPO", help="push a repository made earlier by hub-repo (no --run)")
+    parser.add_argument("--repo-id", default=None, help="Hub repository to push to, USER/NAME (needs HF_TOKEN or `hf auth login`)")
+    parser.add_argument("--private", action="store_true", help="create the Hub repository as private")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hub-repo`` on ``argv``; returns 0, or 2 after a one-line error (1 when only the push failed)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.push is None and not (args.run and args.out):
+        parser.error("give --run RUN --out DIR (build), or --push REPO --repo-id USER/NAME")
+    if args.push is not None and not args.repo_id:
+        parser.error("--push needs --repo-id USER/NAME")
+    repo = Path(args.push or args.out)
+    try:
+        if args.push is None:
+            names = build_repo(args.run, args.out, args.final)
+            print(f"wrote {repo}: branches {', '.join(names)}")
+    except HubError as error:
+        print(f"babylm hub-repo: error: {error}", file=sys.stderr)
+        return 2
+    if not args.repo_id:
+        print(f"to push it: python -m babylm hub-repo --push {repo} --repo-id USER/NAME (needs HF_TOKEN or `hf auth login`)")
+        return 0
+    try:
+        url = push(repo, args.repo_id, private=args.private)
+    except HubError as error:
+        print(f"babylm hub-repo: error: {error}", file=sys.stderr)
+        return 1 if args.push is None else 2
+    print(f"pushed every branch to {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,375 @@
+"""``CausalLM``: the LightningModule that trains a causal language model (a teacher, or any plain LM).
+
+Run it through the CLI: ``python -m babylm fit -c configs/teacher_llama_360m.yaml`` (``--help`` lists every
+argument below). It reads batches ``{"input_ids": LongTensor (B, T)}`` from
+:class:`babylm.data.tokens.datamodule.TokenizedDataModule` and, when ``export_dir`` is set, writes a Hugging Face
+directory there at the end of ``fit`` (see :mod:`babylm.models.export`). Checkpoints are written by the Trainer.
+
+What it does:
+
+* next-token cross-entropy (:func:`babylm.models.losses.causal_lm_loss`) through the overridable
+  :meth:`CausalLM.compute_loss` hook — :class:`babylm.training.distill.DistillationStudent` overrides only that;
+* AdamW with decoupled weight decay over ``self.model`` only, in two parameter groups (no decay on biases,
+  norms and input embeddings unless configured otherwise), in torch's fused implementation where it can run
+  (see :func:`adamw`);
+* a linear warm-up then cosine decay of the learning rate, stepped once per optimizer step;
+* logs ``train/loss``, ``train/ppl``, ``train/lr``, ``train/tokens_per_s``, ``train/tokens_seen``,
+  ``train/words_seen`` and, per validation run, ``val/loss`` and ``val/ppl``; the training losses are means
+  over all windows of an optimizer step, whatever the gradient accumulation (and over all ranks under DDP).
+
+Gradient clipping and accumulation are Trainer settings (``trainer.gradient_clip_val``; the DataModule derives
+``accumulate_grad_batches`` from the effective batch size and the number of devices).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict
+from typing import Literal, Optional, Sequence
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+
+from babylm.models.build import ModelConfig, build_model, count_parameters, model_differences
+from babylm.models.export import export_checkpoint, export_hf
+from babylm.models.losses import causal_lm_loss
+
+log = logging.getLogger(__name__)
+
+NoDecayKind = Literal["bias", "norm", "embedding"]
+
+
+class TrainingConfigError(ValueError):
+    """A model or optimisation setting is invalid (the message names the setting)."""
+
+
+def _is_norm(module: nn.Module) -> bool:
+    # LayerNorm, RMSNorm and the HF classes (LlamaRMSNorm, …) all carry "Norm" in the class name.
+    return isinstance(module, (nn.LayerNorm, nn.GroupNorm)) or "norm" in type(module).__name__.lower()
+
+
+def weight_decay_groups(model: nn.Module, weight_decay: float, no_decay: Sequence[str]) -> list[dict]:
+    """Split the trainable parameters of ``model`` into AdamW groups with and without weight decay.
+
+    Takes the model, the decay coefficient and the kinds exempt from decay (``"bias"``: every parameter named
+    ``bias``; ``"norm"``: parameters of normalisation layers; ``"embedding"``: ``nn.Embedding`` weights, which
+    includes a tied output projection). Returns ``[{"params", "weight_decay"}, …]`` with each parameter once
+    (tied weights are shared tensors); empty groups are left out.
+    """
+    unknown = set(no_decay) - {"bias", "norm", "embedding"}
+    if unknown:
+        raise ValueError(f"no_weight_decay: unknown kinds {sorted(unknown)}; use bias, norm, embedding")
+    embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    decay, exempt, seen = [], [], set()
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if id(param) in seen or not param.requires_grad:
+                continue
+            seen.add(id(param))
+            skip = (
+                ("bias" in no_decay and name == "bias")
+                or ("norm" in no_decay and _is_norm(module))
+                or ("embedding" in no_decay and id(param) in embedding_ids)
+            )
+            (exempt if skip else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+# the devices torch 2.13's fused AdamW kernels run on (torch/utils/_foreach_utils.py,
+# _get_fused_kernels_supported_devices); any other device gets torch's own default (foreach where it can)
+FUSED_ADAMW_DEVICES = ("cpu", "cuda", "xpu", "mps")
+
+
+def adamw(groups: list[dict], mixed_precision: bool = False, **hyper) -> torch.optim.AdamW:
+    """``torch.optim.AdamW`` over ``groups`` in the fastest implementation that can run here.
+
+    Fused (one kernel over all parameters, what ``transformers.Trainer`` uses by default) when every parameter
+    is a floating-point tensor on a device with fused kernels (:data:`FUSED_ADAMW_DEVICES`) and the Trainer does
+    not run mixed precision; otherwise torch's default, which is the multi-tensor ``foreach`` implementation on
+    CUDA. Lightning refuses gradient clipping with a fused optimizer under ``*-mixed`` precision (its AMP plugin
+    expects to unscale gradients itself), hence the exception. ``hyper`` are AdamW's keyword arguments (``lr``,
+    ``betas``, ``eps``). All implementations compute the same update (torch.optim.AdamW docs); a test checks it
+    against the for-loop one.
+    """
+    params = [p for group in groups for p in group["params"]]
+    fused = not mixed_precision and all(p.is_floating_point() and p.device.type in FUSED_ADAMW_DEVICES for p in params)
+    return torch.optim.AdamW(groups, fused=fused or None, **hyper)
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
+    """Learning-rate multiplier at optimizer ``step``: linear 0→1 over ``warmup_steps``, then cosine to ``min_lr_ratio``.
+
+    Takes the step (0-based), the warm-up length, the total schedule length and the final ratio; returns a float
+    in [0, 1]. Past ``total_steps`` the multiplier stays at ``min_lr_ratio``.
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    decay_steps = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / decay_steps)
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class CausalLM(L.LightningModule):
+    """A Hugging Face causal LM trained with next-token cross-entropy.
+
+    Args:
+        config: Architecture of the model (family, sizes, dropout); the vocabulary size is separate.
+        vocab_size: Vocabulary size; linked from ``data.vocab_size`` by the CLI, so it is never typed by hand.
+        tokenizer_path: Tokenizer JSON the model is trained with; linked from ``data.tokenizer_path``. The HF
+            export copies it, so the exported directory loads with ``AutoTokenizer``.
+        learning_rate: Peak learning rate of AdamW, reached at the end of the warm-up.
+        weight_decay: Decoupled (AdamW) weight decay of the parameters not listed in ``no_weight_decay``.
+        betas: AdamW ``(beta1, beta2)``.
+        eps: AdamW epsilon.
+        no_weight_decay: Parameter kinds without weight decay: ``bias``, ``norm`` (normalisation layers) and
+            ``embedding`` (input embeddings, and the output projection when tied to them).
+        warmup_steps: Optimizer steps of linear warm-up from 0 to ``learning_rate``.
+        schedule_steps: Length of the warm-up + cosine schedule in optimizer steps; ``null`` takes the Trainer's
+            estimate of the whole run (``max_steps``, or ``max_epochs`` × steps per epoch).
+        min_lr_ratio: Learning rate at the end of the cosine, as a fraction of ``learning_rate``.
+        export_dir: When set, a Hugging Face directory (safetensors, config, tokenizer) is written here at the
+            end of ``fit``, e.g. ``checkpoints/Llama-360M`` (relative to the working directory). It replaces a
+            previous export there; a folder holding anything else, or holding the checkpoints, is refused at
+            start-up.
+        export_weights: Which weights that export holds: ``last`` (the end of training) or ``best`` (the
+            checkpoint with the best monitored validation loss, as the reference work's
+            ``load_best_model_at_end``; falls back to the last weights when no best checkpoint exists).
+        compile_backend: ``torch.compile`` the model with this backend (``inductor``: generated kernels, the
+            fast one; the first steps then include compiling); ``null``: no compilation. Checkpoints and
+            exports are the same either way. See BENCHMARKS.md for what it gains.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig = ModelConfig(),
+        vocab_size: int = 16_000,
+        tokenizer_path: Optional[str] = None,
+        learning_rate: float = 3e-4,
+        weight_decay: float = 0.1,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        no_weight_decay: Sequence[NoDecayKind] = ("bias", "norm", "embedding"),
+        warmup_steps: int = 300,
+        schedule_steps: Optional[int] = None,
+        min_lr_ratio: float = 0.0,
+        export_dir: Optional[str] = None,
+        export_weights: Literal["last", "best"] = "last",
+        compile_backend: Optional[str] = None,
+    ) -> None:
+        super().__init__()
+        model_config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
+        try:
+            model_config.validate()
+        except ValueError as error:
+            raise TrainingConfigError(str(error)) from error
+        self.save_hyperparameters()
+        # Plain types only in the hyper-parameters, so a checkpoint loads with torch.load(weights_only=True).
+        self.save_hyperparameters({"config": asdict(model_config), "no_weight_decay": list(no_weight_decay)})
+        self.model_config = model_config
+        self.model = build_model(model_config, vocab_size)
+        counts = count_parameters(self.model)
+        rank_zero_info(
+            f"{model_config.arch} model: {counts['total']:,} parameters "
+            f"({counts['embedding']:,} embedding, {counts['non_embedding']:,} non-embedding)"
+        )
+        self.parameter_counts = counts
+        self.tokens_seen = 0  # global (all ranks) training tokens consumed; saved in checkpoints
+        self._clock: Optional[tuple[float, int, int]] = None  # (time, tokens_seen, global_step) at last step
+        self._val_sums: dict[str, torch.Tensor] = {}
+        self._step_sums: Optional[tuple[int, torch.Tensor, int]] = None  # (optimizer step, sums of parts, windows)
+        self._val_windows = 0
+        self._ce_is_loss = True
+
+    # ------------------------------------------------------------------ model and loss
+    def configure_model(self) -> None:
+        """Compile the model in place when ``compile_backend`` is set (once; parameter names stay the same)."""
+        backend = self.hparams.get("compile_backend")
+        if backend and not getattr(self, "_compiled", False):
+            self.model.compile(backend=backend)
+            self._compiled = True
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Return the logits (B, T, V) for ``input_ids`` (B, T)."""
+        return self.model(input_ids=input_ids, use_cache=False).logits
+
+    def compute_loss(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
+        """The objective; subclasses override this (and only this) to change what is optimised.
+
+        Takes a batch ``{"input_ids": (B, T)}`` and the stage (``"train"``, ``"val"`` or ``"test"``); returns a
+        dict of scalar tensors with at least ``"loss"`` (what is optimised) and ``"ce"`` (next-token
+        cross-entropy, from which perplexity is reported). Every other entry is logged as ``<stage>/<name>``.
+        """
+        logits = self(batch["input_ids"])  # (B, T, V)
+        ce = causal_lm_loss(logits, batch["input_ids"])
+        return {"loss": ce, "ce": ce}
+
+    # ------------------------------------------------------------------ training
+    def _words_per_token(self) -> Optional[float]:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        value = getattr(datamodule, "words_per_token", None)
+        return float(value) if value else None
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """One micro-batch: compute and log the loss; returns the loss to back-propagate."""
+        parts = self.compute_loss(batch, "train")
+        self.tokens_seen += batch["input_ids"].numel() * self.trainer.world_size
+        self._log_step_means(parts, batch["input_ids"].size(0))
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
+        self.log("train/tokens_seen", float(self.tokens_seen), on_step=True, on_epoch=False)
+        words_per_token = self._words_per_token()
+        if words_per_token is not None:
+            self.log("train/words_seen", self.tokens_seen * words_per_token, on_step=True, on_epoch=False)
+        return parts["loss"]
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        """After each optimizer step, log the training throughput (all ranks' tokens per second)."""
+        now, step = time.perf_counter(), self.trainer.global_step
+        if self._clock is None:
+            self._clock = (now, self.tokens_seen, step)
+            return
+        start, tokens, last_step = self._clock
+        if step != last_step and now > start:
+            self.log("train/tokens_per_s", (self.tokens_seen - tokens) / (now - start), on_step=True, on_epoch=False)
+            self._clock = (now, self.tokens_seen, step)
+
+    def on_train_epoch_start(self) -> None:
+        """Restart the throughput clock (data-loader start-up is not training time)."""
+        self._clock = None
+
+    def on_validation_end(self) -> None:
+        """Restart the throughput clock (validation is not training time)."""
+        self._clock = None
+
+    def _log_step_means(self, parts: dict[str, torch.Tensor], windows: int) -> None:
+        """Log ``train/<part>`` and ``train/ppl`` as means over every window of the current optimizer step so far.
+
+        Under gradient accumulation Lightning writes the values logged by the step's last micro-batch; logging
+        the running mean makes that the whole step's mean (all ranks', under DDP), not one micro-batch's.
+        """
+        names = [name for name, value in parts.items() if not (name == "ce" and value is parts["loss"])]
+        values = torch.stack([parts[name].detach().float() for name in names + ["ce"]])  # (P + 1,)
+        if self.trainer.world_size > 1:  # equal micro-batches on every rank: the mean of rank means
+            values = self.trainer.strategy.reduce(values, reduce_op="mean")
+        step = self.trainer.global_step
+        if self._step_sums is None or self._step_sums[0] != step:
+            self._step_sums = (step, torch.zeros_like(values), 0)
+        _, sums, count = self._step_sums
+        sums, count = sums + values * windows, count + windows
+        self._step_sums = (step, sums, count)
+        means = sums / count
+        for name, mean in zip(names, means):
+            self.log(f"train/{name}", mean, on_step=True, on_epoch=False, prog_bar=name == "loss")
+        self.log("train/ppl", torch.exp(means[-1]), on_step=True, on_epoch=False)  # exp of the mean CE
+
+    # ------------------------------------------------------------------ validation / test
+    def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        parts = self.compute_loss(batch, stage)
+        self._ce_is_loss = parts["ce"] is parts["loss"]
+        windows = batch["input_ids"].size(0)
+        for name, value in parts.items():  # weighted by windows: a short last batch counts for what it holds
+            self._val_sums[name] = self._val_sums.get(name, 0.0) + value.detach().float() * windows
+        self._val_windows += windows
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        if not self._val_windows:
+            return
+        windows = self.trainer.strategy.reduce(torch.tensor(float(self._val_windows), device=self.device), reduce_op="sum")
+        for name, total in self._val_sums.items():
+            # sum over every rank's windows, divided by the number of windows: a mean per window
+            mean = self.trainer.strategy.reduce(total, reduce_op="sum") / windows
+            if name == "ce":
+                self.log(f"{stage}/ppl", torch.exp(mean))  # exp of the mean CE, not a mean of perplexities
+                if self._ce_is_loss:
+                    continue
+            self.log(f"{stage}/{name}", mean, prog_bar=name == "loss")
+        self._val_sums, self._val_windows = {}, 0
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate the validation losses of one batch."""
+        self._eval_step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val/loss`` and ``val/ppl`` (means over the validation windows, all ranks)."""
+        self._eval_epoch_end("val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate the test losses of one batch."""
+        self._eval_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        """Log ``test/loss`` and ``test/ppl``."""
+        self._eval_epoch_end("test")
+
+    # ------------------------------------------------------------------ optimisation
+    def total_schedule_steps(self) -> int:
+        """Return the schedule length in optimizer steps (``schedule_steps`` or the Trainer's estimate)."""
+        if self.hparams.schedule_steps:
+            return int(self.hparams.schedule_steps)
+        estimate = self.trainer.estimated_stepping_batches
+        if not math.isfinite(estimate):
+            raise TrainingConfigError(
+                "model.schedule_steps: the run has no fixed length (no max_steps and no max_epochs); "
+                "set trainer.max_steps, trainer.max_epochs or model.init_args.schedule_steps"
+            )
+        return int(estimate)
+
+    def configure_optimizers(self):
+        """AdamW over ``self.model`` (frozen teachers of a subclass stay out) with warm-up + cosine per step."""
+        hp = self.hparams
+        groups = weight_decay_groups(self.model, hp.weight_decay, hp.no_weight_decay)
+        mixed = self._trainer is not None and str(self.trainer.precision).endswith("-mixed")
+        optimizer = adamw(groups, mixed, lr=hp.learning_rate, betas=tuple(hp.betas), eps=hp.eps)
+        total, warmup, floor = self.total_schedule_steps(), int(hp.warmup_steps), float(hp.min_lr_ratio)
+
+        def multiplier(step: int) -> float:
+            return warmup_cosine(step, warmup, total, floor)
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+
+    def on_fit_start(self) -> None:
+        """Record the parameter counts with the run's hyper-parameters (W&B config, CSV hparams.yaml)."""
+        for logger in self.loggers:
+            logger.log_hyperparams({f"parameters/{name}": count for name, count in self.parameter_counts.items()})
+
+    # ------------------------------------------------------------------ checkpoints and export
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Store the global token counter beside the weights."""
+        checkpoint["tokens_seen"] = int(self.tokens_seen)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields), then restore the
+        global token counter (0 for checkpoints that lack it)."""
+        saved = checkpoint.get("hyper_parameters")
+        if isinstance(saved, dict) and "config" in saved:  # (the CLI checks this before anything is built)
+            differences = model_differences(saved, self.model_config, self.hparams.get("vocab_size"))
+            if differences:
+                raise TrainingConfigError(
+                    f"the checkpoint holds another model than this one ({'; '.join(differences)}; checkpoint ≠ "
+                    "this model): load this model's checkpoint, or build the model the checkpoint was trained as"
+                )
+        self.tokens_seen = int(checkpoint.get("tokens_seen", 0))
+
+    def on_fit_end(self) -> None:
+        """Write the Hugging Face export to ``export_dir`` (rank 0 only) when one is configured."""
+        if not self.hparams.export_dir or not self.trainer.is_global_zero:
+            return
+        if self.trainer.interrupted:
+            log.warning("fit was interrupted: no export written to %s", self.hparams.export_dir)
+            return
+
+        best = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or ""
+        option = "model.init_args.export_dir"  # named in the message if the folder is not an export (checked at start-up too)
+        if self.hparams.export_weights == "best" and best:
+            out = export_checkpoint(best, self.hparams.export_dir, self.hparams.tokenizer_path, option)
+            print(f"exported the best checkpoint ({best}) to {out}")
+            return
+        if self.hparams.export_weights == "best":
+            log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): exporting the last weights")
+        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option)
+        print(f"exported the trained model to {out}")

@@ -1,0 +1,225 @@
+"""``hub-repo``: a finished tiny run becomes a Hub-layout git repository (main + chck_<N>M branches) and is pushed.
+
+The run is a real 6-step fit that passes two word milestones; the push goes over real HTTP through
+``huggingface_hub`` to a small local stand-in of the Hub's API (``create_repo``, ``create_branch``, preupload,
+commit, YAML validation), which keeps every branch's files so the test can compare them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import stat
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from babylm.commands.hub_repo import build_repo, main, push
+from tests.training.teacher_fixtures import fit_argv, run_cli, tiny_data  # noqa: F401 (fixture)
+
+MILESTONES = ["chck_0.001M", "chck_0.004M"]
+
+
+@pytest.fixture(scope="module")
+def run(tiny_data, tmp_path_factory) -> Path:
+    """A 6-step tiny Llama fit with milestones at 1,000 and 4,000 words; returns its output folder."""
+    out = tmp_path_factory.mktemp("hub_run")
+    argv = fit_argv(out, tiny_data, "--trainer.max_steps", "6", "--word_checkpoints.milestones", "[0.001, 0.004]",
+                    "--word_checkpoints.blimp", "false", logger="none")
+    assert run_cli(argv) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def repo(run, tmp_path_factory) -> Path:
+    """The Hub repository of the run, built with the command (the final model: export_dir of its config.yaml)."""
+    out = tmp_path_factory.mktemp("hub") / "Tiny-Llama"
+    assert main(["--run", str(run / "ckpt"), "--out", str(out)]) == 0
+    return out
+
+
+def git(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True).stdout
+
+
+def test_each_branch_holds_its_milestone_export_and_main_the_final_model(run, repo):
+    assert git(repo, "branch", "--format=%(refname:short)").split() == [b"chck_0.001M", b"chck_0.004M", b"main"]
+    for branch in MILESTONES:
+        assert git(repo, "show", f"{branch}:model.safetensors") == (run / "ckpt" / branch / "model.safetensors").read_bytes()
+        assert git(repo, "show", f"{branch}:tokenizer.json") == (run / "ckpt" / branch / "tokenizer.json").read_bytes()
+    assert git(repo, "show", "main:model.safetensors") == (run / "export" / "model.safetensors").read_bytes()
+    files = set(git(repo, "ls-tree", "--name-only", "main").decode().split())
+    assert files == {".gitattributes", "README.md", "config.json", "generation_config.json", "model.safetensors",
+                     "tokenizer.json", "tokenizer_config.json"}  # no .babylm-export.json manifest
+    assert b"*.safetensors filter=lfs" in git(repo, "show", "main:.gitattributes")
+    assert b"chck_0.004M" in git(repo, "show", "main:README.md")
+    assert not git(repo, "status", "--porcelain")  # everything committed, main checked out
+
+
+def test_every_file_has_the_usual_permissions(run, tmp_path):
+    """The repository's files get the umask's mode, whatever the mode of the export they were copied from."""
+    mask = os.umask(0)
+    os.umask(mask)
+    final = tmp_path / "final"
+    shutil.copytree(run / "export", final)
+    (final / "model.safetensors").chmod(0o600)  # (as safetensors once wrote it)
+    out = tmp_path / "repo"
+    assert main(["--run", str(run / "ckpt"), "--out", str(out), "--final", str(final)]) == 0
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir() if p.is_file()}
+    assert "model.safetensors" in modes and modes == dict.fromkeys(modes, 0o666 & ~mask)
+    for branch in MILESTONES:  # the word-milestone exports fit wrote
+        assert {stat.S_IMODE(p.stat().st_mode) for p in (run / "ckpt" / branch).iterdir()} == {0o666 & ~mask}
+
+
+def test_automodel_loads_every_branch_from_a_checkout(run, repo, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    for branch in MILESTONES:
+        checkout = tmp_path / branch
+        subprocess.run(["git", "clone", "--quiet", "--branch", branch, str(repo), str(checkout)], check=True)
+        model = AutoModelForCausalLM.from_pretrained(checkout, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(checkout, trust_remote_code=False)
+        expected = load_file(run / "ckpt" / branch / "model.safetensors")
+        for name, value in model.state_dict().items():
+            torch.testing.assert_close(value, expected[name], rtol=0, atol=0)
+        assert tokenizer("The abbey")["input_ids"][0] == tokenizer.bos_token_id
+
+
+def test_out_that_holds_anything_is_refused_and_nothing_is_touched(run, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["--run", str(run / "ckpt"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("babylm hub-repo: error: --out") and "not an empty folder" in err[0]
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and [p.name for p in tmp_path.iterdir()] == ["taken"]
+    assert main(["--run", str(tmp_path), "--out", str(tmp_path / "new")]) == 2
+    assert "no chck_<N>M exports" in capsys.readouterr().err
+
+
+def test_without_a_token_it_says_how_to_push_later(repo, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no stored token
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    assert main(["--push", str(repo), "--repo-id", "someone/Tiny-Llama"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no Hugging Face token" in err[0]
+    assert f"python -m babylm hub-repo --push {repo} --repo-id someone/Tiny-Llama" in err[0]
+
+
+def test_push_of_a_folder_hub_repo_did_not_make_says_what_it_must_be(tmp_path, capsys):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    outer = tmp_path / "outer"  # a folder inside some other git repository: its branches must never be pushed
+    (outer / "inner").mkdir(parents=True)
+    subprocess.run(["git", "init", "--quiet", str(outer)], check=True)
+    no_main = tmp_path / "no-main"
+    subprocess.run(["git", "init", "--quiet", "-b", "trunk", str(no_main)], check=True)
+    cases = [(plain, "not a git repository (no .git folder)"), (outer / "inner", "not a git repository (no .git folder)"),
+             (tmp_path / "absent", "no such folder"), (no_main, "no main branch")]
+    for folder, fragment in cases:
+        assert main(["--push", str(folder), "--repo-id", "a/b"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"babylm hub-repo: error: {folder}: {fragment}"), err
+        assert f"--push takes a folder made by python -m babylm hub-repo --run RUN --out {folder}" in err[0]
+        assert "fatal" not in err[0]
+
+
+# --------------------------------------------------------------------------------------- push over HTTP
+class FakeHub(BaseHTTPRequestHandler):
+    """The few Hub API routes ``create_repo``/``create_branch``/``upload_folder`` use; files kept per branch."""
+
+    repos: dict[str, dict[str, dict[str, bytes]]] = {}
+    unknown: list[str] = []
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _reply(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts[:3] == ["api", "repos", "create"]:
+            payload = json.loads(body)
+            repo_id = f"{payload['organization']}/{payload['name']}"
+            self.repos.setdefault(repo_id, {"main": {}})
+            return self._reply(200, {"url": f"http://{self.headers['Host']}/{repo_id}"})
+        if parts[:2] == ["api", "validate-yaml"]:
+            return self._reply(200, {})
+        if len(parts) == 6 and parts[:2] == ["api", "models"]:
+            repo_id, action, revision = f"{parts[2]}/{parts[3]}", parts[4], parts[5]
+            branches = self.repos[repo_id]
+            if action == "branch":
+                branches.setdefault(revision, dict(branches["main"]))
+                return self._reply(200, {})
+            if action == "preupload":
+                files = json.loads(body)["files"]
+                return self._reply(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                                   for f in files]})
+            if action == "commit":
+                for line in body.splitlines():
+                    item = json.loads(line)
+                    if item["key"] == "file":
+                        branches[revision][item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+                oid = "0" * 40
+                return self._reply(200, {"commitUrl": f"http://{self.headers['Host']}/{repo_id}/commit/{oid}", "commitOid": oid})
+        self.unknown.append(f"POST {self.path}")
+        self._reply(404, {"error": "not in the fake Hub"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.unknown.append(f"GET {self.path}")
+        self._reply(404, {"error": "not in the fake Hub"})
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the tests run with HF_HUB_OFFLINE=1; this is 127.0.0.1
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
+    FakeHub.repos, FakeHub.unknown = {}, []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_push_uploads_main_and_one_branch_per_milestone(run, repo, fake_hub):
+    url = push(repo, "someone/Tiny-Llama", token="hf_test", endpoint=fake_hub)
+    assert url.endswith("/someone/Tiny-Llama") and FakeHub.unknown == []
+    remote = FakeHub.repos["someone/Tiny-Llama"]
+    assert set(remote) == {"main", *MILESTONES}
+    assert remote["main"]["model.safetensors"] == (run / "export" / "model.safetensors").read_bytes()
+    for branch in MILESTONES:
+        assert remote[branch]["model.safetensors"] == (run / "ckpt" / branch / "model.safetensors").read_bytes()
+        assert set(remote[branch]) == set(remote["main"])  # same files, the milestone's contents
+
+
+def test_an_unreachable_hub_is_one_line_and_keeps_the_repository(repo, fake_hub, monkeypatch):
+    import socket
+
+    from babylm.commands.hub_repo import HubError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    with pytest.raises(HubError, match="push to someone/Tiny-Llama failed .*the repository is kept in") as caught:
+        push(repo, "someone/Tiny-Llama", token="hf_test", endpoint=f"http://127.0.0.1:{port}")
+    assert "\n" not in str(caught.value) and (repo / ".git").is_dir()
+
+
+def test_build_repo_takes_an_explicit_final_model(run, tmp_path):
+    assert build_repo(run / "ckpt", tmp_path / "r", final=run / "ckpt" / "chck_0.004M") == ["main", *MILESTONES]
+    assert git(tmp_path / "r", "show", "main:model.safetensors") == (run / "ckpt" / "chck_0.004M" / "model.safetensors").read_bytes()

@@ -1,0 +1,308 @@
+"""The teacher cache: compact targets, the sparse loss against the dense one, kill-safe builds, refusals.
+
+Tiny randomly initialised teachers over the tiny corpus (``distill_fixtures.py``); every cache is built with
+the real :func:`build_teacher_cache` into ``tmp_path`` and read back through the DataModule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from babylm.data.tokens.datamodule import TokenizedDataModule
+from babylm.data.tokens.teacher_cache import CacheError
+from babylm.models.build import ModelConfig
+from babylm.training.distill import DistillationStudent
+from babylm.models.losses import SparseTargets, distillation_loss, sparse_distillation_loss
+from babylm.models.chunked_loss import teacher_target
+from babylm.training.teacher_cache import TeacherCacheConfig, build_teacher_cache, compact_targets, resolve_cache
+from babylm.training.teachers import FrozenTeachers
+from tests.training.distill_fixtures import (  # noqa: F401
+    TINY_SIZES,
+    tiny_teachers,
+    tiny_tokenized,
+    tiny_tokenizer,
+    tiny_vocab_size,
+    write_teacher,
+)
+
+SEQ_LEN = 32
+BATCH = 16  # windows per teacher forward in these builds
+REDUCTIONS = ["token_mean", "ensemble_mean", "legacy_batch_sum"]
+
+
+def random_case(vocab: int = 40, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    student = torch.randn(2, 6, vocab, generator=generator).requires_grad_(True)
+    teachers = [torch.randn(2, 6, vocab, generator=generator) * 2, torch.randn(2, 6, vocab, generator=generator)]
+    return student, teachers, torch.randint(0, vocab, (2, 6), generator=generator)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_sparse_loss_equals_the_dense_loss_when_k_is_the_vocabulary(reduction):
+    student, teachers, ids = random_case()
+    dense = distillation_loss(student, teachers, ids, alpha=0.3, reduction=reduction)
+    (dense_grad,) = torch.autograd.grad(dense.loss, student)
+
+    sparse = sparse_distillation_loss(student, compact_targets(teachers, 2.0, reduction, "topk", 40), ids,
+                                      alpha=0.3, reduction=reduction, chunk_rows=5)
+    (sparse_grad,) = torch.autograd.grad(sparse.loss, student)
+
+    for a, b in ((sparse.loss, dense.loss), (sparse.ce, dense.ce), (sparse.kl, dense.kl)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(sparse_grad, dense_grad, rtol=1e-4, atol=1e-7)
+
+
+def per_draw(student, teachers, ids, draws: int, k: int = 8):
+    """Loss, KL and student gradient of ``draws`` independent sampled caches: (draws,), (draws,), (draws, B, T, V)."""
+    batch = student.size(0)
+    copies = student.detach().repeat(draws, 1, 1).requires_grad_(True)  # (draws·B, T, V)
+    targets = compact_targets([t.repeat(draws, 1, 1) for t in teachers], 2.0, "token_mean", "sample", k, seed=0)
+    rows = sparse_distillation_loss(copies, targets, ids.repeat(draws, 1))
+    (grad,) = torch.autograd.grad(rows.loss, copies)  # the mean over copies: each copy's gradient / draws
+    kls = [sparse_distillation_loss(student, SparseTargets(*(x[i * batch:(i + 1) * batch] for x in targets[:3]), tail=False),
+                                    ids).kl for i in range(draws)]
+    return torch.stack(kls), grad.view(draws, *student.shape) * draws
+
+
+def test_sampled_classes_give_the_dense_gradient_on_average_and_top_k_does_not():
+    """Anshumann et al. 2025: sampled classes with count weights are unbiased; truncating to the top k is not."""
+    student, teachers, ids = random_case()
+    dense = distillation_loss(student, teachers, ids)  # alpha 0.5, T = 2
+    (dense_grad,) = torch.autograd.grad(dense.loss, student)
+    draws, k = 400, 8
+    kls, grads = per_draw(student, teachers, ids, draws=draws, k=k)
+    (top_k,) = torch.autograd.grad(
+        sparse_distillation_loss(student, compact_targets(teachers, 2.0, "token_mean", "topk", k), ids).loss, student)
+    # each draw's gradient is the dense one minus c · (p̂ − p) with c = (1 − alpha) · T / (scored positions), and
+    # k·draws·p̂ of a class is Binomial(k·draws, p): its exact spread bounds the mean's deviation
+    p = teacher_target([t.reshape(-1, t.size(-1)) for t in teachers], 2.0, "token_mean").p.view_as(student)
+    c = 0.5 * 2.0 / (ids.size(0) * (ids.size(1) - 1))
+    spread = c * (p * (1 - p) / (k * draws)).sqrt() + c / (k * draws)  # + one draw's step, for rare classes
+    deviation = (grads.mean(0) - dense_grad).abs()
+
+    assert (deviation[:, :-1] <= 5 * spread[:, :-1]).all() and (deviation[:, -1] < 1e-7).all()
+    assert ((top_k - dense_grad).abs()[:, :-1] > 5 * spread[:, :-1]).any()  # top-k is off by more: a bias
+    # the logged KL is an unbiased estimate of the dense one too
+    assert kls.mean().item() == pytest.approx(dense.kl.item(), abs=5 * kls.std().item() / math.sqrt(len(kls)))
+
+
+def test_sampled_slots_hold_distinct_ids_with_counts_that_sum_to_k():
+    logits = torch.tensor([[[5.0, 0.0, -math.inf, 1.0]]])  # (1, 1, 4): class 2 has probability 0
+    targets = compact_targets([logits], 1.0, "token_mean", "sample", 50, seed=3)
+
+    ids, probs = targets.ids[0, 0].tolist(), targets.probs[0, 0]
+    used = [i for i, p in zip(ids, probs.tolist()) if p > 0]
+    assert len(used) == len(set(used)) and 2 not in used
+    assert probs.sum().item() == pytest.approx(1.0) and (probs * 50).round().eq(probs * 50).all()
+
+
+# ------------------------------------------------------------------------------------------------ the stage
+
+
+@pytest.fixture(scope="module")
+def data(tiny_tokenizer, tiny_tokenized):
+    return TokenizedDataModule(tokenizer_path=str(tiny_tokenizer), tokenized_dir=str(tiny_tokenized), seq_len=SEQ_LEN,
+                               batch_size=4, eval_samples=8, num_workers=0)
+
+
+def build(data, teachers, root: Path, method="sample", k=6, **kwargs) -> Path:
+    config = TeacherCacheConfig(dir=str(root), method=method, k=k, seed=5)
+    return build_teacher_cache(data, [str(t) for t in teachers], kwargs.pop("temperature", 2.0), "token_mean", config,
+                               batch_size=BATCH, progress=False, **kwargs)
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {name: (directory / name).read_bytes() for name in ("ids.bin", "probs.bin", "neg_entropy.bin")}
+
+
+@pytest.mark.parametrize("method, k", [("sample", 6), ("topk", 5)])
+def test_the_cache_holds_each_windows_compact_targets(data, tiny_teachers, tiny_tokenizer, tiny_vocab_size, tmp_path, method, k):
+    directory = build(data, tiny_teachers, tmp_path, method=method, k=k)
+    reader = data.use_teacher_cache(directory)
+    window = 7
+    item = data.train_dataloader().dataset[window]
+    logits = FrozenTeachers(tiny_teachers, tiny_vocab_size, tiny_tokenizer).logits(item["input_ids"][None])
+    uniforms = torch.from_numpy(np.random.default_rng([5, window]).random((SEQ_LEN, k)))[None]
+    expected = compact_targets(logits, 2.0, "token_mean", method, k, uniforms=uniforms, value_dtype=torch.float16)
+
+    assert len(reader) == data.train_window_layout()["windows"]
+    assert torch.equal(item["teacher_ids"], expected.ids[0])
+    torch.testing.assert_close(item["teacher_probs"], expected.probs[0], rtol=1e-3, atol=1e-6)
+    torch.testing.assert_close(item["teacher_neg_entropy"], expected.neg_entropy[0], rtol=1e-5, atol=1e-6)
+    assert reader.meta["bytes_per_token"] == k * (3 if method == "sample" else 4) + 4
+
+
+def build_then_die(tokenizer: str, tokenized: str, teachers: list[str], root: str, windows: int) -> None:
+    """In a child process: build the cache and SIGKILL this process once ``windows`` windows are written (uncommitted)."""
+    data = TokenizedDataModule(tokenizer_path=tokenizer, tokenized_dir=tokenized, seq_len=SEQ_LEN, batch_size=4, num_workers=0)
+
+    def die(windows_written):
+        if windows_written == windows:
+            os.kill(os.getpid(), signal.SIGKILL)  # no finally, no flush, no atexit: as a power cut or an OOM kill
+
+    build(data, teachers, Path(root), on_batch=die, commit_seconds=0.0)
+
+
+def test_a_killed_build_resumes_to_byte_identical_files(data, tiny_teachers, tiny_tokenizer, tiny_tokenized, tmp_path):
+    straight = files(build(data, tiny_teachers, tmp_path / "straight"))
+    child = multiprocessing.get_context("spawn").Process(
+        target=build_then_die,
+        args=(str(tiny_tokenizer), str(tiny_tokenized), [str(t) for t in tiny_teachers], str(tmp_path / "killed"), 3 * BATCH))
+    child.start()
+    child.join(timeout=120)
+
+    assert child.exitcode == -signal.SIGKILL
+    (partial,) = (tmp_path / "killed").glob("*.partial")
+    assert json.loads((partial / "progress.json").read_text())["windows_done"] == 2 * BATCH  # the third batch: uncommitted
+    with open(partial / "ids.bin", "r+b") as handle:  # and a torn write beyond the last commit
+        handle.seek(2 * BATCH * SEQ_LEN * 6 * 2)
+        handle.write(b"\xff" * 5000)
+    resumed = build(data, tiny_teachers, tmp_path / "killed", commit_seconds=0.0)  # the dead process's lock is gone
+
+    assert files(resumed) == straight
+    assert not list((tmp_path / "killed").glob("*.partial"))
+    assert build(data, tiny_teachers, tmp_path / "killed") == resumed  # up to date: returned as it is
+
+
+def test_a_build_in_progress_is_locked_and_an_incomplete_one_is_refused_for_training(data, tiny_teachers, tmp_path):
+    from babylm.data.tokens.teacher_cache import TeacherCacheWriter
+
+    with pytest.raises(KeyboardInterrupt):
+        build(data, tiny_teachers, tmp_path, on_batch=lambda n: (_ for _ in ()).throw(KeyboardInterrupt), commit_seconds=0.0)
+    config = TeacherCacheConfig(dir=str(tmp_path), method="sample", k=6, seed=5)
+    (partial,) = tmp_path.glob("*.partial")
+    from babylm.training.teacher_cache import cache_components
+
+    components = cache_components(data.train_window_layout(), [str(t) for t in tiny_teachers], 2.0, "token_mean", config)
+    holder = TeacherCacheWriter(tmp_path, components, {})
+    with pytest.raises(CacheError, match="another cache-teachers is building this cache"):
+        build(data, tiny_teachers, tmp_path)
+    holder.close()
+    with pytest.raises(CacheError, match=r"incomplete \(0 of \d+ windows\); resume it with python -m babylm cache-teachers"):
+        resolve_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean", config)
+
+
+@pytest.fixture(scope="module")
+def built(data, tiny_teachers, tmp_path_factory) -> Path:
+    """A finished sample cache (k = 6, seed 5, T = 2) that tests must not change (copy it first)."""
+    return build(data, tiny_teachers, tmp_path_factory.mktemp("cache"))
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (dict(temperature=1.0), r"temperature 2\.0 ≠ 1\.0"),
+        (dict(k=7), r"k 6 ≠ 7"),
+        (dict(method="topk"), r"method sample ≠ topk"),
+        (dict(seed=6), r"seed 5 ≠ 6"),
+        (dict(teacher_seed=9), r"teacher 1 weights"),
+    ],
+)
+def test_a_cache_made_with_other_settings_is_refused_naming_them(built, data, tiny_teachers, tiny_tokenizer,
+                                                                 tiny_vocab_size, tmp_path, change, named):
+    teachers = [str(t) for t in tiny_teachers]
+    if "teacher_seed" in change:
+        teachers[0] = str(write_teacher(tmp_path / "other", "llama", tiny_tokenizer, tiny_vocab_size, seed=change["teacher_seed"]))
+    config = TeacherCacheConfig(dir=str(built.parent), method=change.get("method", "sample"), k=change.get("k", 6),
+                                seed=change.get("seed", 5))
+
+    with pytest.raises(CacheError, match=f"the nearest, {built}, was made with other settings .*{named}"):
+        resolve_cache(data, teachers, change.get("temperature", 2.0), "token_mean", config)
+
+
+def test_a_cache_for_other_windows_is_refused(built, tiny_tokenizer, tiny_tokenized):
+    other = TokenizedDataModule(tokenizer_path=str(tiny_tokenizer), tokenized_dir=str(tiny_tokenized), seq_len=16,
+                                batch_size=4, num_workers=0)
+
+    with pytest.raises(CacheError, match=r"made for other train windows \(cache ≠ data: seq_len 32 ≠ 16; windows"):
+        other.use_teacher_cache(built)
+
+
+def test_a_truncated_or_edited_cache_is_refused(built, data, tmp_path):
+    built = Path(shutil.copytree(built, tmp_path / built.name))
+    meta = (built / "meta.json").read_text()
+    (built / "meta.json").write_text(meta.replace('"temperature": 2.0', '"temperature": 3.0'))
+    with pytest.raises(CacheError, match="do not match its fingerprint"):
+        data.use_teacher_cache(built)
+    (built / "meta.json").write_text(meta)
+    with open(built / "probs.bin", "r+b") as handle:
+        handle.truncate(100)
+    with pytest.raises(CacheError, match=rf"probs\.bin: missing or truncated .*; remove the folder {built} and rebuild"):
+        data.use_teacher_cache(built)
+
+
+def test_a_damaged_cache_is_not_rebuilt_over_and_the_build_says_to_remove_it(built, data, tiny_teachers, tmp_path):
+    """cache-teachers on a damaged finished cache gives the same way out as fit (remove it), not a loop."""
+    damaged = Path(shutil.copytree(built, tmp_path / built.name))
+    with open(damaged / "probs.bin", "r+b") as handle:
+        handle.truncate(100)
+
+    with pytest.raises(CacheError, match=rf"remove the folder {damaged} and rebuild"):
+        build(data, tiny_teachers, tmp_path)
+    assert (damaged / "probs.bin").stat().st_size == 100  # nothing rebuilt over it
+
+
+def test_a_refused_teacher_leaves_no_partial_cache(data, tiny_teachers, tiny_tokenizer, tmp_path):
+    wrong_vocabulary = write_teacher(tmp_path / "wide", "llama", tiny_tokenizer, 999)
+
+    with pytest.raises(ValueError, match="vocab"):
+        build(data, [tiny_teachers[0], wrong_vocabulary], tmp_path / "caches")
+    assert not (tmp_path / "caches").exists() or not any((tmp_path / "caches").iterdir())
+
+
+def test_a_cache_dir_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+
+    with pytest.raises(CacheError, match=r"model\.init_args\.cache\.dir: .*notes\.txt is a file"):
+        TeacherCacheConfig(dir=str(tmp_path / "notes.txt")).validate()
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+def student(teachers, tokenizer, vocab, cache=None) -> DistillationStudent:
+    L.seed_everything(0, verbose=False)
+    return DistillationStudent(teachers=[str(t) for t in teachers], vocab_size=vocab, tokenizer_path=str(tokenizer),
+                               config=ModelConfig(arch="llama", **TINY_SIZES), learning_rate=1e-2, warmup_steps=1,
+                               schedule_steps=4, cache=cache)
+
+
+class FirstBatch(L.Callback):
+    """Keeps the first training batch (seen before any optimizer step)."""
+
+    batch = None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if self.batch is None:
+            self.batch = {k: v.clone() for k, v in batch.items()}
+
+
+def test_a_cached_step_has_the_online_loss_when_the_cache_keeps_every_class(data, tiny_teachers, tiny_tokenizer,
+                                                                            tiny_vocab_size, tmp_path):
+    config = TeacherCacheConfig(dir=str(tmp_path), method="topk", k=tiny_vocab_size)
+    build_teacher_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean", config, batch_size=BATCH, progress=False)
+    online = student(tiny_teachers, tiny_tokenizer, tiny_vocab_size)
+    cached = student(tiny_teachers, tiny_tokenizer, tiny_vocab_size, cache=config)
+    first = FirstBatch()
+    trainer = L.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_progress_bar=False, limit_val_batches=0,
+                        enable_model_summary=False, enable_checkpointing=False, default_root_dir=str(tmp_path),
+                        callbacks=[first])
+
+    trainer.fit(cached, data)
+
+    assert cached.teachers is None  # nothing loaded: the cache holds the teachers' outputs
+    assert set(first.batch) == {"input_ids", "teacher_ids", "teacher_probs", "teacher_neg_entropy"}
+    expected = online.compute_loss({"input_ids": first.batch["input_ids"]}, "train")
+    for name in ("loss", "ce", "kl"):
+        assert trainer.callback_metrics[f"train/{name}"].item() == pytest.approx(expected[name].item(), rel=2e-3, abs=1e-4)
