@@ -192,7 +192,8 @@ def test_broken_ckpt_path_is_one_line(tiny_data, tmp_path, capsys, subcommand, k
 
 
 def test_progress_bar_shows_no_bogus_epoch_total(tiny_data, tmp_path, capsys, monkeypatch):
-    """Lightning's Rich bar printed `Epoch 0/-2` with max_epochs unset (the tiny configs end by max_steps)."""
+    """Lightning's default bar with rich installed (Rich) printed `Epoch 0/-2` with max_epochs unset (the tiny configs
+    end by max_steps); the training commands use its TQDM bar unless one is configured."""
     monkeypatch.setenv("FORCE_COLOR", "1")  # Rich draws the bar although the output is captured
     monkeypatch.setenv("COLUMNS", "120")
     argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--trainer.enable_progress_bar", "true",

@@ -1,7 +1,8 @@
 """A wheel install works without the checkout: the configs ship inside the package and ``fit`` finds them.
 
 The wheel is built from a copy of the sources (so nothing is written into the repository), installed with
-``--no-deps`` into a fresh venv that sees this environment's packages, and run from a folder outside the
+``--no-deps`` into a fresh venv that sees this environment's packages (``tests/venvs.py``: whether this is a
+virtualenv, a conda env or the system interpreter), and run from a folder outside the
 repository, with no ``PYTHONPATH`` — as after ``pip install git+https://…``.
 """
 

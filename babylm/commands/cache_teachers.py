@@ -3,8 +3,8 @@
 Parses the stage's own options (``--batch-size``, ``--device``, ``--precision``, ``--no-progress``) and hands
 everything else to the ``fit`` parser, so the cache is built for exactly the run ``fit`` will make; then calls
 :func:`babylm.training.teacher_cache.build_teacher_cache`. Bad input is one line on stderr and exit code 2.
-Kept apart from :mod:`babylm.training.teacher_cache` because it reads the training CLI, which imports the
-student, which imports the cache: this module sits above all three.
+The stage itself is :mod:`babylm.training.teacher_cache`; this command reads the training config as ``fit`` does
+(:func:`babylm.commands.fit.parse_fit_config`: the same ``-c`` files, the same shipped-config fallback).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import Sequence
 
 import torch
 
-from babylm.commands.fit import build_parser as fit_parser
-from babylm.commands.fit import parse_error_line
+from babylm.commands.fit import parse_error_line, parse_fit_config
 from babylm.core.arguments import CommandParser, positive_int
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.data.tokens.teacher_cache import CacheError, bytes_per_token
@@ -45,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     own, rest = build_parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        cfg = fit_parser().parse_args(["fit", *rest]).fit
+        cfg = parse_fit_config(rest, "cache-teachers")
     except ArgumentError as error:
         print(f"babylm cache-teachers: error: {parse_error_line(str(error))}", file=sys.stderr)
         return 2

@@ -20,10 +20,12 @@ What it adds to a plain LightningCLI:
   are the start-up checks of :mod:`babylm.training.checks` (a linked model key set by hand, a broken
   ``ckpt_path`` or one holding another model than the config's, an ``export_dir`` that would replace the
   checkpoints or anything else not an export).
-* ``--ckpt_path`` loads weights and training state only: the config and command line stay the run's (Lightning's
-  merge of the checkpoint's hyper-parameters into the config is switched off, see :meth:`BabyLMCLI._parse_ckpt_path`).
-* the progress bar shows no bogus epoch total when ``max_epochs`` is unset
-  (:func:`~babylm.training.callbacks.epoch_progress_bar`); ``fit`` logs ``train/grad_norm`` and draws
+* ``--ckpt_path`` loads weights and training state only: the config and command line stay the run's. Each
+  command builds its own flat parser (LightningCLI with ``run=False``, the Trainer method's arguments added with
+  jsonargparse's public ``add_method_arguments``) and calls ``trainer.fit|validate|test`` itself, so Lightning's
+  merge of a checkpoint's hyper-parameters into a subcommand's config (``LightningCLI._parse_ckpt_path``,
+  Lightning ≥ 2.3) never applies.
+* ``fit`` logs ``train/grad_norm`` and draws
   ``loss_curve.png`` beside the checkpoints (:mod:`babylm.training.dashboards`), and the experiment loggers get the
   whole resolved config (``run_config``: trainer, seed, precision, data, model, callbacks).
 
@@ -42,15 +44,16 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from jsonargparse import ArgumentError
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from jsonargparse import ArgumentError, set_parsing_settings
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from babylm.commands.config_yaml import print_commented_config
 from babylm.commands.shipped_configs import base_config, resolve_config_args
 from babylm.core.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
-from babylm.training.callbacks import WordMilestoneCheckpoint, epoch_progress_bar
+from babylm.training.callbacks import WordMilestoneCheckpoint
 from babylm.training.causal_lm import CausalLM
 from babylm.training.checks import (
     LINKS,
@@ -96,74 +99,49 @@ class SaveConfigBesideCheckpoints(SaveConfigCallback):
 
 
 class BabyLMCLI(LightningCLI):
-    """LightningCLI with the project's links, checkpoint callbacks and W&B fallback (see the module doc)."""
+    """LightningCLI (``run=False``) for one training command, with the project's links, checkpoint callbacks and
+    W&B fallback (see the module doc). :attr:`command` is ``fit``, ``validate`` or ``test``; :meth:`run` calls
+    that Trainer method."""
+
+    command = "fit"
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        """Add ``checkpoint`` and ``word_checkpoints``, and link the DataModule's values into the model."""
+        """Add the Trainer method's own arguments (``ckpt_path``…), ``checkpoint`` and ``word_checkpoints``, and link
+        the DataModule's values into the model."""
+        skip = set(LightningCLI.subcommands()[self.command])  # model, dataloaders, datamodule: built here
+        self.method_arguments = parser.add_method_arguments(Trainer, self.command, skip=skip)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults(
-            {
-                "checkpoint.dirpath": "checkpoints/run",
-                "checkpoint.filename": "best-{step}",
-                "checkpoint.monitor": "val/loss",
-                "checkpoint.save_last": True,
-                "checkpoint.save_top_k": 1,
-            }
-        )
         parser.add_lightning_class_args(WordMilestoneCheckpoint, "word_checkpoints")
         for source, target, apply_on in LINKS:
             parser.link_arguments(source, target, apply_on=apply_on)
 
-    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
-        """Add fit/validate/test as LightningCLI does, with usage lines that say ``python -m babylm fit``."""
-        super()._add_subcommands(parser, **kwargs)
-        for name, subparser in self._subcommand_parsers.items():
-            subparser.prog = f"{PROG} {name}"
-
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
-        """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links applied."""
+        """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links
+        applied."""
         super().parse_arguments(parser, args)
-        self._given_links: dict[str, Any] = {}
         self._model_class = None
         self._ckpt: tuple[Any, dict] | None = None  # (path, hyper-parameters) of the checkpoint the run starts from
-        subcommand = self.config.get("subcommand")
-        if subcommand in SUBCOMMANDS:
-            config = self.config[subcommand]
-            ckpt_path = config.get("ckpt_path")
-            if str(ckpt_path) == "last":  # what Lightning will resume from, read now so it can be checked
-                ckpt_path = last_checkpoint(config.get("checkpoint.dirpath"))
-            hparams = check_ckpt_path(ckpt_path)
-            if hparams is not None:
-                self._ckpt = (ckpt_path, hparams)
-                check_ckpt_model(ckpt_path, hparams, config)
-        if subcommand in SUBCOMMANDS and isinstance(args, (list, tuple)):
-            from jsonargparse._link_arguments import skip_apply_links  # the only way to see a value a link replaces
-
-            with skip_apply_links():
-                given = parser.parse_args(list(args))[subcommand]
-            self._given_links = {target: given.get(target) for _, target, _ in LINKS}
-
-    def _parse_ckpt_path(self) -> None:
-        """Keep the config as parsed: do not merge the ``--ckpt_path`` checkpoint's hyper-parameters into it.
-
-        Lightning ≥ 2.3 replaces the model's config with the checkpoint's, so a checkpoint of another model was
-        trained (and exported to its own ``export_dir``) whatever the config and the command line said. Here the
-        config and command line are the run; a checkpoint of another model is refused (:func:`check_ckpt_model`,
-        in :meth:`parse_arguments`), and one of the same model gets only its weights and training state loaded.
-        """
+        ckpt_path = self.config.get("ckpt_path")
+        if str(ckpt_path) == "last":  # what Lightning will resume from, read now so it can be checked
+            ckpt_path = last_checkpoint(self.config.get("checkpoint.dirpath"))
+        hparams = check_ckpt_path(ckpt_path)
+        if hparams is not None:
+            self._ckpt = (ckpt_path, hparams)
+            check_ckpt_model(ckpt_path, hparams, self.config)
+        self._given_links = given_link_targets(parser, args) if isinstance(args, (list, tuple)) else {}
 
     def before_instantiate_classes(self) -> None:
-        """Refuse bad run settings at start-up, then switch W&B to offline (with a notice) when it could not work online.
+        """Refuse bad run settings at start-up, then switch W&B to offline (with a notice) when it could not work
+        online.
 
         Refused with one line: a linked model key set to another value than its data source; for ``fit``, an
-        ``export_dir`` that is or contains a folder the
-        run writes to, or that holds anything but a previous export (it would be replaced at the end).
+        ``export_dir`` that is or contains a folder the run writes to, or that holds anything but a previous
+        export (it would be replaced at the end).
         """
-
-        config = self.config[self.subcommand] if self.subcommand else self.config
+        config = self.config
         self._model_class = config.get("model.class_path")
         check_linked_keys({"data.seq_len": config.get("data.seq_len")}, self._given_links, "parse", self._model_class)
-        if self.subcommand == "fit":
+        if self.command == "fit":
             check_export_dir(config)
             check_config_target(config)
             check_teacher_context(config)
@@ -180,29 +158,46 @@ class BabyLMCLI(LightningCLI):
             linked = {"data.vocab_size": datamodule.vocab_size, "data.tokenizer_path": datamodule.tokenizer_path}
             check_linked_keys(linked, self._given_links, "instantiate", self._model_class)
             if self._ckpt is not None:  # the vocabulary is known once the DataModule has read its token files
-                config = self.config[self.subcommand] if self.subcommand else self.config
-                check_ckpt_model(*self._ckpt, config, vocab_size=datamodule.vocab_size)
+                check_ckpt_model(*self._ckpt, self.config, vocab_size=datamodule.vocab_size)
 
     def instantiate_trainer(self, **kwargs: Any):
         """Build the Trainer with the project's callbacks added to the configured ones, and W&B kept quiet.
 
-        Added: :class:`EpochProgressBar` instead of Lightning's default bar (unless a bar is configured),
-        :class:`GradNormLogger` (``train/grad_norm``) and :class:`LossCurve` (``loss_curve.png``; both act in ``fit``
-        only, and are there in ``validate``/``test`` so that a checkpoint's callback state finds its owner).
+        Added: :class:`GradNormLogger` (``train/grad_norm``) and :class:`LossCurve` (``loss_curve.png``; both act in
+        ``fit`` only, and are there in ``validate``/``test`` so that a checkpoint's callback state finds its owner);
+        and, unless a bar is configured, Lightning's ``TQDMProgressBar`` (its default with ``rich`` installed, the
+        Rich bar, shows ``Epoch 0/-2`` when ``max_epochs`` is unset and ``max_steps`` ends the run).
         """
-
-        trainer_config = self.config_init[self.subcommand]["trainer"] if self.subcommand else self.config_init["trainer"]
+        trainer_config = self.config_init["trainer"]
         callbacks = trainer_config.get("callbacks") or []
         callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
-        added = [GradNormLogger(), LossCurve()]  # on validate/test too: they restore a fit's checkpoint state
-        if trainer_config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
-            added += [bar] if (bar := epoch_progress_bar()) is not None else []
+        added = [GradNormLogger(), LossCurve()]
+        if trainer_config.get("enable_progress_bar") is not False:
+            added += [] if any(isinstance(c, ProgressBar) for c in callbacks) else [TQDMProgressBar()]
         added = [c for c in added if not any(type(c) is type(other) for other in callbacks)]
         if added:
             kwargs["callbacks"] = [*callbacks, *added]
         trainer = super().instantiate_trainer(**kwargs)
         quiet_wandb_loggers(trainer.loggers)
         return trainer
+
+    def run_command(self) -> None:
+        """Call ``trainer.<command>`` with the model, the DataModule and the method's own arguments."""
+        method_kwargs = {key: self.config_init.get(key) for key in self.method_arguments}
+        getattr(self.trainer, self.command)(self.model, datamodule=self.datamodule, **method_kwargs)
+
+
+def given_link_targets(parser: LightningArgumentParser, args: Sequence[str]) -> dict[str, Any]:
+    """``{link target: the value given for it}``, parsed with the links not applied (None where not given).
+
+    jsonargparse has no public way to see a value a link replaces, so this uses its ``skip_apply_links``
+    (``tests/commands/test_upstream_api.py`` fails with one line naming it when it changes).
+    """
+    from jsonargparse._link_arguments import skip_apply_links  # private: see the docstring
+
+    with skip_apply_links():
+        given = parser.parse_args(list(args))
+    return {target: given.get(target) for _, target, _ in LINKS}
 
 
 def _project_error(error: BaseException) -> BaseException | None:
@@ -248,19 +243,18 @@ def run(argv: Sequence[str]) -> int:
     argv, notices = resolve_config_args(argv)
     for notice in notices:
         print(f"babylm {argv[0]}: {notice}", file=sys.stderr)
-    if argv and argv[0] in SUBCOMMANDS and any(a == "--print_config" or a.startswith("--print_config=") for a in argv):
-
+    if any(a == "--print_config" or a.startswith("--print_config=") for a in argv[1:]):
         return print_commented_config(argv, capture_plain_config)
     return run_cli(argv)
 
 
 def capture_plain_config(argv: list[str]) -> tuple[int, str, str, Any]:
-    """Run the CLI's own ``--print_config``; returns (exit code, stdout, stderr, subcommand parser)."""
+    """Run the CLI's own ``--print_config``; returns (exit code, stdout, stderr, the command's parser)."""
     captured: dict[str, Any] = {}
 
     class CapturingCLI(BabyLMCLI):
         def parse_arguments(self, parser, args):
-            captured["parser"] = self._parser(args[0])
+            captured["parser"] = parser
             super().parse_arguments(parser, args)
 
     out, err = io.StringIO(), io.StringIO()
@@ -269,12 +263,21 @@ def capture_plain_config(argv: list[str]) -> tuple[int, str, str, Any]:
     return code, out.getvalue(), err.getvalue(), captured.get("parser")
 
 
-def _cli_kwargs() -> dict:
-    """Keyword arguments of the project's LightningCLI (everything but ``args``)."""
-    # no abbreviations: `--trainer.max_epoch` must be an error, not a silent `--trainer.max_epochs`
-    common = {"exit_on_error": False, "allow_abbrev": False}
-    parser_kwargs: dict = {name: {"default_config_files": [str(BASE_CONFIG)], **common} for name in SUBCOMMANDS}
-    parser_kwargs.update(common, prog=PROG)
+def _cli_class(command: str, base: type[BabyLMCLI] = BabyLMCLI) -> type[BabyLMCLI]:
+    if command not in SUBCOMMANDS:
+        raise ValueError(f"not a training command: {command!r} (one of {', '.join(SUBCOMMANDS)})")
+    return type(base.__name__, (base,), {"command": command})
+
+
+def _cli_kwargs(command: str) -> dict:
+    """Keyword arguments of the project's LightningCLI for ``command`` (everything but ``args``)."""
+    parser_kwargs = {
+        "default_config_files": [str(BASE_CONFIG)],
+        "exit_on_error": False,
+        "allow_abbrev": False,  # `--trainer.max_epoch` must be an error, not a silent `--trainer.max_epochs`
+        "prog": f"{PROG} {command}",
+        "description": f"Trainer.{command} of a babylm model (LightningCLI).",
+    }
     return dict(
         model_class=CausalLM,
         datamodule_class=TokenizedDataModule,
@@ -283,6 +286,7 @@ def _cli_kwargs() -> dict:
         save_config_callback=SaveConfigBesideCheckpoints,
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
+        run=False,
     )
 
 
@@ -297,34 +301,44 @@ class _ParserOnlyCLI(BabyLMCLI):
         raise _ParserBuilt(parser)
 
 
-def build_parser() -> LightningArgumentParser:
-    """Return the training commands' parser (subcommands fit/validate/test) without parsing or running.
+def build_parser(command: str = "fit") -> LightningArgumentParser:
+    """Return the parser of a training command (``fit``, ``validate``, ``test``) without parsing or running.
 
-    ``build_parser().parse_args(["fit", "-c", path])`` checks a config's keys and types (``ArgumentError``
-    on a problem) without building the model or reading data.
+    ``build_parser().parse_args(["-c", path])`` checks a config's keys and types (``ArgumentError`` on a
+    problem) without building the model or reading data.
     """
-    from jsonargparse import set_parsing_settings
-
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
     try:
-        _ParserOnlyCLI(args=[], **_cli_kwargs())
+        _cli_class(command, _ParserOnlyCLI)(args=[], **_cli_kwargs(command))
     except _ParserBuilt as built:
         return built.parser
     raise RuntimeError("LightningCLI did not build a parser")  # pragma: no cover
 
 
-def run_cli(argv: Sequence[str], cli_class: type[BabyLMCLI] = BabyLMCLI) -> int:
-    """Build ``cli_class`` on ``argv`` and run it; returns the exit code (2 with one line for bad input)."""
-    from jsonargparse import set_parsing_settings
+def parse_fit_config(argv: Sequence[str], prog: str) -> Any:
+    """The ``fit`` config that ``argv`` (options only, ``-c`` files resolved as ``fit`` does) describes.
 
+    For commands that read a training config without training (``cache-teachers``): the same shipped-config
+    fallback and one-line notices as ``fit``. Raises :class:`jsonargparse.ArgumentError` on a bad config.
+    """
+    argv, notices = resolve_config_args(list(argv))
+    for notice in notices:
+        print(f"babylm {prog}: {notice}", file=sys.stderr)
+    return build_parser("fit").parse_args(argv)
+
+
+def run_cli(argv: Sequence[str], cli_class: type[BabyLMCLI] = BabyLMCLI) -> int:
+    """Build ``cli_class`` for the command ``argv[0]`` on the options ``argv[1:]`` and run it; returns the exit code
+    (2 with one line for bad input)."""
     set_parsing_settings(docstring_parse_attribute_docstrings=True)  # ModelConfig field docs in --help
-    argv = list(argv)
+    command, options = argv[0], list(argv[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
         try:
-            cli_class(args=argv, **_cli_kwargs())
+            _cli_class(command, cli_class)(args=options, **_cli_kwargs(command)).run_command()
         except ArgumentError as error:
-            print(f"babylm {argv[0]}: error: {parse_error_line(str(error))} (see python -m babylm {argv[0]} --help)", file=sys.stderr)
+            print(f"babylm {command}: error: {parse_error_line(str(error))} (see python -m babylm {command} --help)",
+                  file=sys.stderr)
             return 2
         except SystemExit as exit_:
             return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
@@ -332,6 +346,6 @@ def run_cli(argv: Sequence[str], cli_class: type[BabyLMCLI] = BabyLMCLI) -> int:
             cause = _project_error(error)
             if cause is None:
                 raise
-            print(f"babylm {argv[0]}: error: {_one_line(str(cause))}", file=sys.stderr)
+            print(f"babylm {command}: error: {_one_line(str(cause))}", file=sys.stderr)
             return 2
     return 0

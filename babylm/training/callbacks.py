@@ -1,4 +1,4 @@
-"""Lightning callbacks of the training runs: checkpoints (and a BLiMP score) at training-word milestones, the progress bar.
+"""Lightning callbacks of the training runs: checkpoints (and a BLiMP score) at training-word milestones.
 
 BabyLM asks for intermediate checkpoints by the number of training *words* a model has seen, on Hub branches
 named ``chck_1M`` … ``chck_10M``, ``chck_20M`` … ``chck_100M`` and, past the strict-small track,
@@ -14,9 +14,6 @@ by default; ``python -m babylm hub-repo`` turns these into Hub branches) and, wi
 BLiMP score logged as ``blimp/accuracy`` against ``blimp/words_seen`` and drawn into ``blimp_vs_words.png``
 (:mod:`babylm.training.milestone_blimp`). Every milestone export folder is checked at start-up: one that holds
 anything but an export of ours stops the run before training, in one line.
-
-:func:`epoch_progress_bar` is the training commands' progress bar: Lightning's own (Rich when installed),
-without the bogus epoch total Lightning's Rich bar prints when ``max_epochs`` is unset (``Epoch 1/-2``).
 """
 
 from __future__ import annotations
@@ -175,32 +172,3 @@ class WordMilestoneCheckpoint(L.Callback):
         self.saved = [float(m) for m in state_dict.get("saved", [])]
         if self.blimp is not None:
             self.blimp.curve = list(state_dict.get("blimp_curve", []))
-
-
-def epoch_progress_bar() -> Optional[L.Callback]:
-    """Return the progress bar for training commands: an :class:`EpochProgressBar`, or None without ``rich``.
-
-    Without ``rich`` Lightning falls back to its TQDM bar, which prints no epoch total, so nothing is needed.
-    """
-    import importlib.util
-
-    if importlib.util.find_spec("rich") is None:
-        return None
-    from lightning.pytorch.callbacks import RichProgressBar
-
-    class EpochProgressBar(RichProgressBar):
-        """Lightning's Rich progress bar, showing ``Epoch N/M`` only when the run has a last epoch M.
-
-        Lightning 2.x writes ``Epoch N/{max_epochs - 1}``, i.e. ``Epoch 1/-2`` for ``max_epochs: null``
-        (``-1``, the Trainer's "no limit" when ``max_steps`` ends the run); this bar writes ``Epoch N`` then.
-        """
-
-        def _get_train_description(self, current_epoch: int) -> str:
-            description = f"Epoch {current_epoch}"
-            max_epochs = self.trainer.max_epochs
-            if max_epochs is not None and max_epochs > 0:
-                description += f"/{max_epochs - 1}"
-            width = len(self.validation_description)  # padded as Lightning does, so the bars do not flicker
-            return f"{description:{width}}" if width > len(description) else description
-
-    return EpochProgressBar()

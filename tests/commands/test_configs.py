@@ -9,8 +9,8 @@ import torch
 import yaml
 
 from babylm.cli import main
-from babylm.models.build import ModelConfig, build_model, count_parameters
 from babylm.commands.fit import BASE_CONFIG, build_parser
+from babylm.models.build import ModelConfig, build_model, count_parameters
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 VARIANTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p != BASE_CONFIG)
@@ -22,7 +22,7 @@ def parser():
 
 
 def parse(parser, *args: str):
-    return parser.parse_args(["fit", *args]).fit
+    return parser.parse_args(list(args))
 
 
 def values(cfg) -> dict:

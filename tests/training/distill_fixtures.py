@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from babylm.data.tokens.tokenizer import load_tokenizer, save_hf_tokenizer, save_tokenizer, to_hf_tokenizer, train_tokenizer
+from babylm.data.tokens.tokenizer import (
+    load_tokenizer,
+    save_hf_tokenizer,
+    save_tokenizer,
+    to_hf_tokenizer,
+    train_tokenizer,
+)
 from babylm.models.build import ModelConfig, build_model
 
 SUBJECTS = ["The abbey", "A bishop", "The river", "An old town", "The college", "A merchant", "The castle"]

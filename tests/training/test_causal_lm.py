@@ -12,8 +12,13 @@ import torch
 
 from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.models.build import ModelConfig, build_model
-from babylm.models.tracks import (DEFAULT_MILESTONES_MILLIONS, STRICT_MILESTONES_MILLIONS, crossed_milestones,
-                                  milestone_label, revision_name)
+from babylm.models.tracks import (
+    DEFAULT_MILESTONES_MILLIONS,
+    STRICT_MILESTONES_MILLIONS,
+    crossed_milestones,
+    milestone_label,
+    revision_name,
+)
 from babylm.training.callbacks import WordMilestoneCheckpoint
 from babylm.training.causal_lm import CausalLM, adamw, warmup_cosine, weight_decay_groups
 from tests.training.teacher_fixtures import fit_argv, run_cli

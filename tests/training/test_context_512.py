@@ -51,8 +51,8 @@ def test_every_export_declares_512_positions(workspace):
 
 def test_generate_and_evaluate_run_past_position_128(workspace, capsys):
     from babylm.commands.evaluate import main as evaluate_main
-    from babylm.models.export import load_exported
     from babylm.evaluation.generate import SamplingSettings, generate_token_ids
+    from babylm.models.export import load_exported
 
     prompt = " ".join(["The abbey was founded near the sea in the 12th century."] * 15)  # ~200 tokens
     for name in ("Tiny-GPTJ", "Tiny-Baby-Llama"):

@@ -6,15 +6,15 @@ The CLI-level tests (2-process DDP, the tiny end-to-end recipe) are in ``test_di
 from __future__ import annotations
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
 import pytest
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.build import ModelConfig
+from babylm.models.losses import causal_lm_loss
 from babylm.training.causal_lm import CausalLM
 from babylm.training.distill import DistillationStudent
-from babylm.models.losses import causal_lm_loss
 from babylm.training.teachers import TeacherError
 from tests.training.distill_fixtures import (  # noqa: F401
     TINY_SIZES,
@@ -209,11 +209,11 @@ def test_bad_distillation_settings_fail_at_start_up(make_student):
 def test_reference_student_config_has_the_reference_sizes_and_settings():
     from pathlib import Path
 
-    from babylm.models.build import build_model, count_parameters
     from babylm.commands.fit import build_parser
+    from babylm.models.build import build_model, count_parameters
 
     config = Path(__file__).resolve().parents[2] / "configs" / "distill.yaml"
-    cfg = build_parser().parse_args(["fit", "-c", str(config)]).fit
+    cfg = build_parser().parse_args(["-c", str(config)])
     init = cfg.model.init_args
     assert cfg.model.class_path == "babylm.training.distill.DistillationStudent"
     assert list(init.teachers) == ["checkpoints/Llama-360M", "checkpoints/GPTJ-705M"]

@@ -22,9 +22,9 @@ import torch
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.data.tokens.teacher_cache import CacheError
 from babylm.models.build import ModelConfig
-from babylm.training.distill import DistillationStudent
-from babylm.models.losses import SparseTargets, distillation_loss, sparse_distillation_loss
 from babylm.models.chunked_loss import teacher_target
+from babylm.models.losses import SparseTargets, distillation_loss, sparse_distillation_loss
+from babylm.training.distill import DistillationStudent
 from babylm.training.teacher_cache import TeacherCacheConfig, build_teacher_cache, compact_targets, resolve_cache
 from babylm.training.teachers import FrozenTeachers
 from tests.training.distill_fixtures import (  # noqa: F401

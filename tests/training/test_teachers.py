@@ -7,7 +7,13 @@ import torch
 
 from babylm.models.losses import distillation_loss
 from babylm.training.teachers import FrozenTeachers, TeacherError, load_teacher
-from tests.training.distill_fixtures import tiny_teachers, tiny_tokenizer, tiny_vocab_size, write_teacher, write_tokenizer  # noqa: F401
+from tests.training.distill_fixtures import (  # noqa: F401
+    tiny_teachers,
+    tiny_tokenizer,
+    tiny_vocab_size,
+    write_teacher,
+    write_tokenizer,
+)
 
 
 def test_teachers_load_frozen_in_eval_mode(tiny_teachers, tiny_tokenizer, tiny_vocab_size):
