@@ -37,6 +37,7 @@ from babylm.core.outputs import OutputError, check_replaceable, replace_folder, 
 from babylm.core.safe_json import JsonError, read_json
 from babylm.data.tokens.tokenizer_files import TokenizerError, load_hf_tokenizer, load_tokenizer, save_hf_tokenizer
 from babylm.models.build import ModelConfig, build_model
+from babylm.models.ledger import LEDGER_FILE, ledger_json
 
 
 class ExportError(ValueError):
@@ -58,12 +59,14 @@ def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> No
 
 
 def export_hf(
-    model, tokenizer_path: Optional[str | os.PathLike], out_dir: str | os.PathLike, option: str = "--out"
+    model, tokenizer_path: Optional[str | os.PathLike], out_dir: str | os.PathLike, option: str = "--out",
+    ledger: Optional[dict] = None,
 ) -> Path:
     """Write ``model`` (a transformers ``PreTrainedModel``) and its tokenizer as an HF directory.
 
     Takes the model, the tokenizer it was trained with (a ``tokenizers`` JSON file or an HF tokenizer
-    directory), the output directory and the name of the setting that gave it (for messages); returns the
+    directory), the output directory, the name of the setting that gave it (for messages) and the run's word
+    ledger (:mod:`babylm.models.ledger`, written as ``word_ledger.json``; None writes none); returns the
     output path. The tokenizer's ``model_max_length`` is the model's context length. Raises
     :class:`ExportError` when no tokenizer is given or it cannot be read, or when ``out_dir`` holds anything
     but a previous export (:func:`check_export_target`): nothing else is ever replaced.
@@ -91,6 +94,8 @@ def export_hf(
     try:
         model.save_pretrained(str(staged))
         save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
+        if ledger is not None:
+            (staged / LEDGER_FILE).write_text(ledger_json(ledger), encoding="utf-8")
         write_manifest(staged, EXPORT_COMMAND, [entry.name for entry in staged.iterdir()])
         usual_permissions(staged)  # safetensors writes model.safetensors as 0600
         replace_folder(staged, target, EXPORT_COMMAND, option)
@@ -167,7 +172,8 @@ def export_checkpoint(
     checkpoint = load_checkpoint(ckpt_path)
     model = model_from_checkpoint(checkpoint, str(ckpt_path))
     tokenizer = tokenizer_path or checkpoint.get("hyper_parameters", {}).get("tokenizer_path")
-    return export_hf(model, tokenizer, out_dir, option)
+    ledger = checkpoint.get("word_ledger")  # None for checkpoints written before babylm kept one
+    return export_hf(model, tokenizer, out_dir, option, ledger if isinstance(ledger, dict) else None)
 
 
 # ------------------------------------------------------------------------------------- loading for use

@@ -153,8 +153,9 @@ class WordMilestoneCheckpoint(L.Callback):
         if self.export_hf:
 
             # checked at start-up; refused (one line, the run stops, nothing lost) if a foreign file appeared since
+            ledger = pl_module.word_ledger() if hasattr(pl_module, "word_ledger") else None
             export_hf(pl_module.model, pl_module.hparams.get("tokenizer_path"), directory / revision_name(millions),
-                      option=EXPORT_OPTION)
+                      option=EXPORT_OPTION, ledger=ledger)
         if self.blimp is not None:
             entry = self.blimp.score(pl_module.model, millions, words, trainer.global_step)
             for logger in trainer.loggers:
