@@ -4,7 +4,7 @@ BabyLM asks for intermediate checkpoints by the number of training *words* a mod
 named ``chck_1M`` … ``chck_10M``, ``chck_20M`` … ``chck_100M`` and, past the strict-small track,
 ``chck_200M`` … ``chck_1000M`` (the official evaluation pipeline evaluates those revisions).
 :class:`WordMilestoneCheckpoint` saves one at each milestone. It is wired into every training command by the CLI
-under the ``word_checkpoints`` key (``--word_checkpoints.track strict``, ``--word_checkpoints.milestones
+under the ``word_checkpoints`` key (``--budget.track strict`` sets its ladder, ``--word_checkpoints.milestones
 '[1, 5]'``; see ``python -m babylm fit --help``).
 
 Words seen = tokens seen (``CausalLM.tokens_seen``, all ranks) × ``words_per_token`` of the DataModule (training
