@@ -50,12 +50,12 @@ def cli_parser():
     """Our CLI's parser, built once (building it takes seconds: every class's signature is read)."""
     from babylm.commands.fit import build_parser
 
-    return build_parser()
+    return build_parser("fit")
 
 
 def read_config(path: str):
     """Parse a training YAML (with ``configs/base.yaml``) through our CLI parser; returns the ``fit`` namespace."""
-    return cli_parser().parse_args(["fit", "-c", str(REPO / path)]).fit
+    return cli_parser().parse_args(["-c", str(REPO / path)])
 
 
 def model_config(cfg):

@@ -43,7 +43,7 @@ DEVICE_WHEELS = ("jsonargparse", "docstring-parser", "typeshed-client")
 # what the package, its tests and the suite import that the device image already holds (KINDS.md: "Python packages
 # already there"); tests/benchmarks/test_gpu_suite.py checks that setup.cfg needs nothing beyond these and the wheels
 DEVICE_IMAGE = ("torch", "lightning", "transformers", "huggingface_hub", "tokenizers", "safetensors", "PyYAML",
-                "requests", "lxml", "tqdm", "numpy", "matplotlib", "pytest", "hypothesis", "accelerate")
+                "requests", "lxml", "tqdm", "numpy", "matplotlib", "pytest", "pytest-xdist", "hypothesis", "accelerate")
 NOT_CARRIED = {"wandb": "binary wheels of tens of MB; nothing imports it unless a WandbLogger is built, and the "
                         "suite's Trainers have no logger (WANDB_MODE=disabled)"}
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",

@@ -79,8 +79,11 @@ def gpu_test_files(root: Path = REPO / "tests") -> list[str]:
 def run_tests(setup: Setup, suite: dict, report) -> dict:
     """``pytest -m gpu`` over :func:`gpu_test_files` in a child process; counts from its JUnit XML."""
     xml = setup.scratch / "pytest.xml"
-    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
-               *gpu_test_files()]
+    files = gpu_test_files()
+    # a worker per file on the GPU machine (pytest-xdist, the project's addopts); none in a dry run on a small CPU
+    workers = "0" if setup.dry_run else str(min(4, len(files)))
+    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "-n", workers,
+               f"--junitxml={xml}", *files]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     left = setup.remaining()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env,
@@ -95,7 +98,7 @@ def run_tests(setup: Setup, suite: dict, report) -> dict:
     counts = {k: int(suite_xml.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
     failures = [f"{case.get('classname')}::{case.get('name')}" for case in suite_xml.iter("testcase")
                 if case.find("failure") is not None or case.find("error") is not None]
-    result = {"command": "pytest -m gpu " + " ".join(command[command.index(f"--junitxml={xml}") + 1:]),
+    result = {"command": f"pytest -m gpu -n {workers} " + " ".join(files),
               "exit_code": done.returncode, "passed": counts["tests"] - counts["failures"] - counts["errors"]
               - counts["skipped"], "failed": counts["failures"], "errors": counts["errors"],
               "skipped": counts["skipped"], "failures": failures}
