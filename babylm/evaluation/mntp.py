@@ -17,8 +17,8 @@ together (the pipeline: ``--non_causal_batch_size``, default 64 copies), right-p
 The pipeline loads such models with ``AutoModelForMaskedLM``, which has no LLaMA class: a model trained here with
 ``objective: hybrid`` is exported as ``LlamaForCausalLM`` (loads everywhere, scored by the pipeline's ``causal``
 backend), and this module applies the ``mntp`` definition to it locally. What makes the pass bidirectional is the
-4-D float attention mask (:func:`babylm.models.attention.bidirectional_padding_mask`): every query attends every
-real token of its copy, none of the padding. Scores are fp32, and each distinct sequence is scored once (so
+4-D float attention mask (:func:`bidirectional_mask`): every query attends every real token of its copy, none of
+the padding. Scores are fp32, and each distinct sequence is scored once (so
 identical sentences score identically whatever their batch neighbours, as in :mod:`.blimp`).
 """
 
@@ -31,9 +31,20 @@ import torch
 
 from babylm.evaluation import EvaluationError
 from babylm.evaluation.blimp import score_sequences
-from babylm.models.attention import bidirectional_padding_mask
 
 BACKENDS = ("causal", "mntp")
+
+
+def bidirectional_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """The 4-D float mask (B, 1, T, T) that makes a causal LM attend every real token of its row, none of the padding.
+
+    ``attention_mask`` (B, T) is 1 on real tokens: 0 is added to the scores of real keys, the most negative float
+    to padding keys, whatever the query. (The training side builds its masks in :mod:`babylm.models.attention`;
+    evaluation sees models only as exported folders, so this one is here.)
+    """
+    real = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T)
+    return torch.zeros(real.shape, dtype=torch.float32).masked_fill(~real, torch.finfo(torch.float32).min).expand(
+        -1, 1, attention_mask.size(1), -1)
 
 
 def mask_token_id(model, tokenizer) -> int:
@@ -80,10 +91,10 @@ def score_sequences_mntp(model, sequences: Sequence[Sequence[int]], batch_size: 
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention[row, : len(ids)] = 1
             input_ids[row, position] = mask_id
-        bias = bidirectional_padding_mask(attention, torch.float32).to(device)  # (C, 1, T, T)
-        logits = model(input_ids=input_ids.to(device), attention_mask=bias).logits.float()  # (C, T, V)
+        logits = model(input_ids=input_ids.to(device), attention_mask=bidirectional_mask(attention).to(device)).logits
         rows = torch.arange(len(chunk), device=device)
-        predicted = torch.log_softmax(logits[rows, masked_at.to(device) - 1], dim=-1)  # (C, V): from the position before
+        before = masked_at.to(device) - 1  # (C,): the position before the masked token predicts it
+        predicted = torch.log_softmax(logits[rows, before].float(), dim=-1)  # (C, V)
         logprobs = predicted[rows, targets.to(device)].tolist()  # (C,)
         for (index, _), value in zip(chunk, logprobs):
             totals[index] += value

@@ -1,14 +1,15 @@
 """Attention masks for bidirectional passes of a stock Hugging Face causal LM (MNTP training and scoring).
 
-Used by the hybrid objective (:mod:`babylm.training.hybrid`) and MNTP scoring (:mod:`babylm.evaluation.mntp`);
-nothing to run, nothing read or written.
+Used by the hybrid objective (:mod:`babylm.training.hybrid`); MNTP scoring builds the same kind of mask for padded
+sentences (:func:`babylm.evaluation.mntp.bidirectional_mask`). Nothing to run, nothing read or written.
 
 A causal LM of transformers attends causally when given no mask or a 2-D padding mask. Given a **4-D float mask**
 ``(B, 1, T_query, T_key)`` — 0 where a query may attend a key, a very negative number elsewhere — it adds it to the
 attention scores *instead of* its causal mask: transformers 5.x returns a 4-D mask as it is
 (``masking_utils._preprocess_mask_arguments``: "If the mask is already 4D, simply return as-is"), and 4.51.3's
 ``LlamaModel._prepare_4d_causal_attention_mask_with_cache_position`` does the same ("we assume that the mask comes
-already in inverted form"), after ``AttentionMaskConverter._ignore_causal_mask_sdpa`` declines to drop a 4-D mask. So a stock
+already in inverted form"), after ``AttentionMaskConverter._ignore_causal_mask_sdpa`` declines to drop a 4-D
+mask. So a stock
 ``LlamaForCausalLM`` attends bidirectionally with no custom code. Checked here in both versions for LLaMA (SDPA),
 GPT-J (eager) and, in 5.x, GPT-2 (SDPA) — whose 4.51.3 SDPA path silently ignores a *boolean* 4-D mask and fails
 on a float one, which is why these masks are float and why the tests prove the right context is seen
@@ -40,15 +41,4 @@ def document_attention_mask(input_ids: torch.Tensor, bos_id: int = 1, eos_id: in
     """
     documents = document_ids(input_ids, bos_id, eos_id)  # (B, T)
     allowed = documents[:, :, None] == documents[:, None, :]  # (B, T, T)
-    return attention_bias(allowed, dtype)
-
-
-def bidirectional_padding_mask(attention_mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Bidirectional attention over the real tokens of right-padded rows; returns (B, 1, T, T) float.
-
-    ``attention_mask`` (B, T) is 1 on real tokens, 0 on padding (the tokenizer's mask): every query attends every
-    real key of its row and no padding key.
-    """
-    real = attention_mask.bool()  # (B, T)
-    allowed = real[:, None, :].expand(-1, real.size(1), -1)  # (B, T, T)
     return attention_bias(allowed, dtype)

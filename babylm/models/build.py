@@ -152,8 +152,8 @@ def attention_implementation(arch: Architecture) -> str:
     return "eager" if arch == "gptj" else "sdpa"
 
 
-def build_model(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_token_id: int = 2, pad_token_id: int = 0,
-                mask_token: bool = False):
+def build_model(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_token_id: int = 2,
+                pad_token_id: int = 0, mask_token: bool = False):
     """Build a randomly initialised HF causal LM (SDPA attention where available) for ``config``; returns the model.
 
     With ``mask_token`` (the hybrid objective, :mod:`babylm.training.hybrid`) the model has one embedding row more

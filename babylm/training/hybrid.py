@@ -16,11 +16,13 @@ each window's position in the training order, :mod:`babylm.data.tokens.windows`)
 * a causal window is trained exactly as without the hybrid objective (:meth:`CausalLM.causal_loss`: next-token
   CE for a plain LM, the distillation mix for a student).
 
-A micro-batch's loss is the window-weighted mean of the two, ``(n_masked · MNTP + n_causal · causal) / n``, each
-a per-token mean (as GPT-BERT, where each GPU's per-token mean counts once). Logged, each as the mean over its
+A micro-batch's loss is the window-weighted mean of the two, ``(n_masked · MNTP + n_causal · causal) / n``: the
+mean over its windows of each window's own loss (MNTP: the mean over the window's masked tokens), so an optimizer
+step's loss and gradient do not depend on the micro-batch size or the device count. (GPT-BERT takes a per-token
+mean per GPU, which weighs tokens by how its GPUs split the batch.) Logged, each as the mean over its
 own windows of the optimizer step (all ranks): ``train/mntp``, ``train/ce`` (and ``train/ppl``; a student also
-``train/kl``) and ``train/mask_rate`` (the share of eligible tokens actually masked). Validation and test stay
-causal (``val/loss`` is the causal CE, comparable with causal-only runs).
+``train/kl``) and ``train/mask_rate`` (the share of eligible tokens actually masked, per window). Validation and
+test stay causal (``val/loss`` is the causal CE, comparable with causal-only runs).
 
 The ``<mask>`` token is id ``data.vocab_size`` (one embedding row more than the tokenizer; no id moves, the token
 files stay valid); the export adds it to the tokenizer (:func:`babylm.models.export.export_hf`).
@@ -115,8 +117,8 @@ class HybridObjective:
         schedule.
         """
         if not hasattr(datamodule, "use_positions"):
-            raise HybridConfigError("model.init_args.objective hybrid needs the TokenizedDataModule (data:), which gives "
-                                    "each window its position in the training order")
+            raise HybridConfigError("model.init_args.objective hybrid needs the TokenizedDataModule (data:), which "
+                                    "gives each window its position in the training order")
         try:
             self.masked = masked_per_step(self.config.masked_share, datamodule.batch_size)
         except MaskingError as error:
@@ -141,8 +143,8 @@ class HybridObjective:
         micro-batch (a part with no window here has weight 0), as the step-mean logging under DDP needs.
         """
         if self.masked is None or "position" not in batch:
-            raise HybridConfigError("model.init_args.objective hybrid: the batch has no window positions; train with the "
-                                    "TokenizedDataModule (data:) through python -m babylm fit")
+            raise HybridConfigError("model.init_args.objective hybrid: the batch has no window positions; train with "
+                                    "the TokenizedDataModule (data:) through python -m babylm fit")
         input_ids, positions = batch["input_ids"], batch["position"]  # (B, T), (B,)
         masked = masked_rows(positions, self.batch_size, self.masked)  # (B,)
         n_masked = int(masked.sum())
@@ -170,11 +172,11 @@ class HybridObjective:
         generators = [row_generator(self.seed, p) for p in positions.tolist()]
         originals = input_ids.cpu()
         masked = mask_spans(originals, self.rate(steps[0], module), generators, self.masking)
-        eligible = eligible_positions(originals, self.masking).sum().clamp(min=1)
+        eligible = eligible_positions(originals, self.masking).sum(dim=1).clamp(min=1)  # (b,)
         device = input_ids.device
         inputs, targets = masked.input_ids.to(device), masked.targets.to(device)  # (b, T) each
         attention = document_attention_mask(inputs, self.masking.bos_id, self.masking.eos_id,
                                             attention_dtype(module.model, device))  # (b, 1, T, T)
         logits = module.model(input_ids=inputs, attention_mask=attention, use_cache=False).logits  # (b, T, V + 1)
-        realised = (masked.targets.sum() / eligible).to(device=device, dtype=torch.float32)
+        realised = (masked.targets.sum(dim=1) / eligible).mean().to(device=device, dtype=torch.float32)  # per window
         return mntp_loss(logits, input_ids, targets), realised

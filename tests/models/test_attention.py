@@ -1,13 +1,14 @@
-"""The 4-D attention masks of the bidirectional passes (babylm.models.attention): by hand, and in real models —
-masked mode sees the right context within a document and nothing across documents; causal mode sees no right
-context (LLaMA and GPT-2 with SDPA, GPT-J eager, transformers 5.x; 4.51.3 in test_transformers_compat.py)."""
+"""The 4-D attention masks of the bidirectional passes (babylm.models.attention, and MNTP scoring's): by hand, and
+in real models — masked mode sees the right context within a document and nothing across documents; causal mode sees
+no right context (LLaMA and GPT-2 with SDPA, GPT-J eager, transformers 5.x; 4.51.3 in test_transformers_compat.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from babylm.models.attention import bidirectional_padding_mask, document_attention_mask
+from babylm.evaluation.mntp import bidirectional_mask
+from babylm.models.attention import document_attention_mask
 from babylm.models.build import ModelConfig, build_model
 
 BLOCKED = torch.finfo(torch.float32).min
@@ -22,7 +23,7 @@ def test_document_mask_by_hand():
 
 
 def test_padding_mask_by_hand():
-    allowed = bidirectional_padding_mask(torch.tensor([[1, 1, 0]]))[0, 0] == 0
+    allowed = bidirectional_mask(torch.tensor([[1, 1, 0]]))[0, 0] == 0
     assert allowed.int().tolist() == [[1, 1, 0]] * 3  # every query sees every real key, no padding key
 
 

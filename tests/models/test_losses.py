@@ -207,7 +207,12 @@ def test_mntp_predicts_each_masked_token_from_the_position_before_it():
     expected = (-math.log(softmax(STUDENT[0])[2]) - math.log(softmax(STUDENT[1])[0])) / 2  # read at positions 0 and 1
     assert mntp_loss(as_logits(STUDENT), INPUT_IDS, targets).item() == pytest.approx(expected, rel=1e-6)
     only_last = torch.tensor([[False, False, True]])  # one target: position 1 predicts it, position 0 is no target
-    assert mntp_loss(as_logits(STUDENT), INPUT_IDS, only_last).item() == pytest.approx(-math.log(softmax(STUDENT[1])[0]))
+    single = -math.log(softmax(STUDENT[1])[0])
+    assert mntp_loss(as_logits(STUDENT), INPUT_IDS, only_last).item() == pytest.approx(single)
+    # two windows: each window's mean over its targets, then the mean over windows (not over all targets)
+    both = torch.cat([as_logits(STUDENT), as_logits(STUDENT)])  # (2, T, V)
+    loss = mntp_loss(both, torch.cat([INPUT_IDS, INPUT_IDS]), torch.cat([targets, only_last]))
+    assert loss.item() == pytest.approx((expected + single) / 2, rel=1e-6)
     logits = as_logits(STUDENT).requires_grad_()
     loss = mntp_loss(logits, INPUT_IDS, torch.zeros_like(targets))  # nothing masked: 0, and a zero gradient
     loss.backward()

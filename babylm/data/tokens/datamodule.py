@@ -255,7 +255,8 @@ class TokenizedDataModule(L.LightningDataModule):
         rank, world = self._rank_world()
         self.accumulation(world)
         dataset = self._dataset("train")
-        sampler = TrainWindowSampler(dataset, self.batch_size, self.micro_batch_size, self.seed, rank, world, self._positions)
+        sampler = TrainWindowSampler(dataset, self.batch_size, self.micro_batch_size, self.seed, rank, world,
+                                     self._positions)
         fingerprint = {"seed": self.seed, "seq_len": self.seq_len, "batch_size": self.batch_size,
                        "train_windows": len(dataset)}
         return ResumableDataLoader(dataset, sampler=sampler, drop_last=False, windows_consumed=self._windows_consumed,

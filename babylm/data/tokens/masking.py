@@ -102,7 +102,8 @@ def document_ids(input_ids: torch.Tensor, bos_id: int = 1, eos_id: int = 2) -> t
 def eligible_positions(input_ids: torch.Tensor, masking: SpanMasking) -> torch.Tensor:
     """(B, T) bool: positions that may be masked — not special, not ``<mask>``, not a document's or the window's
     first position (each has a predecessor in its own document, which predicts it)."""
-    excluded = torch.tensor(sorted({*masking.special_ids, masking.mask_id}), dtype=input_ids.dtype, device=input_ids.device)
+    excluded = torch.tensor(sorted({*masking.special_ids, masking.mask_id}), dtype=input_ids.dtype,
+                            device=input_ids.device)
     documents = document_ids(input_ids, masking.bos_id, masking.eos_id)  # (B, T)
     first = torch.ones_like(input_ids, dtype=torch.bool)
     first[:, 1:] = documents[:, 1:] != documents[:, :-1]
@@ -133,7 +134,8 @@ def _draws(generator: torch.Generator, length: int, max_span: int, choices: int)
     return torch.stack([lengths, scores, replace, tokens, rounding])
 
 
-def mask_spans(input_ids: torch.Tensor, rate: float, generators: Sequence[torch.Generator], masking: SpanMasking) -> Masked:
+def mask_spans(input_ids: torch.Tensor, rate: float, generators: Sequence[torch.Generator],
+               masking: SpanMasking) -> Masked:
     """Mask spans of each window (see the module doc); returns :class:`Masked`.
 
     Takes ``input_ids`` (B, T) long on the CPU, the masking ``rate`` in [0, 1] (share of eligible tokens), one
@@ -186,7 +188,8 @@ def masked_per_step(share: float, batch_size: int) -> int:
     if abs(exact - count) > 1e-6:
         raise MaskingError(
             f"masked_share {share} × data.batch_size {batch_size} = {exact:g} windows per step, not a whole number; "
-            f"choose a share that is a multiple of 1/{batch_size} (e.g. {max(1, count)}/{batch_size}) or another batch size"
+            f"choose a share that is a multiple of 1/{batch_size} (e.g. {max(1, count)}/{batch_size}) or another "
+            "batch size"
         )
     return count
 

@@ -106,7 +106,7 @@ def test_replacement_is_80_10_10_per_span_and_the_rate_is_met_on_average():
     ids = torch.randint(3, VOCAB, (400, 64))
     ids[:, 0] = 1  # each window one document
     result = mask_spans(ids, 0.3, [row_generator(5, row) for row in range(400)], MASKING)
-    kinds = [result.kinds[row, positions[0]].item() for row in range(400) for positions in spans_of(result, row).values()]
+    kinds = [result.kinds[row, span[0]].item() for row in range(400) for span in spans_of(result, row).values()]
     share = {kind: kinds.count(kind) / len(kinds) for kind in (KIND_MASK, KIND_RANDOM, KIND_KEEP)}
     assert share[KIND_MASK] == pytest.approx(0.8, abs=0.02)
     assert share[KIND_RANDOM] == pytest.approx(0.1, abs=0.015) and share[KIND_KEEP] == pytest.approx(0.1, abs=0.015)
