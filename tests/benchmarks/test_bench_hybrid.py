@@ -21,15 +21,16 @@ TINY_LLAMA = REPO_ROOT / "configs" / "tiny" / "teacher_llama.yaml"
 
 
 def test_the_dry_run_checks_every_command(tmp_path, capsys):
-    argv = ["--config", str(TINY_LLAMA), "--mixes", "0.5", "0.25", "--seeds", "1", "2", "--steps", "3",
+    argv = ["--config", str(TINY_LLAMA), "--mixes", "0.5", "--seeds", "1", "--steps", "3",
             "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--work", str(tmp_path), "--dry-run"]
     assert bench_hybrid.main(argv) == 0
     out = capsys.readouterr().out
-    assert "22 commands checked" in out  # 2 seeds × (causal: fit, validate, evaluate + 2 hybrids × 4: 2 evaluates)
-    assert out.count("--backend mntp") == 4 and out.count("--model.init_args.objective causal") == 4
+    assert "7 commands checked" in out  # causal: fit, validate, evaluate; hybrid: fit, validate, 2 evaluates
+    assert out.count("--backend mntp") == 1 and out.count("--model.init_args.objective causal") == 2
+    assert out.count("--model.init_args.hybrid.masked_share 0.5") == 2 and out.count("--seed_everything 1") == 4
     assert not any(tmp_path.iterdir())  # nothing ran, nothing written
     with pytest.raises(SystemExit, match=r"masked_share 0.9375 × data.batch_size 8"):  # the tiny batch is 8
-        bench_hybrid.main([*argv[:2], "--mixes", "0.9375", "--seeds", "1", "--dry-run"])
+        bench_hybrid.main([*argv[:2], "--mixes", "0.9375", "--seeds", "2", "--dry-run"])
 
 
 def test_one_tiny_run_is_read_back(tiny_data, tmp_path):  # noqa: F811 (fixture)

@@ -55,7 +55,7 @@ def test_mntp_scores_equal_separate_forward_passes(hybrid_export):
     model, tokenizer = load_exported(hybrid_export)
     sequences = encode_sentences(model, tokenizer, SENTENCES)
     expected = [hand_mntp(model, sequence, tokenizer.mask_token_id) for sequence in sequences]
-    for batch_size in (1, 3, 64):  # copies of different sentences share a padded batch
+    for batch_size in (3, 64):  # copies of different sentences share a padded batch
         ours = score_sequences_mntp(model, sequences, batch_size, mask_id=tokenizer.mask_token_id)
         assert ours == pytest.approx(expected, abs=1e-4)
     assert ours[1] == ours[3]  # identical sentences, identical scores
