@@ -34,6 +34,7 @@ from babylm.evaluation.fetch import (
     fetch_blimp,
     missing_paradigms,
 )
+from babylm.evaluation.mntp import BACKENDS, scorer_for
 from babylm.evaluation.perplexity import perplexity
 from babylm.evaluation.report import REPORT_FILES, summary_table, write_report
 from babylm.models.export import ExportError, load_exported, resolve_device
@@ -91,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seq-len", type=positive_int, default=None, help="perplexity window length (default: the model's context length)")
     parser.add_argument("--max-tokens", type=positive_int, default=None, help="perplexity over only the first N tokens of --val-file")
     parser.add_argument(
+        "--backend", choices=BACKENDS, default="causal",
+        help="how a sentence is scored: causal (default: each token from the tokens before it) or mntp (each token "
+        "from the position before it with that token masked and bidirectional attention, the BabyLM pipeline's mntp "
+        "backend; for models trained with objective hybrid, whose tokenizer has <mask>)",
+    )
+    parser.add_argument(
         "--ties", choices=("wrong", "correct"), default="wrong",
         help="how a BLiMP pair whose two sentences score the same counts: wrong (default, strict) or correct (the rule "
         "of lm-evaluation-harness and the official BabyLM pipeline, where the good sentence wins a tie)",
@@ -140,11 +147,15 @@ def run_blimp(model, tokenizer, args, out_dir: Path, log) -> dict:
     results = evaluate_blimp(
         model, tokenizer, paradigms, batch_size=args.batch_size, ties=args.ties,
         progress=lambda r: log(f"  {r.uid:<55} {100 * r.accuracy:5.1f}%" + (f"  ({len(r.ties)} ties)" if r.ties else "")),
+        scorer=scorer_for(args.backend, model, tokenizer),
     )
     seconds = time.perf_counter() - started
     report = {"model": str(args.model), "blimp_dir": str(directory), **aggregate(results)}
     report["settings"] = {
-        "scoring": f"sum of token log-probabilities after the start token, fp32; ties count as {args.ties}",
+        "scoring": f"sum of token log-probabilities after the start token, fp32; ties count as {args.ties}"
+        + ("; each token masked in turn, predicted from the position before, bidirectional (mntp)"
+           if args.backend == "mntp" else ""),
+        "backend": args.backend,
         "ties_count_as": args.ties,
         "batch_size": args.batch_size,
         "device": str(next(model.parameters()).device),
@@ -209,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_folder_curve(args, tasks, out_dir, log)
         check_writable(out_dir, output_names(tasks), COMMAND, "--out")  # before the (long) scoring
         model, tokenizer = load_exported(args.model, resolve_device(args.device))
+        if args.backend == "mntp":
+            scorer_for(args.backend, model, tokenizer)  # no <mask>: refused before anything is scored
         if "blimp" in tasks:
             run_blimp(model, tokenizer, args, out_dir, log)
         if "perplexity" in tasks:

@@ -69,6 +69,8 @@ def generate_token_ids(model, tokenizer, prompts: Sequence[str], settings: Sampl
     limit = max_positions(model)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
+    # a hybrid model's <mask> is no text: never sampled (it would make the model read a masked context)
+    masked = {"suppress_tokens": [tokenizer.mask_token_id]} if tokenizer.mask_token_id is not None else {}
     outputs = []
     for prompt in prompts:
         ids = [start, *tokenizer(prompt, add_special_tokens=False)["input_ids"]]
@@ -92,6 +94,7 @@ def generate_token_ids(model, tokenizer, prompts: Sequence[str], settings: Sampl
             pad_token_id=pad,
             eos_token_id=tokenizer.eos_token_id,
             **sampling,
+            **masked,
         )  # (1, T + new)
         outputs.append(generated[0].tolist())
     return outputs

@@ -35,7 +35,13 @@ from babylm.core.atomic import usual_permissions
 from babylm.core.hf_guard import UnsafeFolderError, refuse_remote_code, require_safetensors
 from babylm.core.outputs import OutputError, check_replaceable, replace_folder, write_manifest
 from babylm.core.safe_json import JsonError, read_json
-from babylm.data.tokens.tokenizer_files import TokenizerError, load_hf_tokenizer, load_tokenizer, save_hf_tokenizer
+from babylm.data.tokens.tokenizer_files import (
+    TokenizerError,
+    add_mask_token,
+    load_hf_tokenizer,
+    load_tokenizer,
+    save_hf_tokenizer,
+)
 from babylm.models.build import ModelConfig, build_model
 from babylm.models.ledger import LEDGER_FILE, ledger_json
 
@@ -67,7 +73,8 @@ def export_hf(
     Takes the model, the tokenizer it was trained with (a ``tokenizers`` JSON file or an HF tokenizer
     directory), the output directory, the name of the setting that gave it (for messages) and the run's word
     ledger (:mod:`babylm.models.ledger`, written as ``word_ledger.json``; None writes none); returns the
-    output path. The tokenizer's ``model_max_length`` is the model's context length. Raises
+    output path. The tokenizer's ``model_max_length`` is the model's context length; a model whose config has a
+    ``mask_token_id`` (the hybrid objective) gets ``<mask>`` added to the tokenizer at that id. Raises
     :class:`ExportError` when no tokenizer is given or it cannot be read, or when ``out_dir`` holds anything
     but a previous export (:func:`check_export_target`): nothing else is ever replaced.
     """
@@ -80,6 +87,8 @@ def export_hf(
         if Path(tokenizer_path).is_dir():
             refuse_remote_code(tokenizer_path)
         tokenizer = load_hf_tokenizer(tokenizer_path)
+        if getattr(model.config, "mask_token_id", None) is not None:  # a hybrid model: <mask> after the last id
+            add_mask_token(tokenizer, model.config.mask_token_id)
     except (TokenizerError, UnsafeFolderError) as error:
         raise ExportError(f"export: {error}") from error
     config = model.config
@@ -142,7 +151,7 @@ def model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):
         raise ExportError(f"{source}: no model config/vocab_size in its hyper-parameters; not a babylm CausalLM checkpoint")
     config = hparams["config"]
     config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
-    model = build_model(config, int(hparams["vocab_size"]))
+    model = build_model(config, int(hparams["vocab_size"]), mask_token=hparams.get("objective") == "hybrid")
     weights = {k[len("model."):]: v for k, v in checkpoint.get("state_dict", {}).items() if k.startswith("model.")}
     if not weights:
         raise ExportError(f"{source}: the checkpoint holds no model.* weights")

@@ -120,13 +120,14 @@ def check_ckpt_model(ckpt_path: Any, hparams: Mapping[str, Any], config, vocab_s
     ``hparams`` are the checkpoint's hyper-parameters (:func:`check_ckpt_path`), ``config`` the parsed run
     config (``model.class_path``, ``model.init_args.config``); ``vocab_size`` (the DataModule's) is compared
     when given. What is compared: :func:`babylm.models.build.model_differences` (class, architecture, sizes,
-    vocabulary). Lightning would otherwise merge the checkpoint's hyper-parameters over the config and train
-    the checkpoint's model, export included, whatever the config says.
+    vocabulary, objective). Lightning would otherwise merge the checkpoint's hyper-parameters over the config and
+    train the checkpoint's model, export included, whatever the config says.
     """
 
     run_config = config.get("model.init_args.config")
     run_config = run_config.as_dict() if hasattr(run_config, "as_dict") else dict(run_config or {})
-    differences = model_differences(hparams, run_config, vocab_size, config.get("model.class_path"))
+    differences = model_differences(hparams, run_config, vocab_size, config.get("model.class_path"),
+                                    config.get("model.init_args.objective") or "causal")
     if differences:
         raise RunConfigError(
             f"--ckpt_path {ckpt_path} holds another model than this run's config ({'; '.join(differences)}; "

@@ -36,7 +36,8 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
 
     Takes the teacher directory, the student's ``vocab_size`` and, when given, the student's tokenizer
     (a ``tokenizers`` JSON file or an HF directory). Raises :class:`TeacherError`, naming both sides, when
-    the directory or its ``config.json`` is missing, when the vocabulary sizes differ, or when the teacher
+    the directory or its ``config.json`` is missing, when the vocabulary sizes differ (a hybrid teacher's one
+    extra ``<mask>`` row aside: its logits are read without it, :meth:`FrozenTeachers.logits`), or when the teacher
     directory's ``tokenizer.json`` is missing or is not the student's tokenizer; and, before the model is
     loaded, when the folder asks to run code (``auto_map``) or holds only pickle weights (see
     :func:`babylm.models.export.load_hf_model`). Never runs remote code.
@@ -54,7 +55,8 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
         model = load_hf_model(directory, what="teacher")
     except ExportError as error:
         raise TeacherError(str(error)) from error
-    if model.config.vocab_size != vocab_size:
+    hybrid = getattr(model.config, "mask_token_id", None) == vocab_size == model.config.vocab_size - 1  # + <mask>
+    if model.config.vocab_size != vocab_size and not hybrid:
         student = f" ({tokenizer_path})" if tokenizer_path is not None else ""
         raise TeacherError(
             f"teacher {directory} has a vocabulary of {model.config.vocab_size} tokens but the student's "
@@ -69,8 +71,8 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
 def check_same_tokenizer(teacher_dir: str | os.PathLike, tokenizer_path: str | os.PathLike) -> None:
     """Raise :class:`TeacherError` unless ``teacher_dir/tokenizer.json`` is the tokenizer at ``tokenizer_path``.
 
-    Compares :func:`babylm.data.tokens.tokenizer.tokenizer_fingerprint` of both (vocabulary, merges, specials);
-    returns nothing.
+    Compares :func:`babylm.data.tokens.tokenizer.tokenizer_fingerprint` of both (vocabulary, merges, specials; the
+    ``<mask>`` a hybrid teacher's export adds after the last id aside); returns nothing.
     """
 
     teacher_file = Path(teacher_dir) / "tokenizer.json"
@@ -83,7 +85,7 @@ def check_same_tokenizer(teacher_dir: str | os.PathLike, tokenizer_path: str | o
         student_print = tokenizer_fingerprint(tokenizer_path)
     except TokenizerError as error:
         raise TeacherError(f"student tokenizer: {error}") from error
-    teacher_print = tokenizer_fingerprint(teacher_file)
+    teacher_print = tokenizer_fingerprint(teacher_file, without_mask=True)  # a hybrid teacher's adds <mask>
     if teacher_print != student_print:
         raise TeacherError(
             f"teacher {teacher_dir} was trained with another tokenizer (fingerprint {teacher_print}) than the "
@@ -102,6 +104,7 @@ class FrozenTeachers:
         if not paths:
             raise TeacherError("distillation needs at least one teacher directory (model.init_args.teachers)")
         self.paths = [str(p) for p in paths]
+        self.vocab_size = vocab_size
         self.models = [load_teacher(p, vocab_size, tokenizer_path) for p in self.paths]
 
     def __len__(self) -> int:
@@ -126,8 +129,9 @@ class FrozenTeachers:
         saved for backward, which the distillation losses never do (they take their gradient in the forward
         pass, :mod:`babylm.models.chunked_loss`), so no copy of the largest tensors of the step is made.
         """
-        with torch.inference_mode():
-            return [model(input_ids=input_ids, use_cache=False).logits for model in self.models]  # K × (B, T, V)
+        with torch.inference_mode():  # a hybrid teacher's <mask> class (id V, never a target) is left out
+            return [model(input_ids=input_ids, use_cache=False).logits[..., : self.vocab_size]
+                    for model in self.models]  # K × (B, T, V)
 
     def parameter_count(self) -> int:
         """Total parameters over all teachers."""

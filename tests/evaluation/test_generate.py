@@ -10,7 +10,9 @@ import torch
 
 from babylm.models.export import load_exported
 from babylm.evaluation.generate import GenerationError, SamplingSettings, generate_text, generate_token_ids, main, sample
-from tests.evaluation.tiny_models import save_tiny_model, train_tiny_tokenizer
+from babylm.data.tokens.tokenizer_files import add_mask_token, save_hf_tokenizer, to_hf_tokenizer
+from babylm.models.build import build_model
+from tests.evaluation.tiny_models import save_tiny_model, tiny_config, train_tiny_tokenizer
 
 SPECIAL_TEXTS = ("<s>", "</s>", "<pad>")
 
@@ -66,6 +68,21 @@ def test_output_has_no_special_tokens_even_when_the_model_emits_them(chatty_mode
     [text] = sample(model, tokenizer, ["The monks"], settings)
     assert text.startswith("The monks")
     assert not any(special in text for special in SPECIAL_TEXTS)
+
+
+def test_a_hybrid_model_never_samples_its_mask_token(tmp_path):
+    tokenizer = train_tiny_tokenizer()
+    size = tokenizer.get_vocab_size()
+    model = build_model(tiny_config("gptj"), size, mask_token=True)  # a hybrid model: <mask> = id `size`
+    with torch.no_grad():
+        model.lm_head.bias[size] = 30.0  # it would pick <mask> nearly always
+    model.save_pretrained(str(tmp_path))
+    hf_tokenizer = to_hf_tokenizer(tokenizer)
+    add_mask_token(hf_tokenizer, size)
+    save_hf_tokenizer(hf_tokenizer, tmp_path)
+    model, hf_tokenizer = load_exported(tmp_path)
+    [ids] = generate_token_ids(model, hf_tokenizer, ["The monks"], SamplingSettings(max_new_tokens=20, seed=0))
+    assert len(ids) > 20 and size not in ids
 
 
 def test_greedy_is_deterministic_without_seed(llama_model_dir):
