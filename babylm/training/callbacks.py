@@ -154,7 +154,7 @@ class WordMilestoneCheckpoint(L.Callback):
 
             # checked at start-up; refused (one line, the run stops, nothing lost) if a foreign file appeared since
             export_hf(pl_module.model, pl_module.hparams.get("tokenizer_path"), directory / revision_name(millions),
-                      option=EXPORT_OPTION)
+                      EXPORT_OPTION, getattr(pl_module, "tokenizer_fingerprint", None), "this run's model")
         if self.blimp is not None:
             entry = self.blimp.score(pl_module.model, millions, words, trainer.global_step)
             for logger in trainer.loggers:

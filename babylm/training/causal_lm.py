@@ -35,16 +35,14 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from babylm.models.build import ModelConfig, build_model, count_parameters, model_differences
-from babylm.models.export import export_checkpoint, export_hf
+from babylm.data.tokens.tokenizer_files import tokenizer_fingerprint
+from babylm.models.export import checkpoint_tokenizer, export_checkpoint, export_hf
 from babylm.models.losses import causal_lm_loss
+from babylm.training.checks import TrainingConfigError, check_optimizer_settings
 
 log = logging.getLogger(__name__)
 
 NoDecayKind = Literal["bias", "norm", "embedding"]
-
-
-class TrainingConfigError(ValueError):
-    """A model or optimisation setting is invalid (the message names the setting)."""
 
 
 def _is_norm(module: nn.Module) -> bool:
@@ -167,6 +165,7 @@ class CausalLM(L.LightningModule):
             model_config.validate()
         except ValueError as error:
             raise TrainingConfigError(str(error)) from error
+        check_optimizer_settings(learning_rate, weight_decay, betas, eps, warmup_steps, schedule_steps, min_lr_ratio)
         self.save_hyperparameters()
         # Plain types only in the hyper-parameters, so a checkpoint loads with torch.load(weights_only=True).
         self.save_hyperparameters({"config": asdict(model_config), "no_weight_decay": list(no_weight_decay)})
@@ -332,19 +331,38 @@ class CausalLM(L.LightningModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
+    # ------------------------------------------------------------------ checkpoints and export
+    @property
+    def tokenizer_fingerprint(self) -> Optional[str]:
+        """Fingerprint of ``tokenizer_path`` (:func:`~babylm.data.tokens.tokenizer.tokenizer_fingerprint`), read once,
+        when first asked for (at the start of training): what every checkpoint and export of this model records."""
+        path = self.hparams.get("tokenizer_path")
+        if path is not None and getattr(self, "_tokenizer_print", None) is None:
+            self._tokenizer_print = tokenizer_fingerprint(path)
+        return getattr(self, "_tokenizer_print", None) if path is not None else None
+
     def on_fit_start(self) -> None:
-        """Record the parameter counts with the run's hyper-parameters (W&B config, CSV hparams.yaml)."""
+        """Record the parameter counts with the run's hyper-parameters (W&B config, CSV hparams.yaml), and read the
+        tokenizer's fingerprint (what the checkpoints and exports of this run record)."""
+        _ = self.tokenizer_fingerprint
         for logger in self.loggers:
             logger.log_hyperparams({f"parameters/{name}": count for name, count in self.parameter_counts.items()})
 
-    # ------------------------------------------------------------------ checkpoints and export
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Store the global token counter beside the weights."""
+        """Store the global token counter and the tokenizer's path and fingerprint beside the weights."""
         checkpoint["tokens_seen"] = int(self.tokens_seen)
+        if self.tokenizer_fingerprint is not None:
+            checkpoint["tokenizer"] = {"path": str(self.hparams.tokenizer_path), "fingerprint": self.tokenizer_fingerprint}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields), then restore the
-        global token counter (0 for checkpoints that lack it)."""
+        """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields) or of another
+        tokenizer (naming both fingerprints), then restore the global token counter (0 for checkpoints that lack it)."""
+        trained_with, now = checkpoint_tokenizer(checkpoint), self.tokenizer_fingerprint
+        if trained_with is not None and now is not None and trained_with != now:
+            raise TrainingConfigError(
+                f"the checkpoint was trained with tokenizer {trained_with}, but this model's tokenizer_path "
+                f"{self.hparams.tokenizer_path} is tokenizer {now}: its ids mean other words; load it with the tokenizer "
+                "it was trained with")
         saved = checkpoint.get("hyper_parameters")
         if isinstance(saved, dict) and "config" in saved:  # (the CLI checks this before anything is built)
             differences = model_differences(saved, self.model_config, self.hparams.get("vocab_size"))
@@ -365,11 +383,12 @@ class CausalLM(L.LightningModule):
 
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or ""
         option = "model.init_args.export_dir"  # named in the message if the folder is not an export (checked at start-up too)
-        if self.hparams.export_weights == "best" and best:
+        if self.hparams.export_weights == "best" and best:  # (the checkpoint's own tokenizer fingerprint is checked)
             out = export_checkpoint(best, self.hparams.export_dir, self.hparams.tokenizer_path, option)
             print(f"exported the best checkpoint ({best}) to {out}")
             return
         if self.hparams.export_weights == "best":
             log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): exporting the last weights")
-        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option)
+        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option,
+                        self.tokenizer_fingerprint, "this run's model")
         print(f"exported the trained model to {out}")

@@ -176,7 +176,7 @@ def test_a_killed_build_resumes_to_byte_identical_files(data, tiny_teachers, tin
 
 
 def test_a_build_in_progress_is_locked_and_an_incomplete_one_is_refused_for_training(data, tiny_teachers, tmp_path):
-    from babylm.data.tokens.teacher_cache import TeacherCacheWriter
+    from babylm.data.tokens.teacher_cache_writer import TeacherCacheWriter
 
     with pytest.raises(KeyboardInterrupt):
         build(data, tiny_teachers, tmp_path, on_batch=lambda n: (_ for _ in ()).throw(KeyboardInterrupt), commit_seconds=0.0)
