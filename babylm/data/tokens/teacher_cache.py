@@ -136,12 +136,14 @@ def _read_json(path: Path) -> Optional[dict]:
     return value if isinstance(value, dict) else None
 
 
-def _windows_done(progress_path: Path) -> str:
-    """How many windows a partial build's ``progress.json`` says are done, for messages ("?" when it cannot say)."""
+def _windows_done(progress_path: Path, windows: int) -> str:
+    """How many windows a partial build's ``progress.json`` has checksums for, for messages ("?" when it cannot say;
+    a resumed build verifies them against the files)."""
     if not progress_path.exists():
         return "0"
-    done = (_read_json(progress_path) or {}).get("windows_done")
-    return f"{done:,}" if type(done) is int and done >= 0 else "?"
+    shards = (_read_json(progress_path) or {}).get("shards")
+    end = shards[-1].get("end") if isinstance(shards, list) and shards and isinstance(shards[-1], dict) else 0
+    return f"{end:,}" if type(end) is int and 0 <= end <= windows else "?"
 
 
 def find_cache(root: str | os.PathLike, components: dict) -> Path:
@@ -159,8 +161,10 @@ def find_cache(root: str | os.PathLike, components: dict) -> Path:
         return directory
     partial = root / f"{fingerprint}.partial"
     if partial.is_dir():
-        raise CacheError(f"{partial}: the teacher cache for this run is incomplete ({_windows_done(partial / 'progress.json')} "
-                         f"of {components['tokens']['windows']:,} windows); resume it with {BUILD_HINT}")
+        windows = components["tokens"]["windows"]
+        raise CacheError(f"{partial}: the teacher cache for this run is incomplete "
+                         f"({_windows_done(partial / 'progress.json', windows)} of {windows:,} windows); resume it with "
+                         f"{BUILD_HINT}")
     others = []
     for meta_path in sorted(root.glob("*/meta.json")) if root.is_dir() else []:
         meta = _read_json(meta_path)
