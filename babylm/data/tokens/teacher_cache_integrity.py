@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -32,6 +34,7 @@ import numpy as np
 SHARD_BYTES = 64 << 20  # all three files' bytes per shard
 NEG_ENTROPY_TOLERANCE = 1e-3  # fp32 sums over V terms, and fp16-rounded top-k probabilities
 TOPK_MASS_TOLERANCE = 1e-2
+VERIFY_THREADS = 4
 
 
 class IntegrityError(ValueError):
@@ -153,7 +156,7 @@ class ValueLimits:
                 return self._at(f"class id {largest} is not below the vocabulary size {self.vocab:,}",
                                 values >= self.vocab, first_window)
         elif name == "probs.bin" and self.method == "sample":
-            sums = values.sum(-1, dtype=np.int64)  # (n, T)
+            sums = values.sum(-1, dtype=np.uint16)  # (n, T): k ≤ 255 counts of ≤ 255 each
             if (sums != self.k).any():
                 bad = sums != self.k
                 found = int(sums[bad][0])
@@ -191,24 +194,38 @@ def check_values(arrays: Mapping[str, np.ndarray], limits: ValueLimits, first_wi
     return None
 
 
+def _verify_shard(directory: Path, maps: Mapping[str, np.memmap], shard, limits: ValueLimits,
+                  chunk_windows: int) -> Optional[str]:
+    start, end, digests = shard
+    hashers = _hashers(maps)
+    for first in range(start, end, chunk_windows):
+        last = min(end, first + chunk_windows)
+        for name, memmap in maps.items():
+            values = np.ascontiguousarray(memmap[first:last])
+            hashers[name].update(values)
+            problem = limits.problem(name, values, first)
+            if problem is not None:
+                return f"{directory / name}: {problem}"
+    for name, hasher in hashers.items():
+        if hasher.hexdigest() != digests[name]:
+            return (f"{directory / name}: windows {start:,}–{end - 1:,} do not match the checksum written with the "
+                    "cache (changed or damaged on disk)")
+    return None
+
+
 def verify_files(directory: Path, maps: Mapping[str, np.memmap], shards, limits: ValueLimits,
                  chunk_windows: int) -> Optional[str]:
     """Check every shard's digests and values, streaming ``chunk_windows`` windows at a time.
 
-    ``shards`` are :func:`parse_shards`' ranges. Returns the first problem as one phrase naming the file, or None.
+    ``shards`` are :func:`parse_shards`' ranges; shards are checked on up to :data:`VERIFY_THREADS` threads
+    (``hashlib`` and numpy's reductions release the GIL). Returns the first problem (in window order) as one
+    phrase naming the file, or None.
     """
-    for start, end, digests in shards:
-        hashers = _hashers(maps)
-        for first in range(start, end, chunk_windows):
-            last = min(end, first + chunk_windows)
-            for name, memmap in maps.items():
-                values = np.ascontiguousarray(memmap[first:last])
-                hashers[name].update(values)
-                problem = limits.problem(name, values, first)
-                if problem is not None:
-                    return f"{directory / name}: {problem}"
-        for name, hasher in hashers.items():
-            if hasher.hexdigest() != digests[name]:
-                return (f"{directory / name}: windows {start:,}–{end - 1:,} do not match the checksum written with the "
-                        "cache (changed or damaged on disk)")
+    pool = ThreadPoolExecutor(max_workers=max(1, min(VERIFY_THREADS, os.cpu_count() or 1, len(shards))))
+    try:
+        for problem in pool.map(lambda shard: _verify_shard(directory, maps, shard, limits, chunk_windows), shards):
+            if problem is not None:
+                return problem
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # the shards not started yet are not read
     return None
