@@ -1,7 +1,7 @@
-"""``.gitignore`` covers every output the README's commands write, by default and in its examples.
+"""``.gitignore`` covers every output the documented commands write (README.md, docs/*.md), by default and in examples.
 
-A fresh user's ``prepare --source gutenberg --data-dir data-gutenberg`` (the README's own example) showed its whole
-data folder in ``git status``: only ``/data/*`` was ignored.
+A fresh user's ``prepare --source gutenberg --data-dir data-gutenberg`` (the README's own example, now in docs/data.md)
+showed its whole data folder in ``git status``: only ``/data/*`` was ignored.
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ DEFAULT_OUTPUTS = ["data/britannica_data", "data/corpus_split", "data/tokenized"
                    "runs/eval/Baby-Llama-58M", "runs/quickstart", "runs/wandb", "lightning_logs", "wandb", ".cache"]
 
 
-def readme_outputs() -> set[str]:
-    """Relative output paths in the README's shell blocks: values of output options and ``# → path`` comments."""
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+
+
+def documented_outputs() -> set[str]:
+    """Relative output paths in the shell blocks of README.md and docs/*.md: values of output options and ``# → path``
+    comments."""
+    text = "\n".join(path.read_text(encoding="utf-8") for path in DOCUMENTS)
     found = set()
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for option, value in re.findall(r"(--[\w.-]+)[ =](\S+)", block):
@@ -39,10 +43,10 @@ def readme_outputs() -> set[str]:
     return paths
 
 
-def test_every_readme_output_is_ignored():
+def test_every_documented_output_is_ignored():
     if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    outputs = sorted(readme_outputs() | set(DEFAULT_OUTPUTS))
+    outputs = sorted(documented_outputs() | set(DEFAULT_OUTPUTS))
     assert {"data-gutenberg", "data-dump", "hub/Baby-Llama-58M", "runs/eval/baby-llama"} <= set(outputs)
     probes = [f"{path}/probe.txt" for path in outputs] + [path for path in outputs if Path(path).suffix]
     result = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=REPO_ROOT, input="\n".join(probes),

@@ -59,6 +59,7 @@ from babylm.commands.shipped_configs import base_config, resolve_config_args
 from babylm.core.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.export import ExportError, export_lock
+from babylm.training.budget import WordBudget, check_run_budget
 from babylm.training.callbacks import WordMilestoneCheckpoint
 from babylm.training.causal_lm import CausalLM
 from babylm.training.checks import (
@@ -98,7 +99,7 @@ class SaveConfigBesideCheckpoints(SaveConfigCallback):
             return
         main = trainer.checkpoint_callback
         directory = Path(main.dirpath) if main is not None and main.dirpath else Path(trainer.default_root_dir)
-        atomic_write_text(directory / self.config_filename, self.parser.dump(self.config, skip_none=False))
+        atomic_write_text(directory / self.config_filename, self.parser.dump(self.config, skip_unset=False))
         self.already_saved = True
         resolved = json.loads(json.dumps(self.config.as_dict(), default=str))  # plain types: paths become strings
         resolved.pop("config", None)  # the list of YAML files read, already in config.yaml's header
@@ -120,8 +121,10 @@ class BabyLMCLI(LightningCLI):
         self.method_arguments = parser.add_method_arguments(Trainer, self.command, skip=skip)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(WordMilestoneCheckpoint, "word_checkpoints")
+        parser.add_class_arguments(WordBudget, "budget")
         for source, target, apply_on in LINKS:
             parser.link_arguments(source, target, apply_on=apply_on)
+        parser.link_arguments("budget.track", "word_checkpoints.track", apply_on="parse")  # one value, two uses
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links
@@ -171,6 +174,8 @@ class BabyLMCLI(LightningCLI):
             check_linked_keys(linked, self._given_links, "instantiate", self._model_class)
             if self._ckpt is not None:  # the vocabulary is known once the DataModule has read its token files
                 check_ckpt_model(*self._ckpt, self.config, vocab_size=datamodule.vocab_size)
+            if self.command == "fit" and hasattr(self.model, "teacher_entries"):
+                check_run_budget(self.config_init["budget"], self.trainer, datamodule, self.model)
         if self.command == "fit" and self.trainer.global_rank == 0:
             self.lock_outputs()
 

@@ -44,6 +44,7 @@ from babylm.core.atomic import FILE_MODE, atomic_write_json
 from babylm.data.tokens.tokenizer import file_sha256
 from babylm.models.export import ExportError, check_model_folder
 from babylm.models.export_manifest import export_files
+from babylm.models.ledger import LedgerError, card_line, read_ledger
 from babylm.models.tracks import milestone_exports, revision_name
 
 GITATTRIBUTES = "".join(f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n" for ext in ("safetensors", "bin", "pt", "ckpt"))
@@ -101,8 +102,9 @@ def _configured(repo: Path, key: str) -> bool:
         return False
 
 
-def model_card(name: str, milestones: Sequence[float]) -> str:
-    """The ``README.md`` of the repository: Hub metadata, what each branch holds, how to load a revision."""
+def model_card(name: str, milestones: Sequence[float], ledger: dict | None = None) -> str:
+    """The ``README.md`` of the repository: Hub metadata, what each branch holds, how to load a revision, and the
+    words all the training behind the final model consumed (its ``word_ledger.json``; "unknown" without one)."""
     rows = "\n".join(f"| `{revision_name(m)}` | {m * 1e6:,.0f} |" for m in milestones)
     return f"""---
 library_name: transformers
@@ -115,7 +117,10 @@ tags:
 
 A causal language model trained with babylm (BabyLM-style training). Branch `main` holds the final model; each
 `chck_<N>M` branch holds the model after N million training words, named as the BabyLM evaluation pipeline
-expects its intermediate checkpoints.
+expects its intermediate checkpoints (their names count this model's own training words).
+
+{card_line(ledger)} BabyLM's rule: all training together, teachers included, sees at most 10 epochs of the
+track's words (100M for strict-small, 1B for strict); `word_ledger.json` on `main` has the breakdown.
 
 | revision | training words |
 |---|---:|
@@ -187,7 +192,12 @@ def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | 
         _git(staged, "init", "--quiet")
         _git(staged, "symbolic-ref", "HEAD", "refs/heads/main")
         (staged / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
-        (staged / "README.md").write_text(model_card(final_dir.resolve().name, [m for m, _ in milestones]), encoding="utf-8")
+        try:
+            ledger = read_ledger(final_dir)
+        except LedgerError as error:
+            raise HubError(str(error)) from error
+        card = model_card(final_dir.resolve().name, [m for m, _ in milestones], ledger)
+        (staged / "README.md").write_text(card, encoding="utf-8")
         base = _commit_files(staged, [], "Hub layout: model card and .gitattributes")["commit"]
         laid_out = {}
         for branch, millions, files in branch_files:

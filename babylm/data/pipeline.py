@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
@@ -54,6 +53,7 @@ from babylm.core.atomic import (
 )
 from babylm.core.safe_json import JsonError, read_json
 from babylm.data.articles import INGEST_REPORT
+from babylm.data.layout import Layout
 from babylm.data.sources.gutenberg import IngestError as GutenbergError
 from babylm.data.sources.gutenberg import ingest_slice
 from babylm.data.sources.wikitext import IngestError as WikitextError
@@ -75,37 +75,6 @@ SAMPLE_VAL_FRACTION = 0.1
 
 class PipelineError(ValueError):
     """A problem the user can fix (missing option, mixed sources, failed scrape); printed as one line."""
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where each stage reads and writes, under one data directory."""
-
-    root: Path
-
-    @property
-    def raw(self) -> Path:
-        return self.root / "britannica_data"
-
-    @property
-    def text(self) -> Path:
-        return self.root / "britannica_txt"
-
-    @property
-    def combined(self) -> Path:
-        return self.root / "combined_encyclopedia.txt"
-
-    @property
-    def cleaned(self) -> Path:
-        return self.root / "encyclopedia_cleaned.txt"
-
-    @property
-    def split_dir(self) -> Path:
-        return self.root / "corpus_split"
-
-    @property
-    def stamps(self) -> Path:
-        return self.root / ".pipeline"
 
 
 # ------------------------------------------------------------------------------------------------ stages

@@ -8,7 +8,7 @@ the config: it comes from the tokenizer (linked from the DataModule), so it is t
 
 Reference sizes (vocab 16,000, context 128; counts from :func:`count_parameters`):
 Llama-360M (24 layers, hidden 1024, 8 heads, FFN 3072), GPTJ-705M (24 layers, hidden 1536, 16 heads,
-FFN 6144), Baby-Llama-58M (16 layers, hidden 512, 8 heads, FFN 1024). See README for exact counts.
+FFN 6144), Baby-Llama-58M (16 layers, hidden 512, 8 heads, FFN 1024). See docs/training.md for exact counts.
 """
 
 from __future__ import annotations

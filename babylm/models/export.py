@@ -46,6 +46,7 @@ from babylm.models.export_manifest import (  # noqa: F401 (ExportError, export_m
     manifest_extras,
 )
 from babylm.models.build import ModelConfig, build_model
+from babylm.models.ledger import LEDGER_FILE, ledger_json
 
 
 def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> None:
@@ -61,12 +62,13 @@ def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> No
 
 def export_hf(
     model, tokenizer_path: Optional[str | os.PathLike], out_dir: str | os.PathLike, option: str = "--out",
-    expected_fingerprint: Optional[str] = None, trained_by: str = "the model",
+    ledger: Optional[dict] = None, expected_fingerprint: Optional[str] = None, trained_by: str = "the model",
 ) -> Path:
     """Write ``model`` (a transformers ``PreTrainedModel``) and its tokenizer as an HF directory.
 
     Takes the model, the tokenizer it was trained with (a ``tokenizers`` JSON file or an HF tokenizer
-    directory), the output directory and the name of the setting that gave it (for messages); returns the
+    directory), the output directory, the name of the setting that gave it (for messages) and the run's word
+    ledger (:mod:`babylm.models.ledger`, written as ``word_ledger.json``; None writes none); returns the
     output path. The tokenizer's ``model_max_length`` is the model's context length. ``expected_fingerprint``
     is the fingerprint of the tokenizer the weights were trained with (``trained_by`` names them in messages).
     Raises :class:`ExportError` when no tokenizer is given, it cannot be read or is not the expected one, when
@@ -99,6 +101,8 @@ def export_hf(
         with export_lock(target, option):
             model.save_pretrained(str(staged))
             save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
+            if ledger is not None:
+                (staged / LEDGER_FILE).write_text(ledger_json(ledger), encoding="utf-8")
             write_manifest(staged, EXPORT_COMMAND, sorted(e.name for e in staged.iterdir()), manifest_extras(staged, fingerprint))
             usual_permissions(staged)  # safetensors writes model.safetensors as 0600
             replace_folder(staged, target, EXPORT_COMMAND, option)
@@ -177,7 +181,9 @@ def export_checkpoint(
     checkpoint = load_checkpoint(ckpt_path)
     model = model_from_checkpoint(checkpoint, str(ckpt_path))
     tokenizer = tokenizer_path or checkpoint.get("hyper_parameters", {}).get("tokenizer_path")
-    return export_hf(model, tokenizer, out_dir, option, checkpoint_tokenizer(checkpoint), f"checkpoint {ckpt_path}")
+    ledger = checkpoint.get("word_ledger")  # None for checkpoints written before babylm kept one
+    return export_hf(model, tokenizer, out_dir, option, ledger if isinstance(ledger, dict) else None,
+                     checkpoint_tokenizer(checkpoint), f"checkpoint {ckpt_path}")
 
 
 def checkpoint_tokenizer(checkpoint: dict) -> Optional[str]:

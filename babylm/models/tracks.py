@@ -1,4 +1,9 @@
-"""BabyLM's tracks: the word-milestone ladders and the Hub revision names of intermediate checkpoints.
+"""BabyLM's tracks: their word budgets, the word-milestone ladders and the Hub revision names of checkpoints.
+
+**Budgets.** Since 2025 (kept for 2026) BabyLM caps training at 10 epochs' worth of the track's data: at most
+100M words seen for ``strict-small`` (a 10M-word corpus) and 1B for ``strict`` (100M words); the training data of
+ancillary models (teachers) counts, and "the sum of all text seen by all training can not surpass the amount of
+text allowed" (BabyLM call for papers 2025 and its FAQ, https://babylm.github.io; :data:`TRACK_WORD_CAPS`).
 
 BabyLM asks for intermediate checkpoints by the number of training *words* a model has seen, on Hub branches
 named ``chck_1M`` … ``chck_10M``, ``chck_20M`` … ``chck_100M`` and, past the strict-small track,
@@ -19,6 +24,8 @@ DEFAULT_MILESTONES_MILLIONS: tuple[float, ...] = tuple(range(1, 11)) + tuple(ran
 #: The strict track (1B words) continues with 200M … 1000M in steps of 100M.
 STRICT_MILESTONES_MILLIONS: tuple[float, ...] = DEFAULT_MILESTONES_MILLIONS + tuple(range(200, 1001, 100))
 TRACK_MILESTONES = {"strict-small": DEFAULT_MILESTONES_MILLIONS, "strict": STRICT_MILESTONES_MILLIONS}
+#: Words seen by all training together, per track (10 epochs of the track's 10M / 100M words).
+TRACK_WORD_CAPS = {"strict-small": 100_000_000, "strict": 1_000_000_000}
 _REVISION = re.compile(r"^chck_(?P<millions>\d+(?:\.\d+)?)M$")
 
 

@@ -4,7 +4,7 @@ BabyLM asks for intermediate checkpoints by the number of training *words* a mod
 named ``chck_1M`` … ``chck_10M``, ``chck_20M`` … ``chck_100M`` and, past the strict-small track,
 ``chck_200M`` … ``chck_1000M`` (the official evaluation pipeline evaluates those revisions).
 :class:`WordMilestoneCheckpoint` saves one at each milestone. It is wired into every training command by the CLI
-under the ``word_checkpoints`` key (``--word_checkpoints.track strict``, ``--word_checkpoints.milestones
+under the ``word_checkpoints`` key (``--budget.track strict`` sets its ladder, ``--word_checkpoints.milestones
 '[1, 5]'``; see ``python -m babylm fit --help``).
 
 Words seen = tokens seen (``CausalLM.tokens_seen``, all ranks) × ``words_per_token`` of the DataModule (training
@@ -159,8 +159,9 @@ class WordMilestoneCheckpoint(L.Callback):
         if self.export_hf:
 
             # checked at start-up; refused (one line, the run stops, nothing lost) if a foreign file appeared since
+            ledger = pl_module.word_ledger() if hasattr(pl_module, "word_ledger") else None
             export_hf(pl_module.model, pl_module.hparams.get("tokenizer_path"), directory / revision_name(millions),
-                      EXPORT_OPTION, getattr(pl_module, "tokenizer_fingerprint", None), "this run's model")
+                      EXPORT_OPTION, ledger, getattr(pl_module, "tokenizer_fingerprint", None), "this run's model")
         if self.blimp is not None:
             entry = self.blimp.score(pl_module.model, millions, words, trainer.global_step)
             for logger in trainer.loggers:

@@ -37,6 +37,7 @@ from torch import nn
 from babylm.models.build import ModelConfig, build_model, count_parameters, model_differences
 from babylm.data.tokens.tokenizer_files import tokenizer_fingerprint
 from babylm.models.export import checkpoint_tokenizer, export_checkpoint, export_hf
+from babylm.models.ledger import ledger_record
 from babylm.models.losses import causal_lm_loss
 from babylm.training.checks import TrainingConfigError, check_optimizer_settings
 
@@ -348,9 +349,33 @@ class CausalLM(L.LightningModule):
         for logger in self.loggers:
             logger.log_hyperparams({f"parameters/{name}": count for name, count in self.parameter_counts.items()})
 
+    def teacher_entries(self) -> list[dict]:
+        """The models whose outputs this one learns from (:func:`babylm.models.ledger.teacher_entry`); none here."""
+        return []
+
+    def teacher_forward_words(self, own_words: float, train_words: float) -> float:
+        """Words the teachers read while producing targets for ``own_words`` of training (none here)."""
+        return 0.0
+
+    def word_ledger(self) -> Optional[dict]:
+        """This run's word ledger (:func:`babylm.models.ledger.ledger_record`), or None without a DataModule that
+        knows its words per token."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        ratio = self._words_per_token()
+        if ratio is None:
+            return None
+        own = self.tokens_seen * ratio
+        train_words = float(datamodule.meta["splits"]["train"]["words"]) if hasattr(datamodule, "meta") else own
+        return ledger_record(own, self.teacher_entries(), self.teacher_forward_words(own, train_words),
+                             tokens_seen=int(self.tokens_seen), words_per_token=ratio, train_corpus_words=train_words)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Store the global token counter and the tokenizer's path and fingerprint beside the weights."""
+        """Store the global token counter, the word ledger and the tokenizer's path and fingerprint beside the
+        weights."""
         checkpoint["tokens_seen"] = int(self.tokens_seen)
+        ledger = self.word_ledger()
+        if ledger is not None:
+            checkpoint["word_ledger"] = ledger
         if self.tokenizer_fingerprint is not None:
             checkpoint["tokenizer"] = {"path": str(self.hparams.tokenizer_path), "fingerprint": self.tokenizer_fingerprint}
 
@@ -389,6 +414,6 @@ class CausalLM(L.LightningModule):
             return
         if self.hparams.export_weights == "best":
             log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): exporting the last weights")
-        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option,
+        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option, self.word_ledger(),
                         self.tokenizer_fingerprint, "this run's model")
         print(f"exported the trained model to {out}")

@@ -34,6 +34,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from babylm.models.ledger import LedgerError, teacher_entry
 from babylm.models.losses import (
     DistillationReduction,
     SparseTargets,
@@ -66,6 +67,9 @@ class DistillationStudent(CausalLM):
         cache: Train from a teacher cache built by ``python -m babylm cache-teachers`` with the same config
             (``method`` sample or topk, ``k``, ``seed``, ``dir``) instead of running the teachers every step;
             ``null`` distils online.
+        teacher_words: Training words of each teacher, in ``teachers``' order, for teachers whose export has no
+            ``word_ledger.json`` (exported before babylm kept one, or elsewhere); ``null`` entries (or no list)
+            read each teacher's ledger. Counted in this run's word ledger and budget (:mod:`babylm.models.ledger`).
         **kwargs: Everything else of :class:`~babylm.training.causal_lm.CausalLM` (``config`` — the student
             architecture, default Baby-Llama-58M —, optimizer, schedule, ``export_dir``).
     """
@@ -79,6 +83,7 @@ class DistillationStudent(CausalLM):
         vocab_size: int = 16_000,
         tokenizer_path: Optional[str] = None,
         cache: Optional[TeacherCacheConfig] = None,
+        teacher_words: Optional[list[Optional[float]]] = None,
         **kwargs,
     ) -> None:
         super().__init__(vocab_size=vocab_size, tokenizer_path=tokenizer_path, **kwargs)
@@ -87,6 +92,15 @@ class DistillationStudent(CausalLM):
         # plain types only in the hyper-parameters, so a checkpoint loads with torch.load(weights_only=True)
         self.save_hyperparameters({"teachers": [str(t) for t in teachers], "cache": vars(cache).copy() if cache else None})
         check_distillation_settings(alpha, temperature, reduction)  # fail at start-up, not at the first step
+        declared = list(teacher_words or [])
+        if len(declared) > len(teachers) or any(w is not None and not 0 <= w < float("inf") for w in declared):
+            raise TrainingConfigError(f"model.init_args.teacher_words {declared}: one number of words (or null) per "
+                                      f"teacher, {len(teachers)} in all, each 0 or more")
+        declared += [None] * (len(teachers) - len(declared))
+        try:
+            self._teacher_entries = [teacher_entry(path, words) for path, words in zip(teachers, declared)]
+        except LedgerError as error:
+            raise TeacherError(f"teacher {error}") from error
         self.cache_config = cache
         self.teachers: Optional[FrozenTeachers] = None
         for path in teachers:  # a teacher that cannot score the student's windows is refused before anything runs
@@ -106,6 +120,14 @@ class DistillationStudent(CausalLM):
             "distilling from %d teacher(s), %s parameters in all (student: %s)",
             len(self.teachers), f"{self.teachers.parameter_count():,}", f"{self.parameter_counts['total']:,}",
         )
+
+    def teacher_entries(self) -> list[dict]:
+        """Every teacher's export and training words (from its ledger, declared, or unknown)."""
+        return [dict(entry) for entry in self._teacher_entries]
+
+    def teacher_forward_words(self, own_words: float, train_words: float) -> float:
+        """Words the teachers read: every student step online; one pass over the train windows from a cache."""
+        return (train_words if self.cache_config is not None else own_words) * len(self._teacher_entries)
 
     def setup(self, stage: str) -> None:
         """For ``fit`` from a cache: find this run's cache (or refuse in one line) and hand it to the DataModule."""

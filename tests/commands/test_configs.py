@@ -105,3 +105,15 @@ def test_the_reference_student_distils_from_a_teacher_cache_and_the_tiny_one_onl
     assert vars(reference.cache) == {"dir": "data/teacher_cache", "method": "sample", "k": 12, "seed": 1234}
     assert bytes_per_token("sample", 12) == 40  # as the config's comment says
     assert parse(parser, "-c", str(CONFIGS / "tiny" / "distill.yaml")).model.init_args.cache is None  # quick start, tests
+
+
+def test_the_reference_recipe_fits_the_strict_small_word_budget(parser):
+    """Teachers and student together train on at most 10 passes of the corpus: BabyLM's cap (docs/budget.md)."""
+    recipe = ["teacher_llama_360m.yaml", "teacher_gptj_705m.yaml", "distill.yaml"]
+    configs = {name: parse(parser, "-c", str(CONFIGS / name)) for name in recipe}
+    passes = {name: cfg.trainer.max_epochs for name, cfg in configs.items()}
+    assert all(isinstance(p, int) and p > 0 for p in passes.values()) and sum(passes.values()) <= 10, passes
+    assert all(cfg.trainer.max_steps in (None, -1) for cfg in configs.values())  # epochs alone end each run
+    assert {cfg.budget.track for cfg in configs.values()} == {"strict-small"}
+    assert {cfg.budget.cap for cfg in configs.values()} == {"track"}
+    assert configs["distill.yaml"].model.init_args.teachers == ["checkpoints/Llama-360M", "checkpoints/GPTJ-705M"]

@@ -56,9 +56,12 @@ def test_each_branch_holds_its_milestone_export_and_main_the_final_model(run, re
     assert git(repo, "show", "main:model.safetensors") == (run / "export" / "model.safetensors").read_bytes()
     files = set(git(repo, "ls-tree", "--name-only", "main").decode().split())
     assert files == {".gitattributes", "README.md", "config.json", "generation_config.json", "model.safetensors",
-                     "tokenizer.json", "tokenizer_config.json"}  # no .babylm-export.json manifest
+                     "tokenizer.json", "tokenizer_config.json", "word_ledger.json"}  # no .babylm-export.json manifest
     assert b"*.safetensors filter=lfs" in git(repo, "show", "main:.gitattributes")
-    assert b"chck_0.004M" in git(repo, "show", "main:README.md")
+    card = git(repo, "show", "main:README.md").decode()
+    ledger = json.loads(git(repo, "show", "main:word_ledger.json"))
+    assert "chck_0.004M" in card and f"Training words: {ledger['total_words']:,.0f} words in all" in card
+    assert ledger["total_words"] == ledger["own_words"] > 4000 and ledger["teachers"] == []  # a teacher: its own words
     assert not git(repo, "status", "--porcelain")  # everything committed, main checked out
 
 

@@ -111,6 +111,49 @@ def test_tiny_recipe_distils_a_student_that_transformers_loads(workspace):
     with torch.no_grad():
         torch.testing.assert_close(model(ids).logits, model_from_checkpoint(checkpoint)(ids).logits)
 
+    # the word ledger: the student's export counts its own words and both teachers' (from their word counters)
+    runs = {name: load_checkpoint(workspace / "checkpoints" / name / "last.ckpt")
+            for name in ("tiny_teacher_llama", "tiny_teacher_gptj", "tiny_distill")}
+    words = {name: c["tokens_seen"] * c["word_ledger"]["words_per_token"] for name, c in runs.items()}
+    assert words["tiny_distill"] == pytest.approx(6 * 8 * int(SEQ_LEN) * runs["tiny_distill"]["word_ledger"]["words_per_token"])
+    ledger = json.loads((exported / "word_ledger.json").read_text())
+    assert ledger["own_words"] == pytest.approx(words["tiny_distill"])
+    assert [t["source"] for t in ledger["teachers"]] == ["ledger", "ledger"]
+    assert ledger["total_words"] == pytest.approx(sum(words.values()))
+    assert ledger["teacher_forward_words"] == pytest.approx(2 * words["tiny_distill"])  # online: both teachers
+    assert ledger["total_words_with_forwards"] == pytest.approx(sum(words.values()) + 2 * words["tiny_distill"])
+    assert "word_ledger.json" in json.loads((exported / ".babylm-export.json").read_text())["files"]
+
+
+def test_an_over_budget_run_is_refused_before_any_step(workspace, capsys):
+    code = babylm_fit_in_process(workspace, "tiny/distill.yaml", *QUIET, "--trainer.max_steps", "6",
+                                 "--budget.cap", "100", "--checkpoint.dirpath", "checkpoints/over_budget",
+                                 "--model.init_args.export_dir", "checkpoints/Over-Budget")
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in stderr, stderr
+    assert errors[0].startswith("babylm fit: error: word budget exceeded: ") and "> 100 (BabyLM" in errors[0]
+    assert "--budget.cap none" in errors[0] and "teachers' training" in errors[0]
+    assert not (workspace / "checkpoints" / "over_budget").exists() and not (workspace / "checkpoints" / "Over-Budget").exists()
+
+
+def test_a_teacher_without_a_ledger_must_be_declared_under_a_budget(workspace, capsys):
+    import shutil
+
+    bare = workspace / "checkpoints" / "Bare-Llama"
+    shutil.copytree(workspace / "checkpoints" / "Tiny-Llama", bare)
+    (bare / "word_ledger.json").unlink()  # as an export made before babylm kept ledgers
+    run = [*QUIET, "--trainer.max_steps", "1", "--trainer.val_check_interval", "1", "--word_checkpoints.milestones", "[]",
+           "--model.init_args.teachers", "[checkpoints/Bare-Llama, checkpoints/Tiny-GPTJ]",
+           "--checkpoint.dirpath", "checkpoints/declared", "--model.init_args.export_dir", "checkpoints/Declared"]
+    assert babylm_fit_in_process(workspace, "tiny/distill.yaml", *run) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "teacher checkpoints/Bare-Llama has no word ledger" in error and "--model.init_args.teacher_words" in error
+
+    assert babylm_fit_in_process(workspace, "tiny/distill.yaml", *run, "--model.init_args.teacher_words", "[1234, null]") == 0
+    ledger = json.loads((workspace / "checkpoints" / "Declared" / "word_ledger.json").read_text())
+    assert [t["source"] for t in ledger["teachers"]] == ["declared", "ledger"] and ledger["teachers"][0]["total_words"] == 1234
+
 
 def test_two_process_ddp_on_cpu(workspace):
     done = babylm_fit(

@@ -180,7 +180,7 @@ class TokenizedDataModule(L.LightningDataModule):
         tokenizer_path: str = "checkpoints/tokenizer-clean.json",
         tokenized_dir: str = "data/tokenized",
         seq_len: int = 128,
-        batch_size: int = 32,
+        batch_size: int = 128,
         micro_batch_size: Optional[int] = None,
         eval_samples: int = 8192,
         num_workers: int = 2,

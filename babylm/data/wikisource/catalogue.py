@@ -6,7 +6,7 @@ One API query does it: ``generator=allpages`` over the main-namespace titles sta
 follows the MediaWiki protocol; after every complete batch the catalogue is saved atomically with the
 ``continue`` token, so a killed discovery resumes where it stopped.
 
-Rules (README, section *scrape*):
+Rules (docs/data.md, section *Scrape*):
 
 * **article** — a page under the prefix that transcludes at least one scan page
   ``Page:EB1911 - Volume NN.djvu/PPP`` and is not front/back matter (:data:`NON_ARTICLE_TITLES`:
