@@ -59,8 +59,10 @@ def final_export(run_dir: Path) -> Path:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise HubError(f"{config_path}: cannot read the run's config ({type(error).__name__}); pass --final DIR") from error
-    export_dir = ((config.get("model") or {}).get("init_args") or {}).get("export_dir") if isinstance(config, dict) else None
-    if not export_dir:
+    export_dir = config
+    for key in ("model", "init_args", "export_dir"):  # a config.yaml edited into another shape: one line, not a traceback
+        export_dir = export_dir.get(key) if isinstance(export_dir, dict) else None
+    if not isinstance(export_dir, str) or not export_dir:
         raise HubError(f"{config_path}: no model.init_args.export_dir (the run exported no final model); pass --final DIR")
     return Path(export_dir)
 

@@ -251,7 +251,7 @@ def test_only_the_exports_own_files_are_published_and_no_link_is_followed(run, t
     assert main(["--run", str(run / "ckpt"), "--out", str(out), "--final", str(final)]) == 0
     files = set(git(out, "ls-tree", "--name-only", "main").decode().split())
     assert files == {".gitattributes", "README.md", "config.json", "generation_config.json", "model.safetensors",
-                     "tokenizer.json", "tokenizer_config.json"}
+                     "tokenizer.json", "tokenizer_config.json", "word_ledger.json"}
     assert b"SECRETTOKEN" not in b"".join(p.read_bytes() for p in out.iterdir() if p.is_file())
     err = capsys.readouterr().err
     assert f"{final}: not published (not files of the export): hostname, my_private_notes.txt" in err
@@ -349,3 +349,14 @@ def test_the_command_line_is_private_unless_public_is_given():
     base = ["--push", "r", "--repo-id", "a/b"]
     assert [build_parser().parse_args(base + extra).public for extra in ([], ["--private"], ["--public"])] == \
         [False, False, True]
+
+
+@pytest.mark.parametrize("text", ["model: [1, 2]\n", "model:\n  init_args:\n    export_dir: [a, b]\n", "- 1\n"])
+def test_a_run_config_of_another_shape_is_one_line(run, tmp_path, capsys, text):
+    run_dir = tmp_path / "ckpt"
+    shutil.copytree(run / "ckpt" / "chck_0.001M", run_dir / "chck_0.001M")
+    (run_dir / "config.yaml").write_text(text)
+    assert main(["--run", str(run_dir), "--out", str(tmp_path / "repo")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"babylm hub-repo: error: {run_dir / 'config.yaml'}: no model.init_args.export_dir (the run exported no final "
+        "model); pass --final DIR"]

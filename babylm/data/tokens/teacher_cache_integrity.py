@@ -139,6 +139,15 @@ def digest_range(maps: Mapping[str, np.memmap], start: int, end: int) -> dict[st
     return hashers
 
 
+def _sum_slots(values: np.ndarray, dtype) -> np.ndarray:
+    """Σ over the last (slot) axis of ``values`` (…, k) in ``dtype``: one add per slot, several times faster than
+    ``sum(-1)`` over a short last axis."""
+    total = values[..., 0].astype(dtype)
+    for slot in range(1, values.shape[-1]):
+        total += values[..., slot]
+    return total
+
+
 class ValueLimits:
     """What a cache's values may be: ``vocab`` classes, ``method`` and ``k``, ``teachers`` (for top-k's bound)."""
 
@@ -156,17 +165,16 @@ class ValueLimits:
                 return self._at(f"class id {largest} is not below the vocabulary size {self.vocab:,}",
                                 values >= self.vocab, first_window)
         elif name == "probs.bin" and self.method == "sample":
-            sums = values.sum(-1, dtype=np.uint16)  # (n, T): k ≤ 255 counts of ≤ 255 each
+            sums = _sum_slots(values, np.uint16)  # (n, T): k ≤ 255 counts of ≤ 255 each
             if (sums != self.k).any():
                 bad = sums != self.k
                 found = int(sums[bad][0])
                 return self._at(f"the draw counts of a position sum to {found}, not k = {self.k}", bad, first_window)
         elif name == "probs.bin":
-            values = values.astype(np.float32)
             bad = ~np.isfinite(values) | (values < 0)
             if bad.any():
                 return self._at("a top-k probability is negative or not finite", bad, first_window)
-            mass = values.sum(-1)  # (n, T)
+            mass = _sum_slots(values, np.float32)  # (n, T)
             if (mass > 1 + TOPK_MASS_TOLERANCE).any():
                 return self._at(f"the top-k probabilities of a position sum to {float(mass.max()):.3g} (> 1)",
                                 mass > 1 + TOPK_MASS_TOLERANCE, first_window)
