@@ -39,7 +39,7 @@ from babylm.data.tokens.tokenizer_files import tokenizer_fingerprint
 from babylm.models.export import checkpoint_tokenizer, export_checkpoint, export_hf
 from babylm.models.ledger import ledger_record
 from babylm.models.losses import causal_lm_loss
-from babylm.training.checks import TrainingConfigError, check_optimizer_settings
+from babylm.training.checks import TrainingConfigError, check_ckpt_tokenizer, check_optimizer_settings
 
 log = logging.getLogger(__name__)
 
@@ -381,13 +381,10 @@ class CausalLM(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields) or of another
-        tokenizer (naming both fingerprints), then restore the global token counter (0 for checkpoints that lack it)."""
-        trained_with, now = checkpoint_tokenizer(checkpoint), self.tokenizer_fingerprint
-        if trained_with is not None and now is not None and trained_with != now:
-            raise TrainingConfigError(
-                f"the checkpoint was trained with tokenizer {trained_with}, but this model's tokenizer_path "
-                f"{self.hparams.tokenizer_path} is tokenizer {now}: its ids mean other words; load it with the tokenizer "
-                "it was trained with")
+        tokenizer (:class:`~babylm.training.checks.RunConfigError` naming both fingerprints), then restore the global
+        token counter (0 for checkpoints that lack it)."""
+        check_ckpt_tokenizer("the checkpoint", checkpoint_tokenizer(checkpoint), self.hparams.get("tokenizer_path"),
+                             "model.init_args.tokenizer_path", source="")
         saved = checkpoint.get("hyper_parameters")
         if isinstance(saved, dict) and "config" in saved:  # (the CLI checks this before anything is built)
             differences = model_differences(saved, self.model_config, self.hparams.get("vocab_size"))

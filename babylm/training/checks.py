@@ -114,12 +114,13 @@ def check_ckpt_path(ckpt_path: Any) -> tuple[dict, str | None] | None:
     return (dict(hparams) if isinstance(hparams, dict) else {}), checkpoint_tokenizer(checkpoint)
 
 
-def check_ckpt_tokenizer(ckpt_path: Any, trained_with: str | None, tokenizer_path: Any) -> None:
+def check_ckpt_tokenizer(ckpt_path: Any, trained_with: str | None, tokenizer_path: Any,
+                         key: str = "data.tokenizer_path", source: str = "--ckpt_path ") -> None:
     """Raise :class:`RunConfigError` naming both when the checkpoint was trained with another tokenizer than the
     run's ``data.tokenizer_path`` (a tokenizer of the same size trained on other text: every id means another word).
 
     ``trained_with`` is the fingerprint the checkpoint records (None: not recorded, nothing checked); a tokenizer
-    that cannot be read is left to the DataModule's own one-line error.
+    that cannot be read is left to the DataModule's own one-line error. ``key`` and ``source`` word the message.
     """
     if trained_with is None or tokenizer_path is None:
         return
@@ -129,9 +130,8 @@ def check_ckpt_tokenizer(ckpt_path: Any, trained_with: str | None, tokenizer_pat
         return
     if now != trained_with:
         raise RunConfigError(
-            f"--ckpt_path {ckpt_path} was trained with tokenizer {trained_with}, but data.tokenizer_path "
-            f"{tokenizer_path} is tokenizer {now}; resume with the tokenizer it was trained with (and the data encoded "
-            "with it), or start a new run"
+            f"{source}{ckpt_path} was trained with tokenizer {trained_with}, but {key} {tokenizer_path} is tokenizer "
+            f"{now}; resume with the tokenizer it was trained with (and the data encoded with it), or start a new run"
         )
 
 

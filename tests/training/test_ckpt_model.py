@@ -86,7 +86,8 @@ def test_model_differences_names_fields_that_change_the_weights():
 
 def test_module_refuses_a_checkpoint_of_another_model_when_loaded_directly():
     """The same check in ``CausalLM.on_load_checkpoint``: ``Trainer.fit(model, ckpt_path=…)`` outside the CLI."""
-    from babylm.training.causal_lm import CausalLM, TrainingConfigError
+    from babylm.training.causal_lm import CausalLM
+    from babylm.training.checks import RunConfigError
 
     tiny = dict(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32)
     module = CausalLM(config=ModelConfig(arch="llama", **tiny), vocab_size=50)
@@ -183,7 +184,8 @@ def test_milestone_and_final_exports_check_the_tokenizer_the_run_started_with(ti
     """The run's exports compare the tokenizer file at export time with the one training read (it may be retrained
     meanwhile); a module loading a checkpoint of another tokenizer refuses it (Trainer API, outside the CLI)."""
     from babylm.models.export import ExportError, export_hf
-    from babylm.training.causal_lm import CausalLM, TrainingConfigError
+    from babylm.training.causal_lm import CausalLM
+    from babylm.training.checks import RunConfigError
 
     other, _ = other_tokenizer
     module = CausalLM(config=ModelConfig(arch="llama", hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32),
@@ -191,5 +193,6 @@ def test_milestone_and_final_exports_check_the_tokenizer_the_run_started_with(ti
     with pytest.raises(ExportError, match="this run's model was trained with tokenizer 0123456789abcdef"):
         export_hf(module.model, other, tmp_path / "chck_1M", "x", "0123456789abcdef", "this run's model")
     assert not (tmp_path / "chck_1M").exists()
-    with pytest.raises(TrainingConfigError, match=rf"trained with tokenizer {tokenizer_fingerprint(tiny_data.tokenizer_path)}"):
+    with pytest.raises(RunConfigError, match=rf"^the checkpoint was trained with tokenizer "
+                                              rf"{tokenizer_fingerprint(tiny_data.tokenizer_path)}, but model\.init_args"):
         module.on_load_checkpoint({"tokenizer": {"fingerprint": tokenizer_fingerprint(tiny_data.tokenizer_path)}})
