@@ -142,6 +142,8 @@ def test_configured_wandb_logger_runs_offline_without_an_account(tiny_data, tmp_
     for key in (b"train/grad_norm", b"blimp/accuracy", b"blimp/words_seen", b"run_config", b"seed_everything",
                 b"32-true", b"gradient_clip_val", b"word_checkpoints"):
         assert key in recorded, key
+    assert (tmp_path / "export" / "model.safetensors").is_file()  # the offline run finished and exported
+    # (a key but a silent server goes offline the same way: test_wandb_server_that_accepts_but_never_answers_…)
 
 
 # --------------------------------------------------------------------------- start-up checks (training_checks)
@@ -249,21 +251,6 @@ def test_wandb_server_that_answers_stays_online(tmp_path):
         assert offline_unless_usable(environ) is None and "WANDB_MODE" not in environ
     finally:
         server.shutdown()
-
-
-def test_fit_with_a_silent_wandb_server_runs_offline_and_completes(tiny_data, tmp_path):
-    """API key set, WANDB_MODE unset, the server accepts but never answers: a real tiny fit finishes offline."""
-    with SilentServer() as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-        env.update(HOME=str(tmp_path), WANDB_API_KEY="k" * 40, WANDB_BASE_URL=url, WANDB_SILENT="true")
-        argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
-                        "--word_checkpoints.milestones", "[]", logger="configured")
-        done = subprocess.run([sys.executable, "-m", "babylm", *argv], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert f"wandb: the W&B server ({url}) cannot be reached or does not answer within 3 s" in done.stderr
-    assert list((tmp_path / "runs").glob("**/offline-run-*")), "no offline W&B run was written"
-    assert (tmp_path / "export" / "model.safetensors").is_file()
 
 
 def test_fit_never_overwrites_a_config_yaml_no_run_saved(tiny_data, tmp_path, capsys):
