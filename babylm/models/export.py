@@ -81,7 +81,6 @@ def export_hf(
         raise ExportError("export: no tokenizer given (model.tokenizer_path is unset); pass --tokenizer PATH")
     target = Path(os.path.abspath(out_dir))
     check_export_target(target, option)
-    fingerprint = check_tokenizer_fingerprint(tokenizer_path, expected_fingerprint, trained_by)
     try:
         if Path(tokenizer_path).is_dir():
             refuse_remote_code(tokenizer_path)
@@ -95,6 +94,7 @@ def export_hf(
             f"export: tokenizer {tokenizer_path} has {len(tokenizer)} tokens but the model's vocabulary has "
             f"{config.vocab_size}; pass the tokenizer the model was trained with (--tokenizer)"
         )
+    fingerprint = check_tokenizer_fingerprint(tokenizer_path, expected_fingerprint, trained_by)  # same size, other words
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:

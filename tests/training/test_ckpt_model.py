@@ -86,8 +86,7 @@ def test_model_differences_names_fields_that_change_the_weights():
 
 def test_module_refuses_a_checkpoint_of_another_model_when_loaded_directly():
     """The same check in ``CausalLM.on_load_checkpoint``: ``Trainer.fit(model, ckpt_path=…)`` outside the CLI."""
-    from babylm.training.causal_lm import CausalLM
-    from babylm.training.checks import RunConfigError
+    from babylm.training.causal_lm import CausalLM, TrainingConfigError
 
     tiny = dict(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32)
     module = CausalLM(config=ModelConfig(arch="llama", **tiny), vocab_size=50)
@@ -191,7 +190,8 @@ def test_milestone_and_final_exports_check_the_tokenizer_the_run_started_with(ti
     module = CausalLM(config=ModelConfig(arch="llama", hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32),
                       vocab_size=400, tokenizer_path=str(other))
     with pytest.raises(ExportError, match="this run's model was trained with tokenizer 0123456789abcdef"):
-        export_hf(module.model, other, tmp_path / "chck_1M", "x", "0123456789abcdef", "this run's model")
+        export_hf(module.model, other, tmp_path / "chck_1M", "x", expected_fingerprint="0123456789abcdef",
+                  trained_by="this run's model")
     assert not (tmp_path / "chck_1M").exists()
     with pytest.raises(RunConfigError, match=rf"^the checkpoint was trained with tokenizer "
                                               rf"{tokenizer_fingerprint(tiny_data.tokenizer_path)}, but model\.init_args"):
