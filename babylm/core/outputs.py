@@ -35,21 +35,30 @@ def manifest_path(folder: str | os.PathLike, command: str) -> Path:
     return Path(folder) / f".babylm-{command}.json"
 
 
-def recorded(folder: str | os.PathLike, command: str) -> set[str]:
-    """Return the entry names ``command`` recorded as written in ``folder`` (empty when it has no manifest)."""
+def manifest_record(folder: str | os.PathLike, command: str) -> dict | None:
+    """Return ``command``'s manifest of ``folder`` as a dict, or None when there is none or it is not a JSON object."""
     try:
         record = json.loads(manifest_path(folder, command).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return set()
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def recorded(folder: str | os.PathLike, command: str) -> set[str]:
+    """Return the entry names ``command`` recorded as written in ``folder`` (empty when it has no manifest)."""
+    record = manifest_record(folder, command)
     files = record.get("files") if isinstance(record, dict) else None
     if not isinstance(files, list) or not all(isinstance(name, str) for name in files):
         return set()
     return {name for name in files if name and "/" not in name and "\\" not in name and name not in (".", "..")}
 
 
-def write_manifest(folder: str | os.PathLike, command: str, names: Iterable[str]) -> None:
-    """Record ``names`` (entries directly inside ``folder``) as written by ``command``; returns nothing."""
-    record = {"written_by": f"babylm {command}", "format": MANIFEST_FORMAT, "files": sorted(set(names))}
+def write_manifest(folder: str | os.PathLike, command: str, names: Iterable[str], extra: dict | None = None) -> None:
+    """Record ``names`` (entries directly inside ``folder``) as written by ``command``; returns nothing.
+
+    ``extra`` adds keys to the record (an export adds its files' sha256 and its tokenizer's fingerprint).
+    """
+    record = {"written_by": f"babylm {command}", "format": MANIFEST_FORMAT, "files": sorted(set(names)), **(extra or {})}
     atomic_write_json(manifest_path(folder, command), record)
 
 

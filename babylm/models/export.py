@@ -43,14 +43,16 @@ from babylm.data.tokens.tokenizer_files import (
     save_hf_tokenizer,
 )
 from babylm.models.build import ModelConfig, build_model
+from babylm.models.export_manifest import (  # noqa: F401 (ExportError, export_manifest: importable from here too)
+    EXPORT_COMMAND,
+    ExportError,
+    check_folder_tokenizer,
+    check_tokenizer_fingerprint,
+    export_lock,
+    export_manifest,
+    manifest_extras,
+)
 from babylm.models.ledger import LEDGER_FILE, ledger_json
-
-
-class ExportError(ValueError):
-    """A checkpoint or tokenizer cannot be exported, or an exported directory cannot be loaded (one-line message)."""
-
-
-EXPORT_COMMAND = "export"  # the manifest .babylm-export.json marks a folder as an export of ours
 
 
 def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> None:
@@ -66,7 +68,7 @@ def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> No
 
 def export_hf(
     model, tokenizer_path: Optional[str | os.PathLike], out_dir: str | os.PathLike, option: str = "--out",
-    ledger: Optional[dict] = None,
+    ledger: Optional[dict] = None, expected_fingerprint: Optional[str] = None, trained_by: str = "the model",
 ) -> Path:
     """Write ``model`` (a transformers ``PreTrainedModel``) and its tokenizer as an HF directory.
 
@@ -74,9 +76,12 @@ def export_hf(
     directory), the output directory, the name of the setting that gave it (for messages) and the run's word
     ledger (:mod:`babylm.models.ledger`, written as ``word_ledger.json``; None writes none); returns the
     output path. The tokenizer's ``model_max_length`` is the model's context length; a model whose config has a
-    ``mask_token_id`` (the hybrid objective) gets ``<mask>`` added to the tokenizer at that id. Raises
-    :class:`ExportError` when no tokenizer is given or it cannot be read, or when ``out_dir`` holds anything
-    but a previous export (:func:`check_export_target`): nothing else is ever replaced.
+    ``mask_token_id`` (the hybrid objective) gets ``<mask>`` added to the tokenizer at that id.
+    ``expected_fingerprint`` is the fingerprint of the tokenizer the weights were trained with (``trained_by`` names
+    them in messages). Raises :class:`ExportError` when no tokenizer is given, it cannot be read or is not the
+    expected one, when ``out_dir`` holds anything but a previous export (:func:`check_export_target`): nothing else
+    is ever replaced, or when another process is writing it (:func:`export_lock`). The manifest
+    ``.babylm-export.json`` lists the files with their sha256 and the tokenizer's fingerprint.
     """
 
     if tokenizer_path is None:
@@ -98,16 +103,18 @@ def export_hf(
             f"export: tokenizer {tokenizer_path} has {len(tokenizer)} tokens but the model's vocabulary has "
             f"{config.vocab_size}; pass the tokenizer the model was trained with (--tokenizer)"
         )
+    fingerprint = check_tokenizer_fingerprint(tokenizer_path, expected_fingerprint, trained_by)  # same size, other words
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        model.save_pretrained(str(staged))
-        save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
-        if ledger is not None:
-            (staged / LEDGER_FILE).write_text(ledger_json(ledger), encoding="utf-8")
-        write_manifest(staged, EXPORT_COMMAND, [entry.name for entry in staged.iterdir()])
-        usual_permissions(staged)  # safetensors writes model.safetensors as 0600
-        replace_folder(staged, target, EXPORT_COMMAND, option)
+        with export_lock(target, option):
+            model.save_pretrained(str(staged))
+            save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
+            if ledger is not None:
+                (staged / LEDGER_FILE).write_text(ledger_json(ledger), encoding="utf-8")
+            write_manifest(staged, EXPORT_COMMAND, sorted(e.name for e in staged.iterdir()), manifest_extras(staged, fingerprint))
+            usual_permissions(staged)  # safetensors writes model.safetensors as 0600
+            replace_folder(staged, target, EXPORT_COMMAND, option)
     except OutputError as error:
         raise ExportError(str(error)) from error
     finally:
@@ -175,27 +182,46 @@ def export_checkpoint(
 
     Takes the checkpoint, the output directory, optionally the tokenizer (default: the ``tokenizer_path``
     saved in the checkpoint's hyper-parameters, relative to the working directory) and the name of the
-    setting that gave the output directory (for messages). The target is checked first (:func:`export_hf`).
+    setting that gave the output directory (for messages). The target is checked first (:func:`export_hf`), then the
+    tokenizer against the fingerprint the checkpoint records (a tokenizer of the same size trained on other text
+    would pair the weights with other words): :class:`ExportError` naming both.
     """
     check_export_target(out_dir, option)  # before reading a large checkpoint
     checkpoint = load_checkpoint(ckpt_path)
     model = model_from_checkpoint(checkpoint, str(ckpt_path))
     tokenizer = tokenizer_path or checkpoint.get("hyper_parameters", {}).get("tokenizer_path")
     ledger = checkpoint.get("word_ledger")  # None for checkpoints written before babylm kept one
-    return export_hf(model, tokenizer, out_dir, option, ledger if isinstance(ledger, dict) else None)
+    return export_hf(model, tokenizer, out_dir, option, ledger if isinstance(ledger, dict) else None,
+                     checkpoint_tokenizer(checkpoint), f"checkpoint {ckpt_path}")
+
+
+def checkpoint_tokenizer(checkpoint: dict) -> Optional[str]:
+    """The fingerprint of the tokenizer a checkpoint's weights were trained with (``checkpoint["tokenizer"]``, written
+    by :class:`babylm.training.causal_lm.CausalLM`), or None for a checkpoint that does not record it."""
+    record = checkpoint.get("tokenizer")
+    fingerprint = record.get("fingerprint") if isinstance(record, dict) else None
+    return fingerprint if isinstance(fingerprint, str) else None
 
 
 # ------------------------------------------------------------------------------------- loading for use
 def resolve_device(name: str = "auto") -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a ``torch.device``; ``auto`` prefers CUDA."""
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a ``torch.device``; ``auto`` prefers CUDA.
+
+    Raises :class:`ExportError` (one line) for a name that is not a device, another kind of device, CUDA where
+    there is none, or a GPU number this machine does not have.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as error:
+    except (RuntimeError, TypeError) as error:
         raise ExportError(f"--device {name!r} is not a device name; use auto, cpu or cuda") from error
+    if device.type not in ("cpu", "cuda") and not (device.type == "mps" and torch.backends.mps.is_available()):
+        raise ExportError(f"--device {name!r}: not a device this machine runs models on; use auto, cpu or cuda")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ExportError(f"--device {name}: CUDA is not available here; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ExportError(f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s), numbered from 0")
     return device
 
 
@@ -207,7 +233,8 @@ def check_model_folder(model_dir: str | os.PathLike, what: str = "") -> Path:
     ``config.json``/``tokenizer_config.json`` has an ``auto_map`` (custom code), when there are no safetensors
     weights (pickle ``.bin`` only; see :mod:`babylm.core.hf_guard`), when a safetensors file's header is unreadable
     (truncated, not safetensors), or when ``tokenizer.json`` is unreadable or has ids beyond ``vocab_size``
-    (they would index past the embedding: ``IndexError`` in scoring, silent garbage in sampling).
+    (they would index past the embedding: ``IndexError`` in scoring, silent garbage in sampling), or is not the
+    tokenizer the weights were trained with (an export of ours records its fingerprint).
     """
     return _checked_folder(model_dir, what)[0]
 
@@ -237,6 +264,7 @@ def _checked_folder(model_dir: str | os.PathLike, what: str = "") -> tuple[Path,
         raise ExportError(f"{prefix}{config_path}: vocab_size {vocab_size!r} is not a positive integer; re-export the model")
     _check_safetensors_headers(path, prefix)
     _check_tokenizer_fits(path, vocab_size, prefix)
+    check_folder_tokenizer(path, prefix)  # the tokenizer.json the weights were trained with (our exports record it)
     return path, vocab_size
 
 

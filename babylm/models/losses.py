@@ -10,6 +10,7 @@ row chunks (:mod:`babylm.models.chunked_loss`), so no full fp32 copy of any teac
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple, Optional, Sequence
 
 import torch
@@ -88,12 +89,12 @@ class DistillationSettingsError(ValueError):
 def check_distillation_settings(alpha: float, temperature: float, reduction: str) -> None:
     """Raise :class:`DistillationSettingsError` (a ``ValueError``) naming the bad setting; returns nothing.
 
-    Valid: ``alpha`` in [0, 1], ``temperature`` > 0, ``reduction`` one of :data:`DISTILLATION_REDUCTIONS`.
+    Valid: ``alpha`` in [0, 1], ``temperature`` finite and > 0, ``reduction`` one of :data:`DISTILLATION_REDUCTIONS`.
     """
     if not 0.0 <= alpha <= 1.0:
         raise DistillationSettingsError(f"distillation loss: alpha must be in [0, 1], got {alpha}")
-    if temperature <= 0:
-        raise DistillationSettingsError(f"distillation loss: temperature must be positive, got {temperature}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise DistillationSettingsError(f"distillation loss: temperature must be a finite number > 0, got {temperature}")
     if reduction not in DISTILLATION_REDUCTIONS:
         raise DistillationSettingsError(
             f"distillation loss: reduction must be one of {', '.join(DISTILLATION_REDUCTIONS)}, got {reduction!r}"

@@ -35,8 +35,9 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
+from babylm.data.tokens.tokenizer_files import tokenizer_fingerprint
 from babylm.models.build import ModelConfig, build_model, count_parameters, model_differences
-from babylm.models.export import export_checkpoint, export_hf
+from babylm.models.export import checkpoint_tokenizer, export_checkpoint, export_hf
 from babylm.models.ledger import ledger_record
 from babylm.models.losses import causal_lm_loss
 from babylm.models.optim import (  # noqa: F401 (FUSED_ADAMW_DEVICES, weight_decay_groups re-exported)
@@ -45,6 +46,7 @@ from babylm.models.optim import (  # noqa: F401 (FUSED_ADAMW_DEVICES, weight_dec
     warmup_cosine,
     weight_decay_groups,
 )
+from babylm.training.checks import TrainingConfigError, check_ckpt_tokenizer, check_optimizer_settings
 from babylm.training.hybrid import HybridConfig, HybridObjective
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,6 @@ log = logging.getLogger(__name__)
 NoDecayKind = Literal["bias", "norm", "embedding"]
 
 
-class TrainingConfigError(ValueError):
-    """A model or optimisation setting is invalid (the message names the setting)."""
 
 
 class CausalLM(L.LightningModule):
@@ -116,6 +116,7 @@ class CausalLM(L.LightningModule):
             raise TrainingConfigError(str(error)) from error
         hybrid = hybrid if isinstance(hybrid, HybridConfig) else HybridConfig(**hybrid)
         self.hybrid = HybridObjective(hybrid, vocab_size) if objective == "hybrid" else None  # checks the settings
+        check_optimizer_settings(learning_rate, weight_decay, betas, eps, warmup_steps, schedule_steps, min_lr_ratio)
         self.save_hyperparameters()
         # Plain types only in the hyper-parameters, so a checkpoint loads with torch.load(weights_only=True).
         self.save_hyperparameters({"config": asdict(model_config), "no_weight_decay": list(no_weight_decay),
@@ -305,12 +306,23 @@ class CausalLM(L.LightningModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
+    # ------------------------------------------------------------------ checkpoints and export
+    @property
+    def tokenizer_fingerprint(self) -> Optional[str]:
+        """Fingerprint of ``tokenizer_path`` (:func:`~babylm.data.tokens.tokenizer.tokenizer_fingerprint`), read once,
+        when first asked for (at the start of training): what every checkpoint and export of this model records."""
+        path = self.hparams.get("tokenizer_path")
+        if path is not None and getattr(self, "_tokenizer_print", None) is None:
+            self._tokenizer_print = tokenizer_fingerprint(path)
+        return getattr(self, "_tokenizer_print", None) if path is not None else None
+
     def on_fit_start(self) -> None:
-        """Record the parameter counts with the run's hyper-parameters (W&B config, CSV hparams.yaml)."""
+        """Record the parameter counts with the run's hyper-parameters (W&B config, CSV hparams.yaml), and read the
+        tokenizer's fingerprint (what the checkpoints and exports of this run record)."""
+        _ = self.tokenizer_fingerprint
         for logger in self.loggers:
             logger.log_hyperparams({f"parameters/{name}": count for name, count in self.parameter_counts.items()})
 
-    # ------------------------------------------------------------------ checkpoints and export
     def teacher_entries(self) -> list[dict]:
         """The models whose outputs this one learns from (:func:`babylm.models.ledger.teacher_entry`); none here."""
         return []
@@ -332,15 +344,21 @@ class CausalLM(L.LightningModule):
                              tokens_seen=int(self.tokens_seen), words_per_token=ratio, train_corpus_words=train_words)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Store the global token counter and the word ledger beside the weights."""
+        """Store the global token counter, the word ledger and the tokenizer's path and fingerprint beside the
+        weights."""
         checkpoint["tokens_seen"] = int(self.tokens_seen)
         ledger = self.word_ledger()
         if ledger is not None:
             checkpoint["word_ledger"] = ledger
+        if self.tokenizer_fingerprint is not None:
+            checkpoint["tokenizer"] = {"path": str(self.hparams.tokenizer_path), "fingerprint": self.tokenizer_fingerprint}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields), then restore the
-        global token counter (0 for checkpoints that lack it)."""
+        """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields) or of another
+        tokenizer (:class:`~babylm.training.checks.RunConfigError` naming both fingerprints), then restore the global
+        token counter (0 for checkpoints that lack it)."""
+        check_ckpt_tokenizer("the checkpoint", checkpoint_tokenizer(checkpoint), self.hparams.get("tokenizer_path"),
+                             "model.init_args.tokenizer_path", source="")
         saved = checkpoint.get("hyper_parameters")
         if isinstance(saved, dict) and "config" in saved:  # (the CLI checks this before anything is built)
             differences = model_differences(saved, self.model_config, self.hparams.get("vocab_size"),
@@ -362,11 +380,12 @@ class CausalLM(L.LightningModule):
 
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or ""
         option = "model.init_args.export_dir"  # named in the message if the folder is not an export (checked at start-up too)
-        if self.hparams.export_weights == "best" and best:
+        if self.hparams.export_weights == "best" and best:  # (the checkpoint's own tokenizer fingerprint is checked)
             out = export_checkpoint(best, self.hparams.export_dir, self.hparams.tokenizer_path, option)
             print(f"exported the best checkpoint ({best}) to {out}")
             return
         if self.hparams.export_weights == "best":
             log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): exporting the last weights")
-        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option, self.word_ledger())
+        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option, self.word_ledger(),
+                        self.tokenizer_fingerprint, "this run's model")
         print(f"exported the trained model to {out}")

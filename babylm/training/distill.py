@@ -44,7 +44,7 @@ from babylm.models.losses import (
 )
 from babylm.training.causal_lm import CausalLM, TrainingConfigError
 from babylm.training.teacher_cache import TeacherCacheConfig, resolve_cache, teacher_weight_files
-from babylm.training.teachers import FrozenTeachers, TeacherError, check_same_tokenizer
+from babylm.training.teachers import FrozenTeachers, TeacherError, check_same_tokenizer, check_teacher_context
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,10 @@ class DistillationStudent(CausalLM):
             raise TeacherError(f"teacher {error}") from error
         self.cache_config = cache
         self.teachers: Optional[FrozenTeachers] = None
+        for path in teachers:  # a teacher that cannot score the student's windows is refused before anything runs
+            check_teacher_context(path, self.model_config.max_position_embeddings)
         if cache is not None:
-            cache.validate()
+            cache.validate(vocab_size)  # k against the vocabulary, before the cache is looked for
             if not teachers:
                 raise TeacherError("distillation needs at least one teacher directory (model.init_args.teachers)")
             for path in teachers:  # only checked here and fingerprinted in setup: the cache holds their outputs

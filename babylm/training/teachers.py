@@ -21,8 +21,9 @@ from typing import Sequence
 
 import torch
 
+from babylm.core.safe_json import JsonError, read_json
 from babylm.data.tokens.tokenizer import TokenizerError, tokenizer_fingerprint
-from babylm.models.export import ExportError, load_hf_model
+from babylm.models.export import ExportError, export_manifest, load_hf_model
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ def check_same_tokenizer(teacher_dir: str | os.PathLike, tokenizer_path: str | o
     """Raise :class:`TeacherError` unless ``teacher_dir/tokenizer.json`` is the tokenizer at ``tokenizer_path``.
 
     Compares :func:`babylm.data.tokens.tokenizer.tokenizer_fingerprint` of both (vocabulary, merges, specials; the
-    ``<mask>`` a hybrid teacher's export adds after the last id aside); returns nothing.
+    ``<mask>`` a hybrid teacher's export adds after the last id aside), and, for an export of ours, the fingerprint
+    its manifest records for the weights; returns nothing.
     """
 
     teacher_file = Path(teacher_dir) / "tokenizer.json"
@@ -86,10 +88,45 @@ def check_same_tokenizer(teacher_dir: str | os.PathLike, tokenizer_path: str | o
     except TokenizerError as error:
         raise TeacherError(f"student tokenizer: {error}") from error
     teacher_print = tokenizer_fingerprint(teacher_file, without_mask=True)  # a hybrid teacher's adds <mask>
+    record = export_manifest(teacher_dir)  # an export of ours records the tokenizer its weights were trained with
+    trained_with = record.get("tokenizer_fingerprint") if record else None
+    if isinstance(trained_with, str) and trained_with != teacher_print:
+        raise TeacherError(
+            f"teacher {teacher_dir}: its tokenizer.json is tokenizer {teacher_print}, but its weights were trained with "
+            f"tokenizer {trained_with} (.babylm-export.json); it was replaced after the export: re-export the teacher"
+        )
     if teacher_print != student_print:
         raise TeacherError(
             f"teacher {teacher_dir} was trained with another tokenizer (fingerprint {teacher_print}) than the "
             f"student's {tokenizer_path} (fingerprint {student_print}); distil with the teachers' tokenizer"
+        )
+
+
+def teacher_positions(teacher_dir: str | os.PathLike) -> int | None:
+    """The context length ``teacher_dir/config.json`` declares (``max_position_embeddings``, ``n_positions`` or
+    ``n_ctx``), or None when it cannot be read (the teacher's own checks report that)."""
+    try:
+        record = read_json(Path(teacher_dir) / "config.json")
+    except JsonError:
+        return None
+    for key in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = record.get(key) if isinstance(record, dict) else None
+        if type(value) is int and value > 0:
+            return value
+    return None
+
+
+def check_teacher_context(teacher_dir: str | os.PathLike, seq_len: int | None) -> None:
+    """Raise :class:`TeacherError` when the teacher has fewer positions than ``seq_len`` (the data's windows).
+
+    Its logits past its context would come from rotary positions it never trained (LLaMA) or stop the run with an
+    ``IndexError`` (GPT-J, GPT-2: their position tables end there). Returns nothing.
+    """
+    positions = teacher_positions(teacher_dir)
+    if positions is not None and seq_len and positions < seq_len:
+        raise TeacherError(
+            f"teacher {teacher_dir} has {positions} positions but data.seq_len is {seq_len}: it cannot score "
+            f"{seq_len}-token windows; train the teachers with --data.seq_len {seq_len} too, or lower data.seq_len"
         )
 
 

@@ -124,6 +124,8 @@ class TokenizedDataModule(L.LightningDataModule):
             raise DataConfigError(f"data.micro_batch_size must be at least 1 (or null), got {micro_batch_size}")
         if num_workers < 0:
             raise DataConfigError(f"data.num_workers must be 0 or more, got {num_workers}")
+        if seed < 0:  # numpy's generators take no negative seed: it would stop the run at its first epoch
+            raise DataConfigError(f"data.seed must be 0 or more, got {seed}")
         self.seq_len = seq_len
         self.batch_size = batch_size
         self._micro_batch_setting = micro_batch_size
