@@ -32,9 +32,18 @@ from typing import IO, Iterable, Iterator
 import lxml.etree
 
 from babylm.core.safe_json import JsonError, loads
-from babylm.data.articles import PREFIX, replace_lone_surrogates
+from babylm.data.articles import (
+    EB1911_VOLUMES,
+    MAX_SCAN_PAGE,
+    PREFIX,
+    is_scan_page,
+    replace_lone_surrogates,
+    scan_page_key,
+)
 
-SCAN_TITLE = re.compile(r"^Page:EB1911 - Volume (\d+)\.djvu/(\d+)$")
+SCAN_TITLE = re.compile(r"^Page:EB1911 - Volume ([0-9]+)\.djvu/([0-9]+)$")
+"""The shape of a scan page title; :func:`babylm.data.articles.scan_page_key` also checks its numbers."""
+_NAMESPACE = re.compile(r"-?[0-9]{1,9}")
 SCAN_NAMESPACE = 104
 """The Page: namespace on English Wikisource."""
 
@@ -58,7 +67,7 @@ def eb1911_kind(title: str, ns: int | None) -> str | None:
     None for anything else. ``ns`` None (JSON inputs) is judged by the title alone."""
     if title.startswith(PREFIX) and len(title) > len(PREFIX) and ns in (0, None):
         return "article"
-    if SCAN_TITLE.match(title) and ns in (SCAN_NAMESPACE, None):
+    if ns in (SCAN_NAMESPACE, None) and scan_page_key(title) is not None:
         return "scan"
     return None
 
@@ -95,7 +104,7 @@ def iter_xml_pages(stream: IO[bytes]) -> Iterator[WikiPage]:
         texts = element.findall("{*}revision/{*}text")
         yield WikiPage(
             title=title,
-            ns=int(ns_text) if ns_text.lstrip("-").isdigit() else None,
+            ns=int(ns_text) if _NAMESPACE.fullmatch(ns_text) else None,
             text=(texts[-1].text or "") if texts else "",
             redirect=redirect.get("title", "") if redirect is not None else None,
         )
@@ -104,12 +113,29 @@ def iter_xml_pages(stream: IO[bytes]) -> Iterator[WikiPage]:
             del element.getparent()[0]
 
 
+def _whole_number(value: object) -> int | None:
+    """A JSON number or digit string holding a whole number → that int (``42``, ``42.0``, ``"042"``); None for
+    anything else (``4.5``, ``1e400`` read as infinity, NaN, a bool, a string of over 9 digits or non-ASCII digits)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None  # is_integer() is False for inf and NaN
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,9}\s*", value):
+        return int(value)
+    return None
+
+
 def _record_page(record: object, source: str) -> WikiPage:
     if isinstance(record, dict) and {"raw_text", "volume", "page_number"} <= record.keys():
-        try:
-            volume, page = int(record["volume"]), int(record["page_number"])
-        except (TypeError, ValueError, OverflowError):
-            raise DumpError(f"{source}: 'volume' and 'page_number' must be integers") from None
+        volume, page = _whole_number(record["volume"]), _whole_number(record["page_number"])
+        if volume is None or page is None:
+            raise DumpError(f"{source}: 'volume' and 'page_number' must be integers")
+        if not is_scan_page(volume, page):
+            shown = " page ".join(str(number) if len(str(number)) < 12 else str(number)[:8] + "…" for number in (volume, page))
+            raise DumpError(f"{source}: volume {shown} is not an EB1911 scan page (volumes 1–{EB1911_VOLUMES}, "
+                            f"pages 1–{MAX_SCAN_PAGE})")
         return WikiPage(f"Page:EB1911 - Volume {volume:02d}.djvu/{page}", SCAN_NAMESPACE,
                         replace_lone_surrogates(str(record["raw_text"])))
     if isinstance(record, dict) and "title" in record and "text" in record:
@@ -200,8 +226,8 @@ class PageStore:
         """Keep ``page`` if it is an EB1911 page; returns its kind (``scan``, ``article``, ``redirect``) or None."""
         kind = eb1911_kind(page.title, page.ns)
         if kind == "scan":
-            match = SCAN_TITLE.match(page.title)
-            self.db.execute("INSERT OR REPLACE INTO scans VALUES (?, ?, ?)", (int(match.group(1)), int(match.group(2)), page.text))
+            volume, number = scan_page_key(page.title)  # numbers checked: SQLite integers are 64-bit
+            self.db.execute("INSERT OR REPLACE INTO scans VALUES (?, ?, ?)", (volume, number, page.text))
         elif kind == "article" and (page.redirect is not None or page.text.lstrip().upper().startswith("#REDIRECT")):
             kind = "redirect"
             self.db.execute("INSERT OR REPLACE INTO redirects VALUES (?, ?)", (page.title, page.redirect or ""))

@@ -64,9 +64,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from babylm.core.arguments import CommandParser, positive_int
+from babylm.core.arguments import CommandParser, int_in_range
 from babylm.core.atomic import os_error_line
 from babylm.data.articles import (
+    EB1911_VOLUMES,
     INGEST_REPORT,
     Tally,
     article_relpath,
@@ -127,9 +128,9 @@ def decode_gutenberg(raw: bytes, name: str = "<bytes>") -> str:
 _START = re.compile(r"^\*{3}\s*START OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK.*$", re.M | re.I)
 _END = re.compile(r"^(?:\*{3}\s*END OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK|End of (?:the )?Project Gutenberg'?s? E-?Book).*$", re.M | re.I)
 _CORRECTIONS = re.compile(r"^\s*(?:Corrections made to (?:the )?printed original|Transcriber's (?:note|notes)[^\n]*corrections?)[.:]?\s*$", re.M | re.I)
-_VOLUME = re.compile(r"Volume\s+(\d+)", re.I)
+_VOLUME = re.compile(r"Volume\s+([0-9]{1,6})\b", re.I)
 _RANGE = re.compile(r'"([^"\n]+)"(?:\s*\(part\))?\s+to\s+"([^"\n]+)"')
-_EBOOK = re.compile(r"\[E-?Book\s*#(\d+)\]", re.I)
+_EBOOK = re.compile(r"\[E-?Book\s*#([0-9]{1,9})\]", re.I)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def split_boilerplate(text: str, removed: Tally | None = None) -> tuple[SliceInf
 
 
 # ----------------------------------------------------------------------------------- 3. page furniture
-PAGE_MARKER = re.compile(r"\[v\.\s*(\d+)\s+p\.\s*(\d+)\]")
+PAGE_MARKER = re.compile(r"\[v\.\s*([0-9]{1,4})\s+p\.\s*([0-9]{1,4})\]")  # 4 digits: printed pages are at most 1,100 or so
 _BLOCK_OPENERS = re.compile(r"\[(?:Illustration|Sidenote)\b", re.I)
 
 
@@ -353,6 +354,8 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
     volume = volume or info.volume
     if volume is None:
         raise IngestError(f"{path}: no 'Volume N' in the title; pass --volume")
+    if not 1 <= volume <= EB1911_VOLUMES:
+        raise IngestError(f"{path}: volume {volume} is not one of EB1911's (1–{EB1911_VOLUMES}); pass --volume")
     if not articles:
         raise IngestError(f"{path}: no article headwords found; is it an EB1911 slice from Project Gutenberg?")
     url = f"https://www.gutenberg.org/ebooks/{info.ebook}" if info.ebook else path.resolve().as_uri()
@@ -381,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("files", nargs="+", type=Path, help="PG plain-text slice files (e.g. 19699-8.txt)")
     parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
-    parser.add_argument("--volume", type=positive_int, help="volume number, when the slice title has none")
+    parser.add_argument("--volume", type=int_in_range(1, EB1911_VOLUMES), help="volume number (1–29), when the slice title has none")
     return parser
 
 

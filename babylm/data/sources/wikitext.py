@@ -61,6 +61,7 @@ from babylm.data.articles import (
     number_repeats,
     part_of,
     record_ingest,
+    scan_page_key,
     write_article,
 )
 from babylm.data.sources.dump import SCAN_TITLE as PAGE_TITLE
@@ -95,9 +96,9 @@ def read_pages(path: str | Path) -> list[ScanPage]:
     """The EB1911 scan pages in one input (XML export/dump, JSON list or JSON Lines), in file order."""
     pages = []
     for page in iter_input(path):
-        match = PAGE_TITLE.match(page.title)
-        if match and page.ns in (104, None):
-            pages.append(ScanPage(int(match.group(1)), int(match.group(2)), page.text))
+        key = scan_page_key(page.title)
+        if key is not None and page.ns in (104, None):
+            pages.append(ScanPage(*key, page.text))
     return pages
 
 
