@@ -110,8 +110,10 @@ def _parse_tasks(value: str) -> list[str]:
 
 
 def _paradigm_names(args) -> list[str] | None:
-    """The ``--paradigms`` list (None = all)."""
-    return [n.strip() for n in args.paradigms.split(",") if n.strip()] if args.paradigms else None
+    """The ``--paradigms`` list (None = all); each must be a file stem (``../x`` is refused in one line)."""
+    from babylm.evaluation.fetch import check_paradigm_names
+
+    return check_paradigm_names([n.strip() for n in args.paradigms.split(",") if n.strip()]) if args.paradigms else None
 
 
 def _blimp_directory(args, names: list[str] | None, log) -> Path:
@@ -204,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         tasks = _parse_tasks(args.tasks)
+        _paradigm_names(args)  # before anything is loaded or fetched
         out_dir = Path(args.out) if args.out else Path("runs") / "eval" / Path(args.model).resolve().name
         if is_run_folder(args.model):
             return run_folder_curve(args, tasks, out_dir, log)

@@ -154,8 +154,8 @@ def test_templates_nested_deeper_than_mediawiki_expands_are_dropped_and_counted(
     ("tokenize, <noinclude without > ×20,000", lambda: tokenize("<noinclude " * 20_000)),
     ("<pages> attribute of 200,000 letters", lambda: parse_pages_tags("<pages " + "a" * 200_000 + " />")),
     ("join_pages of 20,000 pages", lambda: join_pages(["word"] * 20_000)),
-    ("by_headword, one page of 20,000 stretches", lambda: list(by_headword(
-        [(1, 1, tokenize("'''ABBEY''' x" + '<section begin="a"/>y' * 20_000), set())], blank=lambda text: False))),
+    ("by_headword, one page of 60,000 stretches", lambda: list(by_headword(
+        [(1, 1, tokenize("'''ABBEY''' x" + ('<section begin="a"/>' + "y" * 50) * 60_000), set())], blank=lambda text: False))),
     ("looks_truncated, 20,000 trailing comments", lambda: looks_truncated("<div>" + "<!--a-->x" * 20_000 + "</div>")),
     ("looks_truncated, 2,000,000 spaces", lambda: looks_truncated("<div>" + " " * 2_000_000 + "x</div>")),
 ])
