@@ -278,9 +278,9 @@ class PageStore:
         """(title, volume, page, url, route, content) of the staged articles, in book order (volume, page, staging)."""
         yield from self.db.execute("SELECT title, volume, page, url, route, content FROM staged ORDER BY volume, page, id")
 
-    def staged_titles(self) -> Iterator[tuple[str, int]]:
-        """(title, volume) of the staged articles in the order of :meth:`iter_staged`."""
-        yield from self.db.execute("SELECT title, volume FROM staged ORDER BY volume, page, id")
+    def staged_places(self) -> Iterator[tuple[str, int, int]]:
+        """(title, volume, page) of the staged articles in the order of :meth:`iter_staged`."""
+        yield from self.db.execute("SELECT title, volume, page FROM staged ORDER BY volume, page, id")
 
 
 def load_inputs(paths: Iterable[str | Path], store: PageStore, progress: bool = False) -> list[tuple[str, dict[str, int]]]:

@@ -50,7 +50,8 @@ markers) is left in the content on purpose: the clean stage owns those rules.
 **Report.** Beside the articles the ingest records, in ``<out>/ingest_report.json``
 (:func:`babylm.data.articles.record_ingest`), every rejected headword candidate with its reason and what it
 left out (PG boilerplate, tables, illustration captions, side-notes, editorial notes, footnote labels),
-counted with their words.
+counted with their words. One writer per tree, and only into a tree of its own
+(:mod:`babylm.data.article_tree`): the files are listed in ``<out>/.babylm-ingest.json`` first.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ from typing import Iterator, Sequence
 
 from babylm.core.arguments import CommandParser, int_in_range
 from babylm.core.atomic import os_error_line
+from babylm.data.article_tree import INGEST, TreeError, claim, writing
 from babylm.data.articles import (
     EB1911_VOLUMES,
     INGEST_REPORT,
@@ -80,6 +82,9 @@ from babylm.data.articles import (
 from babylm.data.sources.gutenberg_headwords import CONTINUED_NOTE, classify_paragraph, headword, remove_continued_notes
 
 __all__ = ["IngestError", "decode_gutenberg", "split_articles", "cut_slice", "headword", "ingest_slice", "main"]
+
+
+WRITER = INGEST
 
 
 class IngestError(ValueError):
@@ -363,16 +368,17 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
     keys = number_repeats([article.title for article in articles])
     stems = assign_stems(keys)
     stats = IngestStats(files=1, rejected=Counter(reason for _, reason in cut.rejected))
-    routes = {}
-    for key, article in zip(keys, articles):
-        relpath = article_relpath(volume, part_of(article.page or 1), stems[key])
-        write_article(out / relpath, url=url, title=article.title, content=article.content, timestamp=timestamp)
-        routes[relpath] = "headword"
-        stats.articles += 1
-        stats.words += len(article.content.split())
-    record_ingest(out, f"gutenberg:{path.name}", {
-        "source": "gutenberg", "inputs": [path.name], "articles": routes, "removed": cut.removed.as_dict(),
-        "rejected_headwords": [{"text": text, "reason": reason} for text, reason in cut.rejected]})
+    relpaths = [article_relpath(volume, part_of(article.page or 1), stems[key]) for key, article in zip(keys, articles)]
+    with writing(out, WRITER) as out:  # one writer, a tree of its own, what a killed run left removed
+        claim(out, WRITER, [*relpaths, INGEST_REPORT])  # recorded before written
+        for relpath, article in zip(relpaths, articles):
+            write_article(out / relpath, url=url, title=article.title, content=article.content, timestamp=timestamp)
+            stats.articles += 1
+            stats.words += len(article.content.split())
+        record_ingest(out, f"gutenberg:{path.name}", {
+            "source": "gutenberg", "inputs": [path.name], "articles": dict.fromkeys(relpaths, "headword"),
+            "removed": cut.removed.as_dict(),
+            "rejected_headwords": [{"text": text, "reason": reason} for text, reason in cut.rejected]})
     return stats
 
 
@@ -399,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ingest_gutenberg: {path}: {stats.articles} articles, {stats.words} words; "
                   f"{sum(stats.rejected.values())} headword candidates rejected ({reasons or 'none'})")
             total.files, total.articles, total.words = total.files + 1, total.articles + stats.articles, total.words + stats.words
-    except IngestError as error:
+    except (IngestError, TreeError) as error:
         print(f"ingest_gutenberg: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output path that cannot be written (a folder, no permission…)

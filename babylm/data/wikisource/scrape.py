@@ -10,7 +10,8 @@ Run ``python -m babylm.data.wikisource --help`` (or ``python scripts/scrape.py -
 
 Writes ``<out>/discovery.json`` (catalogue + discovery resume point), ``<out>/progress.json`` (counts,
 rate, ETA, failed and skipped titles; rewritten atomically after every article), ``<out>/scraper.log``
-(appended) and, while running, the lock file ``<out>/.scrape.lock``. An article is done when its JSON
+(appended) and, while running, the lock file ``<out>/.articles.lock`` (shared with the offline ingests: one
+writer per article tree; a tree an ingest wrote is refused). An article is done when its JSON
 file exists; a run killed at any moment (SIGKILL included) is simply started again. Articles that failed
 ``--max-tries`` times are recorded and retried by the next run (unless ``--skip-failed``).
 """
@@ -27,7 +28,7 @@ from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
 from babylm.core.arguments import CommandParser
-from babylm.core.atomic import LockBusy, exclusive_lock, remove_stale_temporaries
+from babylm.data.article_tree import TreeError, writing
 from babylm.data.articles import write_article
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, TransientError, is_local
 from babylm.data.wikisource.catalogue import PREFIX, Article, Catalogue, CatalogueError, discover
@@ -95,7 +96,6 @@ def scrape(options: ScrapeOptions) -> ScrapeResult:
     """
     out = _prepare_out(options.out)
     with _locked(out), _file_logger(out / "scraper.log") as log:
-        _remove_stale_temporaries(out)
         log.info("run: base_url=%s limit=%s volumes=%s delay=%gs", options.base_url, options.limit,
                  sorted(options.volumes) if options.volumes else "all", options.delay)
         client = ApiClient(options.base_url, contact=options.contact, delay=options.delay,
@@ -260,11 +260,12 @@ def _prepare_out(out: Path) -> Path:
 
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``<out>/.scrape.lock`` (released by the OS even after SIGKILL)."""
+    """Hold the article tree's lock (``<out>/.articles.lock``, shared with the ingests) after checking the tree is
+    not an ingest's, and remove what a killed run left (:func:`babylm.data.article_tree.writing`)."""
     try:
-        with exclusive_lock(out / ".scrape.lock", f"another scrape is writing to {out}; wait for it or use another --out"):
+        with writing(out, "scrape"):
             yield
-    except LockBusy as error:
+    except TreeError as error:
         raise ScrapeError(str(error)) from None
 
 
@@ -282,12 +283,6 @@ def _file_logger(path: Path) -> Iterator[logging.Logger]:
     finally:
         log.removeHandler(handler)
         handler.close()
-
-
-def _remove_stale_temporaries(out: Path) -> None:
-    """Delete half-written temporary files left by a killed run (we hold the lock, so none is live)."""
-    for folder in [out, *out.glob("volume_*/part_*/")]:
-        remove_stale_temporaries(folder)
 
 
 def parse_volumes(text: str) -> frozenset[int]:

@@ -175,10 +175,10 @@ def test_a_damaged_catalogue_is_reported_not_trusted(wiki_server, run_scrape, tm
 
 def test_a_folder_being_scraped_is_not_scraped_twice_at_once(wiki_server, run_scrape, tmp_path, capsys):
     server = wiki_server()
-    with open(tmp_path / ".scrape.lock", "w") as handle:
+    with open(tmp_path / ".articles.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         assert run_scrape(server, tmp_path) == 2
-    assert "another scrape is writing" in capsys.readouterr().err
+    assert "another scrape or ingest is writing" in capsys.readouterr().err
     assert server.requests == []
 
 
@@ -224,3 +224,13 @@ def test_help_works_from_the_module_and_the_script():
                     [sys.executable, "scripts/scrape.py", "--help"]):
         result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "--volumes" in result.stdout and "--contact" in result.stdout
+
+
+def test_a_tree_an_ingest_wrote_is_not_scraped_into(wiki_server, run_scrape, tmp_path, capsys):
+    """One writer per article tree: the scraper would treat an ingest's article files as its own (issue 24)."""
+    server = wiki_server()
+    (tmp_path / "ingest_report.json").write_text('{"version": 1, "runs": {}}', encoding="utf-8")
+    assert run_scrape(server, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "an offline ingest wrote" in err
+    assert server.requests == []
