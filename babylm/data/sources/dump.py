@@ -2,12 +2,13 @@
 
 Inputs (any mix, any number):
 
-* a **MediaWiki XML export or dump** — ``.xml`` or ``.xml.bz2``, e.g. Wikimedia's own
+* a **MediaWiki XML export or dump** — ``.xml``, ``.xml.bz2`` or ``.xml.gz``, e.g. Wikimedia's own
   ``enwikisource-YYYYMMDD-pages-articles.xml.bz2`` (several GB; export schema 0.10/0.11:
   ``<mediawiki><page><title>…</title><ns>…</ns><redirect title=…/><revision><text>…</text></revision></page>``).
   It is **streamed**: bz2 is decompressed on the fly, ``lxml.etree.iterparse`` yields one ``<page>`` at a
   time and every page element is cleared (and unlinked from the tree) once read, so memory does not grow
-  with the dump. A progress bar (tqdm, on a terminal) follows the compressed bytes read.
+  with the dump. A progress bar (tqdm, on a terminal) follows the compressed bytes read. A damaged compressed
+  file (a bad CRC or block, a truncated download) is named as such, with the file, never as "malformed XML".
 * a **JSON list or JSON Lines** of ``{"title", "text"}`` records (any namespace) or of
   ``{"volume", "page_number", "raw_text"}`` scan-page records.
 
@@ -22,9 +23,11 @@ SQLite page cache plus one article). A page seen twice keeps its last copy (a la
 from __future__ import annotations
 
 import bz2
+import gzip
 import re
 import sqlite3
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -147,6 +150,48 @@ def _record_page(record: object, source: str) -> WikiPage:
     raise DumpError(f"{source}: expected objects with 'title'+'text' or 'volume'+'page_number'+'raw_text'")
 
 
+CHECK_AHEAD_BYTES = 4 << 20
+"""How far past an XML error a compressed input is read to tell a damaged download from malformed XML."""
+
+
+class _Decompressing:
+    """A bz2 or gzip input being decompressed, remembering why a read failed: lxml turns a read error into
+    "malformed XML … line 1, column 1", which hid a corrupt download (bad CRC, bad block) behind a wrong message."""
+
+    def __init__(self, path: Path, raw: IO[bytes]) -> None:
+        self.path, self.kind = path, "bz2" if path.name.lower().endswith(".bz2") else "gzip"
+        self.stream = bz2.BZ2File(raw) if self.kind == "bz2" else gzip.GzipFile(fileobj=raw)
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except (OSError, EOFError, zlib.error) as error:
+            if not (isinstance(error, OSError) and error.errno is not None):  # a disk error is not the file's fault
+                self.error = error
+            raise
+
+    def damaged(self) -> bool:
+        """Whether a read failed, or fails within the next few MB: a bad bz2 block is only detected at its end
+        (blocks hold at most 900 kB), after lxml may already have choked on its garbage."""
+        if self.error is None:
+            try:
+                for _ in range(CHECK_AHEAD_BYTES // (1 << 20)):
+                    if not self.read(1 << 20):
+                        break
+            except (OSError, EOFError, zlib.error):
+                pass
+        return self.error is not None
+
+    def message(self) -> str:
+        """One line naming the file: truncated or corrupt, and what to do."""
+        truncated = isinstance(self.error, EOFError)
+        what = "truncated (it ends before the end of the compressed stream)" if truncated else \
+            f"corrupt ({self.error or 'bad data'})"
+        return (f"{self.path}: the {self.kind} file is {what}; the download is damaged: download it again "
+                "(and compare its checksum with the one published beside it)")
+
+
 def iter_input(path: str | Path, progress: bool = False) -> Iterator[WikiPage]:
     """Every page of one input file (XML export/dump, JSON list or JSON Lines), in file order.
 
@@ -154,13 +199,14 @@ def iter_input(path: str | Path, progress: bool = False) -> Iterator[WikiPage]:
     """
     path = Path(path)
     name = path.name.lower()
+    compressed = None
     try:
-        if name.endswith((".xml", ".xml.bz2")):
+        if name.endswith((".xml", ".xml.bz2", ".xml.gz")):
             with open(path, "rb") as raw:
-                stream = bz2.BZ2File(raw) if name.endswith(".bz2") else raw
+                compressed = _Decompressing(path, raw) if name.endswith((".bz2", ".gz")) else None
                 bar = _Progress(raw, path.stat().st_size, path.name, progress)
                 try:
-                    for count, page in enumerate(iter_xml_pages(stream)):
+                    for count, page in enumerate(iter_xml_pages(compressed or raw)):
                         if count % 256 == 0:
                             bar.update()
                         yield page
@@ -169,10 +215,12 @@ def iter_input(path: str | Path, progress: bool = False) -> Iterator[WikiPage]:
                     bar.close()
             return
         text = path.read_text(encoding="utf-8-sig")  # a leading byte-order mark is not part of the JSON
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error, lxml.etree.XMLSyntaxError) as error:
+        if compressed is not None and compressed.damaged():  # lxml reports a failed read as malformed XML
+            raise DumpError(compressed.message()) from None
+        if isinstance(error, lxml.etree.XMLSyntaxError):
+            raise DumpError(f"{path}: malformed XML ({error})") from None
         raise DumpError(f"{path}: cannot read ({error})") from None
-    except lxml.etree.XMLSyntaxError as error:
-        raise DumpError(f"{path}: malformed XML ({error})") from None
     except UnicodeDecodeError as error:
         raise DumpError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
     where = ""
