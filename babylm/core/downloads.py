@@ -205,6 +205,10 @@ def read_response(session: requests.Session, url: str, *, timeout: float, max_by
     head. Raises :class:`DownloadError` (one line, ``kind`` says which promise was broken). ``session`` must
     come from :func:`open_session` for the deadline to cover the reply's head.
     """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 86_400:
+        raise ValueError(f"timeout must be a number of seconds above 0 and at most 86400, got {timeout!r}")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ValueError(f"max_bytes must be an integer of 0 or more, got {max_bytes!r}")
     deadline = time.monotonic() + timeout
     sockets: list[socket.socket] = []
     fired = threading.Event()

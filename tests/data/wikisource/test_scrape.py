@@ -141,15 +141,22 @@ def test_requests_are_serial_spaced_and_identify_the_scraper(wiki_server, tmp_pa
 @pytest.mark.parametrize("args, message", [
     (["--volumes", "x"], "--volumes: 'x' is not a volume number"),
     (["--volumes", "30"], "outside EB1911's volumes"),
-    (["--limit", "0"], "--limit must be at least 1"),
-    (["--timeout", "0"], "--timeout must be positive"),
+    (["--limit", "0"], "argument --limit: 0 is not a positive integer"),
+    (["--timeout", "0"], "argument --timeout: 0 is not a number above 0"),
+    (["--timeout", "nan"], "argument --timeout: nan is not"),
+    (["--delay", "1e300"], "argument --delay: 1e300 is not a number from 0 to 86400"),  # time.sleep overflowed
+    (["--maxlag", "99999999999999999999"], "argument --maxlag"),
     (["--base-url", "ftp://example.org/api.php"], "is not an http(s) URL"),
     (["--base-url", "https://en.wikisource.org/w/api.php"], "--contact is required"),
 ])
 def test_bad_options_give_one_line_and_exit_code_2(args, message, tmp_path, capsys):
-    assert scrape_main(["--out", str(tmp_path / "out"), "--base-url", "http://127.0.0.1:9/w/api.php", *args]) == 2
+    try:
+        code = scrape_main(["--out", str(tmp_path / "out"), "--base-url", "http://127.0.0.1:9/w/api.php", *args])
+    except SystemExit as exit_:  # refused by argparse, as it parses
+        code = exit_.code
+    assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("scrape: error: ") and message in err and err.count("\n") == 1
+    assert err.startswith(("scrape: error: ", "babylm.data.wikisource: error: ")) and message in err and err.count("\n") == 1
 
 
 def test_an_unusable_output_folder_is_reported(tmp_path, capsys):
