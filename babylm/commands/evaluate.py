@@ -15,13 +15,14 @@ model. User errors are one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from babylm.core.arguments import CommandParser, positive_int
-from babylm.core.atomic import atomic_write_json
+from babylm.core.atomic import LockBusy, atomic_write_json, exclusive_lock, remove_stale_temporaries
 from babylm.core.outputs import OutputError, check_writable, recorded, write_manifest
 from babylm.data.tokens.tokenizer_files import TokenizerError
 from babylm.evaluation import EvaluationError
@@ -196,6 +197,22 @@ def run_folder_curve(args, tasks: list[str], out_dir: Path, log) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def one_writer(out_dir: Path, names: Sequence[str]) -> Iterator[None]:
+    """Check ``evaluate`` may write ``names`` into ``out_dir``; then, for the block, hold ``<out_dir>/.evaluate.lock``
+    (one evaluate per folder) and remove the temporary files a killed evaluate left there (of ``names`` only).
+    Raises :class:`~babylm.core.outputs.OutputError` (one line)."""
+    check_writable(out_dir, names, COMMAND, "--out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive_lock(out_dir / ".evaluate.lock", f"another evaluate is writing to {out_dir}; wait for it or "
+                                                         "use another --out"):
+            remove_stale_temporaries(out_dir, names)
+            yield
+    except LockBusy as error:
+        raise OutputError(str(error)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``evaluate`` command on ``argv``; returns 0, or 2 after a one-line error on stderr."""
 
@@ -208,14 +225,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         tasks = _parse_tasks(args.tasks)
         _paradigm_names(args)  # before anything is loaded or fetched
         out_dir = Path(args.out) if args.out else Path("runs") / "eval" / Path(args.model).resolve().name
-        if is_run_folder(args.model):
-            return run_folder_curve(args, tasks, out_dir, log)
-        check_writable(out_dir, output_names(tasks), COMMAND, "--out")  # before the (long) scoring
-        model, tokenizer = load_exported(args.model, resolve_device(args.device))
-        if "blimp" in tasks:
-            run_blimp(model, tokenizer, args, out_dir, log)
-        if "perplexity" in tasks:
-            run_perplexity(model, tokenizer, args, out_dir, log)
+        run_folder = is_run_folder(args.model)
+        with one_writer(out_dir, output_names(tasks, run_folder=run_folder)):  # before the (long) scoring
+            if run_folder:
+                return run_folder_curve(args, tasks, out_dir, log)
+            model, tokenizer = load_exported(args.model, resolve_device(args.device))
+            if "blimp" in tasks:
+                run_blimp(model, tokenizer, args, out_dir, log)
+            if "perplexity" in tasks:
+                run_perplexity(model, tokenizer, args, out_dir, log)
     except (EvaluationError, ExportError, TokenizerError, OutputError) as error:
         print(f"babylm evaluate: error: {error}", file=sys.stderr)
         return 2
