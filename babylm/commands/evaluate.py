@@ -192,8 +192,9 @@ def run_folder_curve(args, tasks: list[str], out_dir: Path, log) -> int:
     check_writable(out_dir, output_names(tasks, run_folder=True), COMMAND, "--out")
     names = _paradigm_names(args)
     directory = _blimp_directory(args, names, log)
-    record_outputs(out_dir, output_names(tasks, run_folder=True))
-    run_curve(args, directory, names, out_dir, log)
+    with one_writer(out_dir, output_names(tasks, run_folder=True)):
+        record_outputs(out_dir, output_names(tasks, run_folder=True))
+        run_curve(args, directory, names, out_dir, log)
     return 0
 
 
@@ -225,11 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         tasks = _parse_tasks(args.tasks)
         _paradigm_names(args)  # before anything is loaded or fetched
         out_dir = Path(args.out) if args.out else Path("runs") / "eval" / Path(args.model).resolve().name
-        run_folder = is_run_folder(args.model)
-        with one_writer(out_dir, output_names(tasks, run_folder=run_folder)):  # before the (long) scoring
-            if run_folder:
-                return run_folder_curve(args, tasks, out_dir, log)
-            model, tokenizer = load_exported(args.model, resolve_device(args.device))
+        if is_run_folder(args.model):
+            return run_folder_curve(args, tasks, out_dir, log)
+        check_writable(out_dir, output_names(tasks), COMMAND, "--out")  # before the (long) scoring
+        model, tokenizer = load_exported(args.model, resolve_device(args.device))
+        with one_writer(out_dir, output_names(tasks)):
             if "blimp" in tasks:
                 run_blimp(model, tokenizer, args, out_dir, log)
             if "perplexity" in tasks:
