@@ -73,7 +73,8 @@ def float_in_range(low: float, high: float, name: str = "float_in_range", low_op
     """An argparse type accepting the finite numbers ``low`` … ``high`` (``low`` excluded when ``low_open``)."""
     what = f"a number {'above' if low_open else 'from'} {low:g} {'and at most' if low_open else 'to'} {high:g}"
     accepts = (lambda v: low < v <= high) if low_open else (lambda v: low <= v <= high)
-    return _checked(float, what, accepts, name, f"argparse type: a finite number in {'(' if low_open else '['}{low:g}, {high:g}].")
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+    return _checked(float, what, accepts, name, f"argparse type: a finite number in {interval}.")
 
 
 positive_int = _checked(int, "a positive integer (1 to 2^63-1)", lambda v: 1 <= v <= INT64_MAX, "positive_int",

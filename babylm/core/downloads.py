@@ -189,7 +189,8 @@ class _Inflater:
         except zlib.error as error:
             raise self._corrupt(error) from None
         if not self.decoder.eof:
-            raise DownloadError(f"{self.url}: the {self.encoding} body ends before its end marker (truncated)", "corrupt")
+            raise DownloadError(f"{self.url}: the {self.encoding} body ends before its end marker (truncated)",
+                                "corrupt")
 
 
 def _megabytes(size: int) -> str:
@@ -244,7 +245,8 @@ def _read_body(response: requests.Response, url: str, max_bytes: int, sink: Call
     too_large = f"{url}: the answer is larger than {_megabytes(max_bytes)}"
     length = response.headers.get("Content-Length", "")
     encoding = response.headers.get("Content-Encoding", "")
-    if length.isascii() and length.isdigit() and encoding.strip().lower() in ("", "identity") and int(length) > max_bytes:
+    identity = encoding.strip().lower() in ("", "identity")
+    if length.isascii() and length.isdigit() and identity and int(length) > max_bytes:
         raise DownloadError(f"{too_large} (Content-Length {_megabytes(int(length))}); refused", "too_large")
     inflater = _Inflater(encoding, url)
     size = 0
@@ -267,9 +269,11 @@ def _read_body(response: requests.Response, url: str, max_bytes: int, sink: Call
     except DownloadError:
         raise
     except (urllib3.exceptions.HTTPError, OSError, requests.RequestException) as error:
-        if fired.is_set() or time.monotonic() >= deadline or isinstance(error, (TimeoutError, urllib3.exceptions.TimeoutError)):
+        timed_out = isinstance(error, (TimeoutError, urllib3.exceptions.TimeoutError))
+        if fired.is_set() or time.monotonic() >= deadline or timed_out:
             raise DownloadError(late + " (body still arriving)", "timeout") from None
-        raise DownloadError(f"{url}: the connection broke while reading ({type(error).__name__})", "connection") from None
+        raise DownloadError(f"{url}: the connection broke while reading ({type(error).__name__})",
+                            "connection") from None
 
 
 def read_bytes(session: requests.Session, url: str, *, timeout: float, max_bytes: int,

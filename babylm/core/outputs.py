@@ -2,7 +2,8 @@
 
 Used by ``export`` (and ``fit``'s export, the word-milestone exports), ``evaluate --out``,
 ``quickstart --workdir``, ``fit``'s curves in the checkpoint folder (``.babylm-fit.json``) and the text stages
-``combine``, ``clean``, ``split`` and ``tokenizer`` (:func:`stage_outputs`); nothing to run on its own. Reads and writes one small JSON file per output folder, ``.babylm-<command>.json``, that lists
+``combine``, ``clean``, ``split`` and ``tokenizer`` (:func:`stage_outputs`); nothing to run on its own. Reads and
+writes one small JSON file per output folder, ``.babylm-<command>.json``, that lists
 the entries that command wrote there.
 
 The rule: a command deletes or overwrites an entry of a folder only when that folder's manifest *for this

@@ -63,7 +63,8 @@ def recorded(out: str | Path, writer: str) -> set[str]:
     files = record.get("files") if isinstance(record, dict) else None
     if not isinstance(files, list):
         return set()
-    return {name for name in files if isinstance(name, str) and (name == INGEST_REPORT or _ARTICLE_PATH.fullmatch(name))}
+    return {name for name in files
+            if isinstance(name, str) and (name == INGEST_REPORT or _ARTICLE_PATH.fullmatch(name))}
 
 
 def article_files(out: Path) -> Iterator[str]:
@@ -80,15 +81,16 @@ def check_owner(out: str | Path, writer: str, option: str = "--out") -> None:
         return
     if writer == "scrape":
         if record_path(out, INGEST).exists() or (out / INGEST_REPORT).exists():
-            raise TreeError(f"{option} {out} holds articles an offline ingest wrote ({INGEST_REPORT}); a scrape does not "
-                            f"mix with them: use another {option}")
+            raise TreeError(f"{option} {out} holds articles an offline ingest wrote ({INGEST_REPORT}); a scrape "
+                            f"does not mix with them: use another {option}")
         return
     state = [name for name in SCRAPE_STATE if (out / name).exists()]
     if state:
         raise TreeError(f"{option} {out} holds a scrape's {state[0]}; an ingest writes only into a tree of its own: "
                         f"use another {option}")
     ours = recorded(out, writer)
-    foreign = sorted(name for name in [*article_files(out), INGEST_REPORT] if name not in ours and (out / name).exists())
+    foreign = sorted(name for name in [*article_files(out), INGEST_REPORT]
+                     if name not in ours and (out / name).exists())
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
         raise TreeError(f"{option} {out} holds {foreign[0]}{more}, which this ingest did not write; it will not be "
@@ -194,7 +196,8 @@ def check_replaceable(raw: Path) -> None:
                 if part.is_symlink() or not (part.name.startswith("part_") and part.is_dir()):
                     _not_an_ingests(raw, part)
                 for file in sorted(part.iterdir()):
-                    if file.is_symlink() or not file.is_file() or not (file.suffix == ".json" or temporary_target(file.name)):
+                    ours = file.suffix == ".json" or temporary_target(file.name)
+                    if file.is_symlink() or not file.is_file() or not ours:
                         _not_an_ingests(raw, file)
 
 

@@ -94,7 +94,8 @@ def scan_page_key(title: str) -> tuple[int, int] | None:
 
 
 def is_scan_page(volume: object, page: object) -> bool:
-    """Whether ``volume`` and ``page`` are integers naming a possible EB1911 scan page (1–29, 1–:data:`MAX_SCAN_PAGE`)."""
+    """Whether ``volume`` and ``page`` are integers naming a possible EB1911 scan page (volume 1–29, page
+    1–:data:`MAX_SCAN_PAGE`)."""
     return (type(volume) is int and type(page) is int and 1 <= volume <= EB1911_VOLUMES
             and 1 <= page <= MAX_SCAN_PAGE)
 

@@ -67,7 +67,8 @@ class BlimpFetchError(EvaluationError):
 
 
 def check_paradigm_names(names: Sequence[str]) -> list[str]:
-    """Return ``names`` if each is a file stem (a paradigm's file is ``<name>.jsonl``); else raise :class:`BlimpFetchError`.
+    """Return ``names`` if each is a file stem (a paradigm's file is ``<name>.jsonl``); else raise
+    :class:`BlimpFetchError`.
 
     A stem names one file inside the BLiMP folder: not empty, at most 200 characters, no ``/`` or ``\\``, no
     NUL or other control character, not starting with ``.`` (so never ``..``, never hidden). ``../evil`` once

@@ -81,8 +81,8 @@ class SamplingSettings:
             number("--top-k", self.top_k, (int,))
             number("--top-p", self.top_p, (float, int))
             if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:
-                raise GenerationError(f"--temperature must be from {MIN_TEMPERATURE} to {MAX_TEMPERATURE:g} (use --greedy "
-                                      f"for argmax), got {self.temperature}")
+                raise GenerationError(f"--temperature must be from {MIN_TEMPERATURE} to {MAX_TEMPERATURE:g} "
+                                      f"(use --greedy for argmax), got {self.temperature}")
             if not 0 <= self.top_k <= INT64_MAX:
                 raise GenerationError(f"--top-k must be >= 0 (0 = no limit), got {self.top_k}")
             if not 0 < self.top_p <= 1:
@@ -179,13 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="exported model directory")
     parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeat for several; '' = unconditional)")
     parser.add_argument("--prompts-file", default=None, help="UTF-8 file with one prompt per line")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens, help="most tokens to add (default: %(default)s)")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens,
+                        help="most tokens to add (default: %(default)s)")
     parser.add_argument("--temperature", type=float_in_range(MIN_TEMPERATURE, MAX_TEMPERATURE, "temperature"),
-                        default=defaults.temperature, help=f"sampling temperature, {MIN_TEMPERATURE} … {MAX_TEMPERATURE:g} (default: %(default)s)")
-    parser.add_argument("--top-k", type=non_negative_int, default=defaults.top_k, help="sample among the k most likely tokens; 0 = all (default: %(default)s)")
+                        default=defaults.temperature,
+                        help=f"sampling temperature, {MIN_TEMPERATURE} … {MAX_TEMPERATURE:g} (default: %(default)s)")
+    parser.add_argument("--top-k", type=non_negative_int, default=defaults.top_k,
+                        help="sample among the k most likely tokens; 0 = all (default: %(default)s)")
     parser.add_argument("--top-p", type=float_in_range(0.0, 1.0, "top_p", low_open=True), default=defaults.top_p,
                         help="nucleus sampling mass in (0, 1] (default: %(default)s)")
-    parser.add_argument("--seed", type=seed, default=None, help="seed for reproducible samples, 0 … 2^32-1 (reset before each prompt)")
+    parser.add_argument("--seed", type=seed, default=None,
+                        help="seed for reproducible samples, 0 … 2^32-1 (reset before each prompt)")
     parser.add_argument("--greedy", action="store_true", help="take the most likely token each step (no sampling)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     return parser

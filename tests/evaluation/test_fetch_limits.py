@@ -33,12 +33,14 @@ def left_in(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_a_never_ending_stream_is_refused_at_the_cap_through_evaluate(tmp_path, hostile, llama_dir, monkeypatch, capsys):
+def test_a_never_ending_stream_is_refused_at_the_cap_through_evaluate(tmp_path, hostile, llama_dir, monkeypatch,
+                                                                      capsys):
     monkeypatch.chdir(tmp_path)
     argv = ["--model", str(llama_dir), "--blimp-url", hostile + "/forever", "--paradigms", "p", "--out", "report"]
     assert evaluate_main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("babylm evaluate: error: cannot download BLiMP paradigm p") and "larger than 16.0 MiB" in err[-1]
+    assert err[-1].startswith("babylm evaluate: error: cannot download BLiMP paradigm p")
+    assert "larger than 16.0 MiB" in err[-1]
     assert left_in(tmp_path / "data" / "blimp") == [".fetch.lock"]  # nothing half-written stays
 
 

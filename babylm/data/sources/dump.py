@@ -136,7 +136,8 @@ def _record_page(record: object, source: str) -> WikiPage:
         if volume is None or page is None:
             raise DumpError(f"{source}: 'volume' and 'page_number' must be integers")
         if not is_scan_page(volume, page):
-            shown = " page ".join(str(number) if len(str(number)) < 12 else str(number)[:8] + "…" for number in (volume, page))
+            shown = " page ".join(str(number) if len(str(number)) < 12 else str(number)[:8] + "…"
+                                  for number in (volume, page))
             raise DumpError(f"{source}: volume {shown} is not an EB1911 scan page (volumes 1–{EB1911_VOLUMES}, "
                             f"pages 1–{MAX_SCAN_PAGE})")
         return WikiPage(f"Page:EB1911 - Volume {volume:02d}.djvu/{page}", SCAN_NAMESPACE,

@@ -50,8 +50,7 @@ markers) is left in the content on purpose: the clean stage owns those rules.
 **Report.** Beside the articles the ingest records, in ``<out>/ingest_report.json``
 (:func:`babylm.data.articles.record_ingest`), every rejected headword candidate with its reason and what it
 left out (PG boilerplate, tables, illustration captions, side-notes, editorial notes, footnote labels),
-counted with their words. One writer per tree, and only into a tree of its own
-(:mod:`babylm.data.article_tree`): the files are listed in ``<out>/.babylm-ingest.json`` first.
+counted with their words. One writer per tree, into a tree of its own only (:mod:`babylm.data.article_tree`).
 """
 
 from __future__ import annotations
@@ -82,9 +81,6 @@ from babylm.data.articles import (
 from babylm.data.sources.gutenberg_headwords import CONTINUED_NOTE, classify_paragraph, headword, remove_continued_notes
 
 __all__ = ["IngestError", "decode_gutenberg", "split_articles", "cut_slice", "headword", "ingest_slice", "main"]
-
-
-WRITER = INGEST
 
 
 class IngestError(ValueError):
@@ -181,7 +177,7 @@ def split_boilerplate(text: str, removed: Tally | None = None) -> tuple[SliceInf
 
 
 # ----------------------------------------------------------------------------------- 3. page furniture
-PAGE_MARKER = re.compile(r"\[v\.\s*([0-9]{1,4})\s+p\.\s*([0-9]{1,4})\]")  # 4 digits: printed pages are at most 1,100 or so
+PAGE_MARKER = re.compile(r"\[v\.\s*([0-9]{1,4})\s+p\.\s*([0-9]{1,4})\]")  # printed pages: at most ~1,100
 _BLOCK_OPENERS = re.compile(r"\[(?:Illustration|Sidenote)\b", re.I)
 
 
@@ -369,8 +365,8 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
     stems = assign_stems(keys)
     stats = IngestStats(files=1, rejected=Counter(reason for _, reason in cut.rejected))
     relpaths = [article_relpath(volume, part_of(article.page or 1), stems[key]) for key, article in zip(keys, articles)]
-    with writing(out, WRITER) as out:  # one writer, a tree of its own, what a killed run left removed
-        claim(out, WRITER, [*relpaths, INGEST_REPORT])  # recorded before written
+    with writing(out, INGEST) as out:  # one writer, a tree of its own, what a killed run left removed
+        claim(out, INGEST, [*relpaths, INGEST_REPORT])  # recorded before written
         for relpath, article in zip(relpaths, articles):
             write_article(out / relpath, url=url, title=article.title, content=article.content, timestamp=timestamp)
             stats.articles += 1
@@ -390,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("files", nargs="+", type=Path, help="PG plain-text slice files (e.g. 19699-8.txt)")
     parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
-    parser.add_argument("--volume", type=int_in_range(1, EB1911_VOLUMES), help="volume number (1–29), when the slice title has none")
+    parser.add_argument("--volume", type=int_in_range(1, EB1911_VOLUMES),
+                        help="volume number (1–29), when the slice title has none")
     return parser
 
 

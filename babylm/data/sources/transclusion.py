@@ -239,7 +239,8 @@ _PAGE_NUMBER = re.compile(r"[0-9]+")
 
 
 def _page_number(text: str, errors: list[str], label: str) -> int | None:
-    """An ASCII page number, cut to :data:`MAX_SCAN_PAGE` (reported in ``errors`` as ``label``); None when it is not one."""
+    """An ASCII page number, cut to :data:`MAX_SCAN_PAGE` (reported in ``errors`` as ``label``); None when it is
+    not one."""
     if not _PAGE_NUMBER.fullmatch(text):
         return None
     if len(text) > len(str(MAX_SCAN_PAGE)) or int(text) > MAX_SCAN_PAGE:

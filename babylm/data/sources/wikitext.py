@@ -262,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m babylm.data.sources.wikitext",
         description="Wikisource EB1911 wikitext (the Wikimedia dump, an XML export, JSON pages) → data/britannica_data/volume_XX/part_XX/<title>.json (offline).",
     )
-    parser.add_argument("files", nargs="+", type=Path, help="enwikisource-…-pages-articles.xml.bz2, XML export (.xml, .xml.bz2, .xml.gz), JSON list or JSON Lines of pages")
+    parser.add_argument("files", nargs="+", type=Path, help="enwikisource-…-pages-articles.xml.bz2, XML export "
+                        "(.xml, .xml.bz2, .xml.gz), JSON list or JSON Lines of pages")
     parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
     return parser
 

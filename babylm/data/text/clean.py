@@ -238,11 +238,13 @@ def clean_file(
         raise CleanError(f"{input_path}: not UTF-8 text ({error.reason} at byte {error.start}); re-run the combine stage") from None
 
 
-def _clean_locked(input_path: Path, output_path: Path, blocks, strip_accents: bool, recase_headwords: bool) -> CleanStats:
+def _clean_locked(input_path: Path, output_path: Path, blocks, strip_accents: bool,
+                  recase_headwords: bool) -> CleanStats:
     """The body of :func:`clean_file`, run while it holds the output's lock."""
     evidence = collect_evidence(blocks)
     with open(input_path, encoding="utf-8") as source, atomic_output(output_path) as sink:
-        stats = clean_stream(source, sink, strip_accents=strip_accents, recase_headwords=recase_headwords, evidence=evidence)
+        stats = clean_stream(source, sink, strip_accents=strip_accents, recase_headwords=recase_headwords,
+                             evidence=evidence)
         if not stats.articles_in:  # raised inside: output_path stays as it was
             raise CleanError(f"{input_path}: no articles (the file is empty or blank); run the combine stage first "
                              "(python -m babylm.data.text.combine), or pass --input the file it wrote")

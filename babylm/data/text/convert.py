@@ -143,7 +143,7 @@ def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool =
     output_dir.mkdir(parents=True, exist_ok=True)
     try:
         with exclusive_lock(output_dir / LOCK, f"another convert is writing to {output_dir}; wait for it"):
-            for folder in output_dir.glob("volume_*/part_*/"):  # what a killed run left (none is live: we hold the lock)
+            for folder in output_dir.glob("volume_*/part_*/"):  # what a killed run left (we hold the lock)
                 remove_stale_temporaries(folder)
             return _convert_locked(articles, input_dir, output_dir, force)
     except LockBusy as error:

@@ -220,7 +220,8 @@ class ApiClient:
         head and body, however slowly they trickle in) and the body by :data:`MAX_BODY_BYTES` after decompression.
         """
         try:
-            return read_bytes(self.session, self.base_url, params=params, timeout=self.timeout, max_bytes=MAX_BODY_BYTES)
+            return read_bytes(self.session, self.base_url, params=params, timeout=self.timeout,
+                              max_bytes=MAX_BODY_BYTES)
         except DownloadError as error:
             if error.kind == "too_large":
                 raise ApiError("toolarge", f"response body over {MAX_BODY_BYTES >> 20} MiB; not read") from error

@@ -320,10 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--delay", type=seconds, default=1.0, help="seconds to wait after each response (default: %(default)s)")
     add("--max-tries", type=positive_int, default=5,
         help="tries per request before an article is recorded as failed (default: %(default)s)")
-    add("--timeout", type=positive_seconds, default=30.0, help="seconds a whole response may take (default: %(default)s)")
+    add("--timeout", type=positive_seconds, default=30.0,
+        help="seconds a whole response may take (default: %(default)s)")
     add("--backoff", type=seconds, default=2.0,
         help="first retry wait in seconds, doubled each try, at most 120 (default: %(default)s)")
-    add("--maxlag", type=int_in_range(0, 86_400, "maxlag"), default=5, help="MediaWiki maxlag in seconds (default: %(default)s)")
+    add("--maxlag", type=int_in_range(0, 86_400, "maxlag"), default=5,
+        help="MediaWiki maxlag in seconds (default: %(default)s)")
     add("--contact", default="", help="e-mail or URL for the User-Agent; required for a public wiki")
     add("--skip-failed", action="store_true", help="do not retry articles that failed in earlier runs")
     add("--rediscover", action="store_true", help="list the articles again instead of reusing discovery.json")
