@@ -262,3 +262,17 @@ def test_fit_never_overwrites_a_config_yaml_no_run_saved(tiny_data, tmp_path, ca
     assert (tmp_path / "ckpt" / "config.yaml").read_text() == "# my own notes\ntrainer: {}\n"
     (tmp_path / "ckpt" / "config.yaml").unlink()
     assert main(argv) == 0 and main(argv) == 0  # a run's own saved config is replaced by the next run
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--seed_everything", "99999999999999999999999"], "seed_everything is 99999999999999999999999: a seed must be"),
+    (["--seed_everything", "-1"], "seed_everything is -1: a seed must be an integer from 0 to 4294967295"),
+    (["--data.seed", "4294967296"], "data.seed is 4294967296: a seed must be"),
+    (["--trainer.max_steps", "99999999999999999999999"],
+     "trainer.max_steps is 99999999999999999999999: more than a 64-bit"),
+])
+def test_numbers_no_setting_can_use_are_refused_at_start_up(tiny_data, tmp_path, capsys, extra, expected):
+    """Issue 24: ``--seed_everything 99999999999999999999999`` was a ValueError traceback from Lightning."""
+    assert main(fit_argv(tmp_path, tiny_data, *extra, logger="none")) == 2
+    assert expected in one_error_line(capsys)
+    assert not (tmp_path / "ckpt").exists()

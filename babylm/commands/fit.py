@@ -71,6 +71,7 @@ from babylm.training.checks import (
     check_config_target,
     check_export_dir,
     check_linked_keys,
+    check_numbers,
     check_teacher_context,
     last_checkpoint,
 )
@@ -130,6 +131,7 @@ class BabyLMCLI(LightningCLI):
         """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links
         applied."""
         super().parse_arguments(parser, args)
+        check_numbers(self.config)  # before LightningCLI seeds (a seed outside numpy's range was its traceback)
         self._model_class = None
         self._ckpt: tuple[Any, dict] | None = None  # (path, hyper-parameters) of the checkpoint the run starts from
         ckpt_path = self.config.get("ckpt_path")

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Sequence
 
 from babylm.commands.shipped_configs import base_config
-from babylm.core.arguments import CommandParser, positive_int
+from babylm.core.arguments import CommandParser, int_in_range, positive_int
 from babylm.core.atomic import atomic_write_json
 from babylm.core.outputs import OutputError, manifest_path
 from babylm.core.safe_json import JsonError, read_json
@@ -225,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", default="runs/quickstart", help="where every artifact goes (default: %(default)s)")
     parser.add_argument("--blimp-dir", default=None,
                         help="BLiMP JSONL folder (default: the project's own 144 pairs in babylm/resources/blimp_sample)")
-    parser.add_argument("--vocab-size", type=positive_int, default=QUICKSTART_VOCAB, help="tokenizer vocabulary (default: %(default)s)")
+    parser.add_argument("--vocab-size", type=int_in_range(259, 65_535, "vocab_size"), default=QUICKSTART_VOCAB,
+                        help="tokenizer vocabulary, 259 … 65535 (default: %(default)s)")
     parser.add_argument("--steps", type=positive_int, default=60, help="optimizer steps of each teacher and the student (default: %(default)s)")
     parser.add_argument("--fresh", action="store_true",
                         help="delete what an earlier quick start created in --workdir and run every stage")

@@ -16,6 +16,8 @@ and what to do (the CLI prints it and exits 2):
 * for ``fit``, a ``model.init_args.export_dir`` that is or contains the checkpoint folder (the export at the
   end replaces its folder whole), or that already holds anything but a previous export; and a
   ``config.yaml`` in the checkpoint folder that a run did not write (the run saves its resolved config there);
+* any number no setting can use: a float that is not finite, an integer beyond 64 bits, a seed outside
+  0 … 2³²−1 (:func:`check_numbers`);
 * for ``fit``, a distillation teacher with fewer positions than ``data.seq_len``: its logits past its context
   would come from rotary positions it never trained (LLaMA) or stop the run with an ``IndexError`` (GPT-J, GPT-2:
   their position tables end there).
@@ -259,3 +261,35 @@ def check_optimizer_settings(learning_rate: float, weight_decay: float, betas: S
     if warmup_steps < 0 or (schedule_steps is not None and schedule_steps < 1):
         raise TrainingConfigError(f"model.init_args.warmup_steps must be ≥ 0 and schedule_steps ≥ 1 (or null), got "
                                   f"{warmup_steps} and {schedule_steps}")
+
+
+INT64_MAX = 2**63 - 1
+SEED_MAX = 2**32 - 1
+
+
+def _numbers(value: Any, key: str):
+    """(key, number) for every int or float leaf of a parsed config (dicts and lists walked)."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _numbers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{key}[{index}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield key, value
+
+
+def check_numbers(config) -> None:
+    """Refuse a number no setting can use, before anything is built: a float that is not finite (``nan``, ``inf``:
+    a learning rate of NaN trains nothing, silently), an integer beyond 64 bits (torch and numpy overflow), a seed
+    outside 0 … 2³²−1 (``seed_everything`` and numpy take no other: ``--seed_everything 99999999999999999999999``
+    was a traceback). Raises :class:`RunConfigError` naming the key."""
+    as_dict = config.as_dict() if hasattr(config, "as_dict") else dict(config)
+    for key, value in _numbers(as_dict, ""):
+        shown = str(value) if len(str(value)) <= 24 else str(value)[:20] + "…"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RunConfigError(f"{key} is {shown}: give a finite number")
+        if key.rsplit(".", 1)[-1] in ("seed", "seed_everything") and not 0 <= value <= SEED_MAX:
+            raise RunConfigError(f"{key} is {shown}: a seed must be an integer from 0 to {SEED_MAX}")
+        if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise RunConfigError(f"{key} is {shown}: more than a 64-bit integer holds; give a smaller number")

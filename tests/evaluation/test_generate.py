@@ -118,14 +118,23 @@ def test_cli_prints_samples_from_prompts_and_file(llama_model_dir, tmp_path, cap
 @pytest.mark.parametrize(
     "extra, fragment",
     [
-        (["--temperature", "0"], "--temperature must be > 0"),
-        (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
-        (["--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
+        (["--temperature", "0"], "argument --temperature: 0 is not a number from 0.01 to 100"),
+        (["--temperature", "1e-45"], "argument --temperature: 1e-45 is not"),  # issue 24: a RuntimeError traceback
+        (["--temperature", "nan"], "argument --temperature: nan is not"),
+        (["--top-p", "1.5"], "argument --top-p: 1.5 is not a number above 0 and at most 1"),
+        (["--max-new-tokens", "0"], "argument --max-new-tokens: 0 is not a positive integer"),
+        (["--seed", "99999999999999999999999"], "argument --seed: 99999999999999999999999 is not an integer from 0"),
+        (["--seed", "-1"], "argument --seed: -1 is not an integer from 0 to 4294967295"),
+        (["--top-k", "-1"], "argument --top-k: -1 is not an integer from 0"),
         (["--prompts-file", "/nonexistent/prompts.txt"], "prompts file not found"),
     ],
 )
 def test_cli_bad_settings_are_one_line_errors(llama_model_dir, capsys, extra, fragment):
-    assert main(["--model", str(llama_model_dir), "--prompt", "The", *extra]) == 2
+    try:
+        code = main(["--model", str(llama_model_dir), "--prompt", "The", *extra])
+    except SystemExit as exit_:  # refused by argparse, as it parses
+        code = exit_.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("babylm generate: error: ") and fragment in err[0]
 
