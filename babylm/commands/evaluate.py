@@ -24,6 +24,7 @@ from typing import Iterator, Sequence
 from babylm.core.arguments import CommandParser, positive_int
 from babylm.core.atomic import LockBusy, atomic_write_json, exclusive_lock, remove_stale_temporaries
 from babylm.core.outputs import OutputError, check_writable, recorded, write_manifest
+from babylm.data.layout import DEFAULT
 from babylm.data.tokens.tokenizer_files import TokenizerError
 from babylm.evaluation import EvaluationError
 from babylm.evaluation.blimp import aggregate, evaluate_blimp, load_blimp_dir
@@ -89,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--paradigms", default=None, help="comma-separated paradigm names (file stems) to score; default all")
     parser.add_argument("--limit", type=positive_int, default=None, help="score only the first N pairs of each paradigm (quick runs)")
-    parser.add_argument("--val-file", default="data/corpus_split/val.txt", help="text for --tasks perplexity (default: %(default)s)")
+    parser.add_argument("--val-file", default=str(DEFAULT.split_dir / "val.txt"), help="text for --tasks perplexity (default: %(default)s)")
     parser.add_argument("--seq-len", type=positive_int, default=None, help="perplexity window length (default: the model's context length)")
     parser.add_argument("--max-tokens", type=positive_int, default=None, help="perplexity over only the first N tokens of --val-file")
     parser.add_argument(

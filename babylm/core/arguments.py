@@ -4,14 +4,19 @@ A numeric option whose bad values are meaningless (``--limit -1``, ``--seq-len 0
 one of the types below, so argparse refuses it before any work starts and names the option:
 ``babylm evaluate: error: argument --limit: -1 is not a positive integer (1 or more); see --help``
 (exit code 2). :class:`CommandParser` keeps every argparse error to that one line (argparse prints the whole
-usage block first). Used by the project's own commands (``python -m babylm <command>``) and the stage
-modules that ``scripts/`` run; nothing to run on its own.
+usage block first). :func:`run_command` is the one runner of those commands: parse, work, one line and exit code
+2 for bad input. Used by the project's own commands (``python -m babylm <command>``) and the stage modules that
+``scripts/`` run; nothing to run on its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
+from typing import Callable, Optional, Sequence
+
+from babylm.core.atomic import os_error_line
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -105,3 +110,26 @@ def check_seed(value: object, name: str = "seed") -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
         raise ValueError(f"{name} must be an integer from 0 to {SEED_MAX}, got {_shown(repr(value))}")
     return value
+
+
+def run_command(name: str, argv: Sequence[str] | None, parser: argparse.ArgumentParser,
+                work: Callable[[argparse.Namespace], Optional[str]], errors: tuple[type[BaseException], ...]) -> int:
+    """The one runner of the argparse commands: parse ``argv`` (default ``sys.argv[1:]``), call ``work(args)`` and
+    print the summary it returns; returns the exit code.
+
+    Each of the stage's own ``errors`` (bad input the user can fix) and every ``OSError`` (an output that cannot be
+    written, a folder where a file goes…) is one line on stderr, ``<name>: <message>``, exit code 2; anything else
+    is a bug and propagates with its traceback.
+    """
+    args = parser.parse_args(argv)
+    try:
+        summary = work(args)
+    except errors as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"{name}: {os_error_line(error)}", file=sys.stderr)
+        return 2
+    if summary:
+        print(summary)
+    return 0

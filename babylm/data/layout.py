@@ -1,6 +1,9 @@
-"""Where the data stages read and write, under one data directory (``prepare --data-dir``, default ``data``).
+"""Where the data stages read and write by default: the one place for every default path of the data stages.
 
-Used by :mod:`babylm.data.pipeline`; nothing to run on its own.
+Everything lands under one data directory (``prepare --data-dir``, default ``data``): :class:`Layout` names each
+stage's output under it, and :data:`DEFAULT` is the layout of ``data/`` that every stage's own options default to
+(``python -m babylm.data.text.clean --input data/combined_encyclopedia.txt`` …). The tokenizer goes under
+``checkpoints/`` beside the models that use it. Nothing to run on its own.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR = "data"
+TOKENIZER_PATH = "checkpoints/tokenizer-clean.json"  # the tokenizers JSON (fit's data.tokenizer_path)
+TOKENIZER_HF_DIR = "checkpoints/tokenizer"  # the same tokenizer as Hugging Face files
 
 
 @dataclass(frozen=True)
@@ -40,3 +45,10 @@ class Layout:
     @property
     def stamps(self) -> Path:
         return self.root / ".pipeline"
+
+    @property
+    def tokenized(self) -> Path:
+        return self.root / "tokenized"
+
+
+DEFAULT = Layout(Path(DATA_DIR))

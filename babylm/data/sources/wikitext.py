@@ -53,8 +53,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from babylm.core.arguments import CommandParser
-from babylm.core.atomic import os_error_line, temporary_folder
+from babylm.core.arguments import CommandParser, run_command
+from babylm.core.atomic import temporary_folder
 from babylm.data.article_tree import INGEST, TreeError, claim, writing
 from babylm.data.articles import (
     INGEST_REPORT,
@@ -69,6 +69,7 @@ from babylm.data.articles import (
     scan_page_key,
     write_article,
 )
+from babylm.data.layout import DEFAULT
 from babylm.data.sources.dump import SCAN_TITLE as PAGE_TITLE
 from babylm.data.sources.dump import DumpError, PageStore, iter_input, load_inputs
 from babylm.data.sources.transclusion import tokenize
@@ -264,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("files", nargs="+", type=Path, help="enwikisource-…-pages-articles.xml.bz2, XML export "
                         "(.xml, .xml.bz2, .xml.gz), JSON list or JSON Lines of pages")
-    parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=DEFAULT.raw, help="output folder (default: %(default)s)")
     return parser
 
 
@@ -285,18 +286,12 @@ def summary_lines(stats: IngestStats, out: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the wikitext ingest on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    try:
+
+    def work(args) -> str:
         stats = ingest_pages(args.files, args.out, progress=True)
-    except (IngestError, TreeError) as error:
-        print(f"ingest_wikitext: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
-        print(f"ingest_wikitext: {os_error_line(error)}", file=sys.stderr)
-        return 2
-    for line in summary_lines(stats, args.out):
-        print(f"ingest_wikitext: {line}")
-    return 0
+        return "\n".join(f"ingest_wikitext: {line}" for line in summary_lines(stats, args.out))
+
+    return run_command("ingest_wikitext", argv, build_parser(), work, (IngestError, TreeError))
 
 
 if __name__ == "__main__":

@@ -41,9 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
-from babylm.core.arguments import CommandParser
-from babylm.core.atomic import atomic_output, atomic_write_json, os_error_line
+from babylm.core.arguments import CommandParser, run_command
+from babylm.core.atomic import atomic_output, atomic_write_json
 from babylm.core.outputs import stage_outputs
+from babylm.data.layout import DEFAULT
 from babylm.data.text.clean_rules import RULES, CleanRule, hyphenation_rule, select_rules
 from babylm.data.text.hyphenation import HyphenEvidence, collect_evidence
 
@@ -261,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m babylm.data.text.clean",
         description="Clean the combined encyclopedia text into <s> … </s> articles (named rules; lossy ones off by default).",
     )
-    parser.add_argument("--input", default="data/combined_encyclopedia.txt", help="combined text file (default: %(default)s)")
-    parser.add_argument("--output", default="data/encyclopedia_cleaned.txt", help="cleaned corpus (default: %(default)s)")
+    parser.add_argument("--input", default=str(DEFAULT.combined), help="combined text file (default: %(default)s)")
+    parser.add_argument("--output", default=str(DEFAULT.cleaned), help="cleaned corpus (default: %(default)s)")
     parser.add_argument("--strip-accents", action="store_true", help="lossy: remove accents and other combining marks")
     parser.add_argument("--recase-headwords", action="store_true", help="lossy: ALL-CAPS headwords to title case")
     parser.add_argument("--list-rules", action="store_true", help="print the rules in order and exit")
@@ -271,24 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the clean stage on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    if args.list_rules:
-        for rule in RULES:
-            print(f"{rule.name:<20} {'(lossy, off by default) ' if rule.lossy else ''}{rule.summary}")
-        return 0
-    try:
-        stats = clean_file(args.input, args.output, strip_accents=args.strip_accents, recase_headwords=args.recase_headwords)
-    except CleanError as error:
-        print(f"clean: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
-        print(f"clean: {os_error_line(error)}", file=sys.stderr)
-        return 2
-    print(
-        f"clean: {stats.articles_out} articles ({stats.articles_in - stats.articles_out} empty after cleaning dropped), "
-        f"{stats.words_in} → {stats.words_out} words → {args.output}"
-    )
-    return 0
+
+    def work(args) -> str:
+        if args.list_rules:
+            return "\n".join(f"{rule.name:<20} {'(lossy, off by default) ' if rule.lossy else ''}{rule.summary}"
+                             for rule in RULES)
+        stats = clean_file(args.input, args.output, strip_accents=args.strip_accents,
+                           recase_headwords=args.recase_headwords)
+        return (f"clean: {stats.articles_out} articles ({stats.articles_in - stats.articles_out} empty after cleaning "
+                f"dropped), {stats.words_in} → {stats.words_out} words → {args.output}")
+
+    return run_command("clean", argv, build_parser(), work, (CleanError,))
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Sequence
 
-from babylm.core.arguments import CommandParser
-from babylm.core.atomic import atomic_output, os_error_line
+from babylm.core.arguments import CommandParser, run_command
+from babylm.core.atomic import atomic_output
 from babylm.core.outputs import stage_outputs
+from babylm.data.layout import DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -121,28 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m babylm.data.text.combine",
         description="Article text files → one file, one article per blank-line separated block, in (volume, part, title) order.",
     )
-    parser.add_argument("--input", default="data/britannica_txt", help="text tree from the convert stage (default: %(default)s)")
-    parser.add_argument("--output", default="data/combined_encyclopedia.txt", help="combined file (default: %(default)s)")
+    parser.add_argument("--input", default=str(DEFAULT.text), help="text tree from the convert stage (default: %(default)s)")
+    parser.add_argument("--output", default=str(DEFAULT.combined), help="combined file (default: %(default)s)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the combine stage on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
+
+    def work(args) -> str:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
         stats = combine_tree(args.input, args.output)
-    except CombineError as error:
-        print(f"combine: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
-        print(f"combine: {os_error_line(error)}", file=sys.stderr)
-        return 2
-    print(
-        f"combine: {stats.articles} articles, {stats.words} words ({stats.empty} empty and "
-        f"{stats.unreadable} unreadable files skipped) → {args.output}"
-    )
-    return 0
+        return (f"combine: {stats.articles} articles, {stats.words} words ({stats.empty} empty and "
+                f"{stats.unreadable} unreadable files skipped) → {args.output}")
+
+    return run_command("combine", argv, build_parser(), work, (CombineError,))
 
 
 if __name__ == "__main__":

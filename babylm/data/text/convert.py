@@ -31,16 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from babylm.core.arguments import CommandParser
+from babylm.core.arguments import CommandParser, run_command
 from babylm.core.atomic import (
     LockBusy,
     atomic_write_json,
     atomic_write_text,
     exclusive_lock,
-    os_error_line,
     remove_stale_temporaries,
 )
 from babylm.core.safe_json import JsonError, loads, lone_surrogate, read_json
+from babylm.data.layout import DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -200,29 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m babylm.data.text.convert",
         description="Article JSON (volume_XX/part_XX/<title>.json) → text files with the content only.",
     )
-    parser.add_argument("--input", default="data/britannica_data", help="scraped/ingested JSON tree (default: %(default)s)")
-    parser.add_argument("--output", default="data/britannica_txt", help="text tree to write (default: %(default)s)")
+    parser.add_argument("--input", default=str(DEFAULT.raw), help="scraped/ingested JSON tree (default: %(default)s)")
+    parser.add_argument("--output", default=str(DEFAULT.text), help="text tree to write (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="rewrite every text file, even up-to-date ones")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the convert stage on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
+
+    def work(args) -> str:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
         stats = convert_tree(args.input, args.output, force=args.force)
-    except ConvertError as error:
-        print(f"convert: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
-        print(f"convert: {os_error_line(error)}", file=sys.stderr)
-        return 2
-    print(
-        f"convert: {stats.converted} converted, {stats.up_to_date} up to date, {stats.skipped} skipped (malformed or empty), "
-        f"{stats.removed_stale} stale text files removed → {args.output}"
-    )
-    return 0
+        return (f"convert: {stats.converted} converted, {stats.up_to_date} up to date, {stats.skipped} skipped "
+                f"(malformed or empty), {stats.removed_stale} stale text files removed → {args.output}")
+
+    return run_command("convert", argv, build_parser(), work, (ConvertError,))
 
 
 if __name__ == "__main__":

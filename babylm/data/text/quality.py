@@ -35,9 +35,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from babylm.core.arguments import CommandParser
+from babylm.core.arguments import CommandParser, run_command
 from babylm.core.atomic import atomic_write_json, atomic_write_text
 from babylm.data.articles import INGEST_REPORT, read_ingest_report
+from babylm.data.layout import DATA_DIR
 from babylm.data.text.clean import iter_articles, report_path, residual_markup_counts
 
 TOP = 20
@@ -217,17 +218,15 @@ def write_report(data_dir: str | Path) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the report on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
     parser = CommandParser(prog="python -m babylm.data.text.quality",
-                                     description="Corpus quality report (quality.json + quality.md) from the data pipeline's outputs.")
-    parser.add_argument("--data-dir", default="data", help="the pipeline's data directory (default: %(default)s)")
-    args = parser.parse_args(argv)
-    try:
+                           description="Corpus quality report (quality.json + quality.md) from the data pipeline's outputs.")
+    parser.add_argument("--data-dir", default=DATA_DIR, help="the pipeline's data directory (default: %(default)s)")
+
+    def work(args) -> str:
         report = write_report(args.data_dir)
-    except QualityError as error:
-        print(f"quality: {error}", file=sys.stderr)
-        return 2
-    print(f"quality: {report['articles']:,} articles, {len(report['suspicious_titles'])} suspicious titles → "
-          f"{Path(args.data_dir) / 'quality.md'} (see also {INGEST_REPORT} in britannica_data/)")
-    return 0
+        return (f"quality: {report['articles']:,} articles, {len(report['suspicious_titles'])} suspicious titles → "
+                f"{Path(args.data_dir) / 'quality.md'} (see also {INGEST_REPORT} in britannica_data/)")
+
+    return run_command("quality", argv, parser, work, (QualityError,))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from babylm.data.layout import DEFAULT, TOKENIZER_PATH
 from babylm.data.tokens.encode import DTYPE, EncodeError, read_meta
 from babylm.data.tokens.teacher_cache import TeacherCacheReader, open_for_windows, window_layout
 from babylm.data.tokens.tokenizer import load_tokenizer, tokenizer_fingerprint
@@ -92,8 +93,8 @@ class TokenizedDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        tokenizer_path: str = "checkpoints/tokenizer-clean.json",
-        tokenized_dir: str = "data/tokenized",
+        tokenizer_path: str = TOKENIZER_PATH,
+        tokenized_dir: str = str(DEFAULT.tokenized),
         seq_len: int = 128,
         batch_size: int = 128,
         micro_batch_size: Optional[int] = None,

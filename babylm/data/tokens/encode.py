@@ -26,7 +26,6 @@ import codecs
 import hashlib
 import os
 import re
-import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,16 +35,16 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from babylm.core.arguments import CommandParser
+from babylm.core.arguments import CommandParser, run_command
 from babylm.core.atomic import (
     LockBusy,
     atomic_output,
     atomic_write_json,
     exclusive_lock,
-    os_error_line,
     remove_stale_temporaries,
 )
 from babylm.core.safe_json import JsonError, read_json
+from babylm.data.layout import DEFAULT, TOKENIZER_PATH
 from babylm.data.tokens.documents import EOS, MAX_PIECE_CHARS, DocPiece, iter_documents
 from babylm.data.tokens.tokenizer import BOS, TokenizerError, file_sha256, load_tokenizer, tokenizer_fingerprint
 
@@ -244,9 +243,9 @@ def _previous_meta(out_dir: Path, fingerprint: str, log: Callable[[str], None]) 
 
 
 def encode_splits(
-    tokenizer_path: str | os.PathLike = "checkpoints/tokenizer-clean.json",
-    split_dir: str | os.PathLike = "data/corpus_split",
-    out_root: str | os.PathLike = "data/tokenized",
+    tokenizer_path: str | os.PathLike = TOKENIZER_PATH,
+    split_dir: str | os.PathLike = DEFAULT.split_dir,
+    out_root: str | os.PathLike = DEFAULT.tokenized,
     splits: Sequence[str] = DEFAULT_SPLITS,
     force: bool = False,
     batch_chars: int = BATCH_CHARS,
@@ -348,9 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tokenize data/corpus_split/{train,val}.txt into uint16 token files + meta.json "
         "under data/tokenized/<tokenizer-fingerprint>/ (re-used when unchanged).",
     )
-    parser.add_argument("--tokenizer", default="checkpoints/tokenizer-clean.json", help="tokenizer JSON (default: %(default)s)")
-    parser.add_argument("--split-dir", default="data/corpus_split", help="folder with <split>.txt (default: %(default)s)")
-    parser.add_argument("--out-root", default="data/tokenized", help="output root (default: %(default)s)")
+    parser.add_argument("--tokenizer", default=TOKENIZER_PATH, help="tokenizer JSON (default: %(default)s)")
+    parser.add_argument("--split-dir", default=str(DEFAULT.split_dir), help="folder with <split>.txt (default: %(default)s)")
+    parser.add_argument("--out-root", default=str(DEFAULT.tokenized), help="output root (default: %(default)s)")
     parser.add_argument("--splits", nargs="+", default=list(DEFAULT_SPLITS), help="splits to encode (default: train val)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     return parser
@@ -358,18 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the encode command on ``argv``; returns 0, or 2 with a one-line error on bad input."""
-    args = build_parser().parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    try:
+
+    def work(args) -> str:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
         out_dir = encode_splits(args.tokenizer, args.split_dir, args.out_root, args.splits, force=args.force)
-    except (EncodeError, TokenizerError) as error:
-        print(f"babylm encode: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # an output that cannot be written
-        print(f"babylm encode: error: {os_error_line(error)}", file=sys.stderr)
-        return 2
-    print(f"token files and meta.json in {out_dir}")
-    return 0
+        return f"token files and meta.json in {out_dir}"
+
+    return run_command("babylm encode: error", argv, build_parser(), work, (EncodeError, TokenizerError))
 
 
 if __name__ == "__main__":

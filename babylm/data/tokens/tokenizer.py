@@ -40,13 +40,12 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-from babylm.core.arguments import CommandParser, positive_int
+from babylm.core.arguments import CommandParser, positive_int, run_command
 from babylm.core.atomic import (
     LockBusy,
     atomic_write_json,
     atomic_write_text,
     exclusive_lock,
-    os_error_line,
     remove_stale_temporaries,
     temporary_folder,
     temporary_target,
@@ -54,6 +53,7 @@ from babylm.core.atomic import (
 )
 from babylm.core.outputs import OutputError, check_writable, claim_files
 from babylm.core.safe_json import JsonError, read_json
+from babylm.data.layout import DEFAULT, TOKENIZER_HF_DIR, TOKENIZER_PATH
 from babylm.data.tokens.documents import BOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
 from babylm.data.tokens.tokenizer_files import (  # noqa: F401 (re-exported: the tokenizer's public names)
     HF_FILES,
@@ -227,8 +227,8 @@ def report_path(json_path: str | os.PathLike) -> Path:
 def train_and_report(
     train: Sequence[str | os.PathLike],
     val: str | os.PathLike | None,
-    out: str | os.PathLike = "checkpoints/tokenizer-clean.json",
-    hf_dir: str | os.PathLike | None = "checkpoints/tokenizer",
+    out: str | os.PathLike = TOKENIZER_PATH,
+    hf_dir: str | os.PathLike | None = TOKENIZER_HF_DIR,
     vocab_size: int = DEFAULT_VOCAB_SIZE,
     min_frequency: int = 2,
     force: bool = False,
@@ -322,40 +322,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the byte-level BPE tokenizer on train.txt; write tokenizer-clean.json, HF tokenizer "
         "files and a report (training time, tokens per word on val).",
     )
-    parser.add_argument("--train", nargs="+", default=["data/corpus_split/train.txt"], help="training text file(s) (default: %(default)s)")
-    parser.add_argument("--val", default="data/corpus_split/val.txt", help='text for the fertility report; "" to skip (default: %(default)s)')
+    parser.add_argument("--train", nargs="+", default=[str(DEFAULT.split_dir / "train.txt")], help="training text file(s) (default: %(default)s)")
+    parser.add_argument("--val", default=str(DEFAULT.split_dir / "val.txt"), help='text for the fertility report; "" to skip (default: %(default)s)')
     parser.add_argument("--vocab-size", type=positive_int, default=DEFAULT_VOCAB_SIZE, help="vocabulary size incl. 3 specials and 256 bytes (default: %(default)s)")
     parser.add_argument("--min-frequency", type=positive_int, default=2, help="least count of a pair to be merged (default: %(default)s)")
-    parser.add_argument("--out", default="checkpoints/tokenizer-clean.json", help="tokenizer JSON to write (default: %(default)s)")
-    parser.add_argument("--hf-dir", default="checkpoints/tokenizer", help='folder for the HF tokenizer files; "" to skip (default: %(default)s)')
+    parser.add_argument("--out", default=TOKENIZER_PATH, help="tokenizer JSON to write (default: %(default)s)")
+    parser.add_argument("--hf-dir", default=TOKENIZER_HF_DIR, help='folder for the HF tokenizer files; "" to skip (default: %(default)s)')
     parser.add_argument("--force", action="store_true", help="retrain even when inputs and settings are unchanged")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the tokenizer command on ``argv``; returns 0, or 2 with a one-line error on bad input."""
-    args = build_parser().parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    if args.vocab_size < len(SPECIAL_TOKENS) + 256:
-        print(f"babylm tokenizer: error: --vocab-size {args.vocab_size} is below 259 (3 specials + 256 bytes)", file=sys.stderr)
-        return 2
-    try:
+
+    def work(args) -> str:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+        if args.vocab_size < len(SPECIAL_TOKENS) + 256:
+            raise TokenizerError(f"--vocab-size {args.vocab_size} is below 259 (3 specials + 256 bytes)")
         report = train_and_report(args.train, args.val or None, args.out, args.hf_dir or None,
                                   args.vocab_size, args.min_frequency, force=args.force,
                                   log=lambda line: print(line, file=sys.stderr, flush=True),
                                   show_progress=sys.stderr.isatty())
-    except TokenizerError as error:
-        print(f"babylm tokenizer: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # e.g. an output folder that cannot be written
-        print(f"babylm tokenizer: error: {os_error_line(error)}", file=sys.stderr)
-        return 2
-    state = "up to date" if report["up_to_date"] else f"trained in {report['training_seconds']:.1f} s"
-    line = f"{args.out}: {state}, vocabulary {report['vocab_size']:,}, fingerprint {report['fingerprint']}"
-    if report["val_fertility"]:
-        line += f", val fertility {report['val_fertility']['tokens_per_word']:.3f} tokens/word"
-    print(line)
-    return 0
+        state = "up to date" if report["up_to_date"] else f"trained in {report['training_seconds']:.1f} s"
+        line = f"{args.out}: {state}, vocabulary {report['vocab_size']:,}, fingerprint {report['fingerprint']}"
+        if report["val_fertility"]:
+            line += f", val fertility {report['val_fertility']['tokens_per_word']:.3f} tokens/word"
+        return line
+
+    return run_command("babylm tokenizer: error", argv, build_parser(), work, (TokenizerError,))
 
 
 if __name__ == "__main__":

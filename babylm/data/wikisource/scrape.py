@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from babylm.core.arguments import MAX_SECONDS, CommandParser, int_in_range, positive_int, positive_seconds, seconds
 from babylm.data.article_tree import TreeError, writing
 from babylm.data.articles import write_article
+from babylm.data.layout import DEFAULT
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, TransientError, is_local
 from babylm.data.wikisource.catalogue import PREFIX, Article, Catalogue, CatalogueError, discover
 from babylm.data.wikisource.html import HtmlError, extract_prose, looks_truncated, redirect_target
@@ -38,7 +39,7 @@ from babylm.data.wikisource.progress import Progress, ProgressBar, ProgressFileE
 from babylm.data.wikisource.sample.server import serve_sample
 
 DEFAULT_BASE_URL = "https://en.wikisource.org/w/api.php"
-DEFAULT_OUT = "data/britannica_data"
+DEFAULT_OUT = str(DEFAULT.raw)
 PARSE_PARAMS = {
     "action": "parse",
     "prop": "text",
