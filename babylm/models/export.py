@@ -23,6 +23,7 @@ both load models through here and never through each other.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import uuid
@@ -231,11 +232,8 @@ def _checked_folder(model_dir: str | os.PathLike, what: str = "") -> tuple[Path,
     return path, vocab_size
 
 
-def _check_safetensors_headers(path: Path, prefix: str) -> None:
-    """Raise :class:`ExportError` unless every safetensors file of ``path`` has a readable header that covers the
-    file (a truncated copy fails here; the tensors themselves are not read)."""
-    from safetensors import SafetensorError, safe_open
-
+def _safetensors_files(path: Path, prefix: str) -> list[Path]:
+    """The weight files of the export ``path``: ``model.safetensors``, or the shards its index names."""
     single, index = path / "model.safetensors", path / "model.safetensors.index.json"
     if single.is_file():
         files = [single]
@@ -247,7 +245,15 @@ def _check_safetensors_headers(path: Path, prefix: str) -> None:
         if not isinstance(weight_map, dict) or not weight_map:
             raise ExportError(f"{prefix}{index}: no weight_map; re-export the model")
         files = [path / name for name in sorted(set(map(str, weight_map.values())))]
-    for file in files:
+    return files
+
+
+def _check_safetensors_headers(path: Path, prefix: str) -> None:
+    """Raise :class:`ExportError` unless every safetensors file of ``path`` has a readable header that covers the
+    file (a truncated copy fails here; the tensors themselves are not read)."""
+    from safetensors import SafetensorError, safe_open
+
+    for file in _safetensors_files(path, prefix):
         try:
             with safe_open(str(file), framework="pt") as handle:
                 handle.keys()
@@ -257,6 +263,21 @@ def _check_safetensors_headers(path: Path, prefix: str) -> None:
                 f"{prefix}{file}: not a readable safetensors file ({reason}); it may be truncated or damaged: "
                 "copy it again or re-export the model"
             ) from None
+
+
+def stored_parameters(folder: str | os.PathLike) -> int:
+    """The number of parameters an export stores (weights tied to each other counted once, as saved), read from
+    its safetensors headers without loading a tensor. Raises :class:`ExportError` for a missing or damaged file."""
+    from safetensors import SafetensorError, safe_open
+
+    total = 0
+    for file in _safetensors_files(Path(folder), ""):
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                total += sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys())
+        except (SafetensorError, OSError) as error:
+            raise ExportError(f"{file}: not a readable safetensors file ({error}); re-export the model") from None
+    return total
 
 
 def _check_tokenizer_fits(path: Path, vocab_size: int, prefix: str) -> None:
