@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Sequence
 
 from babylm.commands.recipe_plan import RecipeOptions, blimp_dir_of, build_plan
-from babylm.commands.recipe_preset import PresetError, available_presets, load_preset, preset_file
+from babylm.commands.recipe_preset import PresetError, load_preset, preset_file, preset_summaries
 from babylm.commands.recipe_stages import RecipeError, StageFailed, run_recipe
 from babylm.commands.workdir import claim_workdir, locked
 from babylm.core.arguments import CommandParser, non_negative_int, positive_int
@@ -74,12 +74,12 @@ def add_recipe_options(parser: argparse.ArgumentParser, workdir_help: str) -> No
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``recipe`` command's parser (the shipped presets listed in ``--help``)."""
-    shipped = ", ".join(available_presets()) or "(none found)"
+    shipped = "; ".join(preset_summaries()) or "(none found)"
     parser = CommandParser(
         prog="python -m babylm recipe",
         description="Run the whole recipe for a preset (prepare → tokenizer → encode → teachers → cache → student "
                     "→ evaluate), skipping what is done and resuming what was interrupted; end with a results page.",
-        epilog=f"Shipped presets: {shipped} (configs/recipes/<name>.yaml; docs/recipe.md).",
+        epilog=f"Shipped presets (configs/recipes/<name>.yaml; docs/recipe.md) — {shipped}.",
     )
     parser.add_argument("preset", nargs="?", default="tiny",
                         help="a shipped preset's name or a preset .yaml file (default: %(default)s)")
@@ -121,10 +121,11 @@ def run(preset_name: str, options: RecipeOptions, workdir: str | None, fresh: bo
         preset = load_preset(path)
         plan = build_plan(preset, path, options)
         folder = Path(workdir or Path("runs") / "recipe" / f"{path.stem}-seed{options.seed}").resolve()
-        notice = claim_workdir(folder, fresh, invocation.command)
-        if notice:
-            print(notice, flush=True)
-        with locked(folder, invocation.command) as lock:
+        claim_workdir(folder, False, invocation.command)  # the workdir is ours (or refused) …
+        with locked(folder, invocation.command) as lock:  # … and no other run is in it before --fresh deletes
+            notice = claim_workdir(folder, fresh, invocation.command) if fresh else None
+            if notice:
+                print(notice, flush=True)
             info = {"preset": path.stem, "preset_file": str(path), "description": preset.description,
                     "seed": options.seed, "track": preset.track, "command": invocation.command_line,
                     "blimp_dir": blimp_dir_of(preset, options), "blimp_limit": preset.evaluation.blimp_limit}

@@ -132,6 +132,18 @@ def available_presets() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder is not None and folder.is_dir() else []
 
 
+def preset_summaries() -> list[str]:
+    """``name: description`` of each shipped preset (for ``--help``; a preset that cannot be read shows its name)."""
+    summaries = []
+    for name in available_presets():
+        try:
+            description = yaml.safe_load((presets_dir() / f"{name}.yaml").read_text(encoding="utf-8"))["description"]
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError):
+            description = None
+        summaries.append(f"{name}: {description}" if isinstance(description, str) else name)
+    return summaries
+
+
 def resolve_path(value: str) -> Path:
     """An absolute path for ``value`` as ``fit -c`` reads it: under the current directory when there, else the
     shipped copy of a ``configs/…`` path, else ``value`` as given (then missing)."""

@@ -1,7 +1,8 @@
 """Running a recipe's stages: what is done, what to resume, the state file, the wall times, the page at the end.
 
 Used by :mod:`babylm.commands.recipe`; nothing to run on its own. Reads and writes ``recipe_state.json`` in the
-workdir (atomically, after each stage) and runs the stages of :mod:`babylm.commands.recipe_plan` there.
+workdir (atomically: before a stage starts and after it ends) and runs the stages of
+:mod:`babylm.commands.recipe_plan` there.
 
 A stage is done, or not, by its own outputs:
 
@@ -14,8 +15,12 @@ A stage is done, or not, by its own outputs:
   command line from the model files as they are now.
 * ``generate``: always runs (seconds), and its sample goes on the page.
 
-A stage recorded with other settings (``data``: its command line; ``fit``: its resolved config) and already done,
-or with a checkpoint to resume, is refused in one line: the workdir holds another recipe's results.
+Refused in one line (:class:`RecipeError`): a stage recorded with other settings (``data``: its command line;
+``fit``: its resolved config) whose work is there (outputs, an export, a checkpoint to resume), and a finished fit
+whose inputs (tokenizer, token files, teachers' exports) changed since: the workdir holds another recipe's results.
+
+What each stage creates in the workdir is added to the command's manifest (:mod:`.workdir`), even when it fails
+or the run is killed: the listing from before the stage waits in the state file until then (:func:`recording`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from babylm.commands import evaluate as evaluate_command
 from babylm.commands.recipe_page import PAGE_FILES, write_page
@@ -129,6 +134,13 @@ def _fit_done(stage: Stage, workdir: Path) -> bool:
     return (workdir / stage.model.export_dir / LEDGER_FILE).is_file()
 
 
+def _fit_inputs(stage: Stage, workdir: Path) -> str:
+    """Fingerprint of what a fit reads: the tokenizer, the token files and (a student) its teachers' exports."""
+    teachers = stage.model.config.model.init_args.get("teachers") or []
+    return fingerprint([(workdir / TOKENIZER_JSON, None), (workdir / TOKENIZED_DIR, "**/*.bin"),
+                        *((workdir / teacher, "*") for teacher in teachers)])
+
+
 def check_settings(plan: list[Stage], state: dict, workdir: Path) -> None:
     """Refuse (:class:`RecipeError`) a plan whose data or fit stage was recorded with other settings while its work
     is there (outputs, an export, a checkpoint to resume): the workdir is another recipe's."""
@@ -144,11 +156,41 @@ def check_settings(plan: list[Stage], state: dict, workdir: Path) -> None:
                           "with the same options, add --fresh to start over, or choose another --workdir")
 
 
-def run_stage(stage: Stage, workdir: Path, state: dict, env: dict[str, str], keep_fds: tuple[int, ...] = ()) -> dict:
-    """Run ``stage`` unless it is done; update ``state``; returns ``{"stage", "seconds", "status", "sample"}``."""
+@contextlib.contextmanager
+def recording(workdir: Path, state: dict, command: str) -> Iterator[None]:
+    """Record in ``command``'s manifest what the block creates in ``workdir``, even when it fails or is killed: the
+    snapshot from before it stays in the state file (``pending``) until recorded, and the next run records what
+    an interrupted block left (:func:`recover_pending`; a file added by hand meanwhile would count as created)."""
+    before = snapshot(workdir, command)
+    state["pending"] = sorted(before)
+    save_state(workdir, state)
+    try:
+        yield
+    finally:
+        record_created(workdir, before, command)
+        state.pop("pending", None)
+        save_state(workdir, state)
+
+
+def recover_pending(workdir: Path, state: dict, command: str) -> None:
+    """Record what a stage interrupted in an earlier run created (see :func:`recording`)."""
+    pending = state.pop("pending", None)
+    if isinstance(pending, list):
+        record_created(workdir, {entry for entry in pending if isinstance(entry, str)}, command)
+        save_state(workdir, state)
+
+
+def run_stage(stage: Stage, workdir: Path, state: dict, env: dict[str, str], command: str,
+              keep_fds: tuple[int, ...] = ()) -> dict:
+    """Run ``stage`` unless it is done, recording what it creates in ``command``'s manifest; update ``state``;
+    returns ``{"stage", "seconds", "status", "sample"}``."""
     entry = state["stages"].get(stage.key) or {}
     same = entry.get("settings") == settings(stage)
     if stage.kind == "fit" and _fit_done(stage, workdir):
+        if same and entry.get("inputs") not in (None, _fit_inputs(stage, workdir)):
+            raise RecipeError(f"stage {stage.key!r} was trained on another tokenizer, other token files or other "
+                              f"teachers than {workdir} holds now; add --fresh to start over, or choose another "
+                              "--workdir")
         return {"stage": stage.key, "seconds": entry.get("seconds") if same else None,
                 "status": "done earlier: skipped" if entry.get("seconds") is not None else "export found: skipped"}
     if stage.kind == "evaluate" and same and entry.get("model") == _model_files(stage, workdir) and all(
@@ -157,22 +199,24 @@ def run_stage(stage: Stage, workdir: Path, state: dict, env: dict[str, str], kee
     argv, status = list(stage.argv), "ran"
     if stage.kind == "fit" and last_checkpoint(workdir / stage.model.checkpoint_dir) is not None:
         argv, status = argv + ["--ckpt_path", "last"], "resumed from last.ckpt"
-    before = _outputs(stage, workdir) if stage.kind == "data" else None
+    outputs = _outputs(stage, workdir) if stage.kind == "data" else None
     state["stages"][stage.key] = {**entry, "settings": settings(stage), "argv": argv, "started_at": _now()}
-    save_state(workdir, state)
-    seconds, sample = run_command(stage, argv, workdir, env, keep_fds)
+    with recording(workdir, state, command):
+        seconds, sample = run_command(stage, argv, workdir, env, keep_fds)
     if stage.kind == "fit" and not _fit_done(stage, workdir):
         raise StageFailed(f"stage {stage.key!r} ended without an export with {LEDGER_FILE} in "
                           f"{stage.model.export_dir}; its output is above")
     record = {"settings": settings(stage), "argv": argv, "seconds": seconds, "finished_at": _now()}
     if stage.kind == "data":
         after = _outputs(stage, workdir)
-        if same and entry.get("seconds") is not None and entry.get("outputs") == before == after:
+        if same and entry.get("seconds") is not None and entry.get("outputs") == outputs == after:
             record.update(seconds=entry["seconds"], finished_at=entry.get("finished_at"), checked_seconds=seconds)
             status = f"up to date (checked in {seconds:.1f} s)"
         record["outputs"] = after
     if stage.kind == "evaluate":
         record["model"] = _model_files(stage, workdir)
+    if stage.kind == "fit":
+        record["inputs"] = _fit_inputs(stage, workdir)
     state["stages"][stage.key] = record
     save_state(workdir, state)
     return {"stage": stage.key, "seconds": record["seconds"], "status": status, "sample": sample}
@@ -214,24 +258,16 @@ def run_recipe(plan: list[Stage], workdir: Path, info: dict, command: str, env: 
     :class:`RecipeError` for a workdir made with other settings, :class:`StageFailed` when a stage fails.
     """
     state = load_state(workdir)
+    recover_pending(workdir, state, command)
     check_settings(plan, state, workdir)
     state.update(preset=info["preset"], preset_file=info.get("preset_file"), seed=info["seed"])
-    done = []
-    for stage in plan:
-        before = snapshot(workdir, command)
-        try:
-            done.append(run_stage(stage, workdir, state, env, () if lock is None else (lock,)))
-        finally:
-            record_created(workdir, before, command)  # what a stage created is the recipe's, even if it failed
-    before = snapshot(workdir, command)
-    try:
-        sample = next((d.get("sample") for d in done if d["stage"] == "generate"), "")
-        runs = [s.model for s in plan if s.kind == "fit"]
-        reports = {s.model.name: workdir / s.report for s in plan if s.kind == "evaluate"}
+    done = [run_stage(stage, workdir, state, env, command, () if lock is None else (lock,)) for stage in plan]
+    sample = next((d.get("sample") for d in done if d["stage"] == "generate"), "")
+    runs = [s.model for s in plan if s.kind == "fit"]
+    reports = {s.model.name: workdir / s.report for s in plan if s.kind == "evaluate"}
+    with recording(workdir, state, command):
         page = write_page(workdir, runs, reports, [{k: d[k] for k in ("stage", "seconds", "status")} for d in done],
                           {**info, "sample": sample})
-    finally:
-        record_created(workdir, before, command)
     print(f"\n=== done: {page['comparison']['answer']}\n\n=== where everything went")
     for what, relative in artifacts(plan):
         path = workdir / relative
