@@ -269,9 +269,11 @@ def run_recipe(plan: list[Stage], workdir: Path, info: dict, command: str, env: 
         page = write_page(workdir, runs, reports, [{k: d[k] for k in ("stage", "seconds", "status")} for d in done],
                           {**info, "sample": sample})
     print(f"\n=== done: {page['comparison']['answer']}\n\n=== where everything went")
-    for what, relative in artifacts(plan):
+    listed = artifacts(plan)
+    width = max(len(what) for what, _ in listed)
+    for what, relative in listed:
         path = workdir / relative
-        print(f"  {what:<52} {path}{'' if path.exists() else '  (missing!)'}")
+        print(f"  {what:<{width}}  {path}{'' if path.exists() else '  (missing!)'}")
     print("\n=== time per stage")
     for row in done:
         seconds = "" if row["seconds"] is None else f"{row['seconds']:7.1f} s"
