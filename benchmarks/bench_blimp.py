@@ -48,13 +48,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def time_scoring(model, tokenizer, paradigms, batch_size: int, repeats: int) -> float:
+    """Median wall seconds of scoring ``paradigms`` with :func:`evaluate_blimp` (after one warm-up paradigm).
+
+    ``model`` is an HF causal LM on its device (CUDA is synchronised around each run), ``repeats`` the timed runs.
+    """
+    import torch
+
+    from babylm.evaluation.blimp import evaluate_blimp
+
+    device = next(model.parameters()).device
+    evaluate_blimp(model, tokenizer, paradigms[:1], batch_size=batch_size)  # warm-up
+    timings = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        started = time.perf_counter()
+        evaluate_blimp(model, tokenizer, paradigms, batch_size=batch_size)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; prints the machine line and a table; returns 0."""
     args = build_parser().parse_args(argv)
     import torch
 
     from babylm.data.tokens.tokenizer import load_hf_tokenizer, to_hf_tokenizer, train_tokenizer
-    from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, evaluate_blimp, load_blimp_dir
+    from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, load_blimp_dir
     from babylm.models.export import resolve_device
     from babylm.models.build import ModelConfig, build_model, count_parameters
 
@@ -87,17 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         model = build_model(ModelConfig(arch="llama", **MODELS[name]), max(args.vocab_size, len(tokenizer))).to(device).eval()
         params = count_parameters(model)["total"]
         for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
-            evaluate_blimp(model, tokenizer, paradigms[:1], batch_size=batch_size)  # warm-up
-            timings = []
-            for _ in range(args.repeats):
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                started = time.perf_counter()
-                evaluate_blimp(model, tokenizer, paradigms, batch_size=batch_size)
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                timings.append(time.perf_counter() - started)
-            seconds = statistics.median(timings)
+            seconds = time_scoring(model, tokenizer, paradigms, batch_size, args.repeats)
             print(f"{name:<16} {params / 1e6:>7.1f}M {batch_size:>6} {pairs / seconds:>9.1f} {tokens / seconds:>9.0f} {seconds:>8.2f}",
                   flush=True)
     return 0

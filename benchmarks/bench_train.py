@@ -66,9 +66,9 @@ def measure(config_path: str, steps: int, warmup: int, vocab: int, device: str,
 
     from babylm.models.build import ModelConfig
     from babylm.training.causal_lm import CausalLM
-    from babylm.commands.fit import build_parser
+    from bench_vs_hf_trainer import read_config  # the one config reader of the benchmarks (our CLI's fit parser)
 
-    cfg = build_parser().parse_args(["fit", "-c", str(REPO / config_path)]).fit
+    cfg = read_config(config_path)
     seq_len, batch = cfg.data.seq_len, cfg.data.batch_size
     micro = micro_batch or cfg.data.micro_batch_size or batch
     precision = precision or (cfg.trainer.precision if device == "cuda" else "32-true")

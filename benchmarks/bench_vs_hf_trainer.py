@@ -25,6 +25,7 @@ Markdown table. Writes nothing outside a temporary directory.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
 import sys
@@ -44,11 +45,17 @@ REFERENCE = {"teacher": "configs/teacher_llama_360m.yaml", "distill": "configs/d
              "teachers": ["configs/teacher_llama_360m.yaml", "configs/teacher_gptj_705m.yaml"]}
 
 
-def read_config(path: str):
-    """Parse a training YAML (with ``configs/base.yaml``) through our CLI parser; returns the ``fit`` namespace."""
+@functools.lru_cache(maxsize=1)
+def cli_parser():
+    """Our CLI's parser, built once (building it takes seconds: every class's signature is read)."""
     from babylm.commands.fit import build_parser
 
-    return build_parser().parse_args(["fit", "-c", str(REPO / path)]).fit
+    return build_parser("fit")
+
+
+def read_config(path: str):
+    """Parse a training YAML (with ``configs/base.yaml``) through our CLI parser; returns the ``fit`` namespace."""
+    return cli_parser().parse_args(["-c", str(REPO / path)])
 
 
 def model_config(cfg):

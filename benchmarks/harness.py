@@ -104,6 +104,71 @@ def lightning_step_clock(start_step: int, end_step: int):
     return StepClock()
 
 
+def lightning_timed_clock(warmup_steps: int, seconds: float):
+    """Return a Lightning callback that times optimizer steps for ``seconds`` after ``warmup_steps``, then stops.
+
+    The clock starts (CUDA synchronised) when optimizer step ``warmup_steps`` (≥ 1) has ended; after the first
+    step that ends ``seconds`` or more later it synchronises, stops, and sets ``trainer.should_stop`` (Lightning
+    then leaves the loop after that batch: ``_TrainingEpochLoop.done``). A run that ends earlier (``max_steps``)
+    is timed up to its end. After training: ``clock.seconds`` (timed wall time), ``clock.steps`` (optimizer steps
+    in it), ``clock.warmup_seconds`` (from the first batch to the end of the warm-up: compilation included).
+    Only two synchronisations: the steps in between run as they would in training.
+    """
+    import time
+
+    import lightning as L
+    import torch
+
+    if warmup_steps < 1:
+        raise ValueError(f"lightning_timed_clock: warmup_steps must be at least 1, got {warmup_steps}")
+
+    def now() -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    class TimedClock(L.Callback):
+        first = start = end = None
+        start_step = steps = 0
+        _last = -1
+
+        def on_train_batch_start(self, trainer, *unused) -> None:
+            if self.first is None:
+                self.first = now()
+
+        def on_train_batch_end(self, trainer, *unused) -> None:
+            step = trainer.global_step
+            if step == self._last or self.end is not None:
+                return  # inside an accumulation, or already stopped
+            self._last = step
+            if self.start is None:
+                if step >= warmup_steps:
+                    self.start, self.start_step = now(), step
+                return
+            if time.perf_counter() - self.start >= seconds:
+                self._stop(trainer)
+
+        def on_train_end(self, trainer, *unused) -> None:
+            if self.start is not None and self.end is None:
+                self._stop(trainer)
+
+        def _stop(self, trainer) -> None:
+            self.end, self.steps = now(), trainer.global_step - self.start_step
+            trainer.should_stop = True
+
+        @property
+        def seconds(self) -> float:
+            if self.end is None:
+                raise RuntimeError("the timed window never started: the run ended within the warm-up steps")
+            return self.end - self.start
+
+        @property
+        def warmup_seconds(self) -> float:
+            return (self.start or now()) - self.first
+
+    return TimedClock()
+
+
 def measure_in_child(argv: Sequence[str], cwd: Path) -> tuple[Optional[dict], str]:
     """Run ``python argv…`` (a benchmark's own measuring mode) so its peak memory is its own.
 

@@ -11,7 +11,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# One intra-op thread per test process (and its subprocesses): the suite runs its files in parallel (pytest-xdist,
+# one worker per core), and tiny models gain nothing from more threads — while OpenMP's spinning threads on a
+# busy machine made one tiny BLiMP test 10× slower. Set before torch is imported anywhere.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

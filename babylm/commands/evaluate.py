@@ -15,13 +15,14 @@ model. User errors are one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from babylm.core.arguments import CommandParser, positive_int
-from babylm.core.atomic import atomic_write_json
+from babylm.core.atomic import LockBusy, atomic_write_json, exclusive_lock, remove_stale_temporaries
 from babylm.core.outputs import OutputError, check_writable, recorded, write_manifest
 from babylm.data.tokens.tokenizer_files import TokenizerError
 from babylm.evaluation import EvaluationError
@@ -34,6 +35,7 @@ from babylm.evaluation.fetch import (
     fetch_blimp,
     missing_paradigms,
 )
+from babylm.evaluation.mntp import BACKENDS, scorer_for
 from babylm.evaluation.perplexity import perplexity
 from babylm.evaluation.report import REPORT_FILES, summary_table, write_report
 from babylm.models.export import ExportError, load_exported, resolve_device
@@ -91,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seq-len", type=positive_int, default=None, help="perplexity window length (default: the model's context length)")
     parser.add_argument("--max-tokens", type=positive_int, default=None, help="perplexity over only the first N tokens of --val-file")
     parser.add_argument(
+        "--backend", choices=BACKENDS, default="causal",
+        help="how a sentence is scored: causal (default: each token from the tokens before it) or mntp (each token "
+        "from the position before it with that token masked and bidirectional attention, the BabyLM pipeline's mntp "
+        "backend; for models trained with objective hybrid, whose tokenizer has <mask>)",
+    )
+    parser.add_argument(
         "--ties", choices=("wrong", "correct"), default="wrong",
         help="how a BLiMP pair whose two sentences score the same counts: wrong (default, strict) or correct (the rule "
         "of lm-evaluation-harness and the official BabyLM pipeline, where the good sentence wins a tie)",
@@ -110,8 +118,10 @@ def _parse_tasks(value: str) -> list[str]:
 
 
 def _paradigm_names(args) -> list[str] | None:
-    """The ``--paradigms`` list (None = all)."""
-    return [n.strip() for n in args.paradigms.split(",") if n.strip()] if args.paradigms else None
+    """The ``--paradigms`` list (None = all); each must be a file stem (``../x`` is refused in one line)."""
+    from babylm.evaluation.fetch import check_paradigm_names
+
+    return check_paradigm_names([n.strip() for n in args.paradigms.split(",") if n.strip()]) if args.paradigms else None
 
 
 def _blimp_directory(args, names: list[str] | None, log) -> Path:
@@ -140,11 +150,15 @@ def run_blimp(model, tokenizer, args, out_dir: Path, log) -> dict:
     results = evaluate_blimp(
         model, tokenizer, paradigms, batch_size=args.batch_size, ties=args.ties,
         progress=lambda r: log(f"  {r.uid:<55} {100 * r.accuracy:5.1f}%" + (f"  ({len(r.ties)} ties)" if r.ties else "")),
+        scorer=scorer_for(args.backend, model, tokenizer),
     )
     seconds = time.perf_counter() - started
     report = {"model": str(args.model), "blimp_dir": str(directory), **aggregate(results)}
     report["settings"] = {
-        "scoring": f"sum of token log-probabilities after the start token, fp32; ties count as {args.ties}",
+        "scoring": f"sum of token log-probabilities after the start token, fp32; ties count as {args.ties}"
+        + ("; each token masked in turn, predicted from the position before, bidirectional (mntp)"
+           if args.backend == "mntp" else ""),
+        "backend": args.backend,
         "ties_count_as": args.ties,
         "batch_size": args.batch_size,
         "device": str(next(model.parameters()).device),
@@ -189,9 +203,26 @@ def run_folder_curve(args, tasks: list[str], out_dir: Path, log) -> int:
     check_writable(out_dir, output_names(tasks, run_folder=True), COMMAND, "--out")
     names = _paradigm_names(args)
     directory = _blimp_directory(args, names, log)
-    record_outputs(out_dir, output_names(tasks, run_folder=True))
-    run_curve(args, directory, names, out_dir, log)
+    with one_writer(out_dir, output_names(tasks, run_folder=True)):
+        record_outputs(out_dir, output_names(tasks, run_folder=True))
+        run_curve(args, directory, names, out_dir, log)
     return 0
+
+
+@contextlib.contextmanager
+def one_writer(out_dir: Path, names: Sequence[str]) -> Iterator[None]:
+    """Check ``evaluate`` may write ``names`` into ``out_dir``; then, for the block, hold ``<out_dir>/.evaluate.lock``
+    (one evaluate per folder) and remove the temporary files a killed evaluate left there (of ``names`` only).
+    Raises :class:`~babylm.core.outputs.OutputError` (one line)."""
+    check_writable(out_dir, names, COMMAND, "--out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive_lock(out_dir / ".evaluate.lock", f"another evaluate is writing to {out_dir}; wait for it or "
+                                                         "use another --out"):
+            remove_stale_temporaries(out_dir, names)
+            yield
+    except LockBusy as error:
+        raise OutputError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,15 +235,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         tasks = _parse_tasks(args.tasks)
+        _paradigm_names(args)  # before anything is loaded or fetched
         out_dir = Path(args.out) if args.out else Path("runs") / "eval" / Path(args.model).resolve().name
         if is_run_folder(args.model):
             return run_folder_curve(args, tasks, out_dir, log)
         check_writable(out_dir, output_names(tasks), COMMAND, "--out")  # before the (long) scoring
         model, tokenizer = load_exported(args.model, resolve_device(args.device))
-        if "blimp" in tasks:
-            run_blimp(model, tokenizer, args, out_dir, log)
-        if "perplexity" in tasks:
-            run_perplexity(model, tokenizer, args, out_dir, log)
+        if args.backend == "mntp":
+            scorer_for(args.backend, model, tokenizer)  # no <mask>: refused before anything is scored
+        with one_writer(out_dir, output_names(tasks)):
+            if "blimp" in tasks:
+                run_blimp(model, tokenizer, args, out_dir, log)
+            if "perplexity" in tasks:
+                run_perplexity(model, tokenizer, args, out_dir, log)
     except (EvaluationError, ExportError, TokenizerError, OutputError) as error:
         print(f"babylm evaluate: error: {error}", file=sys.stderr)
         return 2

@@ -20,6 +20,10 @@ What it adds to a plain LightningCLI:
   are the start-up checks of :mod:`babylm.training.checks` (a linked model key set by hand, a broken
   ``ckpt_path`` or one holding another model than the config's, an ``export_dir`` that would replace the
   checkpoints or anything else not an export).
+* one ``fit`` per folder: global rank 0 holds a lock beside ``checkpoint.dirpath``, ``word_checkpoints.dirpath``
+  and ``model.init_args.export_dir`` (``.<name>.lock``) for the whole run; a second ``fit`` (or an ``export``) into
+  any of them is refused in one line before it writes anything. A ``--ckpt_path`` checkpoint trained with another tokenizer
+  than ``data.tokenizer_path`` is refused too (fit, validate and test), naming both fingerprints.
 * ``--ckpt_path`` loads weights and training state only: the config and command line stay the run's. Each
   command builds its own flat parser (LightningCLI with ``run=False``, the Trainer method's arguments added with
   jsonargparse's public ``add_method_arguments``) and calls ``trainer.fit|validate|test`` itself, so Lightning's
@@ -38,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import sys
 import warnings
@@ -53,16 +58,20 @@ from babylm.commands.config_yaml import print_commented_config
 from babylm.commands.shipped_configs import base_config, resolve_config_args
 from babylm.core.atomic import atomic_write_text
 from babylm.data.tokens.datamodule import TokenizedDataModule
+from babylm.models.export import ExportError, export_lock
 from babylm.training.budget import WordBudget, check_run_budget
 from babylm.training.callbacks import WordMilestoneCheckpoint
 from babylm.training.causal_lm import CausalLM
 from babylm.training.checks import (
     LINKS,
+    RunConfigError,
     check_ckpt_model,
     check_ckpt_path,
+    check_ckpt_tokenizer,
     check_config_target,
     check_export_dir,
     check_linked_keys,
+    check_numbers,
     check_teacher_context,
     last_checkpoint,
 )
@@ -122,15 +131,18 @@ class BabyLMCLI(LightningCLI):
         """Parse as LightningCLI does; check ``ckpt_path``; keep what was given for the linked keys before the links
         applied."""
         super().parse_arguments(parser, args)
+        check_numbers(self.config)  # before LightningCLI seeds (a seed outside numpy's range was its traceback)
         self._model_class = None
         self._ckpt: tuple[Any, dict] | None = None  # (path, hyper-parameters) of the checkpoint the run starts from
         ckpt_path = self.config.get("ckpt_path")
         if str(ckpt_path) == "last":  # what Lightning will resume from, read now so it can be checked
             ckpt_path = last_checkpoint(self.config.get("checkpoint.dirpath"))
-        hparams = check_ckpt_path(ckpt_path)
-        if hparams is not None:
+        facts = check_ckpt_path(ckpt_path)
+        if facts is not None:
+            hparams, trained_with = facts
             self._ckpt = (ckpt_path, hparams)
             check_ckpt_model(ckpt_path, hparams, self.config)
+            check_ckpt_tokenizer(ckpt_path, trained_with, self.config.get("data.tokenizer_path"))
         self._given_links = given_link_targets(parser, args) if isinstance(args, (list, tuple)) else {}
 
     def before_instantiate_classes(self) -> None:
@@ -154,7 +166,9 @@ class BabyLMCLI(LightningCLI):
                 print(notice, file=sys.stderr)
 
     def instantiate_classes(self) -> None:
-        """Build DataModule, model and Trainer; then refuse linked model keys given other values than the data's."""
+        """Build DataModule, model and Trainer; then refuse linked model keys given other values than the data's; then,
+        for ``fit`` on global rank 0, take the locks of the run's output folders (:meth:`lock_outputs`)."""
+        self.locks = contextlib.ExitStack()
         super().instantiate_classes()
         datamodule = getattr(self, "datamodule", None)
         if datamodule is not None:
@@ -164,6 +178,33 @@ class BabyLMCLI(LightningCLI):
                 check_ckpt_model(*self._ckpt, self.config, vocab_size=datamodule.vocab_size)
             if self.command == "fit" and hasattr(self.model, "teacher_entries"):
                 check_run_budget(self.config_init["budget"], self.trainer, datamodule, self.model)
+        if self.command == "fit" and self.trainer.global_rank == 0:
+            self.lock_outputs()
+
+    def lock_outputs(self) -> None:
+        """Hold, until the run ends, the lock of each folder ``fit`` writes: ``checkpoint.dirpath`` (else
+        ``trainer.default_root_dir``), ``word_checkpoints.dirpath`` and ``model.init_args.export_dir`` — one
+        ``.<folder name>.lock`` beside each (:func:`babylm.models.export.export_lock`; inside, Lightning would find the
+        new checkpoint folder not empty). A second ``fit`` (or ``export``) into any of them is refused in one line
+        (:class:`RunConfigError`) before it writes anything.
+
+        Global rank 0 only: under DDP the other ranks are processes of the same run (started by rank 0, or by the
+        cluster beside it), and rank 0 is the one that writes checkpoints, exports and the saved config.
+        """
+        config = self.config
+        folders = {os.path.abspath(config.get(key)): key for key in
+                   ("word_checkpoints.dirpath", "checkpoint.dirpath", "model.init_args.export_dir") if config.get(key)}
+        if not any(key != "model.init_args.export_dir" for key in folders.values()):
+            folders[os.path.abspath(self.trainer.default_root_dir)] = "trainer.default_root_dir"
+        try:
+            for folder, key in folders.items():
+                try:
+                    self.locks.enter_context(export_lock(folder, key, "another fit or export is writing there"))
+                except ExportError as error:
+                    raise RunConfigError(str(error)) from None
+        except BaseException:
+            self.locks.close()
+            raise
 
     def instantiate_trainer(self, **kwargs: Any):
         """Build the Trainer with the project's callbacks added to the configured ones, and W&B kept quiet.
@@ -187,9 +228,11 @@ class BabyLMCLI(LightningCLI):
         return trainer
 
     def run_command(self) -> None:
-        """Call ``trainer.<command>`` with the model, the DataModule and the method's own arguments."""
+        """Call ``trainer.<command>`` with the model, the DataModule and the method's own arguments (holding the
+        output folders' locks for ``fit``, released at the end)."""
         method_kwargs = {key: self.config_init.get(key) for key in self.method_arguments}
-        getattr(self.trainer, self.command)(self.model, datamodule=self.datamodule, **method_kwargs)
+        with self.locks:
+            getattr(self.trainer, self.command)(self.model, datamodule=self.datamodule, **method_kwargs)
 
 
 def given_link_targets(parser: LightningArgumentParser, args: Sequence[str]) -> dict[str, Any]:

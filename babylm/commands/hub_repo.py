@@ -9,41 +9,45 @@ milestone, named like the milestone (``chck_1M`` … ``chck_100M``: the revision
 loads with ``from_pretrained(..., revision="chck_10M")``), holds that milestone's model; every branch also has
 the model card ``README.md`` and the Hub's ``.gitattributes`` (weights through LFS when git-lfs is installed).
 
-``--out`` must be new or empty; the repository is built in a folder beside it and renamed into place, so an
-interrupted command leaves nothing half-made there, and nothing that exists is ever replaced.
+``--out`` must be new or empty (not a symbolic link); the repository is built in a folder beside it and renamed into
+place, so an interrupted command leaves nothing half-made there, and nothing that exists is ever replaced.
+
+**Publish only what we made.** A branch holds exactly the files the export's ``.babylm-export.json`` lists, each a
+plain file inside the export folder (never a symbolic link, followed or not) whose sha256 is the one the export
+recorded (checked on the copy); anything else in the folder (notes, a token, a link to ``/etc/hostname``) is left
+out and named on stderr. A ``chck_<N>M`` that is a link out of the run folder is refused. What was laid out is
+recorded in ``.git/babylm-hub-repo.json`` (each branch's commit and its files' sha256), which the push checks
+first (:mod:`babylm.commands.hub_push`).
 
 Pushing (``--repo-id USER/NAME``, or ``--push OUT --repo-id USER/NAME`` for a repository made earlier) uses the
-``huggingface_hub`` library: ``create_repo``, then ``upload_folder`` of ``main``, then per milestone
-``create_branch`` and ``upload_folder(revision=…)``. It needs a token (``HF_TOKEN`` or ``hf auth login``) and the
-network; without them the command says so in one line and how to push later — the local repository is kept.
+``huggingface_hub`` library: ``create_repo`` (**private** unless ``--public``), then ``upload_folder`` of ``main``,
+then per milestone ``create_branch`` and ``upload_folder(revision=…)``. It needs a token (``HF_TOKEN`` or ``hf auth
+login``) and the network; without them the command says so in one line and how to push later — the local
+repository is kept.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import io
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Sequence
 
+from babylm.commands.hub_push import HUB_MANIFEST, HubError, push
 from babylm.core.arguments import CommandParser
-from babylm.core.atomic import FILE_MODE
+from babylm.core.atomic import FILE_MODE, atomic_write_json
+from babylm.data.tokens.tokenizer import file_sha256
 from babylm.models.export import ExportError, check_model_folder
+from babylm.models.export_manifest import export_files
 from babylm.models.ledger import LedgerError, card_line, read_ledger
-from babylm.models.tracks import milestone_exports, revision_millions, revision_name
+from babylm.models.tracks import milestone_exports, revision_name
 
 GITATTRIBUTES = "".join(f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n" for ext in ("safetensors", "bin", "pt", "ckpt"))
-
-
-class HubError(ValueError):
-    """A run folder, output folder or push that cannot work (one-line message)."""
 
 
 def final_export(run_dir: Path) -> Path:
@@ -55,20 +59,30 @@ def final_export(run_dir: Path) -> Path:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise HubError(f"{config_path}: cannot read the run's config ({type(error).__name__}); pass --final DIR") from error
-    export_dir = ((config.get("model") or {}).get("init_args") or {}).get("export_dir") if isinstance(config, dict) else None
-    if not export_dir:
+    export_dir = config
+    for key in ("model", "init_args", "export_dir"):  # a config.yaml edited into another shape: one line, not a traceback
+        export_dir = export_dir.get(key) if isinstance(export_dir, dict) else None
+    if not isinstance(export_dir, str) or not export_dir:
         raise HubError(f"{config_path}: no model.init_args.export_dir (the run exported no final model); pass --final DIR")
     return Path(export_dir)
 
 
-def model_files(folder: Path) -> list[Path]:
-    """The files of an export to put in a branch (no hidden files such as ``.babylm-export.json``)."""
+def model_files(folder: Path) -> list[tuple[Path, str]]:
+    """The files of an export to put in a branch, with the sha256 the export recorded: exactly those its
+    ``.babylm-export.json`` lists, each a plain file in ``folder`` (:func:`~babylm.models.export_manifest.export_files`).
 
+    Anything else in the folder is named on stderr as left out. Raises :class:`HubError` (one line).
+    """
     try:
-        check_model_folder(folder)  # config.json, safetensors weights, no auto_map
+        files = export_files(folder)  # before anything in the folder is read: no link is followed
+        check_model_folder(folder)  # config.json, safetensors weights, no auto_map, the tokenizer of the weights
     except ExportError as error:
         raise HubError(str(error)) from error
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    listed = {path.name for path, _ in files} | {".babylm-export.json"}
+    others = sorted(entry.name for entry in folder.iterdir() if entry.name not in listed)
+    if others:
+        print(f"hub-repo: {folder}: not published (not files of the export): {', '.join(others)}", file=sys.stderr)
+    return files
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -123,12 +137,32 @@ tokenizer = AutoTokenizer.from_pretrained("USER/{name}", revision="chck_10M", tr
 """
 
 
-def _commit_files(repo: Path, files: Sequence[Path], message: str) -> None:
-    for source in files:
-        shutil.copyfile(source, repo / source.name)  # new files, the usual permissions (not the source's mode)
-        os.chmod(repo / source.name, FILE_MODE)
+def _copy_verified(source: Path, digest: str, target: Path) -> None:
+    """Copy the plain file ``source`` (never through a symbolic link) to ``target``; :class:`HubError` unless the copy's
+    sha256 is ``digest``. The copy is new, with the usual permissions (not the source's mode)."""
+    try:
+        handle = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        raise HubError(f"{source}: cannot be read without following a link ({error.strerror}); export it again") from None
+    hasher = hashlib.sha256()
+    with os.fdopen(handle, "rb") as reader, open(target, "wb") as writer:
+        while block := reader.read(1 << 20):
+            hasher.update(block)
+            writer.write(block)
+    os.chmod(target, FILE_MODE)
+    if hasher.hexdigest() != digest:
+        raise HubError(f"{source}: changed since it was exported (its sha256 is not the one in .babylm-export.json); "
+                       "export it again")
+
+
+def _commit_files(repo: Path, files: Sequence[tuple[Path, str]], message: str) -> dict:
+    """Copy ``files`` (verified) into the work tree and commit; returns ``{"commit", "files": {name: sha256}}``."""
+    for source, digest in files:
+        _copy_verified(source, digest, repo / source.name)
     _git(repo, "add", "--all")
     _git(repo, "commit", "--quiet", "--allow-empty", "--message", message)
+    tree = {entry.name: file_sha256(entry) for entry in sorted(repo.iterdir()) if entry.is_file()}
+    return {"commit": _git(repo, "rev-parse", "HEAD").strip(), "files": tree}
 
 
 def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | os.PathLike | None = None) -> list[str]:
@@ -137,13 +171,19 @@ def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | 
     Raises :class:`HubError` (one line) for a run without milestone exports, a final model that is missing or
     not an export, an ``out`` that holds anything, or a git failure.
     """
-    run_dir, out = Path(run_dir), Path(os.path.abspath(out))
+    run_dir, out = Path(run_dir), Path(out)
+    if out.is_symlink():
+        raise HubError(f"--out {out} is a symbolic link; give a new or empty folder (nothing is written through a link)")
+    out = Path(os.path.abspath(out))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HubError(f"--out {out} exists and is not an empty folder; choose a new folder (nothing is replaced)")
     milestones = milestone_exports(run_dir)
     if not milestones:
         raise HubError(f"--run {run_dir}: no chck_<N>M exports (fit writes them at the word milestones; "
                        "see --word_checkpoints.export_hf)")
+    for _, folder in milestones:
+        if folder.is_symlink():
+            raise HubError(f"{folder} is a symbolic link; hub-repo publishes only the exports fit wrote in the run folder")
     final_dir = Path(final) if final else final_export(run_dir)
     final_files = model_files(final_dir)
     branch_files = [(revision_name(m), m, model_files(folder)) for m, folder in milestones]
@@ -160,82 +200,24 @@ def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | 
             raise HubError(str(error)) from error
         card = model_card(final_dir.resolve().name, [m for m, _ in milestones], ledger)
         (staged / "README.md").write_text(card, encoding="utf-8")
-        _commit_files(staged, [], "Hub layout: model card and .gitattributes")
-        base = _git(staged, "rev-parse", "HEAD").strip()
+        base = _commit_files(staged, [], "Hub layout: model card and .gitattributes")["commit"]
+        laid_out = {}
         for branch, millions, files in branch_files:
             _git(staged, "checkout", "--quiet", "-b", branch, base)
-            _commit_files(staged, files, f"{branch}: the model after {millions * 1e6:,.0f} training words")
+            laid_out[branch] = _commit_files(staged, files, f"{branch}: the model after {millions * 1e6:,.0f} training words")
         _git(staged, "checkout", "--quiet", "main")  # back to the base commit: no milestone file left
-        _commit_files(staged, final_files, f"main: the final model ({final_dir})")
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        os.replace(staged, out)
+        laid_out["main"] = _commit_files(staged, final_files, f"main: the final model ({final_dir})")
+        atomic_write_json(staged / ".git" / HUB_MANIFEST, {"written_by": "babylm hub-repo", "format": 1,
+                                                           "branches": laid_out})
+        try:
+            if out.exists():
+                out.rmdir()  # empty, checked above
+            os.replace(staged, out)
+        except OSError as error:
+            raise HubError(f"--out {out}: {error.strerror} (written to meanwhile?); choose a new folder") from None
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # only our own staging folder (gone once renamed into place)
     return ["main", *(branch for branch, _, _ in branch_files)]
-
-
-def branches(repo: Path) -> list[str]:
-    """The branches of a repository made by :func:`build_repo`: ``main`` first, then the milestones by words.
-
-    Raises :class:`HubError` when ``repo`` is not the top folder of such a repository (a folder inside another
-    git repository would otherwise push that one's branches).
-    """
-    made_by = f"a folder made by python -m babylm hub-repo --run RUN --out {repo}"
-    if not repo.is_dir():
-        raise HubError(f"{repo}: no such folder; --push takes {made_by}")
-    if not (repo / ".git").is_dir():
-        raise HubError(f"{repo}: not a git repository (no .git folder); --push takes {made_by}")
-    names = _git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
-    milestones = sorted((m, n) for n in names if (m := revision_millions(n)) is not None)
-    if "main" not in names:
-        raise HubError(f"{repo}: no main branch, so not a repository made by hub-repo; --push takes {made_by}")
-    return ["main", *(n for _, n in milestones)]
-
-
-def push(repo: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None,
-         endpoint: str | None = None) -> str:
-    """Upload every branch of the local Hub repository ``repo`` to ``repo_id`` on the Hub; returns the repo URL.
-
-    Uses ``huggingface_hub``: ``create_repo(exist_ok=True)``, ``upload_folder`` of ``main``, then per milestone
-    ``create_branch`` and ``upload_folder(revision=branch)``. ``endpoint`` defaults to ``HF_ENDPOINT`` (the Hub).
-    Raises :class:`HubError` without a token, and when the Hub cannot be reached or refuses.
-    """
-    from huggingface_hub import HfApi, get_token
-    from huggingface_hub.errors import HfHubHTTPError
-
-    failures: tuple = (HfHubHTTPError, OSError, ValueError, subprocess.SubprocessError)  # requests' errors are OSErrors
-    for client in ("httpx", "httpx2"):  # huggingface_hub >= 1.0 talks through httpx (or its fork httpx2)
-        try:
-            failures += (importlib.import_module(client).HTTPError,)
-        except (ImportError, AttributeError):
-            pass
-
-    repo = Path(repo)
-    names = branches(repo)
-    token = token or get_token()
-    later = f"push later with: python -m babylm hub-repo --push {repo} --repo-id {repo_id}"
-    if not token:
-        raise HubError(f"no Hugging Face token (set HF_TOKEN or run `hf auth login`); the repository is ready in {repo}: {later}")
-    api = HfApi(endpoint=endpoint, token=token)
-    try:
-        url = str(api.create_repo(repo_id, private=private, exist_ok=True))
-        with tempfile.TemporaryDirectory(prefix="babylm-hub-") as tmp:
-            for name in names:
-                folder = Path(tmp) / name
-                folder.mkdir()
-                archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", name], capture_output=True,
-                                         check=True, timeout=600).stdout
-                with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-                    tar.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-                if name != "main":
-                    api.create_branch(repo_id, branch=name, exist_ok=True)
-                api.upload_folder(repo_id=repo_id, folder_path=folder, revision=name, commit_message=f"babylm: {name}")
-                print(f"pushed {name} to {repo_id}", file=sys.stderr)
-    except failures as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise HubError(f"push to {repo_id} failed ({type(error).__name__}: {first}); the repository is kept in {repo}: {later}") from error
-    return url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,7 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--final", default=None, help="the final model's export (default: export_dir of the run's config.yaml)")
     parser.add_argument("--push", default=None, metavar="REPO", help="push a repository made earlier by hub-repo (no --run)")
     parser.add_argument("--repo-id", default=None, help="Hub repository to push to, USER/NAME (needs HF_TOKEN or `hf auth login`)")
-    parser.add_argument("--private", action="store_true", help="create the Hub repository as private")
+    visibility = parser.add_mutually_exclusive_group()
+    visibility.add_argument("--private", dest="public", action="store_false", help="a private Hub repository (default)")
+    visibility.add_argument("--public", dest="public", action="store_true",
+                            help="create the Hub repository public, or push to an existing public one")
+    parser.set_defaults(public=False)
     return parser
 
 
@@ -274,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"to push it: python -m babylm hub-repo --push {repo} --repo-id USER/NAME (needs HF_TOKEN or `hf auth login`)")
         return 0
     try:
-        url = push(repo, args.repo_id, private=args.private)
+        url = push(repo, args.repo_id, private=not args.public)
     except HubError as error:
         print(f"babylm hub-repo: error: {error}", file=sys.stderr)
         return 1 if args.push is None else 2

@@ -37,7 +37,7 @@ from babylm.commands.recipe_plan import RecipeOptions, blimp_dir_of, build_plan
 from babylm.commands.recipe_preset import PresetError, load_preset, preset_file, preset_summaries
 from babylm.commands.recipe_stages import RecipeError, StageFailed, run_recipe
 from babylm.commands.workdir import claim_workdir, locked
-from babylm.core.arguments import CommandParser, non_negative_int, positive_int
+from babylm.core.arguments import CommandParser, int_in_range, positive_int
 from babylm.core.atomic import LockBusy
 from babylm.core.outputs import OutputError
 
@@ -57,7 +57,7 @@ class Invocation:
 def add_recipe_options(parser: argparse.ArgumentParser, workdir_help: str) -> None:
     """The options ``recipe`` and ``quickstart`` share (``--workdir`` with its own default text)."""
     parser.add_argument("--workdir", default=None, help=workdir_help)
-    parser.add_argument("--seed", type=non_negative_int, default=0,
+    parser.add_argument("--seed", type=int_in_range(0, 2**32 - 1, "seed"), default=0,
                         help="one seed for every stage that has one: split, initialisation, data order, teacher "
                              "cache, sampling (default: %(default)s)")
     parser.add_argument("--control", action="store_true",
@@ -68,8 +68,8 @@ def add_recipe_options(parser: argparse.ArgumentParser, workdir_help: str) -> No
     parser.add_argument("--blimp-dir", default=None, help="BLiMP .jsonl folder (default: the preset's)")
     parser.add_argument("--steps", type=positive_int, default=None,
                         help="optimizer steps of every model, overriding the preset (a quick look)")
-    parser.add_argument("--vocab-size", type=positive_int, default=None,
-                        help="tokenizer vocabulary (default: the preset's)")
+    parser.add_argument("--vocab-size", type=int_in_range(259, 65_535, "vocab_size"), default=None,
+                        help="tokenizer vocabulary, 259 … 65535 (default: the preset's)")
 
 
 def build_parser() -> argparse.ArgumentParser:

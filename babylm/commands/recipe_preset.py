@@ -221,8 +221,9 @@ def check_preset(preset: RecipePreset, path: Path) -> None:
 
     if not preset.teachers:
         fail("teachers", "at least one teacher is needed for a distilled student")
-    if preset.tokenizer.vocab_size < 259:
-        fail("tokenizer.vocab_size", f"{preset.tokenizer.vocab_size} is below 259 (3 specials + 256 bytes)")
+    if not 259 <= preset.tokenizer.vocab_size <= 65_535:
+        fail("tokenizer.vocab_size", f"{preset.tokenizer.vocab_size} is not from 259 (3 specials + 256 bytes) to "
+                                     "65535 (token files are uint16)")
     data = preset.data
     if data.source in FILE_SOURCES and not data.files:
         fail("data.files", f"source {data.source} reads files: list them (e.g. Gutenberg slices)")

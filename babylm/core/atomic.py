@@ -133,12 +133,17 @@ class LockBusy(Exception):
     """Another run holds the lock; the message (given by the caller) says what to do."""
 
 
+_HELD: dict[str, int] = {}  # lock files this process holds through exclusive_lock: real path → nesting depth
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: str | os.PathLike, busy_message: str) -> Iterator[None]:
     """Hold an exclusive lock on the file ``path`` for the block (the OS releases it even after SIGKILL).
 
-    Raises :class:`LockBusy` with ``busy_message`` when another process holds it. Without ``fcntl``
-    (not POSIX) the block runs unlocked.
+    Raises :class:`LockBusy` with ``busy_message`` when another process holds it. Re-entrant within a process: a
+    block nested in one that holds the same lock through this function runs (``fit`` holds its folders' locks for
+    the whole run and exports, which take the export folder's lock, inside it). Without ``fcntl`` (not POSIX)
+    the block runs unlocked.
     """
     try:
         import fcntl
@@ -146,12 +151,24 @@ def exclusive_lock(path: str | os.PathLike, busy_message: str) -> Iterator[None]
         yield
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(path)
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
             raise LockBusy(busy_message) from error
-        yield
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
 
 
 def os_error_line(error: OSError) -> str:

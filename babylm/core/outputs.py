@@ -1,8 +1,9 @@
 """Output folders that babylm may replace: only what it wrote itself, recorded in a manifest per folder.
 
 Used by ``export`` (and ``fit``'s export, the word-milestone exports), ``evaluate --out``,
-``quickstart --workdir`` and ``fit``'s curves in the checkpoint folder (``.babylm-fit.json``); nothing to run
-on its own. Reads and writes one small JSON file per output folder, ``.babylm-<command>.json``, that lists
+``quickstart --workdir``, ``fit``'s curves in the checkpoint folder (``.babylm-fit.json``) and the text stages
+``combine``, ``clean``, ``split`` and ``tokenizer`` (:func:`stage_outputs`); nothing to run on its own. Reads and
+writes one small JSON file per output folder, ``.babylm-<command>.json``, that lists
 the entries that command wrote there.
 
 The rule: a command deletes or overwrites an entry of a folder only when that folder's manifest *for this
@@ -15,13 +16,14 @@ makes it not ours any more, and the export is refused rather than the file lost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
-from babylm.core.atomic import atomic_write_json
+from babylm.core.atomic import LockBusy, atomic_write_json, exclusive_lock, remove_stale_temporaries
 
 MANIFEST_FORMAT = 1
 
@@ -35,21 +37,30 @@ def manifest_path(folder: str | os.PathLike, command: str) -> Path:
     return Path(folder) / f".babylm-{command}.json"
 
 
-def recorded(folder: str | os.PathLike, command: str) -> set[str]:
-    """Return the entry names ``command`` recorded as written in ``folder`` (empty when it has no manifest)."""
+def manifest_record(folder: str | os.PathLike, command: str) -> dict | None:
+    """Return ``command``'s manifest of ``folder`` as a dict, or None when there is none or it is not a JSON object."""
     try:
         record = json.loads(manifest_path(folder, command).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return set()
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def recorded(folder: str | os.PathLike, command: str) -> set[str]:
+    """Return the entry names ``command`` recorded as written in ``folder`` (empty when it has no manifest)."""
+    record = manifest_record(folder, command)
     files = record.get("files") if isinstance(record, dict) else None
     if not isinstance(files, list) or not all(isinstance(name, str) for name in files):
         return set()
     return {name for name in files if name and "/" not in name and "\\" not in name and name not in (".", "..")}
 
 
-def write_manifest(folder: str | os.PathLike, command: str, names: Iterable[str]) -> None:
-    """Record ``names`` (entries directly inside ``folder``) as written by ``command``; returns nothing."""
-    record = {"written_by": f"babylm {command}", "format": MANIFEST_FORMAT, "files": sorted(set(names))}
+def write_manifest(folder: str | os.PathLike, command: str, names: Iterable[str], extra: dict | None = None) -> None:
+    """Record ``names`` (entries directly inside ``folder``) as written by ``command``; returns nothing.
+
+    ``extra`` adds keys to the record (an export adds its files' sha256 and its tokenizer's fingerprint).
+    """
+    record = {"written_by": f"babylm {command}", "format": MANIFEST_FORMAT, "files": sorted(set(names)), **(extra or {})}
     atomic_write_json(manifest_path(folder, command), record)
 
 
@@ -113,6 +124,36 @@ def claim_files(folder: str | os.PathLike, names: Iterable[str], command: str, o
     check_writable(folder, names, command, option)
     Path(folder).mkdir(parents=True, exist_ok=True)
     write_manifest(folder, command, recorded(folder, command) | set(names))
+
+
+@contextlib.contextmanager
+def stage_outputs(folder: str | os.PathLike, names: Iterable[str], command: str, option: str = "--output",
+                  error: type[Exception] = OutputError) -> Iterator[Path]:
+    """One run of a stage that writes the files ``names`` into ``folder``; yields ``folder`` as a Path (created).
+
+    For the block: holds ``<folder>/.<command>.lock`` (a second run stops with one line), removes the temporary
+    files a killed run of it left (of ``names`` only: nothing else is touched), and records ``names`` in
+    ``command``'s manifest after checking that each is absent or written before by ``command``
+    (:func:`claim_files`). Raises ``error`` (one line) when the lock is held or a file is not ours.
+    """
+    folder = Path(folder)
+    names = list(names)
+    try:
+        problem = _not_a_folder(folder, option)
+        if problem is not None:
+            raise problem
+        for name in names:
+            if (folder / name).is_dir() and not (folder / name).is_symlink():
+                raise OutputError(f"{folder / name}: is a folder, not a file; give a file path")
+        folder.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(folder / f".{command}.lock", f"another {command} is writing to {folder}; wait for it"):
+            remove_stale_temporaries(folder, names)
+            claim_files(folder, names, command, option)
+            yield folder
+    except (OutputError, LockBusy) as failure:
+        if error is OutputError and isinstance(failure, OutputError):
+            raise
+        raise error(str(failure)) from None
 
 
 def replace_folder(staged: str | os.PathLike, target: str | os.PathLike, command: str, option: str = "--out") -> None:

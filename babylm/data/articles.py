@@ -72,6 +72,34 @@ NON_ARTICLE_TITLES = re.compile(
 """Leaf titles (after :data:`PREFIX`) of front/back matter and listings: not articles even when scan-backed.
 Shared by the scraper's catalogue and the dump ingest, so both call the same pages articles."""
 
+EB1911_VOLUMES = 29
+"""EB1911's volumes are numbered 1–29 (29 is the index volume); any other volume number in an input is not EB1911's."""
+
+MAX_SCAN_PAGE = 9999
+"""The highest scan page number an input may name (a volume's scan has about 1,000 pages). Numbers read from
+inputs and server replies are checked against it before use, so a title such as
+``Page:EB1911 - Volume 01.djvu/99999999999999999999`` is not an EB1911 page rather than a crash."""
+
+_SCAN_PAGE_TITLE = re.compile(r"Page:EB1911 - Volume ([0-9]{1,6})\.djvu/([0-9]{1,6})")
+
+
+def scan_page_key(title: str) -> tuple[int, int] | None:
+    """``Page:EB1911 - Volume 01.djvu/42`` → ``(1, 42)``; None for any other title, and for a volume outside 1–29 or a
+    page outside 1–:data:`MAX_SCAN_PAGE` (ASCII digits only)."""
+    match = _SCAN_PAGE_TITLE.fullmatch(title)
+    if match is None:
+        return None
+    volume, page = int(match.group(1)), int(match.group(2))
+    return (volume, page) if is_scan_page(volume, page) else None
+
+
+def is_scan_page(volume: object, page: object) -> bool:
+    """Whether ``volume`` and ``page`` are integers naming a possible EB1911 scan page (volume 1–29, page
+    1–:data:`MAX_SCAN_PAGE`)."""
+    return (type(volume) is int and type(page) is int and 1 <= volume <= EB1911_VOLUMES
+            and 1 <= page <= MAX_SCAN_PAGE)
+
+
 PAGES_PER_PART = 100
 """Scan pages per part folder: part 1 holds the articles starting on scan pages 1–100, part 2 on 101–200…"""
 

@@ -37,23 +37,16 @@ split option is given, and says so.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import Sequence
 
-from babylm.core.arguments import CommandParser, non_negative_int, open_fraction, positive_int
-from babylm.core.atomic import (
-    LockBusy,
-    atomic_write_json,
-    exclusive_lock,
-    os_error_line,
-    remove_stale_temporaries,
-    temporary_target,
-)
+from babylm.core.arguments import CommandParser, non_negative_int, open_fraction, positive_int, seed
+from babylm.core.atomic import LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries
 from babylm.core.safe_json import JsonError, read_json
+from babylm.data.article_tree import TreeError, recover_tree, replace_tree
 from babylm.data.articles import INGEST_REPORT
+from babylm.data.layout import Layout
 from babylm.data.sources.gutenberg import IngestError as GutenbergError
 from babylm.data.sources.gutenberg import ingest_slice
 from babylm.data.sources.wikitext import IngestError as WikitextError
@@ -65,8 +58,6 @@ from babylm.data.wikisource.sample.wiki import SAMPLE_DIR
 from babylm.data.wikisource.scrape import DEFAULT_BASE_URL
 from babylm.data.wikisource.scrape import main as scrape_main
 
-T = TypeVar("T")
-
 SOURCES = ("sample", "wikisource", "gutenberg", "wikitext")
 REPLACING_SOURCES = ("gutenberg", "wikitext")  # ingests that re-create the whole article tree on each run
 SPLIT_FILES = ("train.txt", "val.txt", "split_report.json")
@@ -75,37 +66,6 @@ SAMPLE_VAL_FRACTION = 0.1
 
 class PipelineError(ValueError):
     """A problem the user can fix (missing option, mixed sources, failed scrape); printed as one line."""
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where each stage reads and writes, under one data directory."""
-
-    root: Path
-
-    @property
-    def raw(self) -> Path:
-        return self.root / "britannica_data"
-
-    @property
-    def text(self) -> Path:
-        return self.root / "britannica_txt"
-
-    @property
-    def combined(self) -> Path:
-        return self.root / "combined_encyclopedia.txt"
-
-    @property
-    def cleaned(self) -> Path:
-        return self.root / "encyclopedia_cleaned.txt"
-
-    @property
-    def split_dir(self) -> Path:
-        return self.root / "corpus_split"
-
-    @property
-    def stamps(self) -> Path:
-        return self.root / ".pipeline"
 
 
 # ------------------------------------------------------------------------------------------------ stages
@@ -135,71 +95,6 @@ def _scrape(api_url: str, args: argparse.Namespace, layout: Layout, local: bool)
     return f"{count} article files in {layout.raw}"
 
 
-def _replace_tree(raw: Path, acquire: Callable[[], T]) -> T:
-    """Re-acquire the article tree from scratch: earlier articles go, so none outlives a change of input.
-
-    The old tree (which must hold nothing but article files, see :func:`_check_article_tree`) is moved
-    aside to ``.<raw>.previous`` until ``acquire()`` (which writes into ``raw``) succeeds; on failure it is
-    put back, and after a kill :func:`_recover_tree` puts it back at the next start. For the offline
-    ingests, which re-create every article on each run; a scrape (sample or real site) resumes in place
-    instead, keeping what it already has. Returns what ``acquire`` returns.
-    """
-    _check_article_tree(raw)
-    backup, discarded = _aside(raw)
-    if raw.exists():
-        raw.rename(backup)
-    try:
-        result = acquire()
-    except BaseException:
-        if raw.exists():
-            shutil.rmtree(raw)  # the half-made new tree (made by this run)
-        if backup.exists():
-            backup.rename(raw)
-        raise
-    if backup.exists():
-        backup.rename(discarded)  # one rename first: a kill during the deletion leaves only "discarded"
-        shutil.rmtree(discarded)
-    return result
-
-
-def _aside(raw: Path) -> tuple[Path, Path]:
-    """Where :func:`_replace_tree` keeps the old tree while it works, and where it deletes it."""
-    return raw.with_name(f".{raw.name}.previous"), raw.with_name(f".{raw.name}.discarded")
-
-
-def _recover_tree(raw: Path) -> None:
-    """Undo a :func:`_replace_tree` that was killed: restore the old tree, drop the half-made one."""
-    backup, discarded = _aside(raw)
-    if discarded.is_dir():
-        shutil.rmtree(discarded)
-    if backup.is_dir():
-        if raw.exists():
-            shutil.rmtree(raw)
-        backup.rename(raw)
-        print(f"prepare: restored {raw} as it was before an ingest that was stopped midway", flush=True)
-
-
-def _check_article_tree(raw: Path) -> None:
-    """Refuse to replace ``raw`` when it holds anything but ``volume_*/part_*/*.json`` articles and the ingest report."""
-    if not raw.exists():
-        return
-    if not raw.is_dir():
-        raise PipelineError(f"{raw} is a file, not an article folder; move it away or use another --data-dir")
-    for path in sorted(raw.rglob("*")):
-        parts = path.relative_to(raw).parts
-        if parts == (INGEST_REPORT,) and path.is_file() and not path.is_symlink():
-            continue  # the ingest's own report
-        in_layout = parts[0].startswith("volume_") and (len(parts) == 1 or parts[1].startswith("part_"))
-        if len(parts) < 3:
-            ours = in_layout and path.is_dir() and not path.is_symlink()
-        else:
-            ours = in_layout and len(parts) == 3 and path.is_file() and not path.is_symlink() and (
-                path.suffix == ".json" or temporary_target(path.name) is not None)
-        if not ours:
-            raise PipelineError(f"{raw} holds {path.relative_to(raw)}, which no ingest wrote; an ingest replaces "
-                                "this folder, so move that away or use another --data-dir")
-
-
 def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
     """The first stage for ``args.source``: scrape (sample or real site) or an offline ingest."""
     outputs = [(layout.raw, RAW_GLOB)]
@@ -223,7 +118,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
         files = [Path(p) for p in args.gutenberg_file]
 
         def run() -> str:
-            total = _replace_tree(layout.raw, lambda: sum(ingest_slice(path, layout.raw).articles for path in files))
+            total = replace_tree(layout.raw, lambda: sum(ingest_slice(path, layout.raw).articles for path in files))
             return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
@@ -232,7 +127,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
     files = [Path(p) for p in args.wikitext_pages]
 
     def run_wikitext() -> str:
-        stats = _replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw, progress=True))
+        stats = replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw, progress=True))
         routes = ", ".join(f"{n} by {route}" for route, n in sorted(stats.routes.items())) or "none"
         return f"{stats.articles} articles ({routes}) from {stats.pages} scan pages; {stats.orphans} orphan spans left out → {layout.raw}"
 
@@ -354,14 +249,12 @@ def prepare(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def _clean_up_after_kills(layout: Layout, source: str) -> None:
     """What a killed run (SIGKILL included) left: a half-replaced article tree, temporary files of ours."""
-    _recover_tree(layout.raw)
+    if recover_tree(layout.raw):
+        print(f"prepare: restored {layout.raw} as it was before an ingest that was stopped midway", flush=True)
     remove_stale_temporaries(layout.root, [layout.combined.name, layout.cleaned.name])
     remove_stale_temporaries(layout.stamps)
     remove_stale_temporaries(layout.split_dir, [*SPLIT_FILES])
-    folders = list(layout.text.glob("volume_*/part_*/"))
-    if source in REPLACING_SOURCES:  # (a scrape cleans its own folder, under its own lock)
-        folders += layout.raw.glob("volume_*/part_*/")
-    for folder in folders:
+    for folder in layout.text.glob("volume_*/part_*/"):  # (the writers of the article tree clean it themselves)
         remove_stale_temporaries(folder)
 
 
@@ -394,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-words", type=non_negative_int, help=f"train word budget (default: {split.DEFAULT_TRAIN_WORDS:,})")
     parser.add_argument("--val-words", type=non_negative_int, help=f"val word budget (default: {split.DEFAULT_VAL_WORDS:,})")
     parser.add_argument("--val-fraction", type=open_fraction, help='"use everything" mode with this share of words in val (sample default: 0.1)')
-    parser.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
+    parser.add_argument("--seed", type=seed, default=0, help="split seed, 0 … 2^32-1 (default: %(default)s)")
     parser.add_argument("--strip-accents", action="store_true", help="lossy cleaning: remove accents")
     parser.add_argument("--recase-headwords", action="store_true", help="lossy cleaning: ALL-CAPS headwords to title case")
     parser.add_argument("--force", action="store_true", help="run every stage even when up to date")
@@ -411,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         prepare(args)
-    except (PipelineError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
+    except (PipelineError, TreeError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
             quality.QualityError, GutenbergError, WikitextError) as error:
         print(f"prepare: {error}", file=sys.stderr)
         return 2

@@ -303,8 +303,12 @@ def evaluate_blimp(
     batch_size: int = 64,
     progress: Callable[[ParadigmResult], None] | None = None,
     ties: TieRule = "wrong",
+    scorer: Callable[..., list[float]] = score_sequences,
 ) -> list[ParadigmResult]:
     """Score each paradigm in turn (calling ``progress(result)`` after each); returns the results.
+
+    ``scorer(model, sequences, batch_size)`` gives the sentence scores: :func:`score_sequences` (causal), or the
+    MNTP backend's (:func:`babylm.evaluation.mntp.scorer_for`).
 
     Every sentence is encoded and checked against the model's context first, so a sentence that is too
     long stops the run before any scoring, naming its file and line. A sentence met again in a later
@@ -318,7 +322,7 @@ def evaluate_blimp(
     results = []
     for paradigm, sequences in zip(paradigms, encoded):
         todo = [ids for ids in sequences if tuple(ids) not in known]
-        known.update(zip(map(tuple, todo), score_sequences(model, todo, batch_size)))
+        known.update(zip(map(tuple, todo), scorer(model, todo, batch_size)))
         result = _result(paradigm, [known[tuple(ids)] for ids in sequences], ties)
         results.append(result)
         if progress is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from babylm.core.atomic import atomic_write_json
 from babylm.evaluation import EvaluationError
 from babylm.evaluation.blimp import aggregate, evaluate_blimp, load_blimp_dir
+from babylm.evaluation.mntp import scorer_for
 from babylm.evaluation.report import plot_blimp_curve
 from babylm.models.export import load_exported, resolve_device
 from babylm.models.tracks import milestone_exports
@@ -40,7 +41,9 @@ def run_curve(args, directory: Path, names: list[str] | None, out_dir: Path, log
     milestones = []
     for millions, folder in exports:
         model, tokenizer = load_exported(folder, device)
-        summary = aggregate(evaluate_blimp(model, tokenizer, paradigms, batch_size=args.batch_size, ties=args.ties))
+        scorer = scorer_for(getattr(args, "backend", "causal"), model, tokenizer)
+        summary = aggregate(evaluate_blimp(model, tokenizer, paradigms, batch_size=args.batch_size, ties=args.ties,
+                                           scorer=scorer))
         overall = summary["overall"]
         milestones.append({"revision": folder.name, "milestone_millions": millions, "accuracy": overall["accuracy"],
                            "pairs": overall["pairs"], "ties": overall["ties"],
@@ -49,7 +52,7 @@ def run_curve(args, directory: Path, names: list[str] | None, out_dir: Path, log
     if not milestones:
         raise EvaluationError(f"{args.model}: no chck_<N>M exports to score")
     record = {"run": str(args.model), "blimp_dir": str(directory), "limit_per_paradigm": args.limit,
-              "ties_count_as": args.ties, "milestones": milestones}
+              "ties_count_as": args.ties, "backend": getattr(args, "backend", "causal"), "milestones": milestones}
     atomic_write_json(out_dir / CURVE_FILES[0], record)
     plot_blimp_curve([(e["milestone_millions"] * 1e6, e["accuracy"]) for e in milestones], out_dir / CURVE_FILES[1],
                      f"BLiMP vs training words: {Path(args.model).resolve().name}")

@@ -13,6 +13,7 @@ not on the other prompts. Generation stops at ``</s>`` or at the model's context
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -21,9 +22,23 @@ from typing import Sequence
 
 import torch
 
-from babylm.core.arguments import CommandParser
+from babylm.core.arguments import (
+    INT64_MAX,
+    CommandParser,
+    check_seed,
+    float_in_range,
+    non_negative_int,
+    positive_int,
+    seed,
+)
 from babylm.data.tokens.tokenizer import TokenizerError
 from babylm.models.export import ExportError, load_exported, max_positions, prefix_token_id, resolve_device
+
+MIN_TEMPERATURE = 0.01
+"""The lowest ``--temperature``: logits divided by a smaller one overflow float32 (1e-45 gave a RuntimeError from
+``torch.multinomial``); a temperature this low already samples the most likely token almost always."""
+MAX_TEMPERATURE = 100.0
+"""The highest ``--temperature``: far above it every token is as likely as every other."""
 
 
 class GenerationError(ValueError):
@@ -48,13 +63,26 @@ class SamplingSettings:
     """Always take the most likely token (ignores temperature, top-k, top-p and seed)."""
 
     def validate(self) -> None:
-        """Raise :class:`GenerationError` naming the option that is out of range."""
-        if self.max_new_tokens < 1:
+        """Raise :class:`GenerationError` naming the option that is out of range (or not a number of its kind)."""
+        def number(name: str, value: object, kinds: tuple) -> None:
+            if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+                raise GenerationError(f"{name} must be a finite {kinds[0].__name__}, got {str(value)[:40]!r}")
+
+        number("--max-new-tokens", self.max_new_tokens, (int,))
+        if not 1 <= self.max_new_tokens <= INT64_MAX:
             raise GenerationError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+        try:
+            check_seed(self.seed, "--seed")
+        except ValueError as error:
+            raise GenerationError(str(error)) from None
         if not self.greedy:
-            if not self.temperature > 0:
-                raise GenerationError(f"--temperature must be > 0 (use --greedy for argmax), got {self.temperature}")
-            if self.top_k < 0:
+            number("--temperature", self.temperature, (float, int))
+            number("--top-k", self.top_k, (int,))
+            number("--top-p", self.top_p, (float, int))
+            if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:
+                raise GenerationError(f"--temperature must be from {MIN_TEMPERATURE} to {MAX_TEMPERATURE:g} "
+                                      f"(use --greedy for argmax), got {self.temperature}")
+            if not 0 <= self.top_k <= INT64_MAX:
                 raise GenerationError(f"--top-k must be >= 0 (0 = no limit), got {self.top_k}")
             if not 0 < self.top_p <= 1:
                 raise GenerationError(f"--top-p must be in (0, 1], got {self.top_p}")
@@ -69,6 +97,8 @@ def generate_token_ids(model, tokenizer, prompts: Sequence[str], settings: Sampl
     limit = max_positions(model)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
+    # a hybrid model's <mask> is no text: never sampled (it would make the model read a masked context)
+    masked = {"suppress_tokens": [tokenizer.mask_token_id]} if tokenizer.mask_token_id is not None else {}
     outputs = []
     for prompt in prompts:
         ids = [start, *tokenizer(prompt, add_special_tokens=False)["input_ids"]]
@@ -92,6 +122,7 @@ def generate_token_ids(model, tokenizer, prompts: Sequence[str], settings: Sampl
             pad_token_id=pad,
             eos_token_id=tokenizer.eos_token_id,
             **sampling,
+            **masked,
         )  # (1, T + new)
         outputs.append(generated[0].tolist())
     return outputs
@@ -150,11 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="exported model directory")
     parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeat for several; '' = unconditional)")
     parser.add_argument("--prompts-file", default=None, help="UTF-8 file with one prompt per line")
-    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, help="most tokens to add (default: %(default)s)")
-    parser.add_argument("--temperature", type=float, default=defaults.temperature, help="sampling temperature > 0 (default: %(default)s)")
-    parser.add_argument("--top-k", type=int, default=defaults.top_k, help="sample among the k most likely tokens; 0 = all (default: %(default)s)")
-    parser.add_argument("--top-p", type=float, default=defaults.top_p, help="nucleus sampling mass in (0, 1] (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible samples (reset before each prompt)")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens,
+                        help="most tokens to add (default: %(default)s)")
+    parser.add_argument("--temperature", type=float_in_range(MIN_TEMPERATURE, MAX_TEMPERATURE, "temperature"),
+                        default=defaults.temperature,
+                        help=f"sampling temperature, {MIN_TEMPERATURE} … {MAX_TEMPERATURE:g} (default: %(default)s)")
+    parser.add_argument("--top-k", type=non_negative_int, default=defaults.top_k,
+                        help="sample among the k most likely tokens; 0 = all (default: %(default)s)")
+    parser.add_argument("--top-p", type=float_in_range(0.0, 1.0, "top_p", low_open=True), default=defaults.top_p,
+                        help="nucleus sampling mass in (0, 1] (default: %(default)s)")
+    parser.add_argument("--seed", type=seed, default=None,
+                        help="seed for reproducible samples, 0 … 2^32-1 (reset before each prompt)")
     parser.add_argument("--greedy", action="store_true", help="take the most likely token each step (no sampling)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     return parser

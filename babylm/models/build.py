@@ -67,13 +67,15 @@ TRAINING_ONLY_FIELDS = ("dropout", "initializer_range")
 
 
 def model_differences(saved: Mapping[str, Any], config: ModelConfig | Mapping[str, Any],
-                      vocab_size: Optional[int] = None, class_path: Optional[str] = None) -> list[str]:
+                      vocab_size: Optional[int] = None, class_path: Optional[str] = None,
+                      objective: Optional[str] = None) -> list[str]:
     """What makes the model saved in a checkpoint another model than ``config``: ``["arch gptj ≠ llama", …]``.
 
     ``saved`` is the checkpoint's ``hyper_parameters`` (``config`` as a dict, ``vocab_size``, and ``_class_path``
     when LightningCLI built the module); ``config``, ``vocab_size`` and ``class_path`` describe the run (None:
     not compared). Compared: the class, every :class:`ModelConfig` field but :data:`TRAINING_ONLY_FIELDS`
-    (architecture and sizes), and the vocabulary size. Each entry reads ``<field> <checkpoint's> ≠ <run's>``;
+    (architecture and sizes), the vocabulary size and the ``objective`` (``hybrid`` adds a ``<mask>`` row; a
+    checkpoint without one was ``causal``). Each entry reads ``<field> <checkpoint's> ≠ <run's>``;
     an empty list means the same model. A checkpoint without a model config gives ``["config (none saved)"]``.
     """
     saved_config = saved.get("config")
@@ -92,6 +94,8 @@ def model_differences(saved: Mapping[str, Any], config: ModelConfig | Mapping[st
             differences.append(f"{field.name} {before} ≠ {now}")
     if vocab_size is not None and saved.get("vocab_size") is not None and int(saved["vocab_size"]) != int(vocab_size):
         differences.append(f"vocab_size {saved['vocab_size']} ≠ {vocab_size}")
+    if objective is not None and saved.get("objective", "causal") != objective:
+        differences.append(f"objective {saved.get('objective', 'causal')} ≠ {objective}")
     return differences
 
 
@@ -148,14 +152,21 @@ def attention_implementation(arch: Architecture) -> str:
     return "eager" if arch == "gptj" else "sdpa"
 
 
-def build_model(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_token_id: int = 2, pad_token_id: int = 0):
-    """Build a randomly initialised HF causal LM (SDPA attention where available) for ``config``; returns the model."""
+def build_model(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_token_id: int = 2,
+                pad_token_id: int = 0, mask_token: bool = False):
+    """Build a randomly initialised HF causal LM (SDPA attention where available) for ``config``; returns the model.
+
+    With ``mask_token`` (the hybrid objective, :mod:`babylm.training.hybrid`) the model has one embedding row more
+    than the tokenizer, for ``<mask>`` at id ``vocab_size`` — after every existing id, so no id moves and the
+    token files stay valid — and its config records ``mask_token_id`` (the export adds ``<mask>`` to the tokenizer
+    from it, :func:`babylm.models.export.export_hf`).
+    """
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_config(
-        hf_config(config, vocab_size, bos_token_id, eos_token_id, pad_token_id),
-        attn_implementation=attention_implementation(config.arch),
-    )
+    hf = hf_config(config, vocab_size, bos_token_id, eos_token_id, pad_token_id)
+    if mask_token:
+        hf.vocab_size, hf.mask_token_id = vocab_size + 1, vocab_size
+    model = AutoModelForCausalLM.from_config(hf, attn_implementation=attention_implementation(config.arch))
     counts = count_parameters(model)
     log.info(
         "built %s: %s parameters (%s without embeddings)",

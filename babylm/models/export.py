@@ -36,16 +36,24 @@ from babylm.core.atomic import usual_permissions
 from babylm.core.hf_guard import UnsafeFolderError, refuse_remote_code, require_safetensors
 from babylm.core.outputs import OutputError, check_replaceable, replace_folder, write_manifest
 from babylm.core.safe_json import JsonError, read_json
-from babylm.data.tokens.tokenizer_files import TokenizerError, load_hf_tokenizer, load_tokenizer, save_hf_tokenizer
+from babylm.data.tokens.tokenizer_files import (
+    TokenizerError,
+    add_mask_token,
+    load_hf_tokenizer,
+    load_tokenizer,
+    save_hf_tokenizer,
+)
 from babylm.models.build import ModelConfig, build_model
+from babylm.models.export_manifest import (  # noqa: F401 (ExportError, export_manifest: importable from here too)
+    EXPORT_COMMAND,
+    ExportError,
+    check_folder_tokenizer,
+    check_tokenizer_fingerprint,
+    export_lock,
+    export_manifest,
+    manifest_extras,
+)
 from babylm.models.ledger import LEDGER_FILE, ledger_json
-
-
-class ExportError(ValueError):
-    """A checkpoint or tokenizer cannot be exported, or an exported directory cannot be loaded (one-line message)."""
-
-
-EXPORT_COMMAND = "export"  # the manifest .babylm-export.json marks a folder as an export of ours
 
 
 def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> None:
@@ -61,16 +69,20 @@ def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> No
 
 def export_hf(
     model, tokenizer_path: Optional[str | os.PathLike], out_dir: str | os.PathLike, option: str = "--out",
-    ledger: Optional[dict] = None,
+    ledger: Optional[dict] = None, expected_fingerprint: Optional[str] = None, trained_by: str = "the model",
 ) -> Path:
     """Write ``model`` (a transformers ``PreTrainedModel``) and its tokenizer as an HF directory.
 
     Takes the model, the tokenizer it was trained with (a ``tokenizers`` JSON file or an HF tokenizer
     directory), the output directory, the name of the setting that gave it (for messages) and the run's word
     ledger (:mod:`babylm.models.ledger`, written as ``word_ledger.json``; None writes none); returns the
-    output path. The tokenizer's ``model_max_length`` is the model's context length. Raises
-    :class:`ExportError` when no tokenizer is given or it cannot be read, or when ``out_dir`` holds anything
-    but a previous export (:func:`check_export_target`): nothing else is ever replaced.
+    output path. The tokenizer's ``model_max_length`` is the model's context length; a model whose config has a
+    ``mask_token_id`` (the hybrid objective) gets ``<mask>`` added to the tokenizer at that id.
+    ``expected_fingerprint`` is the fingerprint of the tokenizer the weights were trained with (``trained_by`` names
+    them in messages). Raises :class:`ExportError` when no tokenizer is given, it cannot be read or is not the
+    expected one, when ``out_dir`` holds anything but a previous export (:func:`check_export_target`): nothing else
+    is ever replaced, or when another process is writing it (:func:`export_lock`). The manifest
+    ``.babylm-export.json`` lists the files with their sha256 and the tokenizer's fingerprint.
     """
 
     if tokenizer_path is None:
@@ -81,6 +93,8 @@ def export_hf(
         if Path(tokenizer_path).is_dir():
             refuse_remote_code(tokenizer_path)
         tokenizer = load_hf_tokenizer(tokenizer_path)
+        if getattr(model.config, "mask_token_id", None) is not None:  # a hybrid model: <mask> after the last id
+            add_mask_token(tokenizer, model.config.mask_token_id)
     except (TokenizerError, UnsafeFolderError) as error:
         raise ExportError(f"export: {error}") from error
     config = model.config
@@ -90,16 +104,18 @@ def export_hf(
             f"export: tokenizer {tokenizer_path} has {len(tokenizer)} tokens but the model's vocabulary has "
             f"{config.vocab_size}; pass the tokenizer the model was trained with (--tokenizer)"
         )
+    fingerprint = check_tokenizer_fingerprint(tokenizer_path, expected_fingerprint, trained_by)  # same size, other words
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        model.save_pretrained(str(staged))
-        save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
-        if ledger is not None:
-            (staged / LEDGER_FILE).write_text(ledger_json(ledger), encoding="utf-8")
-        write_manifest(staged, EXPORT_COMMAND, [entry.name for entry in staged.iterdir()])
-        usual_permissions(staged)  # safetensors writes model.safetensors as 0600
-        replace_folder(staged, target, EXPORT_COMMAND, option)
+        with export_lock(target, option):
+            model.save_pretrained(str(staged))
+            save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
+            if ledger is not None:
+                (staged / LEDGER_FILE).write_text(ledger_json(ledger), encoding="utf-8")
+            write_manifest(staged, EXPORT_COMMAND, sorted(e.name for e in staged.iterdir()), manifest_extras(staged, fingerprint))
+            usual_permissions(staged)  # safetensors writes model.safetensors as 0600
+            replace_folder(staged, target, EXPORT_COMMAND, option)
     except OutputError as error:
         raise ExportError(str(error)) from error
     finally:
@@ -143,7 +159,7 @@ def model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):
         raise ExportError(f"{source}: no model config/vocab_size in its hyper-parameters; not a babylm CausalLM checkpoint")
     config = hparams["config"]
     config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
-    model = build_model(config, int(hparams["vocab_size"]))
+    model = build_model(config, int(hparams["vocab_size"]), mask_token=hparams.get("objective") == "hybrid")
     weights = {k[len("model."):]: v for k, v in checkpoint.get("state_dict", {}).items() if k.startswith("model.")}
     if not weights:
         raise ExportError(f"{source}: the checkpoint holds no model.* weights")
@@ -167,27 +183,46 @@ def export_checkpoint(
 
     Takes the checkpoint, the output directory, optionally the tokenizer (default: the ``tokenizer_path``
     saved in the checkpoint's hyper-parameters, relative to the working directory) and the name of the
-    setting that gave the output directory (for messages). The target is checked first (:func:`export_hf`).
+    setting that gave the output directory (for messages). The target is checked first (:func:`export_hf`), then the
+    tokenizer against the fingerprint the checkpoint records (a tokenizer of the same size trained on other text
+    would pair the weights with other words): :class:`ExportError` naming both.
     """
     check_export_target(out_dir, option)  # before reading a large checkpoint
     checkpoint = load_checkpoint(ckpt_path)
     model = model_from_checkpoint(checkpoint, str(ckpt_path))
     tokenizer = tokenizer_path or checkpoint.get("hyper_parameters", {}).get("tokenizer_path")
     ledger = checkpoint.get("word_ledger")  # None for checkpoints written before babylm kept one
-    return export_hf(model, tokenizer, out_dir, option, ledger if isinstance(ledger, dict) else None)
+    return export_hf(model, tokenizer, out_dir, option, ledger if isinstance(ledger, dict) else None,
+                     checkpoint_tokenizer(checkpoint), f"checkpoint {ckpt_path}")
+
+
+def checkpoint_tokenizer(checkpoint: dict) -> Optional[str]:
+    """The fingerprint of the tokenizer a checkpoint's weights were trained with (``checkpoint["tokenizer"]``, written
+    by :class:`babylm.training.causal_lm.CausalLM`), or None for a checkpoint that does not record it."""
+    record = checkpoint.get("tokenizer")
+    fingerprint = record.get("fingerprint") if isinstance(record, dict) else None
+    return fingerprint if isinstance(fingerprint, str) else None
 
 
 # ------------------------------------------------------------------------------------- loading for use
 def resolve_device(name: str = "auto") -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a ``torch.device``; ``auto`` prefers CUDA."""
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a ``torch.device``; ``auto`` prefers CUDA.
+
+    Raises :class:`ExportError` (one line) for a name that is not a device, another kind of device, CUDA where
+    there is none, or a GPU number this machine does not have.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as error:
+    except (RuntimeError, TypeError) as error:
         raise ExportError(f"--device {name!r} is not a device name; use auto, cpu or cuda") from error
+    if device.type not in ("cpu", "cuda") and not (device.type == "mps" and torch.backends.mps.is_available()):
+        raise ExportError(f"--device {name!r}: not a device this machine runs models on; use auto, cpu or cuda")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ExportError(f"--device {name}: CUDA is not available here; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ExportError(f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s), numbered from 0")
     return device
 
 
@@ -199,7 +234,8 @@ def check_model_folder(model_dir: str | os.PathLike, what: str = "") -> Path:
     ``config.json``/``tokenizer_config.json`` has an ``auto_map`` (custom code), when there are no safetensors
     weights (pickle ``.bin`` only; see :mod:`babylm.core.hf_guard`), when a safetensors file's header is unreadable
     (truncated, not safetensors), or when ``tokenizer.json`` is unreadable or has ids beyond ``vocab_size``
-    (they would index past the embedding: ``IndexError`` in scoring, silent garbage in sampling).
+    (they would index past the embedding: ``IndexError`` in scoring, silent garbage in sampling), or is not the
+    tokenizer the weights were trained with (an export of ours records its fingerprint).
     """
     return _checked_folder(model_dir, what)[0]
 
@@ -229,6 +265,7 @@ def _checked_folder(model_dir: str | os.PathLike, what: str = "") -> tuple[Path,
         raise ExportError(f"{prefix}{config_path}: vocab_size {vocab_size!r} is not a positive integer; re-export the model")
     _check_safetensors_headers(path, prefix)
     _check_tokenizer_fits(path, vocab_size, prefix)
+    check_folder_tokenizer(path, prefix)  # the tokenizer.json the weights were trained with (our exports record it)
     return path, vocab_size
 
 

@@ -1,6 +1,7 @@
 """Loss functions: small, pure tensor functions with hand-checked unit tests.
 
-``causal_lm_loss`` is next-token cross-entropy; ``distillation_loss`` (the student's objective) mixes it
+``causal_lm_loss`` is next-token cross-entropy; ``mntp_loss`` its masked form (masked next-token prediction);
+``distillation_loss`` (the student's objective) mixes it
 with a temperature-scaled KL to one or more teachers' logits, and ``sparse_distillation_loss`` is the same
 objective against the compact teacher targets of a teacher cache (:mod:`babylm.training.teacher_cache`).
 All losses are computed in fp32 whatever the precision of the logits; the two distillation losses work in
@@ -9,6 +10,7 @@ row chunks (:mod:`babylm.models.chunked_loss`), so no full fp32 copy of any teac
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple, Optional, Sequence
 
 import torch
@@ -26,6 +28,24 @@ def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, ignore_index: 
     # shift the targets, not the logits: slicing (B, T, V) would copy the largest tensor of the step
     target = F.pad(input_ids[:, 1:], (0, 1), value=ignore_index)  # (B, T): the last position has no target
     return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=ignore_index)
+
+
+def mntp_loss(logits: torch.Tensor, input_ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Masked next-token prediction (GPT-BERT's MNTP): cross-entropy on the masked tokens, in fp32.
+
+    Takes ``logits`` (B, T, V) of the *masked* input, the *original* ``input_ids`` (B, T) and ``targets`` (B, T)
+    bool, true where a token was chosen for masking (:func:`babylm.data.tokens.masking.mask_spans`). A chosen token
+    at position k+1 is predicted from the output at position k — the same head and shift as
+    :func:`causal_lm_loss`; unchosen positions are no targets. Reduction: each window's mean over its targets (0
+    for a window without one), then the mean over windows — so, as for causal CE, where every window has T − 1
+    targets, a step's loss does not depend on how its windows are split into micro-batches or devices (a
+    per-token mean over a micro-batch would: windows have different numbers of masked tokens). Returns a scalar
+    tensor. Source: Charpentier & Samuel 2024, arXiv:2410.24159, §2.
+    """
+    labels = F.pad(input_ids[:, 1:].masked_fill(~targets[:, 1:], -100), (0, 1), value=-100)  # (B, T): shifted
+    token_ce = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")  # (B, T)
+    per_window = token_ce.sum(dim=1) / targets.sum(dim=1).clamp(min=1)  # (B,)
+    return per_window.mean()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -69,12 +89,12 @@ class DistillationSettingsError(ValueError):
 def check_distillation_settings(alpha: float, temperature: float, reduction: str) -> None:
     """Raise :class:`DistillationSettingsError` (a ``ValueError``) naming the bad setting; returns nothing.
 
-    Valid: ``alpha`` in [0, 1], ``temperature`` > 0, ``reduction`` one of :data:`DISTILLATION_REDUCTIONS`.
+    Valid: ``alpha`` in [0, 1], ``temperature`` finite and > 0, ``reduction`` one of :data:`DISTILLATION_REDUCTIONS`.
     """
     if not 0.0 <= alpha <= 1.0:
         raise DistillationSettingsError(f"distillation loss: alpha must be in [0, 1], got {alpha}")
-    if temperature <= 0:
-        raise DistillationSettingsError(f"distillation loss: temperature must be positive, got {temperature}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise DistillationSettingsError(f"distillation loss: temperature must be a finite number > 0, got {temperature}")
     if reduction not in DISTILLATION_REDUCTIONS:
         raise DistillationSettingsError(
             f"distillation loss: reduction must be one of {', '.join(DISTILLATION_REDUCTIONS)}, got {reduction!r}"

@@ -19,6 +19,7 @@ anything but an export of ours stops the run before training, in one line.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -33,6 +34,7 @@ from babylm.models.tracks import (
     milestone_label,
     revision_name,
 )
+from babylm.training.checks import RunConfigError
 from babylm.training.milestone_blimp import CURVE_FILES, MilestoneBlimp
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,12 @@ class WordMilestoneCheckpoint(L.Callback):
         blimp_paradigms: Optional[list[str]] = None,
     ) -> None:
         values = TRACK_MILESTONES[track] if milestones is None else milestones
-        if any(m <= 0 for m in values):
-            raise ValueError(f"word_checkpoints.milestones must be positive millions of words, got {list(values)}")
+        if not all(math.isfinite(m) and m > 0 for m in values):  # a NaN or infinite milestone is never reached
+            raise RunConfigError(f"word_checkpoints.milestones must be positive millions of words, got {list(values)}")
+        if words_per_token is not None and not (math.isfinite(words_per_token) and words_per_token > 0):
+            raise RunConfigError(f"word_checkpoints.words_per_token must be a finite number > 0 (or null), got {words_per_token}")
+        if blimp_limit is not None and blimp_limit < 1:
+            raise RunConfigError(f"word_checkpoints.blimp_limit must be at least 1 pair per paradigm (or null), got {blimp_limit}")
         self.milestones_millions = sorted(set(float(m) for m in values))
         self.dirpath = dirpath
         self.export_hf = export_hf
@@ -155,7 +161,7 @@ class WordMilestoneCheckpoint(L.Callback):
             # checked at start-up; refused (one line, the run stops, nothing lost) if a foreign file appeared since
             ledger = pl_module.word_ledger() if hasattr(pl_module, "word_ledger") else None
             export_hf(pl_module.model, pl_module.hparams.get("tokenizer_path"), directory / revision_name(millions),
-                      option=EXPORT_OPTION, ledger=ledger)
+                      EXPORT_OPTION, ledger, getattr(pl_module, "tokenizer_fingerprint", None), "this run's model")
         if self.blimp is not None:
             entry = self.blimp.score(pl_module.model, millions, words, trainer.global_step)
             for logger in trainer.loggers:

@@ -8,7 +8,9 @@ directory there at the end of ``fit`` (see :mod:`babylm.models.export`). Checkpo
 What it does:
 
 * next-token cross-entropy (:func:`babylm.models.losses.causal_lm_loss`) through the overridable
-  :meth:`CausalLM.compute_loss` hook — :class:`babylm.training.distill.DistillationStudent` overrides only that;
+  :meth:`CausalLM.causal_loss` hook — :class:`babylm.training.distill.DistillationStudent` overrides only that;
+* with ``objective: hybrid``, GPT-BERT's masked next-token prediction on a share of each step's windows beside it
+  (:mod:`babylm.training.hybrid`; the model gets a ``<mask>`` row, the export a ``<mask>`` token);
 * AdamW with decoupled weight decay over ``self.model`` only, in two parameter groups (no decay on biases,
   norms and input embeddings unless configured otherwise), in torch's fused implementation where it can run
   (see :func:`adamw`);
@@ -32,87 +34,26 @@ from typing import Literal, Optional, Sequence
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_info
-from torch import nn
 
+from babylm.data.tokens.tokenizer_files import tokenizer_fingerprint
 from babylm.models.build import ModelConfig, build_model, count_parameters, model_differences
-from babylm.models.export import export_checkpoint, export_hf
+from babylm.models.export import checkpoint_tokenizer, export_checkpoint, export_hf
 from babylm.models.ledger import ledger_record
 from babylm.models.losses import causal_lm_loss
+from babylm.models.optim import (  # noqa: F401 (FUSED_ADAMW_DEVICES, weight_decay_groups re-exported)
+    FUSED_ADAMW_DEVICES,
+    adamw,
+    warmup_cosine,
+    weight_decay_groups,
+)
+from babylm.training.checks import TrainingConfigError, check_ckpt_tokenizer, check_optimizer_settings
+from babylm.training.hybrid import HybridConfig, HybridObjective
 
 log = logging.getLogger(__name__)
 
 NoDecayKind = Literal["bias", "norm", "embedding"]
 
 
-class TrainingConfigError(ValueError):
-    """A model or optimisation setting is invalid (the message names the setting)."""
-
-
-def _is_norm(module: nn.Module) -> bool:
-    # LayerNorm, RMSNorm and the HF classes (LlamaRMSNorm, …) all carry "Norm" in the class name.
-    return isinstance(module, (nn.LayerNorm, nn.GroupNorm)) or "norm" in type(module).__name__.lower()
-
-
-def weight_decay_groups(model: nn.Module, weight_decay: float, no_decay: Sequence[str]) -> list[dict]:
-    """Split the trainable parameters of ``model`` into AdamW groups with and without weight decay.
-
-    Takes the model, the decay coefficient and the kinds exempt from decay (``"bias"``: every parameter named
-    ``bias``; ``"norm"``: parameters of normalisation layers; ``"embedding"``: ``nn.Embedding`` weights, which
-    includes a tied output projection). Returns ``[{"params", "weight_decay"}, …]`` with each parameter once
-    (tied weights are shared tensors); empty groups are left out.
-    """
-    unknown = set(no_decay) - {"bias", "norm", "embedding"}
-    if unknown:
-        raise ValueError(f"no_weight_decay: unknown kinds {sorted(unknown)}; use bias, norm, embedding")
-    embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    decay, exempt, seen = [], [], set()
-    for module in model.modules():
-        for name, param in module.named_parameters(recurse=False):
-            if id(param) in seen or not param.requires_grad:
-                continue
-            seen.add(id(param))
-            skip = (
-                ("bias" in no_decay and name == "bias")
-                or ("norm" in no_decay and _is_norm(module))
-                or ("embedding" in no_decay and id(param) in embedding_ids)
-            )
-            (exempt if skip else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
-
-
-# the devices torch 2.13's fused AdamW kernels run on (torch/utils/_foreach_utils.py,
-# _get_fused_kernels_supported_devices); any other device gets torch's own default (foreach where it can)
-FUSED_ADAMW_DEVICES = ("cpu", "cuda", "xpu", "mps")
-
-
-def adamw(groups: list[dict], mixed_precision: bool = False, **hyper) -> torch.optim.AdamW:
-    """``torch.optim.AdamW`` over ``groups`` in the fastest implementation that can run here.
-
-    Fused (one kernel over all parameters, what ``transformers.Trainer`` uses by default) when every parameter
-    is a floating-point tensor on a device with fused kernels (:data:`FUSED_ADAMW_DEVICES`) and the Trainer does
-    not run mixed precision; otherwise torch's default, which is the multi-tensor ``foreach`` implementation on
-    CUDA. Lightning refuses gradient clipping with a fused optimizer under ``*-mixed`` precision (its AMP plugin
-    expects to unscale gradients itself), hence the exception. ``hyper`` are AdamW's keyword arguments (``lr``,
-    ``betas``, ``eps``). All implementations compute the same update (torch.optim.AdamW docs); a test checks it
-    against the for-loop one.
-    """
-    params = [p for group in groups for p in group["params"]]
-    fused = not mixed_precision and all(p.is_floating_point() and p.device.type in FUSED_ADAMW_DEVICES for p in params)
-    return torch.optim.AdamW(groups, fused=fused or None, **hyper)
-
-
-def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
-    """Learning-rate multiplier at optimizer ``step``: linear 0→1 over ``warmup_steps``, then cosine to ``min_lr_ratio``.
-
-    Takes the step (0-based), the warm-up length, the total schedule length and the final ratio; returns a float
-    in [0, 1]. Past ``total_steps`` the multiplier stays at ``min_lr_ratio``.
-    """
-    if warmup_steps > 0 and step < warmup_steps:
-        return (step + 1) / warmup_steps
-    decay_steps = max(1, total_steps - warmup_steps)
-    progress = min(1.0, (step - warmup_steps) / decay_steps)
-    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class CausalLM(L.LightningModule):
@@ -143,6 +84,9 @@ class CausalLM(L.LightningModule):
         compile_backend: ``torch.compile`` the model with this backend (``inductor``: generated kernels, the
             fast one; the first steps then include compiling); ``null``: no compilation. Checkpoints and
             exports are the same either way. See BENCHMARKS.md for what it gains.
+        objective: ``causal`` (next-token prediction) or ``hybrid`` (GPT-BERT's masked next-token prediction on a
+            share of each step's windows beside causal LM; adds a ``<mask>`` token; docs/hybrid.md).
+        hybrid: Settings of the hybrid objective (share of masked windows, masking rates, spans).
     """
 
     def __init__(
@@ -161,6 +105,8 @@ class CausalLM(L.LightningModule):
         export_dir: Optional[str] = None,
         export_weights: Literal["last", "best"] = "last",
         compile_backend: Optional[str] = None,
+        objective: Literal["causal", "hybrid"] = "causal",
+        hybrid: HybridConfig = HybridConfig(),
     ) -> None:
         super().__init__()
         model_config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
@@ -168,11 +114,15 @@ class CausalLM(L.LightningModule):
             model_config.validate()
         except ValueError as error:
             raise TrainingConfigError(str(error)) from error
+        hybrid = hybrid if isinstance(hybrid, HybridConfig) else HybridConfig(**hybrid)
+        self.hybrid = HybridObjective(hybrid, vocab_size) if objective == "hybrid" else None  # checks the settings
+        check_optimizer_settings(learning_rate, weight_decay, betas, eps, warmup_steps, schedule_steps, min_lr_ratio)
         self.save_hyperparameters()
         # Plain types only in the hyper-parameters, so a checkpoint loads with torch.load(weights_only=True).
-        self.save_hyperparameters({"config": asdict(model_config), "no_weight_decay": list(no_weight_decay)})
+        self.save_hyperparameters({"config": asdict(model_config), "no_weight_decay": list(no_weight_decay),
+                                   "hybrid": asdict(hybrid)})
         self.model_config = model_config
-        self.model = build_model(model_config, vocab_size)
+        self.model = build_model(model_config, vocab_size, mask_token=self.hybrid is not None)
         counts = count_parameters(self.model)
         rank_zero_info(
             f"{model_config.arch} model: {counts['total']:,} parameters "
@@ -182,7 +132,7 @@ class CausalLM(L.LightningModule):
         self.tokens_seen = 0  # global (all ranks) training tokens consumed; saved in checkpoints
         self._clock: Optional[tuple[float, int, int]] = None  # (time, tokens_seen, global_step) at last step
         self._val_sums: dict[str, torch.Tensor] = {}
-        self._step_sums: Optional[tuple[int, torch.Tensor, int]] = None  # (optimizer step, sums of parts, windows)
+        self._step_sums: Optional[tuple[int, torch.Tensor]] = None  # (optimizer step, (2, P) sums and window counts)
         self._val_windows = 0
         self._ce_is_loss = True
 
@@ -198,12 +148,30 @@ class CausalLM(L.LightningModule):
         """Return the logits (B, T, V) for ``input_ids`` (B, T)."""
         return self.model(input_ids=input_ids, use_cache=False).logits
 
-    def compute_loss(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
-        """The objective; subclasses override this (and only this) to change what is optimised.
+    causal_parts: tuple[str, ...] = ("ce",)
+    """What :meth:`causal_loss` returns besides ``loss`` (the hybrid objective logs them, :mod:`.hybrid`)."""
 
-        Takes a batch ``{"input_ids": (B, T)}`` and the stage (``"train"``, ``"val"`` or ``"test"``); returns a
-        dict of scalar tensors with at least ``"loss"`` (what is optimised) and ``"ce"`` (next-token
-        cross-entropy, from which perplexity is reported). Every other entry is logged as ``<stage>/<name>``.
+    def setup(self, stage: str) -> None:
+        """For ``fit`` with the hybrid objective: bind it to the DataModule (batch size, seed, window positions)."""
+        if stage == "fit" and self.hybrid is not None:
+            self.hybrid.bind(getattr(self.trainer, "datamodule", None))
+
+    def compute_loss(self, batch: dict[str, torch.Tensor], stage: str) -> dict:
+        """The objective: :meth:`causal_loss`, or in training with ``objective: hybrid`` the hybrid mix of it and MNTP.
+
+        Returns a dict of scalar tensors with at least ``"loss"`` (what is optimised) and ``"ce"`` (next-token
+        cross-entropy, from which perplexity is reported); every other entry is logged as ``<stage>/<name>``, a
+        mean over the windows, or over ``windows/<name>`` (an int) of them when that key is there.
+        """
+        if self.hybrid is not None and stage == "train":
+            return self.hybrid.loss(self, batch)
+        return self.causal_loss(batch, stage)
+
+    def causal_loss(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
+        """The causal objective; subclasses override this (and only this) to change what is optimised.
+
+        Takes a batch ``{"input_ids": (B, T)}`` and the stage (``"train"``, ``"val"`` or ``"test"``); returns
+        ``{"loss", "ce"}`` here (and :attr:`causal_parts`): scalar tensors, ``ce`` the next-token cross-entropy.
         """
         logits = self(batch["input_ids"])  # (B, T, V)
         ce = causal_lm_loss(logits, batch["input_ids"])
@@ -246,26 +214,31 @@ class CausalLM(L.LightningModule):
         """Restart the throughput clock (validation is not training time)."""
         self._clock = None
 
-    def _log_step_means(self, parts: dict[str, torch.Tensor], windows: int) -> None:
+    def _log_step_means(self, parts: dict, windows: int) -> None:
         """Log ``train/<part>`` and ``train/ppl`` as means over every window of the current optimizer step so far.
 
         Under gradient accumulation Lightning writes the values logged by the step's last micro-batch; logging
-        the running mean makes that the whole step's mean (all ranks', under DDP), not one micro-batch's.
+        the running mean makes that the whole step's mean (all ranks', under DDP), not one micro-batch's. A part
+        with a ``windows/<part>`` count is a mean over that many windows (the hybrid objective's per-mode parts);
+        a part no window of the step has had yet is not logged.
         """
-        names = [name for name, value in parts.items() if not (name == "ce" and value is parts["loss"])]
-        values = torch.stack([parts[name].detach().float() for name in names + ["ce"]])  # (P + 1,)
-        if self.trainer.world_size > 1:  # equal micro-batches on every rank: the mean of rank means
-            values = self.trainer.strategy.reduce(values, reduce_op="mean")
+        names = [n for n, v in parts.items() if not n.startswith("windows/") and not (n == "ce" and v is parts["loss"])]
+        names.append("ce")
+        counts = torch.tensor([float(parts.get(f"windows/{n}", windows)) for n in names], device=self.device)
+        values = torch.stack([torch.stack([parts[n].detach().float() for n in names]) * counts, counts])  # (2, P + 1)
+        if self.trainer.world_size > 1:  # sums of every rank's windows
+            values = self.trainer.strategy.reduce(values, reduce_op="sum")
         step = self.trainer.global_step
         if self._step_sums is None or self._step_sums[0] != step:
-            self._step_sums = (step, torch.zeros_like(values), 0)
-        _, sums, count = self._step_sums
-        sums, count = sums + values * windows, count + windows
-        self._step_sums = (step, sums, count)
-        means = sums / count
-        for name, mean in zip(names, means):
-            self.log(f"train/{name}", mean, on_step=True, on_epoch=False, prog_bar=name == "loss")
-        self.log("train/ppl", torch.exp(means[-1]), on_step=True, on_epoch=False)  # exp of the mean CE
+            self._step_sums = (step, torch.zeros_like(values))
+        sums = self._step_sums[1] + values
+        self._step_sums = (step, sums)
+        means, seen = sums[0] / sums[1].clamp(min=1.0), sums[1].tolist()
+        for name, mean, count in zip(names[:-1], means, seen):
+            if count:
+                self.log(f"train/{name}", mean, on_step=True, on_epoch=False, prog_bar=name == "loss")
+        if seen[-1]:
+            self.log("train/ppl", torch.exp(means[-1]), on_step=True, on_epoch=False)  # exp of the mean CE
 
     # ------------------------------------------------------------------ validation / test
     def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
@@ -333,12 +306,23 @@ class CausalLM(L.LightningModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
+    # ------------------------------------------------------------------ checkpoints and export
+    @property
+    def tokenizer_fingerprint(self) -> Optional[str]:
+        """Fingerprint of ``tokenizer_path`` (:func:`~babylm.data.tokens.tokenizer.tokenizer_fingerprint`), read once,
+        when first asked for (at the start of training): what every checkpoint and export of this model records."""
+        path = self.hparams.get("tokenizer_path")
+        if path is not None and getattr(self, "_tokenizer_print", None) is None:
+            self._tokenizer_print = tokenizer_fingerprint(path)
+        return getattr(self, "_tokenizer_print", None) if path is not None else None
+
     def on_fit_start(self) -> None:
-        """Record the parameter counts with the run's hyper-parameters (W&B config, CSV hparams.yaml)."""
+        """Record the parameter counts with the run's hyper-parameters (W&B config, CSV hparams.yaml), and read the
+        tokenizer's fingerprint (what the checkpoints and exports of this run record)."""
+        _ = self.tokenizer_fingerprint
         for logger in self.loggers:
             logger.log_hyperparams({f"parameters/{name}": count for name, count in self.parameter_counts.items()})
 
-    # ------------------------------------------------------------------ checkpoints and export
     def teacher_entries(self) -> list[dict]:
         """The models whose outputs this one learns from (:func:`babylm.models.ledger.teacher_entry`); none here."""
         return []
@@ -360,18 +344,25 @@ class CausalLM(L.LightningModule):
                              tokens_seen=int(self.tokens_seen), words_per_token=ratio, train_corpus_words=train_words)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Store the global token counter and the word ledger beside the weights."""
+        """Store the global token counter, the word ledger and the tokenizer's path and fingerprint beside the
+        weights."""
         checkpoint["tokens_seen"] = int(self.tokens_seen)
         ledger = self.word_ledger()
         if ledger is not None:
             checkpoint["word_ledger"] = ledger
+        if self.tokenizer_fingerprint is not None:
+            checkpoint["tokenizer"] = {"path": str(self.hparams.tokenizer_path), "fingerprint": self.tokenizer_fingerprint}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields), then restore the
-        global token counter (0 for checkpoints that lack it)."""
+        """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields) or of another
+        tokenizer (:class:`~babylm.training.checks.RunConfigError` naming both fingerprints), then restore the global
+        token counter (0 for checkpoints that lack it)."""
+        check_ckpt_tokenizer("the checkpoint", checkpoint_tokenizer(checkpoint), self.hparams.get("tokenizer_path"),
+                             "model.init_args.tokenizer_path", source="")
         saved = checkpoint.get("hyper_parameters")
         if isinstance(saved, dict) and "config" in saved:  # (the CLI checks this before anything is built)
-            differences = model_differences(saved, self.model_config, self.hparams.get("vocab_size"))
+            differences = model_differences(saved, self.model_config, self.hparams.get("vocab_size"),
+                                            objective=self.hparams.get("objective", "causal"))
             if differences:
                 raise TrainingConfigError(
                     f"the checkpoint holds another model than this one ({'; '.join(differences)}; checkpoint ≠ "
@@ -389,11 +380,12 @@ class CausalLM(L.LightningModule):
 
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or ""
         option = "model.init_args.export_dir"  # named in the message if the folder is not an export (checked at start-up too)
-        if self.hparams.export_weights == "best" and best:
+        if self.hparams.export_weights == "best" and best:  # (the checkpoint's own tokenizer fingerprint is checked)
             out = export_checkpoint(best, self.hparams.export_dir, self.hparams.tokenizer_path, option)
             print(f"exported the best checkpoint ({best}) to {out}")
             return
         if self.hparams.export_weights == "best":
             log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): exporting the last weights")
-        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option, self.word_ledger())
+        out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option, self.word_ledger(),
+                        self.tokenizer_fingerprint, "this run's model")
         print(f"exported the trained model to {out}")

@@ -10,10 +10,14 @@ and what to do (the CLI prints it and exits 2):
   the link would silently replace it;
 * a ``ckpt_path`` that is missing, empty, truncated, not a checkpoint, or holds pickled code; and one (or the
   ``last`` checkpoint of ``checkpoint.dirpath``) that holds another model than the config builds (class,
-  architecture, sizes, vocabulary);
+  architecture, sizes, vocabulary), or was trained with another tokenizer than ``data.tokenizer_path`` (the
+  fingerprint every checkpoint records; resume, validate and test alike);
+* optimizer and schedule settings that cannot train (a NaN or negative learning rate, betas outside [0, 1)…);
 * for ``fit``, a ``model.init_args.export_dir`` that is or contains the checkpoint folder (the export at the
   end replaces its folder whole), or that already holds anything but a previous export; and a
   ``config.yaml`` in the checkpoint folder that a run did not write (the run saves its resolved config there);
+* any number no setting can use: a float that is not finite, an integer beyond 64 bits, a seed outside
+  0 … 2³²−1 (:func:`check_numbers`);
 * for ``fit``, a distillation teacher with fewer positions than ``data.seq_len``: its logits past its context
   would come from rotary positions it never trained (LLaMA) or stop the run with an ``IndexError`` (GPT-J, GPT-2:
   their position tables end there).
@@ -21,18 +25,25 @@ and what to do (the CLI prints it and exits 2):
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
-from babylm.core.safe_json import JsonError, read_json
+from babylm.data.tokens.tokenizer_files import TokenizerError, tokenizer_fingerprint
 from babylm.models.build import ModelConfig, model_differences
-from babylm.models.export import ExportError, check_export_target, load_checkpoint
+from babylm.models.export import ExportError, check_export_target, checkpoint_tokenizer, load_checkpoint
+from babylm.training.teachers import TeacherError
+from babylm.training.teachers import check_teacher_context as teacher_context
 
 
 class RunConfigError(ValueError):
     """A training setting that cannot work, found at start-up (one-line message naming the key)."""
+
+
+class TrainingConfigError(ValueError):
+    """A model or optimisation setting is invalid (the message names the setting)."""
 
 
 # (source in the DataModule, target in the model, when jsonargparse applies it)
@@ -86,12 +97,13 @@ def check_linked_keys(sources: Mapping[str, Any], given: Mapping[str, Any], stag
             )
 
 
-def check_ckpt_path(ckpt_path: Any) -> dict | None:
+def check_ckpt_path(ckpt_path: Any) -> tuple[dict, str | None] | None:
     """Raise :class:`RunConfigError` unless ``ckpt_path`` is unset, a Lightning keyword, or a whole, safe checkpoint.
 
     The file is opened with :func:`babylm.models.export.load_checkpoint` (``weights_only``, memory-mapped), the same
     check ``export`` makes, so a missing, empty, truncated or foreign file is one line instead of a traceback.
-    Returns the checkpoint's ``hyper_parameters`` (None for unset or a keyword).
+    Returns the checkpoint's ``hyper_parameters`` and the fingerprint of the tokenizer it was trained with (None
+    when it does not record one), or None for unset or a keyword.
     """
     if ckpt_path is None or str(ckpt_path) in ("last", "best", "hpc") or str(ckpt_path).startswith("registry"):
         return None
@@ -101,7 +113,28 @@ def check_ckpt_path(ckpt_path: Any) -> dict | None:
     except ExportError as error:
         raise RunConfigError(f"--ckpt_path {error}") from error
     hparams = checkpoint.get("hyper_parameters")
-    return dict(hparams) if isinstance(hparams, dict) else {}
+    return (dict(hparams) if isinstance(hparams, dict) else {}), checkpoint_tokenizer(checkpoint)
+
+
+def check_ckpt_tokenizer(ckpt_path: Any, trained_with: str | None, tokenizer_path: Any,
+                         key: str = "data.tokenizer_path", source: str = "--ckpt_path ") -> None:
+    """Raise :class:`RunConfigError` naming both when the checkpoint was trained with another tokenizer than the
+    run's ``data.tokenizer_path`` (a tokenizer of the same size trained on other text: every id means another word).
+
+    ``trained_with`` is the fingerprint the checkpoint records (None: not recorded, nothing checked); a tokenizer
+    that cannot be read is left to the DataModule's own one-line error. ``key`` and ``source`` word the message.
+    """
+    if trained_with is None or tokenizer_path is None:
+        return
+    try:
+        now = tokenizer_fingerprint(tokenizer_path)
+    except TokenizerError:
+        return
+    if now != trained_with:
+        raise RunConfigError(
+            f"{source}{ckpt_path} was trained with tokenizer {trained_with}, but {key} {tokenizer_path} is tokenizer "
+            f"{now}; resume with the tokenizer it was trained with (and the data encoded with it), or start a new run"
+        )
 
 
 def last_checkpoint(dirpath: Any) -> Path | None:
@@ -120,13 +153,14 @@ def check_ckpt_model(ckpt_path: Any, hparams: Mapping[str, Any], config, vocab_s
     ``hparams`` are the checkpoint's hyper-parameters (:func:`check_ckpt_path`), ``config`` the parsed run
     config (``model.class_path``, ``model.init_args.config``); ``vocab_size`` (the DataModule's) is compared
     when given. What is compared: :func:`babylm.models.build.model_differences` (class, architecture, sizes,
-    vocabulary). Lightning would otherwise merge the checkpoint's hyper-parameters over the config and train
-    the checkpoint's model, export included, whatever the config says.
+    vocabulary, objective). Lightning would otherwise merge the checkpoint's hyper-parameters over the config and
+    train the checkpoint's model, export included, whatever the config says.
     """
 
     run_config = config.get("model.init_args.config")
     run_config = run_config.as_dict() if hasattr(run_config, "as_dict") else dict(run_config or {})
-    differences = model_differences(hparams, run_config, vocab_size, config.get("model.class_path"))
+    differences = model_differences(hparams, run_config, vocab_size, config.get("model.class_path"),
+                                    config.get("model.init_args.objective") or "causal")
     if differences:
         raise RunConfigError(
             f"--ckpt_path {ckpt_path} holds another model than this run's config ({'; '.join(differences)}; "
@@ -193,29 +227,69 @@ def check_config_target(config, filename: str = "config.yaml") -> None:
         )
 
 
-def _positions(config_json: Path) -> int | None:
-    """The context length a Hugging Face ``config.json`` declares, or None when it cannot be read."""
-
-    try:
-        record = read_json(config_json)
-    except JsonError:
-        return None
-    for key in ("max_position_embeddings", "n_positions", "n_ctx"):
-        value = record.get(key) if isinstance(record, dict) else None
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
 def check_teacher_context(config) -> None:
     """Raise :class:`RunConfigError` when a teacher in ``model.init_args.teachers`` has fewer positions than
-    ``data.seq_len`` (read from its ``config.json``; a missing teacher is reported by the teachers' own check)."""
-    seq_len = config.get("data.seq_len")
+    ``data.seq_len`` (:func:`babylm.training.teachers.check_teacher_context`; a missing teacher is reported by the
+    teachers' own check)."""
     teachers = config.get("model.init_args.teachers") or []
     for teacher in teachers if isinstance(teachers, (list, tuple)) else [teachers]:
-        positions = _positions(Path(teacher) / "config.json")
-        if positions is not None and seq_len and positions < seq_len:
-            raise RunConfigError(
-                f"teacher {teacher} has {positions} positions but data.seq_len is {seq_len}: it cannot score "
-                f"{seq_len}-token windows; train the teachers with --data.seq_len {seq_len} too, or lower data.seq_len"
-            )
+        try:
+            teacher_context(teacher, config.get("data.seq_len"))
+        except TeacherError as error:
+            raise RunConfigError(str(error)) from error
+
+
+def check_optimizer_settings(learning_rate: float, weight_decay: float, betas: Sequence[float], eps: float,
+                             warmup_steps: int, schedule_steps: Optional[int], min_lr_ratio: float) -> None:
+    """Raise :class:`TrainingConfigError` naming the first optimizer or schedule setting that cannot train.
+
+    A NaN or infinite learning rate (or decay, beta, eps) makes every weight NaN at the first step, and
+    ``torch.optim.AdamW`` refuses some of them only when the optimizer is built, after the run has started.
+    """
+    checks = [
+        ("learning_rate", learning_rate, learning_rate > 0, "a finite number > 0"),
+        ("weight_decay", weight_decay, weight_decay >= 0, "a finite number ≥ 0"),
+        ("eps", eps, eps > 0, "a finite number > 0"),
+        ("min_lr_ratio", min_lr_ratio, 0 <= min_lr_ratio <= 1, "in [0, 1]"),
+        *((f"betas[{i}]", beta, 0 <= beta < 1, "in [0, 1)") for i, beta in enumerate(betas)),
+    ]
+    for name, value, ok, what in checks:
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and ok):
+            raise TrainingConfigError(f"model.init_args.{name} must be {what}, got {value}")
+    if len(betas) != 2:
+        raise TrainingConfigError(f"model.init_args.betas must be two numbers (beta1, beta2), got {list(betas)}")
+    if warmup_steps < 0 or (schedule_steps is not None and schedule_steps < 1):
+        raise TrainingConfigError(f"model.init_args.warmup_steps must be ≥ 0 and schedule_steps ≥ 1 (or null), got "
+                                  f"{warmup_steps} and {schedule_steps}")
+
+
+INT64_MAX = 2**63 - 1
+SEED_MAX = 2**32 - 1
+
+
+def _numbers(value: Any, key: str):
+    """(key, number) for every int or float leaf of a parsed config (dicts and lists walked)."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _numbers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{key}[{index}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield key, value
+
+
+def check_numbers(config) -> None:
+    """Refuse a number no setting can use, before anything is built: a float that is not finite (``nan``, ``inf``:
+    a learning rate of NaN trains nothing, silently), an integer beyond 64 bits (torch and numpy overflow), a seed
+    outside 0 … 2³²−1 (``seed_everything`` and numpy take no other: ``--seed_everything 99999999999999999999999``
+    was a traceback). Raises :class:`RunConfigError` naming the key."""
+    as_dict = config.as_dict() if hasattr(config, "as_dict") else dict(config)
+    for key, value in _numbers(as_dict, ""):
+        shown = str(value) if len(str(value)) <= 24 else str(value)[:20] + "…"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RunConfigError(f"{key} is {shown}: give a finite number")
+        if key.rsplit(".", 1)[-1] in ("seed", "seed_everything") and not 0 <= value <= SEED_MAX:
+            raise RunConfigError(f"{key} is {shown}: a seed must be an integer from 0 to {SEED_MAX}")
+        if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise RunConfigError(f"{key} is {shown}: more than a 64-bit integer holds; give a smaller number")

@@ -7,7 +7,7 @@ from :class:`babylm.data.tokens.datamodule.TokenizedDataModule` and the teacher 
 ``fit`` writes the student's Hugging Face export to ``export_dir`` (``checkpoints/Baby-Llama-58M``).
 
 It is a :class:`babylm.training.causal_lm.CausalLM` (same optimizer, schedule, logging, checkpoints and
-export) whose :meth:`compute_loss` is the distillation objective of :func:`babylm.models.losses.distillation_loss`:
+export) whose :meth:`causal_loss` is the distillation objective of :func:`babylm.models.losses.distillation_loss`:
 ``alpha * CE + (1 - alpha) * T^2 * KL(teacher_T ‖ student_T)``. Training logs ``train/loss`` (the mix),
 ``train/ce`` and ``train/kl``; validation and test score the student alone (``val/loss`` = ``val/ce`` and
 ``val/ppl``), without running the teachers.
@@ -44,7 +44,7 @@ from babylm.models.losses import (
 )
 from babylm.training.causal_lm import CausalLM, TrainingConfigError
 from babylm.training.teacher_cache import TeacherCacheConfig, resolve_cache, teacher_weight_files
-from babylm.training.teachers import FrozenTeachers, TeacherError, check_same_tokenizer
+from babylm.training.teachers import FrozenTeachers, TeacherError, check_same_tokenizer, check_teacher_context
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,10 @@ class DistillationStudent(CausalLM):
             raise TeacherError(f"teacher {error}") from error
         self.cache_config = cache
         self.teachers: Optional[FrozenTeachers] = None
+        for path in teachers:  # a teacher that cannot score the student's windows is refused before anything runs
+            check_teacher_context(path, self.model_config.max_position_embeddings)
         if cache is not None:
-            cache.validate()
+            cache.validate(vocab_size)  # k against the vocabulary, before the cache is looked for
             if not teachers:
                 raise TeacherError("distillation needs at least one teacher directory (model.init_args.teachers)")
             for path in teachers:  # only checked here and fingerprinted in setup: the cache holds their outputs
@@ -119,16 +121,23 @@ class DistillationStudent(CausalLM):
             len(self.teachers), f"{self.teachers.parameter_count():,}", f"{self.parameter_counts['total']:,}",
         )
 
+    causal_parts = ("ce", "kl")
+
     def teacher_entries(self) -> list[dict]:
         """Every teacher's export and training words (from its ledger, declared, or unknown)."""
         return [dict(entry) for entry in self._teacher_entries]
 
     def teacher_forward_words(self, own_words: float, train_words: float) -> float:
-        """Words the teachers read: every student step online; one pass over the train windows from a cache."""
-        return (train_words if self.cache_config is not None else own_words) * len(self._teacher_entries)
+        """Words the teachers read: every student step online (its causal windows only, with the hybrid objective);
+        one pass over the train windows from a cache."""
+        if self.cache_config is not None:
+            return train_words * len(self._teacher_entries)
+        causal_share = 1.0 - (self.hybrid.config.masked_share if self.hybrid is not None else 0.0)
+        return own_words * causal_share * len(self._teacher_entries)
 
     def setup(self, stage: str) -> None:
         """For ``fit`` from a cache: find this run's cache (or refuse in one line) and hand it to the DataModule."""
+        super().setup(stage)  # the hybrid objective, when set
         if stage != "fit" or self.cache_config is None:
             return
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -144,6 +153,11 @@ class DistillationStudent(CausalLM):
         precision = str(self.trainer.precision) if self._trainer is not None else "32"
         return torch.bfloat16 if precision.startswith("bf16") else torch.float32
 
+    def _student_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The student's logits (B, T, V) over the teachers' vocabulary (a hybrid student's ``<mask>`` column cut)."""
+        logits = self(input_ids)  # (B, T, V) or, hybrid, (B, T, V + 1)
+        return logits if logits.size(-1) == self.hparams.vocab_size else logits[..., : self.hparams.vocab_size]
+
     def teacher_logits(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
         """Every teacher's logits for ``input_ids`` (B, T), on this rank's device; returns K × (B, T, V)."""
         if self.teachers is None:
@@ -151,16 +165,18 @@ class DistillationStudent(CausalLM):
         self.teachers.place(input_ids.device, self._teacher_dtype())
         return self.teachers.logits(input_ids)
 
-    def compute_loss(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
+    def causal_loss(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
         """Training: the distillation mix (``loss``) with ``ce`` and ``kl``; validation/test: the student's CE.
 
         Takes a batch ``{"input_ids": (B, T)}`` — with ``teacher_ids``/``teacher_probs`` (B, T, k) and
         ``teacher_neg_entropy`` (B, T) when training from a cache — and the stage; returns a dict of scalar
-        fp32 tensors.
+        fp32 tensors. A hybrid student (``objective: hybrid``) gets here with its causal windows only: its masked
+        windows are trained with MNTP alone (docs/hybrid.md), and its ``<mask>`` class, which no teacher has,
+        is left out of this loss.
         """
         input_ids = batch["input_ids"]  # (B, T)
         if stage != "train":
-            return super().compute_loss(batch, stage)
+            return super().causal_loss(batch, stage)
         hp = self.hparams
         settings = dict(alpha=hp.alpha, temperature=hp.temperature, reduction=hp.reduction)
         if self.cache_config is not None:
@@ -169,8 +185,8 @@ class DistillationStudent(CausalLM):
                                           "train with the TokenizedDataModule (data:)")
             targets = SparseTargets(batch["teacher_ids"], batch["teacher_probs"], batch["teacher_neg_entropy"],
                                     tail=self.cache_config.method == "topk")
-            parts = sparse_distillation_loss(self(input_ids), targets, input_ids, **settings)
+            parts = sparse_distillation_loss(self._student_logits(input_ids), targets, input_ids, **settings)
         else:
-            student_logits = self(input_ids)  # (B, T, V)
+            student_logits = self._student_logits(input_ids)  # (B, T, V)
             parts = distillation_loss(student_logits, self.teacher_logits(input_ids), input_ids, **settings)
         return {"loss": parts.loss, "ce": parts.ce, "kl": parts.kl}

@@ -44,14 +44,15 @@ from babylm.data.tokens.teacher_cache import (
     FORMAT_VERSION,
     CacheError,
     TeacherCacheReader,
-    TeacherCacheWriter,
     cache_fingerprint,
     find_cache,
 )
+from babylm.data.tokens.teacher_cache_writer import TeacherCacheWriter
 from babylm.data.tokens.tokenizer import file_sha256
 from babylm.models.chunked_loss import DEFAULT_CHUNK_ELEMENTS, plogq, teacher_target
+from babylm.models.export import resolve_device
 from babylm.models.losses import SparseTargets, check_distillation_settings
-from babylm.training.teachers import FrozenTeachers
+from babylm.training.teachers import FrozenTeachers, check_teacher_context
 
 CacheMethod = Literal["sample", "topk"]
 COMMIT_SECONDS = 10.0
@@ -70,13 +71,22 @@ class TeacherCacheConfig:
     seed: int = 1234
     """Seed of the draws (``sample``; window w uses the generator seeded with (seed, w))."""
 
-    def validate(self) -> None:
-        """Raise :class:`CacheError` naming the bad field."""
+    def validate(self, vocab_size: Optional[int] = None) -> None:
+        """Raise :class:`CacheError` naming the bad field; with ``vocab_size`` (the data's), ``k`` is checked against it.
+
+        ``sample`` stores draw counts in one byte (k ≤ 255; k may exceed the vocabulary: draws repeat); ``topk``
+        keeps k distinct classes, so k ≤ ``vocab_size`` (and the 2-byte ids hold at most 65,535).
+        """
         if self.method not in ("sample", "topk"):
             raise CacheError(f"model.init_args.cache.method must be sample or topk, got {self.method!r}")
         limit = 255 if self.method == "sample" else 65_535
-        if not 1 <= self.k <= limit:
+        if type(self.k) is not int or not 1 <= self.k <= limit:
             raise CacheError(f"model.init_args.cache.k must be in 1…{limit} for {self.method}, got {self.k}")
+        if self.method == "topk" and vocab_size is not None and self.k > vocab_size:
+            raise CacheError(f"model.init_args.cache.k is {self.k}, but top-k keeps k distinct classes of the vocabulary, "
+                             f"which has {vocab_size:,} (data.vocab_size); use k ≤ {vocab_size}")
+        if type(self.seed) is not int or self.seed < 0:
+            raise CacheError(f"model.init_args.cache.seed must be a whole number ≥ 0, got {self.seed!r}")
         if Path(self.dir).exists() and not Path(self.dir).is_dir():
             raise CacheError(f"model.init_args.cache.dir: {self.dir} is a file; give a folder for the teacher caches")
 
@@ -173,8 +183,11 @@ def teacher_digest(path: str | os.PathLike) -> dict:
 
 def cache_components(layout: dict, teachers: Sequence[str], temperature: float, reduction: str,
                      config: TeacherCacheConfig) -> dict:
-    """What a cache's fingerprint covers: train windows ``layout``, teachers' weights, temperature, reduction, method, k, seed."""
-    config.validate()
+    """What a cache's fingerprint covers: train windows ``layout``, teachers' weights, temperature, reduction, method, k, seed.
+
+    The settings are checked first against the data (``k`` against the vocabulary): :class:`CacheError`.
+    """
+    config.validate(int(layout["vocab_size"]))
     return {
         "format_version": FORMAT_VERSION, "tokens": dict(layout), "teachers": [teacher_digest(t) for t in teachers],
         "temperature": float(temperature), "reduction": reduction, "method": config.method, "k": int(config.k),
@@ -186,6 +199,18 @@ def resolve_cache(datamodule, teachers: Sequence[str], temperature: float, reduc
     """The finished cache for this run (DataModule's train windows + settings), or :class:`CacheError` in one line."""
     components = cache_components(datamodule.train_window_layout(), teachers, temperature, reduction, config)
     return find_cache(config.dir, components)
+
+
+TEACHER_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def _resumed_settings(writer: TeacherCacheWriter) -> tuple[torch.dtype, int]:
+    """The teachers' dtype and batch size the build started with (``writer.info``), checked: :class:`CacheError`."""
+    dtype, batch_size = writer.info.get("teacher_dtype"), writer.info.get("batch_size")
+    if dtype not in TEACHER_DTYPES or type(batch_size) is not int or batch_size < 1:
+        raise CacheError(f"{writer.partial / 'progress.json'}: teacher_dtype {dtype!r} / batch_size {batch_size!r} are not "
+                         f"settings this stage writes (edited?); remove the folder {writer.partial} to start over")
+    return TEACHER_DTYPES[dtype], batch_size
 
 
 def build_teacher_cache(
@@ -207,11 +232,19 @@ def build_teacher_cache(
     parameter dtype; ``batch_size`` windows per forward; ``on_batch(windows_written)`` is called after each
     batch is written (before it is committed); written windows are committed every ``commit_seconds``. A
     resumed build keeps the dtype and batch size it started with; a finished one is checked and returned as
-    it is. Raises :class:`CacheError` (locked by another build) or :class:`~babylm.training.teachers.TeacherError`.
+    it is. Every setting is checked against the data and the teachers before anything is written (k against
+    the vocabulary, each teacher's vocabulary, tokenizer and context against the data's, the device, the disk
+    space). Raises :class:`CacheError` (a bad setting, locked by another build, values that cannot be a target),
+    :class:`~babylm.training.teachers.TeacherError` or :class:`~babylm.models.export.ExportError` (the device).
+    What a resumed build could not keep of the previous one is printed on stderr, one line each.
     """
     from tqdm.auto import tqdm
 
     check_distillation_settings(0.5, temperature, reduction)
+    if type(batch_size) is not int or batch_size < 1:
+        raise CacheError(f"--batch-size must be a whole number ≥ 1, got {batch_size!r}")
+    if dtype not in TEACHER_DTYPES.values():
+        raise CacheError(f"the teachers run in float32 or bfloat16, not {dtype}")
     layout = datamodule.train_window_layout()
     components = cache_components(layout, teachers, temperature, reduction, config)
     info = {"teacher_paths": [str(t) for t in teachers], "teacher_dtype": str(dtype).removeprefix("torch."),
@@ -220,15 +253,19 @@ def build_teacher_cache(
     if finished.is_dir():  # up to date: validated, not rebuilt
         TeacherCacheReader(finished, components)
         return finished
-    # the teachers are loaded and checked (vocabulary, tokenizer, context) before anything is written, so a
-    # refused teacher leaves no partial cache behind
+    # the device and the teachers (vocabulary, tokenizer, context) are checked before anything is written, so a
+    # refused setting leaves no partial cache behind
+    device = resolve_device(device or "auto")
+    for teacher in teachers:
+        check_teacher_context(teacher, layout["seq_len"])
     frozen = FrozenTeachers(teachers, layout["vocab_size"], datamodule.tokenizer_path)
     writer = TeacherCacheWriter(config.dir, components, info)
     try:
-        dtype, batch_size = getattr(torch, writer.info["teacher_dtype"]), int(writer.info["batch_size"])
+        for notice in writer.notices:
+            print(f"teacher cache: {notice}", file=sys.stderr)
+        dtype, batch_size = _resumed_settings(writer)
         windows, seq_len, k = writer.windows, writer.seq_len, writer.k
         if writer.windows_done < windows:
-            device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
             frozen.place(device, dtype)
             entry = datamodule.meta["splits"]["train"]
             tokens = np.memmap(datamodule.encoded_dir / entry["bin"], dtype="uint16", mode="r", shape=(windows, seq_len))

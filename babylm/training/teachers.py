@@ -21,8 +21,9 @@ from typing import Sequence
 
 import torch
 
+from babylm.core.safe_json import JsonError, read_json
 from babylm.data.tokens.tokenizer import TokenizerError, tokenizer_fingerprint
-from babylm.models.export import ExportError, load_hf_model
+from babylm.models.export import ExportError, export_manifest, load_hf_model
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
 
     Takes the teacher directory, the student's ``vocab_size`` and, when given, the student's tokenizer
     (a ``tokenizers`` JSON file or an HF directory). Raises :class:`TeacherError`, naming both sides, when
-    the directory or its ``config.json`` is missing, when the vocabulary sizes differ, or when the teacher
+    the directory or its ``config.json`` is missing, when the vocabulary sizes differ (a hybrid teacher's one
+    extra ``<mask>`` row aside: its logits are read without it, :meth:`FrozenTeachers.logits`), or when the teacher
     directory's ``tokenizer.json`` is missing or is not the student's tokenizer; and, before the model is
     loaded, when the folder asks to run code (``auto_map``) or holds only pickle weights (see
     :func:`babylm.models.export.load_hf_model`). Never runs remote code.
@@ -54,7 +56,8 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
         model = load_hf_model(directory, what="teacher")
     except ExportError as error:
         raise TeacherError(str(error)) from error
-    if model.config.vocab_size != vocab_size:
+    hybrid = getattr(model.config, "mask_token_id", None) == vocab_size == model.config.vocab_size - 1  # + <mask>
+    if model.config.vocab_size != vocab_size and not hybrid:
         student = f" ({tokenizer_path})" if tokenizer_path is not None else ""
         raise TeacherError(
             f"teacher {directory} has a vocabulary of {model.config.vocab_size} tokens but the student's "
@@ -69,8 +72,9 @@ def load_teacher(path: str | os.PathLike, vocab_size: int, tokenizer_path: str |
 def check_same_tokenizer(teacher_dir: str | os.PathLike, tokenizer_path: str | os.PathLike) -> None:
     """Raise :class:`TeacherError` unless ``teacher_dir/tokenizer.json`` is the tokenizer at ``tokenizer_path``.
 
-    Compares :func:`babylm.data.tokens.tokenizer.tokenizer_fingerprint` of both (vocabulary, merges, specials);
-    returns nothing.
+    Compares :func:`babylm.data.tokens.tokenizer.tokenizer_fingerprint` of both (vocabulary, merges, specials; the
+    ``<mask>`` a hybrid teacher's export adds after the last id aside), and, for an export of ours, the fingerprint
+    its manifest records for the weights; returns nothing.
     """
 
     teacher_file = Path(teacher_dir) / "tokenizer.json"
@@ -83,11 +87,46 @@ def check_same_tokenizer(teacher_dir: str | os.PathLike, tokenizer_path: str | o
         student_print = tokenizer_fingerprint(tokenizer_path)
     except TokenizerError as error:
         raise TeacherError(f"student tokenizer: {error}") from error
-    teacher_print = tokenizer_fingerprint(teacher_file)
+    teacher_print = tokenizer_fingerprint(teacher_file, without_mask=True)  # a hybrid teacher's adds <mask>
+    record = export_manifest(teacher_dir)  # an export of ours records the tokenizer its weights were trained with
+    trained_with = record.get("tokenizer_fingerprint") if record else None
+    if isinstance(trained_with, str) and trained_with != teacher_print:
+        raise TeacherError(
+            f"teacher {teacher_dir}: its tokenizer.json is tokenizer {teacher_print}, but its weights were trained with "
+            f"tokenizer {trained_with} (.babylm-export.json); it was replaced after the export: re-export the teacher"
+        )
     if teacher_print != student_print:
         raise TeacherError(
             f"teacher {teacher_dir} was trained with another tokenizer (fingerprint {teacher_print}) than the "
             f"student's {tokenizer_path} (fingerprint {student_print}); distil with the teachers' tokenizer"
+        )
+
+
+def teacher_positions(teacher_dir: str | os.PathLike) -> int | None:
+    """The context length ``teacher_dir/config.json`` declares (``max_position_embeddings``, ``n_positions`` or
+    ``n_ctx``), or None when it cannot be read (the teacher's own checks report that)."""
+    try:
+        record = read_json(Path(teacher_dir) / "config.json")
+    except JsonError:
+        return None
+    for key in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = record.get(key) if isinstance(record, dict) else None
+        if type(value) is int and value > 0:
+            return value
+    return None
+
+
+def check_teacher_context(teacher_dir: str | os.PathLike, seq_len: int | None) -> None:
+    """Raise :class:`TeacherError` when the teacher has fewer positions than ``seq_len`` (the data's windows).
+
+    Its logits past its context would come from rotary positions it never trained (LLaMA) or stop the run with an
+    ``IndexError`` (GPT-J, GPT-2: their position tables end there). Returns nothing.
+    """
+    positions = teacher_positions(teacher_dir)
+    if positions is not None and seq_len and positions < seq_len:
+        raise TeacherError(
+            f"teacher {teacher_dir} has {positions} positions but data.seq_len is {seq_len}: it cannot score "
+            f"{seq_len}-token windows; train the teachers with --data.seq_len {seq_len} too, or lower data.seq_len"
         )
 
 
@@ -102,6 +141,7 @@ class FrozenTeachers:
         if not paths:
             raise TeacherError("distillation needs at least one teacher directory (model.init_args.teachers)")
         self.paths = [str(p) for p in paths]
+        self.vocab_size = vocab_size
         self.models = [load_teacher(p, vocab_size, tokenizer_path) for p in self.paths]
 
     def __len__(self) -> int:
@@ -126,8 +166,9 @@ class FrozenTeachers:
         saved for backward, which the distillation losses never do (they take their gradient in the forward
         pass, :mod:`babylm.models.chunked_loss`), so no copy of the largest tensors of the step is made.
         """
-        with torch.inference_mode():
-            return [model(input_ids=input_ids, use_cache=False).logits for model in self.models]  # K × (B, T, V)
+        with torch.inference_mode():  # a hybrid teacher's <mask> class (id V, never a target) is left out
+            return [model(input_ids=input_ids, use_cache=False).logits[..., : self.vocab_size]
+                    for model in self.models]  # K × (B, T, V)
 
     def parameter_count(self) -> int:
         """Total parameters over all teachers."""

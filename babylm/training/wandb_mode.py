@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import netrc
 import os
-import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
+
+from babylm.core.downloads import DownloadError, open_session, read_response
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 
@@ -66,25 +65,18 @@ def has_api_key(environ: Mapping[str, str] = os.environ) -> bool:
 def server_answers(environ: Mapping[str, str] = os.environ, timeout: float = 3.0) -> bool:
     """Return whether the W&B server (``WANDB_BASE_URL``) answers an HTTP GET within ``timeout`` seconds in all.
 
-    Any HTTP status is an answer. The deadline covers connecting, sending and the whole reply head: the
-    request runs in a daemon thread that is simply abandoned when it is late, so nothing can hang here.
+    Any HTTP status is an answer; the body is not read. The deadline covers connecting, sending and the whole
+    reply head (:func:`babylm.core.downloads.read_response`), so nothing can hang here.
     """
     url = environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL).rstrip("/") + "/"
-    outcome: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "babylm"}), timeout=timeout):
-                outcome.append(True)
-        except urllib.error.HTTPError:  # a status line came back: the server answers
-            outcome.append(True)
-        except Exception:  # noqa: BLE001 - refused, timed out, reset, TLS, bad URL: all mean "not usable online"
-            outcome.append(False)
-
-    thread = threading.Thread(target=probe, name="wandb-probe", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(outcome and outcome[0])
+    try:
+        with open_session("babylm (W&B reachability check)") as session:
+            read_response(session, url, timeout=timeout, max_bytes=0)  # sink None: the status line and headers only
+    except DownloadError:
+        return False
+    except Exception:  # noqa: BLE001 - a bad URL, TLS trouble…: all mean "not usable online"
+        return False
+    return True
 
 
 def offline_unless_usable(environ: Optional[dict] = None) -> Optional[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from babylm.commands.hub_push import HubError
 from babylm.commands.hub_repo import build_repo, main, push
 from tests.training.teacher_fixtures import fit_argv, run_cli, tiny_data  # noqa: F401 (fixture)
 
@@ -125,7 +126,7 @@ def test_push_of_a_folder_hub_repo_did_not_make_says_what_it_must_be(tmp_path, c
     no_main = tmp_path / "no-main"
     subprocess.run(["git", "init", "--quiet", "-b", "trunk", str(no_main)], check=True)
     cases = [(plain, "not a git repository (no .git folder)"), (outer / "inner", "not a git repository (no .git folder)"),
-             (tmp_path / "absent", "no such folder"), (no_main, "no main branch")]
+             (tmp_path / "absent", "no such folder"), (no_main, "not a repository hub-repo laid out")]
     for folder, fragment in cases:
         assert main(["--push", str(folder), "--repo-id", "a/b"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -139,6 +140,8 @@ class FakeHub(BaseHTTPRequestHandler):
     """The few Hub API routes ``create_repo``/``create_branch``/``upload_folder`` use; files kept per branch."""
 
     repos: dict[str, dict[str, dict[str, bytes]]] = {}
+    private: dict[str, bool] = {}  # visibility of each repository
+    requests: list[str] = []  # every request received, "METHOD path"
     unknown: list[str] = []
 
     def log_message(self, *args) -> None:  # quiet
@@ -154,11 +157,14 @@ class FakeHub(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.requests.append(f"POST {self.path}")
         parts = self.path.split("?")[0].strip("/").split("/")
         if parts[:3] == ["api", "repos", "create"]:
             payload = json.loads(body)
             repo_id = f"{payload['organization']}/{payload['name']}"
-            self.repos.setdefault(repo_id, {"main": {}})
+            if repo_id not in self.repos:  # as the Hub: public unless asked otherwise; an existing one keeps its own
+                self.repos[repo_id] = {"main": {}}
+                self.private[repo_id] = payload.get("visibility") == "private" or payload.get("private") is True
             return self._reply(200, {"url": f"http://{self.headers['Host']}/{repo_id}"})
         if parts[:2] == ["api", "validate-yaml"]:
             return self._reply(200, {})
@@ -183,6 +189,11 @@ class FakeHub(BaseHTTPRequestHandler):
         self._reply(404, {"error": "not in the fake Hub"})
 
     def do_GET(self) -> None:  # noqa: N802
+        self.requests.append(f"GET {self.path}")
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if len(parts) == 4 and parts[:2] == ["api", "models"] and f"{parts[2]}/{parts[3]}" in self.repos:
+            repo_id = f"{parts[2]}/{parts[3]}"
+            return self._reply(200, {"id": repo_id, "private": self.private[repo_id], "sha": "0" * 40})
         self.unknown.append(f"GET {self.path}")
         self._reply(404, {"error": "not in the fake Hub"})
 
@@ -193,7 +204,7 @@ def fake_hub(monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the tests run with HF_HUB_OFFLINE=1; this is 127.0.0.1
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
-    FakeHub.repos, FakeHub.unknown = {}, []
+    FakeHub.repos, FakeHub.private, FakeHub.requests, FakeHub.unknown = {}, {}, [], []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -203,6 +214,7 @@ def test_push_uploads_main_and_one_branch_per_milestone(run, repo, fake_hub):
     url = push(repo, "someone/Tiny-Llama", token="hf_test", endpoint=fake_hub)
     assert url.endswith("/someone/Tiny-Llama") and FakeHub.unknown == []
     remote = FakeHub.repos["someone/Tiny-Llama"]
+    assert FakeHub.private["someone/Tiny-Llama"] is True  # private unless --public
     assert set(remote) == {"main", *MILESTONES}
     assert remote["main"]["model.safetensors"] == (run / "export" / "model.safetensors").read_bytes()
     for branch in MILESTONES:
@@ -226,3 +238,125 @@ def test_an_unreachable_hub_is_one_line_and_keeps_the_repository(repo, fake_hub,
 def test_build_repo_takes_an_explicit_final_model(run, tmp_path):
     assert build_repo(run / "ckpt", tmp_path / "r", final=run / "ckpt" / "chck_0.004M") == ["main", *MILESTONES]
     assert git(tmp_path / "r", "show", "main:model.safetensors") == (run / "ckpt" / "chck_0.004M" / "model.safetensors").read_bytes()
+
+
+# --------------------------------------------------------------------------------------- publish only what we made
+def test_only_the_exports_own_files_are_published_and_no_link_is_followed(run, tmp_path, capsys):
+    """Issue 24: a notes file holding a token and a link to /etc/hostname beside the final export both landed on main."""
+    final = tmp_path / "final"
+    shutil.copytree(run / "export", final)
+    (final / "my_private_notes.txt").write_text("hf_SECRETTOKEN\n")
+    (final / "hostname").symlink_to("/etc/hostname")
+    out = tmp_path / "repo"
+    assert main(["--run", str(run / "ckpt"), "--out", str(out), "--final", str(final)]) == 0
+    files = set(git(out, "ls-tree", "--name-only", "main").decode().split())
+    assert files == {".gitattributes", "README.md", "config.json", "generation_config.json", "model.safetensors",
+                     "tokenizer.json", "tokenizer_config.json", "word_ledger.json"}
+    assert b"SECRETTOKEN" not in b"".join(p.read_bytes() for p in out.iterdir() if p.is_file())
+    err = capsys.readouterr().err
+    assert f"{final}: not published (not files of the export): hostname, my_private_notes.txt" in err
+
+
+@pytest.mark.parametrize("damage", ["edited", "link", "unlisted manifest"])
+def test_an_export_changed_since_it_was_written_is_refused(run, tmp_path, capsys, damage):
+    final = tmp_path / "final"
+    shutil.copytree(run / "export", final)
+    if damage == "edited":  # a listed file whose bytes are not the exported ones
+        (final / "generation_config.json").write_text('{"secret": "hf_SECRETTOKEN"}')
+    elif damage == "link":  # a listed file replaced by a link out of the folder
+        (final / "generation_config.json").unlink()
+        (final / "generation_config.json").symlink_to("/etc/hostname")
+    else:  # no manifest: not an export of ours
+        (final / ".babylm-export.json").unlink()
+    out = tmp_path / "repo"
+    assert main(["--run", str(run / "ckpt"), "--out", str(out), "--final", str(final)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    expected = {"edited": "generation_config.json: changed since it was exported",
+                "link": "generation_config.json: not a plain file (a symbolic link",
+                "unlisted manifest": "no .babylm-export.json with its files' sha256"}[damage]
+    assert line.startswith("babylm hub-repo: error: ") and expected in line
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["final"]
+
+
+def test_a_milestone_that_links_out_of_the_run_is_refused(run, tmp_path, capsys):
+    run_dir = tmp_path / "ckpt"
+    shutil.copytree(run / "ckpt" / "chck_0.001M", run_dir / "chck_0.001M")
+    (run_dir / "chck_5M").symlink_to(run / "ckpt" / "chck_0.004M")  # a link out of the run folder
+    assert main(["--run", str(run_dir), "--out", str(tmp_path / "repo"), "--final", str(run / "export")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{run_dir / 'chck_5M'} is a symbolic link" in line and not (tmp_path / "repo").exists()
+
+
+@pytest.mark.parametrize("target", ["empty folder", "dangling"])
+def test_out_that_is_a_symbolic_link_is_one_line(run, tmp_path, capsys, target):
+    link = tmp_path / "link"
+    if target == "empty folder":
+        (tmp_path / "elsewhere").mkdir()
+    link.symlink_to(tmp_path / "elsewhere")
+    assert main(["--run", str(run / "ckpt"), "--out", str(link)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"babylm hub-repo: error: --out {link} is a symbolic link; give a new or empty folder (nothing is " \
+                   "written through a link)"
+    assert not list((tmp_path / "elsewhere").iterdir()) if target == "empty folder" else not link.exists()
+
+
+def test_a_repository_hub_repo_did_not_lay_out_is_never_pushed(tmp_path, fake_hub, capsys):
+    """Issue 24: any git repository with a main branch was uploaded (the stand-in got create public, preupload secret.py)."""
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "--quiet", "-b", "main", str(other)], check=True)
+    (other / "secret.py").write_text("TOKEN = 'hf_SECRET'\n")
+    git(other, "add", "secret.py")
+    git(other, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "--quiet", "-m", "x")
+    with pytest.raises(HubError, match=r"not a repository hub-repo laid out \(no readable \.git/babylm-hub-repo\.json\)"):
+        push(other, "someone/Other", token="hf_test", endpoint=fake_hub)
+    assert FakeHub.requests == []  # nothing went over the network
+
+
+@pytest.mark.parametrize("change", ["commit", "branch", "record"])
+def test_a_repository_changed_since_hub_repo_laid_it_out_is_not_pushed(repo, tmp_path, fake_hub, change):
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True)
+    if change == "commit":
+        (copy / "secret.py").write_text("TOKEN = 'hf_SECRET'\n")
+        git(copy, "add", "secret.py")
+        git(copy, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "--quiet", "-m", "x")
+        expected = "branch main changed since hub-repo laid it out"
+    elif change == "branch":
+        git(copy, "branch", "chck_9M", "main")
+        expected = r"its branches are not the ones hub-repo laid out \(chck_9M\)"
+    else:  # the record edited to vouch for a file it did not lay out
+        record = json.loads((copy / ".git" / "babylm-hub-repo.json").read_text())
+        record["branches"]["main"]["files"]["config.json"] = "0" * 64
+        (copy / ".git" / "babylm-hub-repo.json").write_text(json.dumps(record))
+        expected = "config.json on branch main is not the file hub-repo laid out"
+    with pytest.raises(HubError, match=expected):
+        push(copy, "someone/Tiny-Llama", token="hf_test", endpoint=fake_hub)
+    assert FakeHub.requests == []
+
+
+def test_pushing_to_an_existing_public_repository_needs_public(repo, fake_hub):
+    FakeHub.repos["someone/Open"], FakeHub.private["someone/Open"] = {"main": {}}, False
+    with pytest.raises(HubError, match=r"someone/Open exists on the Hub and is public \(or does not say it is private\); nothing was uploaded: pass --public"):
+        push(repo, "someone/Open", token="hf_test", endpoint=fake_hub)
+    assert FakeHub.repos["someone/Open"] == {"main": {}}
+    push(repo, "someone/Open", private=False, token="hf_test", endpoint=fake_hub)  # what --public asks
+    assert set(FakeHub.repos["someone/Open"]) == {"main", *MILESTONES}
+
+
+def test_the_command_line_is_private_unless_public_is_given():
+    from babylm.commands.hub_repo import build_parser
+
+    base = ["--push", "r", "--repo-id", "a/b"]
+    assert [build_parser().parse_args(base + extra).public for extra in ([], ["--private"], ["--public"])] == \
+        [False, False, True]
+
+
+@pytest.mark.parametrize("text", ["model: [1, 2]\n", "model:\n  init_args:\n    export_dir: [a, b]\n", "- 1\n"])
+def test_a_run_config_of_another_shape_is_one_line(run, tmp_path, capsys, text):
+    run_dir = tmp_path / "ckpt"
+    shutil.copytree(run / "ckpt" / "chck_0.001M", run_dir / "chck_0.001M")
+    (run_dir / "config.yaml").write_text(text)
+    assert main(["--run", str(run_dir), "--out", str(tmp_path / "repo")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"babylm hub-repo: error: {run_dir / 'config.yaml'}: no model.init_args.export_dir (the run exported no final "
+        "model); pass --final DIR"]

@@ -57,7 +57,7 @@ def test_fetch_downloads_missing_files_once(tmp_path, blimp_server):
     assert sorted(requested) == [f"/data/{name}.jsonl" for name in NAMES]
     fetch_blimp(target, base_url=base_url, paradigms=NAMES)
     assert len(requested) == 2  # already there: nothing downloaded again
-    assert not list(target.glob(".*"))  # no temporary files left
+    assert [p.name for p in target.glob(".*")] == [".fetch.lock"]  # no temporary files left
 
 
 def test_fetch_resumes_after_a_missing_file_and_rejects_a_non_blimp_download(tmp_path, blimp_server):
@@ -72,7 +72,7 @@ def test_fetch_resumes_after_a_missing_file_and_rejects_a_non_blimp_download(tmp
     with pytest.raises(BlimpFetchError, match="not a BLiMP file"):
         fetch_blimp(target, base_url=base_url, paradigms=["garbage"])
     assert not (target / "garbage.jsonl").exists()
-    assert not list(target.glob(".*"))
+    assert [p.name for p in target.glob(".*")] == [".fetch.lock"]
 
 
 def test_offline_fetch_is_one_clear_line_pointing_to_blimp_dir(tmp_path):

@@ -10,7 +10,9 @@ import torch
 
 from babylm.models.export import load_exported
 from babylm.evaluation.generate import GenerationError, SamplingSettings, generate_text, generate_token_ids, main, sample
-from tests.evaluation.tiny_models import save_tiny_model, train_tiny_tokenizer
+from babylm.data.tokens.tokenizer_files import add_mask_token, save_hf_tokenizer, to_hf_tokenizer
+from babylm.models.build import build_model
+from tests.evaluation.tiny_models import save_tiny_model, tiny_config, train_tiny_tokenizer
 
 SPECIAL_TEXTS = ("<s>", "</s>", "<pad>")
 
@@ -68,6 +70,21 @@ def test_output_has_no_special_tokens_even_when_the_model_emits_them(chatty_mode
     assert not any(special in text for special in SPECIAL_TEXTS)
 
 
+def test_a_hybrid_model_never_samples_its_mask_token(tmp_path):
+    tokenizer = train_tiny_tokenizer()
+    size = tokenizer.get_vocab_size()
+    model = build_model(tiny_config("gptj"), size, mask_token=True)  # a hybrid model: <mask> = id `size`
+    with torch.no_grad():
+        model.lm_head.bias[size] = 30.0  # it would pick <mask> nearly always
+    model.save_pretrained(str(tmp_path))
+    hf_tokenizer = to_hf_tokenizer(tokenizer)
+    add_mask_token(hf_tokenizer, size)
+    save_hf_tokenizer(hf_tokenizer, tmp_path)
+    model, hf_tokenizer = load_exported(tmp_path)
+    [ids] = generate_token_ids(model, hf_tokenizer, ["The monks"], SamplingSettings(max_new_tokens=20, seed=0))
+    assert len(ids) > 20 and size not in ids
+
+
 def test_greedy_is_deterministic_without_seed(llama_model_dir):
     first = generate_text(llama_model_dir, ["These rivers"], max_new_tokens=8, greedy=True)
     torch.manual_seed(123)
@@ -101,14 +118,23 @@ def test_cli_prints_samples_from_prompts_and_file(llama_model_dir, tmp_path, cap
 @pytest.mark.parametrize(
     "extra, fragment",
     [
-        (["--temperature", "0"], "--temperature must be > 0"),
-        (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
-        (["--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
+        (["--temperature", "0"], "argument --temperature: 0 is not a number from 0.01 to 100"),
+        (["--temperature", "1e-45"], "argument --temperature: 1e-45 is not"),  # issue 24: a RuntimeError traceback
+        (["--temperature", "nan"], "argument --temperature: nan is not"),
+        (["--top-p", "1.5"], "argument --top-p: 1.5 is not a number above 0 and at most 1"),
+        (["--max-new-tokens", "0"], "argument --max-new-tokens: 0 is not a positive integer"),
+        (["--seed", "99999999999999999999999"], "argument --seed: 99999999999999999999999 is not an integer from 0"),
+        (["--seed", "-1"], "argument --seed: -1 is not an integer from 0 to 4294967295"),
+        (["--top-k", "-1"], "argument --top-k: -1 is not an integer from 0"),
         (["--prompts-file", "/nonexistent/prompts.txt"], "prompts file not found"),
     ],
 )
 def test_cli_bad_settings_are_one_line_errors(llama_model_dir, capsys, extra, fragment):
-    assert main(["--model", str(llama_model_dir), "--prompt", "The", *extra]) == 2
+    try:
+        code = main(["--model", str(llama_model_dir), "--prompt", "The", *extra])
+    except SystemExit as exit_:  # refused by argparse, as it parses
+        code = exit_.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("babylm generate: error: ") and fragment in err[0]
 

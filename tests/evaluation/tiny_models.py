@@ -51,13 +51,14 @@ def save_tiny_model(out_dir: Path, arch: str, tokenizer, seed: int = 0, **overri
     return model
 
 
-def tiny_checkpoint(path: Path, tokenizer_path: Path, arch: str = "llama") -> Path:
+def tiny_checkpoint(path: Path, tokenizer_path: Path, arch: str = "llama", objective: str = "causal") -> Path:
     """Write a Lightning-style checkpoint of an untrained tiny CausalLM (``state_dict`` + hyper-parameters) at ``path``.
 
-    Enough for ``python -m babylm export`` (which reads only those two entries); returns ``path``.
+    Enough for ``python -m babylm export`` (which reads only those two entries); returns ``path``. ``objective``
+    ``hybrid`` gives the model its ``<mask>`` row (and the export its ``<mask>`` token).
     """
     vocab = len(load_hf_tokenizer(tokenizer_path))
-    module = CausalLM(tiny_config(arch), vocab_size=vocab, tokenizer_path=str(tokenizer_path))
+    module = CausalLM(tiny_config(arch), vocab_size=vocab, tokenizer_path=str(tokenizer_path), objective=objective)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -12,7 +13,7 @@ from safetensors.torch import load_file
 
 from babylm.data.tokens.tokenizer import load_tokenizer
 from babylm.commands.export import main as export_main
-from babylm.models.export import export_checkpoint, export_hf
+from babylm.models.export import export_checkpoint, export_hf, load_checkpoint
 from babylm.models.build import ModelConfig
 from babylm.training.causal_lm import CausalLM
 from tests.training.teacher_fixtures import fit_argv, run_cli, tiny_data  # noqa: F401 (fixture)
@@ -64,8 +65,11 @@ def test_export_subcommand_writes_the_same_weights(trained, tmp_path):
     (out / "model.safetensors").write_bytes(b"stale")
     export_checkpoint(trained / "ckpt" / "last.ckpt", out)
     assert load_file(out / "model.safetensors").keys() == ours.keys()
-    assert {p.name for p in out.iterdir()} == FILES | {MANIFEST}
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging or old folder left
+    assert {p.name for p in out.iterdir()} == FILES | {MANIFEST, "word_ledger.json"}
+    ledger = json.loads((out / "word_ledger.json").read_text())  # the checkpoint's ledger, carried on
+    assert ledger == load_checkpoint(trained / "ckpt" / "last.ckpt")["word_ledger"] and ledger["own_words"] > 0
+    # no staging or old folder left (the export's lock file stays: removing it would race another run's)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".Tiny-Llama.lock"]
 
 
 def current_umask() -> int:

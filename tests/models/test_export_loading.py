@@ -132,12 +132,22 @@ def test_a_tokenizer_larger_than_the_vocabulary_is_refused_on_loading(good_dir, 
 
 
 def test_hub_repo_refuses_a_truncated_export(good_dir, tmp_path):
+    """An export of ours (its manifest written as ``export`` writes it) truncated afterwards; a folder without the
+    manifest is not published at all (``hub-repo`` publishes only what an export wrote)."""
     from babylm.commands.hub_repo import HubError, model_files
+    from babylm.core.outputs import write_manifest
+    from babylm.data.tokens.tokenizer import tokenizer_fingerprint
+    from babylm.models.export_manifest import manifest_extras
 
-    directory = damaged(good_dir, tmp_path, truncate)
+    ours = Path(shutil.copytree(good_dir, tmp_path / "ours"))
+    write_manifest(ours, "export", sorted(p.name for p in ours.iterdir()),
+                   manifest_extras(ours, tokenizer_fingerprint(ours / "tokenizer.json")))
+    directory = damaged(ours, tmp_path, truncate)
     with pytest.raises(HubError, match="model.safetensors: not a readable safetensors file"):
         model_files(directory)
-    assert [p.name for p in model_files(good_dir)] == sorted(p.name for p in good_dir.iterdir() if not p.name.startswith("."))
+    assert [p.name for p, _ in model_files(ours)] == sorted(p.name for p in ours.iterdir() if not p.name.startswith("."))
+    with pytest.raises(HubError, match="no .babylm-export.json with its files' sha256"):
+        model_files(good_dir)
 
 
 def test_a_damaged_teacher_folder_is_one_teachererror(good_dir, big_tokenizer, tmp_path):

@@ -1,4 +1,4 @@
-"""Distillation loss: every reduction against hand computations (plain Python math), and its invariants."""
+"""Losses against hand computations (plain Python math): distillation (every reduction, invariants) and MNTP."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from babylm.models.losses import causal_lm_loss, distillation_loss
+from babylm.models.losses import causal_lm_loss, distillation_loss, mntp_loss
 
 # One sequence of 3 tokens over a 3-word vocabulary: positions 0 and 1 are scored (targets 2 and 0).
 INPUT_IDS = torch.tensor([[1, 2, 0]])
@@ -199,3 +199,21 @@ def test_a_student_that_rules_out_a_class_the_teacher_also_rules_out_has_kl_zero
 
     assert parts.kl.item() == pytest.approx(0.0, abs=1e-7)
     assert torch.isfinite(logits.grad).all()
+
+
+def test_mntp_predicts_each_masked_token_from_the_position_before_it():
+    # the masked input's logits; targets: token 2 (at position 1) and token 0 (at position 2) were masked
+    targets = torch.tensor([[False, True, True]])
+    expected = (-math.log(softmax(STUDENT[0])[2]) - math.log(softmax(STUDENT[1])[0])) / 2  # read at positions 0 and 1
+    assert mntp_loss(as_logits(STUDENT), INPUT_IDS, targets).item() == pytest.approx(expected, rel=1e-6)
+    only_last = torch.tensor([[False, False, True]])  # one target: position 1 predicts it, position 0 is no target
+    single = -math.log(softmax(STUDENT[1])[0])
+    assert mntp_loss(as_logits(STUDENT), INPUT_IDS, only_last).item() == pytest.approx(single)
+    # two windows: each window's mean over its targets, then the mean over windows (not over all targets)
+    both = torch.cat([as_logits(STUDENT), as_logits(STUDENT)])  # (2, T, V)
+    loss = mntp_loss(both, torch.cat([INPUT_IDS, INPUT_IDS]), torch.cat([targets, only_last]))
+    assert loss.item() == pytest.approx((expected + single) / 2, rel=1e-6)
+    logits = as_logits(STUDENT).requires_grad_()
+    loss = mntp_loss(logits, INPUT_IDS, torch.zeros_like(targets))  # nothing masked: 0, and a zero gradient
+    loss.backward()
+    assert loss.item() == 0.0 and not logits.grad.any()

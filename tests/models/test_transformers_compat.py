@@ -4,7 +4,8 @@ The exports are written by our real export code (``export_checkpoint``) for each
 separate venv (``tests/venvs.py``: transformers 4.51.3 and the tokenizers it needs, torch from this environment)
 by ``tests/models/transformers_probe.py``, which uses only transformers: ``AutoProcessor`` (as the pipeline's zero-shot
 code), ``AutoTokenizer``, ``AutoModelForCausalLM`` and ``AutoModel`` (as its fine-tuning code). Same token
-ids, same logits, and the pipeline-style sentence scores equal ``babylm evaluate``'s.
+ids, same logits, and the pipeline-style sentence scores equal ``babylm evaluate``'s — for a hybrid export
+(``objective: hybrid``) also its ``<mask>`` token and the pipeline's mntp scores (``evaluate --backend mntp``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 import torch
 
 from babylm.data.tokens.tokenizer import save_tokenizer
-from babylm.evaluation.blimp import pair_is_correct, sentence_logprobs
+from babylm.evaluation.blimp import encode_sentences, pair_is_correct, sentence_logprobs
+from babylm.evaluation.mntp import score_sequences_mntp
 from babylm.models.export import export_checkpoint, load_exported
 from tests.evaluation.tiny_models import tiny_checkpoint, train_tiny_tokenizer
 from tests.venvs import REPO_ROOT, clean_env, compat_python
@@ -41,6 +43,8 @@ def exports(tmp_path_factory) -> dict[str, Path]:
     for arch in ("llama", "gptj", "gpt2"):
         ckpt = tiny_checkpoint(root / f"{arch}.ckpt", tokenizer_json, arch)
         out[arch] = export_checkpoint(ckpt, root / f"export-{arch}")
+    hybrid = tiny_checkpoint(root / "hybrid.ckpt", tokenizer_json, "llama", objective="hybrid")
+    out["llama-hybrid"] = export_checkpoint(hybrid, root / "export-llama-hybrid")  # + <mask>, scored both ways
     return out
 
 
@@ -79,3 +83,10 @@ def test_transformers_4_51_3_loads_the_export_with_our_logits_and_scores(exports
         # the same pair verdicts (the pipeline's tie rule is ours with ties="correct")
         good, bad = theirs["scores"][2], theirs["scores"][3]
         assert (good >= bad) == pair_is_correct(ours_scores[2], ours_scores[3], "correct")
+        assert theirs["mask_token_id"] == tokenizer.mask_token_id  # None for the causal exports
+        if arch == "llama-hybrid":  # <mask> after the last id there too, and the pipeline's mntp scores are ours
+            assert theirs["mask_token_id"] == model.config.vocab_size - 1
+            sequences = encode_sentences(model, tokenizer, SENTENCES)
+            ours_mntp = score_sequences_mntp(model, sequences, mask_id=tokenizer.mask_token_id)
+            assert theirs["mntp_scores"] == pytest.approx(ours_mntp, abs=1e-4)
+            assert ours_mntp != pytest.approx(ours_scores, abs=1e-2)

@@ -10,6 +10,13 @@ The score follows the pipeline's causal backend as its README and code describe 
 the tokenizer adds its start token, the model reads tokens ``[:-1]``, the log-softmax of each next token is
 summed over the tokens whose character span ends after the start of the sentence). This is our own few
 lines written from that description, not the pipeline's code.
+
+For a folder whose tokenizer has a mask token (a hybrid export), it also scores each sentence the way the
+pipeline's ``mntp`` backend does (:func:`mntp_scores`, following ``sentence_zero_shot/dataset.py``
+``process_mntp_sentences`` and ``get_mlm_collate_fn`` and ``compute_results.py`` ``compute_mlm_results`` of
+babylm/evaluation-pipeline-2025 step by step). One change is forced: the pipeline loads an mntp model with
+``AutoModelForMaskedLM``, which has no LLaMA class, so the causal LM is run with the collated 2-D attention mask
+turned into a 4-D float mask (every query attends every real token), which is what makes it bidirectional.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import sys
 
 import torch
 import transformers
+from torch.nn.utils.rnn import pad_sequence
 from transformers import AutoModel, AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 
 
@@ -42,7 +50,51 @@ def probe(folder: str, sentences: list[str]) -> dict:
         result["ids"].append(list(ids))
         result["logits"].append(logits.tolist())
         result["scores"].append(float((logprobs * counted).sum()))
+    result["mask_token_id"] = tokenizer.mask_token_id
+    if tokenizer.mask_token_id is not None:
+        result["mntp_scores"] = mntp_scores(processor, tokenizer, model, sentences)
     return result
+
+
+def mntp_scores(processor, tokenizer, model, sentences: list[str], non_causal_batch_size: int = 64) -> list[float]:
+    """Each sentence's summed log-probability under the pipeline's mntp backend (see the module doc)."""
+    mask_index = tokenizer.mask_token_id
+    prepend = 1 if tokenizer.cls_token_id is not None or tokenizer.bos_token_id is not None else 0
+    tokens, attention_masks, indices, targets, examples_per_batch = [], [], [], [], []
+    for sentence in sentences:  # process_mntp_sentences (BLiMP: the completion is the whole sentence)
+        output = processor(text=sentence, return_offsets_mapping=True)
+        start_char_idx = len(sentence) - len(sentence)
+        phrase_indices = [i for i, (_, end) in enumerate(output["offset_mapping"])
+                          if end > start_char_idx and (i != 0 or prepend != 0)]
+        for phrase_index in phrase_indices:
+            copy = torch.LongTensor(output["input_ids"])
+            copy[phrase_index] = mask_index
+            tokens.append(copy)
+            attention_masks.append(torch.LongTensor(output["attention_mask"]))
+        indices.append(torch.LongTensor(phrase_indices) - 1)
+        targets.append(torch.LongTensor([output["input_ids"][i] for i in phrase_indices]))
+        examples_per_batch.append(len(phrase_indices))
+    # get_mlm_collate_fn: all copies padded together
+    padded_tokens = pad_sequence(tokens, batch_first=True, padding_value=tokenizer.pad_token_id)
+    padded_masks = pad_sequence(attention_masks, batch_first=True, padding_value=0)
+    indices, targets = torch.cat(indices), torch.cat(targets)
+    log_probs = []
+    for start in range(0, padded_tokens.size(0), non_causal_batch_size):  # compute_mlm_results
+        batch = slice(start, start + non_causal_batch_size)
+        mask = padded_masks[batch]
+        bias = torch.zeros(mask.size(0), 1, mask.size(1), mask.size(1))
+        bias = bias.masked_fill(mask[:, None, None, :] == 0, torch.finfo(torch.float32).min)  # the forced change
+        with torch.no_grad():
+            logits = model(input_ids=padded_tokens[batch], attention_mask=bias).logits
+        masked_logits = logits[torch.arange(logits.shape[0]), indices[batch]]
+        log_probs.append(torch.gather(torch.log_softmax(masked_logits, dim=-1), -1,
+                                      targets[batch].unsqueeze(-1)).squeeze(-1))
+    concatenated = torch.cat(log_probs)
+    sums, current = [], 0
+    for count in examples_per_batch:
+        sums.append(torch.sum(concatenated[current : current + count]).item())
+        current += count
+    return sums
 
 
 def main(argv: list[str]) -> int:

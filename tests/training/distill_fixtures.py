@@ -17,6 +17,7 @@ from babylm.data.tokens.tokenizer import (
     to_hf_tokenizer,
     train_tokenizer,
 )
+from babylm.data.tokens.tokenizer_files import add_mask_token
 from babylm.models.build import ModelConfig, build_model
 
 SUBJECTS = ["The abbey", "A bishop", "The river", "An old town", "The college", "A merchant", "The castle"]
@@ -47,15 +48,20 @@ def write_tokenizer(directory: Path, vocab_size: int = 320) -> Path:
 TINY_SIZES = dict(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_position_embeddings=32)
 
 
-def write_teacher(directory: Path, arch: str, tokenizer_json: Path | None, vocab_size: int, seed: int = 0) -> Path:
-    """Save a randomly initialised tiny ``arch`` model (+ the tokenizer's HF files) as an exported teacher dir."""
+def write_teacher(directory: Path, arch: str, tokenizer_json: Path | None, vocab_size: int, seed: int = 0,
+                  mask_token: bool = False) -> Path:
+    """Save a randomly initialised tiny ``arch`` model (+ the tokenizer's HF files) as an exported teacher dir;
+    ``mask_token``: as a hybrid model's export (a ``<mask>`` row and token after the last id)."""
     import torch
 
     torch.manual_seed(seed)
-    model = build_model(ModelConfig(arch=arch, **TINY_SIZES), vocab_size)
+    model = build_model(ModelConfig(arch=arch, **TINY_SIZES), vocab_size, mask_token=mask_token)
     model.save_pretrained(str(directory))
     if tokenizer_json is not None:
-        save_hf_tokenizer(to_hf_tokenizer(load_tokenizer(tokenizer_json)), directory)
+        tokenizer = to_hf_tokenizer(load_tokenizer(tokenizer_json))
+        if mask_token:
+            add_mask_token(tokenizer, vocab_size)
+        save_hf_tokenizer(tokenizer, directory)
     return directory
 
 

@@ -135,6 +135,27 @@ def test_training_logs_ce_kl_and_mix_and_validation_scores_the_student_alone(tmp
     assert validated["val/loss"] == pytest.approx(first_batch_ce, rel=0.2)  # 2 batches; the first is one of them
 
 
+def test_a_hybrid_student_distils_on_its_causal_windows_only_and_takes_a_hybrid_teacher(
+        tmp_path, make_student, data, tiny_teachers, tiny_tokenizer, tiny_vocab_size):
+    hybrid_teacher = write_teacher(tmp_path / "hybrid", "llama", tiny_tokenizer, tiny_vocab_size, seed=3, mask_token=True)
+    student = make_student(teachers=[str(tiny_teachers[0]), str(hybrid_teacher)], objective="hybrid",
+                           hybrid={"masked_share": 0.5})  # 2 of each step's 4 windows masked
+    assert [t.config.vocab_size for t in student.teachers.models] == [tiny_vocab_size, tiny_vocab_size + 1]
+    assert student.model.config.vocab_size == tiny_vocab_size + 1  # the student's own <mask> row
+    seen = []
+    for teacher in student.teachers.models:
+        teacher.register_forward_hook(lambda module, args, kwargs, out: seen.append(tuple(out.logits.shape)),
+                                      with_kwargs=True)
+    fit = trainer(tmp_path, max_steps=1, limit_val_batches=0)
+    fit.fit(student, data)
+    train = {k: float(v) for k, v in fit.callback_metrics.items() if k.startswith("train/")}
+
+    # the teachers ran on the 2 causal windows only; the hybrid one's <mask> class is left out of the KL
+    assert seen == [(2, SEQ_LEN, tiny_vocab_size), (2, SEQ_LEN, tiny_vocab_size + 1)]
+    distilled = 0.5 * train["train/ce"] + 0.5 * 4.0 * train["train/kl"]  # alpha 0.5, T = 2 on the causal windows
+    assert train["train/loss"] == pytest.approx((train["train/mntp"] + distilled) / 2, rel=1e-4)  # MNTP alone
+
+
 def test_teachers_run_in_bf16_when_training_in_bf16(tmp_path, make_student, data):
     student = make_student()
 

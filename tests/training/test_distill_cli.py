@@ -228,3 +228,18 @@ def test_fit_without_its_cache_and_cache_teachers_without_one_are_one_line_error
     assert babylm_in_process(workspace, "cache-teachers", "-c", str(REPO / "configs" / "tiny" / "distill.yaml"),
                              "--model.init_args.nonsense", "1") == 2
     assert "nonsense" in capsys.readouterr().err
+
+
+def test_cache_teachers_with_top_k_beyond_the_vocabulary_is_one_line_and_writes_nothing(workspace, capsys):
+    """Issue 24: a traceback, and a 312 MB partial cache that fit then said to resume (and failed the same way)."""
+    config = ["-c", str(REPO / "configs" / "tiny" / "distill.yaml"), "--data.seq_len", SEQ_LEN,
+              "--model.init_args.cache.method", "topk", "--model.init_args.cache.k", "5000",
+              "--model.init_args.cache.dir", "data/cache_k5000"]
+    vocab = json.loads((workspace / "checkpoints" / "Tiny-Llama" / "config.json").read_text())["vocab_size"]
+    expected = (f"model.init_args.cache.k is 5000, but top-k keeps k distinct classes of the vocabulary, which has "
+                f"{vocab:,} (data.vocab_size); use k ≤ {vocab}")
+    assert babylm_in_process(workspace, "cache-teachers", *config, "--no-progress") == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"babylm cache-teachers: error: {expected}"]
+    assert babylm_fit_in_process(workspace, "tiny/distill.yaml", *QUIET, *config[2:]) == 2  # fit: the same line
+    assert [line for line in capsys.readouterr().err.splitlines() if "error:" in line] == [f"babylm fit: error: {expected}"]
+    assert not (workspace / "data" / "cache_k5000").exists()

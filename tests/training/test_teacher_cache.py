@@ -10,6 +10,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -176,7 +177,7 @@ def test_a_killed_build_resumes_to_byte_identical_files(data, tiny_teachers, tin
 
 
 def test_a_build_in_progress_is_locked_and_an_incomplete_one_is_refused_for_training(data, tiny_teachers, tmp_path):
-    from babylm.data.tokens.teacher_cache import TeacherCacheWriter
+    from babylm.data.tokens.teacher_cache_writer import TeacherCacheWriter
 
     with pytest.raises(KeyboardInterrupt):
         build(data, tiny_teachers, tmp_path, on_batch=lambda n: (_ for _ in ()).throw(KeyboardInterrupt), commit_seconds=0.0)
@@ -306,3 +307,196 @@ def test_a_cached_step_has_the_online_loss_when_the_cache_keeps_every_class(data
     expected = online.compute_loss({"input_ids": first.batch["input_ids"]}, "train")
     for name in ("loss", "ce", "kl"):
         assert trainer.callback_metrics[f"train/{name}"].item() == pytest.approx(expected[name].item(), rel=2e-3, abs=1e-4)
+
+
+# ------------------------------------------------------------------------------- numbers checked before use (issue 24)
+
+
+def test_top_k_larger_than_the_vocabulary_is_refused_before_any_file_is_written(data, tiny_teachers, tiny_vocab_size,
+                                                                              tmp_path):
+    """Issue 24: topk with k = 5000 on a 2,000-token vocabulary was a traceback and a 312 MB partial cache."""
+    config = TeacherCacheConfig(dir=str(tmp_path / "caches"), method="topk", k=tiny_vocab_size + 1)
+    expected = rf"model\.init_args\.cache\.k is {tiny_vocab_size + 1}, .*which has {tiny_vocab_size} \(data\.vocab_size\)"
+    with pytest.raises(CacheError, match=expected):
+        build_teacher_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean", config, progress=False)
+    with pytest.raises(CacheError, match=expected):  # and fit says the same, never "resume it"
+        resolve_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean", config)
+    assert not (tmp_path / "caches").exists()
+
+
+@pytest.mark.parametrize("setting, expected", [
+    (dict(seed=-1), r"model\.init_args\.cache\.seed must be a whole number ≥ 0, got -1"),
+    (dict(device="cuda:7"), r"--device cuda:7"),
+    (dict(device="meta"), r"--device 'meta': not a device this machine runs models on"),
+    (dict(batch_size=0), r"--batch-size must be a whole number ≥ 1, got 0"),
+    (dict(temperature=float("nan")), r"temperature must be a finite number > 0, got nan"),
+    (dict(short_teacher=True), r"has 16 positions but data\.seq_len is 32"),
+])
+def test_settings_that_cannot_build_a_cache_are_refused_before_any_file_is_written(data, tiny_teachers, tiny_tokenizer,
+                                                                                   tiny_vocab_size, tmp_path, setting,
+                                                                                   expected):
+    teachers = [str(t) for t in tiny_teachers]
+    if setting.pop("short_teacher", False):  # GPT-J's position table ends at 16: an IndexError mid-build before
+        short = write_teacher(tmp_path / "short", "gptj", tiny_tokenizer, tiny_vocab_size)
+        config = json.loads((short / "config.json").read_text())
+        (short / "config.json").write_text(json.dumps({**config, "n_positions": 16}))
+        teachers[1] = str(short)
+    config = TeacherCacheConfig(dir=str(tmp_path / "caches"), seed=setting.pop("seed", 5))
+    with pytest.raises(ValueError, match=expected):
+        build_teacher_cache(data, teachers, setting.pop("temperature", 2.0), "token_mean", config, progress=False,
+                            **setting)
+    assert not (tmp_path / "caches").exists()
+
+
+def test_a_cache_larger_than_the_free_disk_space_is_refused_before_anything_is_created(tmp_path):
+    from babylm.data.tokens.teacher_cache_writer import TeacherCacheWriter
+
+    free = shutil.disk_usage(tmp_path).free
+    windows = free // (128 * (255 * 3 + 4)) + 1  # a sample cache with k = 255 one window larger than the free space
+    components = {"format_version": 2, "method": "sample", "k": 255, "teachers": [{}],
+                  "tokens": {"sha256": "0" * 64, "seq_len": 128, "windows": int(windows), "vocab_size": 16000}}
+    with pytest.raises(CacheError, match=r"the teacher cache needs [\d,.]+ GiB more but [\d,.]+ GiB are free"):
+        TeacherCacheWriter(tmp_path / "caches", components, {})
+    assert not (tmp_path / "caches").exists()
+
+
+# ---------------------------------------------------------------------- what we wrote is what we read (issue 24)
+
+
+def tamper(directory: Path, name: str, dtype: str, change) -> None:
+    """Apply ``change`` (an in-place function of a writable array) to the file ``name`` of ``directory``."""
+    values = np.memmap(directory / name, dtype=dtype, mode="r+")
+    change(values)
+    values.flush()
+    del values
+
+
+def rewrite_checksums(directory: Path) -> None:
+    """Make ``meta.json``'s checksums match the files again: what someone hiding a change would do."""
+    import hashlib
+
+    meta = json.loads((directory / "meta.json").read_text())
+    for shard in meta["checksums"]["shards"]:
+        assert shard["end"] == meta["windows"]  # one shard in a tiny cache
+        shard["sha256"] = {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in shard["sha256"]}
+    (directory / "meta.json").write_text(json.dumps(meta))
+
+
+def swap_ids(ids):  # a used slot's id for another valid id
+    ids[0] = (int(ids[0]) + 1) % 300
+
+
+CHANGES = {
+    "ids swapped for other valid ids": ("ids.bin", "uint16", swap_ids, r"ids\.bin: windows 0–\d+ do not match the checksum"),
+    "counts set to 255": ("probs.bin", "uint8", lambda a: a.__setitem__(slice(0, 6), 255),
+                          r"probs\.bin: the draw counts of a position sum to 1530, not k = 6 \(window 0, position 0\)"),
+    "counts set to 0": ("probs.bin", "uint8", lambda a: a.__setitem__(slice(0, 6), 0),
+                        r"probs\.bin: the draw counts of a position sum to 0, not k = 6 \(window 0, position 0\)"),
+    "neg-entropy NaN": ("neg_entropy.bin", "float32", lambda a: a.__setitem__(40, np.nan),
+                        r"neg_entropy\.bin: the teacher term Σ p log p is nan, outside \[.*\] \(window 1, position 8\)"),
+    "an out-of-range id": ("ids.bin", "uint16", lambda a: a.__setitem__(6 * 33, 65535),
+                           r"ids\.bin: class id 65535 is not below the vocabulary size \d+ \(window 1, position 1\)"),
+}
+
+
+@pytest.mark.parametrize("change, hidden", [(change, False) for change in CHANGES] + [
+    (change, True) for change in CHANGES if change != "ids swapped for other valid ids"])  # (that one only a checksum sees)
+def test_a_cache_with_changed_bytes_is_refused_in_one_line(built, data, tmp_path, change, hidden):
+    """Issue 24: each of these was used silently (rc 0, a KL of 149 or −7.4, nan, or a traceback at the first step);
+    ``hidden``: with the checksums rewritten to match, the values themselves are refused."""
+    name, dtype, edit, expected = CHANGES[change]
+    copy = Path(shutil.copytree(built, tmp_path / built.name))
+    tamper(copy, name, dtype, edit)
+    if hidden:
+        rewrite_checksums(copy)
+    with pytest.raises(CacheError, match=expected) as caught:
+        data.use_teacher_cache(copy)
+    assert "\n" not in str(caught.value) and str(caught.value).endswith(f"remove the folder {copy} and rebuild it with "
+                                                                          "python -m babylm cache-teachers -c <the fit config>")
+
+
+def test_the_cache_as_written_opens_and_its_meta_records_a_checksum_per_shard(built, data):
+    meta = json.loads((built / "meta.json").read_text())
+    assert meta["format_version"] == 2 and meta["checksums"]["algorithm"] == "sha256"
+    assert [s["end"] for s in meta["checksums"]["shards"]] == [meta["windows"]]
+    assert len(data.use_teacher_cache(built)) == meta["windows"]
+
+
+def test_value_limits_of_top_k_probabilities():
+    from babylm.data.tokens.teacher_cache_integrity import ValueLimits
+
+    limits = ValueLimits(vocab=10, method="topk", k=2, teachers=2)
+    good = np.array([[[0.7, 0.2]]], dtype=np.float16)  # (1 window, 1 position, k = 2)
+    assert limits.problem("probs.bin", good, 0) is None
+    assert "sum to 1.2" in limits.problem("probs.bin", np.array([[[0.7, 0.5]]], dtype=np.float16), 0)
+    assert "negative or not finite" in limits.problem("probs.bin", np.array([[[np.inf, 0.0]]], dtype=np.float16), 3)
+    assert limits.problem("neg_entropy.bin", np.array([[0.69]], dtype=np.float32), 0) is None  # ≤ log 2: two teachers
+    assert "outside" in limits.problem("neg_entropy.bin", np.array([[-2.5]], dtype=np.float32), 0)  # < −log 11
+
+
+# ------------------------------------------------------------------ a resumed build trusts only what matches (issue 24)
+
+
+@pytest.fixture(scope="module")
+def stopped(data, tiny_teachers, tmp_path_factory) -> Path:
+    """A build stopped after 3 batches (2 committed); returns its ``.partial`` folder (tests change copies)."""
+    def stop(windows_written):
+        if windows_written == 3 * BATCH:
+            raise KeyboardInterrupt
+    root = tmp_path_factory.mktemp("stopped")
+    with pytest.raises(KeyboardInterrupt):
+        build(data, tiny_teachers, root, on_batch=stop, commit_seconds=0.0)
+    (partial,) = root.glob("*.partial")
+    return partial
+
+
+@pytest.fixture
+def interrupted(stopped, tmp_path) -> Path:
+    """A copy of :func:`stopped` of this test's own."""
+    return Path(shutil.copytree(stopped, tmp_path / stopped.name))
+
+
+def reopen(data, tiny_teachers, root: Path):
+    from babylm.data.tokens.teacher_cache_writer import TeacherCacheWriter
+    from babylm.training.teacher_cache import cache_components
+
+    config = TeacherCacheConfig(dir=str(root), method="sample", k=6, seed=5)
+    components = cache_components(data.train_window_layout(), [str(t) for t in tiny_teachers], 2.0, "token_mean", config)
+    writer = TeacherCacheWriter(root, components, {"teacher_paths": [], "teacher_dtype": "float32", "batch_size": BATCH})
+    writer.close()
+    return writer
+
+
+@pytest.mark.parametrize("edit, kept, notice", [
+    ({"windows_done": "abc"}, 2 * BATCH, None),
+    ({"windows_done": 10_000}, 2 * BATCH, r"records 10000 windows done but the checksums written with them cover 32"),
+    ({"shards": "x"}, 0, r"no list of shard checksums; building the cache from the start"),
+])
+def test_an_edited_progress_file_is_checked_against_the_files(interrupted, data, tiny_teachers, edit, kept, notice):
+    """Issue 24: ``"abc"`` was a traceback, and a larger count a "finished" cache whose last windows were all zero."""
+    progress = json.loads((interrupted / "progress.json").read_text())
+    (interrupted / "progress.json").write_text(json.dumps({**progress, **edit}))
+    writer = reopen(data, tiny_teachers, interrupted.parent)
+    assert writer.windows_done == kept
+    if notice:
+        assert len(writer.notices) == 1 and re.search(notice, writer.notices[0])
+    with pytest.raises(CacheError, match=rf"incomplete \({kept} of \d+ windows\)"):  # fit: one line, no traceback
+        resolve_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean",
+                      TeacherCacheConfig(dir=str(interrupted.parent), method="sample", k=6, seed=5))
+
+
+def test_committed_windows_changed_on_disk_are_built_again(interrupted, data, tiny_teachers):
+    tamper(interrupted, "neg_entropy.bin", "float32", lambda a: a.__setitem__(3, -0.5))  # inside the committed windows
+    writer = reopen(data, tiny_teachers, interrupted.parent)
+    assert writer.windows_done == 0
+    assert "windows 0–31 do not match the checksums recorded for them (edited or damaged); building the cache again " \
+           "from window 0" in writer.notices[0]
+
+
+def test_a_progress_file_claiming_every_window_resumes_to_the_cache_a_straight_build_writes(interrupted, built, data,
+                                                                                         tiny_teachers, capsys):
+    progress = json.loads((interrupted / "progress.json").read_text())
+    (interrupted / "progress.json").write_text(json.dumps({**progress, "windows_done": data.train_window_layout()["windows"]}))
+    resumed = build(data, tiny_teachers, interrupted.parent, commit_seconds=0.0)
+    assert files(resumed) == files(built)  # no window left as zeros
+    assert "continuing from window 32" in capsys.readouterr().err

@@ -1,13 +1,17 @@
 """Whole training runs through the real CLI: resume continuity, 2-process DDP on CPU, bf16-mixed on CPU.
 
-The reference is one uninterrupted 6-step run (effective batch 8 = 4 micro-batches of 2). Stopping it after 3
-steps and resuming with ``--ckpt_path last`` must land on the same state, and so must a 2-process DDP run
-(gloo) with the same effective batch (2 micro-batches of 2 per rank).
+The reference is one uninterrupted 6-step run (effective batch 8 = 4 micro-batches of 2) of the shipped tiny
+*hybrid* config (configs/tiny/hybrid_llama.yaml: 4 of the 8 windows of each step masked, 4 causal — so the causal
+path runs in every step too). Stopping it after 3 steps and resuming with ``--ckpt_path last`` must land on the same
+state, and so must a 2-process DDP run (gloo) with the same effective batch (2 micro-batches of 2 per rank): the
+same windows masked the same way, whatever the devices, and after a resume. The logged-loss tests cover plain
+causal runs and the hybrid mix under gradient accumulation.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import subprocess
@@ -17,9 +21,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.teacher_fixtures import TINY_GPTJ, fit_argv, run_cli
+from tests.training.teacher_fixtures import REPO_ROOT, TINY_GPTJ, fit_argv, run_cli
 
 STEPS = 6
+TINY_HYBRID = REPO_ROOT / "configs" / "tiny" / "hybrid_llama.yaml"
 COMMON = ["--data.micro_batch_size", "2", "--model.init_args.schedule_steps", str(STEPS),
           "--model.init_args.warmup_steps", "2", "--trainer.val_check_interval", "12",
           "--word_checkpoints.milestones", "[]"]
@@ -46,7 +51,8 @@ def assert_same_training_state(a: dict, b: dict, atol: float) -> None:
 def straight_dir(tiny_data, tmp_path_factory) -> Path:
     """The uninterrupted 6-step reference run; returns its output directory."""
     out = tmp_path_factory.mktemp("straight")
-    assert run_cli(fit_argv(out, tiny_data, *COMMON, "--trainer.max_steps", str(STEPS), logger="none")) == 0
+    assert run_cli(fit_argv(out, tiny_data, *COMMON, "--trainer.max_steps", str(STEPS), logger="none",
+                            config=TINY_HYBRID)) == 0
     return out
 
 
@@ -58,7 +64,7 @@ def straight(straight_dir) -> dict:
 
 def test_validate_and_test_score_a_checkpoint(straight_dir, tiny_data, tmp_path):
     for command, metric in (("validate", "val/loss"), ("test", "test/loss")):
-        argv = fit_argv(tmp_path, tiny_data, "--ckpt_path", str(straight_dir / "ckpt" / "last.ckpt"))
+        argv = fit_argv(tmp_path, tiny_data, "--ckpt_path", str(straight_dir / "ckpt" / "last.ckpt"), config=TINY_HYBRID)
         assert run_cli([command, *argv[1:]]) == 0
         (path,) = tmp_path.glob("runs/**/metrics.csv")
         with open(path, newline="") as handle:
@@ -68,7 +74,8 @@ def test_validate_and_test_score_a_checkpoint(straight_dir, tiny_data, tmp_path)
 
 
 def test_resume_from_last_continues_at_the_same_step_lr_and_data_position(straight, tiny_data, tmp_path):
-    argv = fit_argv(tmp_path, tiny_data, *COMMON, "--checkpoint.every_n_train_steps", "3", logger="none")
+    argv = fit_argv(tmp_path, tiny_data, *COMMON, "--checkpoint.every_n_train_steps", "3", logger="none",
+                    config=TINY_HYBRID)
     assert run_cli(argv + ["--trainer.max_steps", "3"]) == 0
     half = load(tmp_path / "ckpt" / "last.ckpt")
     assert half["global_step"] == 3 and half["tokens_seen"] == 3 * 8 * 128
@@ -77,14 +84,16 @@ def test_resume_from_last_continues_at_the_same_step_lr_and_data_position(straig
 
 
 def test_ddp_two_cpu_processes_keep_the_effective_batch(straight, tiny_data, tmp_path):
-    argv = fit_argv(tmp_path, tiny_data, *COMMON, "--trainer.max_steps", str(STEPS),
-                    "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu", logger="none")
+    argv = fit_argv(tmp_path, tiny_data, *COMMON, "--trainer.max_steps", str(STEPS), "--trainer.strategy", "ddp",
+                    "--trainer.devices", "2", "--trainer.accelerator", "cpu", logger="none", config=TINY_HYBRID)
     env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "babylm", *argv], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ddp = load(tmp_path / "ckpt" / "last.ckpt")
-    # 2 ranks × 2 micro-batches of 2 windows = the same 8 windows per optimizer step as 1 device × 4 × 2
+    # 2 ranks × 2 micro-batches of 2 windows = the same 8 windows per optimizer step as 1 device × 4 × 2; the
+    # hybrid mix: rank 0 trains windows 0–1 masked and 4–5 causal, rank 1 windows 2–3 and 6–7 — same masks, same sums
+    assert ddp["hyper_parameters"]["objective"] == "hybrid"
     assert_same_training_state(ddp, straight, atol=1e-5)
 
 
@@ -135,3 +144,39 @@ def test_logged_train_loss_is_the_optimizer_steps_mean_whatever_the_accumulation
     assert accumulated["train/loss"] == pytest.approx(whole["train/loss"], rel=1e-5)
     assert accumulated["train/ppl"] == pytest.approx(whole["train/ppl"], rel=1e-5)
     assert accumulated["train/ppl"] == pytest.approx(math.exp(accumulated["train/loss"]), rel=1e-5)
+
+
+def test_the_hybrid_run_exports_a_causal_lm_with_mask_and_refuses_a_causal_resume(straight_dir, tiny_data, tmp_path,
+                                                                                   capsys):
+    config = json.loads((straight_dir / "export" / "config.json").read_text())
+    tokenizer = json.loads((straight_dir / "export" / "tokenizer_config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"] and config["vocab_size"] == config["mask_token_id"] + 1
+    assert tokenizer["mask_token"] == "<mask>"
+    # a hybrid checkpoint has a <mask> row a causal run would not build: refused in one line, before training
+    argv = fit_argv(tmp_path, tiny_data, "--ckpt_path", str(straight_dir / "ckpt" / "last.ckpt"))
+    capsys.readouterr()
+    assert run_cli(argv) == 2
+    assert "objective hybrid ≠ causal" in capsys.readouterr().err
+
+
+def logged_hybrid_metrics(tmp_path: Path, tiny_data, micro_batch: int) -> dict[str, float]:
+    """Step 0's logged train metrics of a tiny hybrid run with effective batch 12 (6 masked windows) and the given
+    micro-batch."""
+    argv = fit_argv(tmp_path, tiny_data, "--data.batch_size", "12", "--data.micro_batch_size", str(micro_batch),
+                    "--trainer.max_steps", "1", "--trainer.log_every_n_steps", "1", "--trainer.val_check_interval", "12",
+                    "--trainer.limit_val_batches", "0", "--word_checkpoints.milestones", "[]", "--seed_everything", "3",
+                    config=TINY_HYBRID)
+    assert run_cli(argv) == 0
+    (path,) = tmp_path.glob("runs/**/metrics.csv")
+    with open(path, newline="") as handle:
+        (row,) = [r for r in csv.DictReader(handle) if r.get("train/loss")]
+    return {name: float(row[name]) for name in ("train/loss", "train/mntp", "train/ce", "train/ppl", "train/mask_rate")}
+
+
+def test_the_hybrid_mix_is_the_same_whatever_the_accumulation(tiny_data, tmp_path):
+    """Micro-batches of 4: windows 0–3 masked, 4–5 masked + 6–7 causal (a mixed micro-batch), 8–11 causal."""
+    accumulated = logged_hybrid_metrics(tmp_path / "micro4", tiny_data, 4)
+    whole = logged_hybrid_metrics(tmp_path / "micro12", tiny_data, 12)
+    assert accumulated == pytest.approx(whole, rel=1e-5)
+    assert accumulated["train/loss"] == pytest.approx((accumulated["train/mntp"] + accumulated["train/ce"]) / 2, rel=1e-5)
+    assert 0.25 < accumulated["train/mask_rate"] <= 0.31  # the schedule starts at 30% (rounding: ± one token)

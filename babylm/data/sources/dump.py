@@ -2,12 +2,13 @@
 
 Inputs (any mix, any number):
 
-* a **MediaWiki XML export or dump** — ``.xml`` or ``.xml.bz2``, e.g. Wikimedia's own
+* a **MediaWiki XML export or dump** — ``.xml``, ``.xml.bz2`` or ``.xml.gz``, e.g. Wikimedia's own
   ``enwikisource-YYYYMMDD-pages-articles.xml.bz2`` (several GB; export schema 0.10/0.11:
   ``<mediawiki><page><title>…</title><ns>…</ns><redirect title=…/><revision><text>…</text></revision></page>``).
   It is **streamed**: bz2 is decompressed on the fly, ``lxml.etree.iterparse`` yields one ``<page>`` at a
   time and every page element is cleared (and unlinked from the tree) once read, so memory does not grow
-  with the dump. A progress bar (tqdm, on a terminal) follows the compressed bytes read.
+  with the dump. A progress bar (tqdm, on a terminal) follows the compressed bytes read. A damaged compressed
+  file (a bad CRC or block, a truncated download) is named as such, with the file, never as "malformed XML".
 * a **JSON list or JSON Lines** of ``{"title", "text"}`` records (any namespace) or of
   ``{"volume", "page_number", "raw_text"}`` scan-page records.
 
@@ -22,9 +23,11 @@ SQLite page cache plus one article). A page seen twice keeps its last copy (a la
 from __future__ import annotations
 
 import bz2
+import gzip
 import re
 import sqlite3
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -32,9 +35,18 @@ from typing import IO, Iterable, Iterator
 import lxml.etree
 
 from babylm.core.safe_json import JsonError, loads
-from babylm.data.articles import PREFIX, replace_lone_surrogates
+from babylm.data.articles import (
+    EB1911_VOLUMES,
+    MAX_SCAN_PAGE,
+    PREFIX,
+    is_scan_page,
+    replace_lone_surrogates,
+    scan_page_key,
+)
 
-SCAN_TITLE = re.compile(r"^Page:EB1911 - Volume (\d+)\.djvu/(\d+)$")
+SCAN_TITLE = re.compile(r"^Page:EB1911 - Volume ([0-9]+)\.djvu/([0-9]+)$")
+"""The shape of a scan page title; :func:`babylm.data.articles.scan_page_key` also checks its numbers."""
+_NAMESPACE = re.compile(r"-?[0-9]{1,9}")
 SCAN_NAMESPACE = 104
 """The Page: namespace on English Wikisource."""
 
@@ -58,7 +70,7 @@ def eb1911_kind(title: str, ns: int | None) -> str | None:
     None for anything else. ``ns`` None (JSON inputs) is judged by the title alone."""
     if title.startswith(PREFIX) and len(title) > len(PREFIX) and ns in (0, None):
         return "article"
-    if SCAN_TITLE.match(title) and ns in (SCAN_NAMESPACE, None):
+    if ns in (SCAN_NAMESPACE, None) and scan_page_key(title) is not None:
         return "scan"
     return None
 
@@ -95,7 +107,7 @@ def iter_xml_pages(stream: IO[bytes]) -> Iterator[WikiPage]:
         texts = element.findall("{*}revision/{*}text")
         yield WikiPage(
             title=title,
-            ns=int(ns_text) if ns_text.lstrip("-").isdigit() else None,
+            ns=int(ns_text) if _NAMESPACE.fullmatch(ns_text) else None,
             text=(texts[-1].text or "") if texts else "",
             redirect=redirect.get("title", "") if redirect is not None else None,
         )
@@ -104,12 +116,30 @@ def iter_xml_pages(stream: IO[bytes]) -> Iterator[WikiPage]:
             del element.getparent()[0]
 
 
+def _whole_number(value: object) -> int | None:
+    """A JSON number or digit string holding a whole number → that int (``42``, ``42.0``, ``"042"``); None for
+    anything else (``4.5``, ``1e400`` read as infinity, NaN, a bool, a string of over 9 digits or non-ASCII digits)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None  # is_integer() is False for inf and NaN
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,9}\s*", value):
+        return int(value)
+    return None
+
+
 def _record_page(record: object, source: str) -> WikiPage:
     if isinstance(record, dict) and {"raw_text", "volume", "page_number"} <= record.keys():
-        try:
-            volume, page = int(record["volume"]), int(record["page_number"])
-        except (TypeError, ValueError, OverflowError):
-            raise DumpError(f"{source}: 'volume' and 'page_number' must be integers") from None
+        volume, page = _whole_number(record["volume"]), _whole_number(record["page_number"])
+        if volume is None or page is None:
+            raise DumpError(f"{source}: 'volume' and 'page_number' must be integers")
+        if not is_scan_page(volume, page):
+            shown = " page ".join(str(number) if len(str(number)) < 12 else str(number)[:8] + "…"
+                                  for number in (volume, page))
+            raise DumpError(f"{source}: volume {shown} is not an EB1911 scan page (volumes 1–{EB1911_VOLUMES}, "
+                            f"pages 1–{MAX_SCAN_PAGE})")
         return WikiPage(f"Page:EB1911 - Volume {volume:02d}.djvu/{page}", SCAN_NAMESPACE,
                         replace_lone_surrogates(str(record["raw_text"])))
     if isinstance(record, dict) and "title" in record and "text" in record:
@@ -121,6 +151,48 @@ def _record_page(record: object, source: str) -> WikiPage:
     raise DumpError(f"{source}: expected objects with 'title'+'text' or 'volume'+'page_number'+'raw_text'")
 
 
+CHECK_AHEAD_BYTES = 4 << 20
+"""How far past an XML error a compressed input is read to tell a damaged download from malformed XML."""
+
+
+class _Decompressing:
+    """A bz2 or gzip input being decompressed, remembering why a read failed: lxml turns a read error into
+    "malformed XML … line 1, column 1", which hid a corrupt download (bad CRC, bad block) behind a wrong message."""
+
+    def __init__(self, path: Path, raw: IO[bytes]) -> None:
+        self.path, self.kind = path, "bz2" if path.name.lower().endswith(".bz2") else "gzip"
+        self.stream = bz2.BZ2File(raw) if self.kind == "bz2" else gzip.GzipFile(fileobj=raw)
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except (OSError, EOFError, zlib.error) as error:
+            if not (isinstance(error, OSError) and error.errno is not None):  # a disk error is not the file's fault
+                self.error = error
+            raise
+
+    def damaged(self) -> bool:
+        """Whether a read failed, or fails within the next few MB: a bad bz2 block is only detected at its end
+        (blocks hold at most 900 kB), after lxml may already have choked on its garbage."""
+        if self.error is None:
+            try:
+                for _ in range(CHECK_AHEAD_BYTES // (1 << 20)):
+                    if not self.read(1 << 20):
+                        break
+            except (OSError, EOFError, zlib.error):
+                pass
+        return self.error is not None
+
+    def message(self) -> str:
+        """One line naming the file: truncated or corrupt, and what to do."""
+        truncated = isinstance(self.error, EOFError)
+        what = "truncated (it ends before the end of the compressed stream)" if truncated else \
+            f"corrupt ({self.error or 'bad data'})"
+        return (f"{self.path}: the {self.kind} file is {what}; the download is damaged: download it again "
+                "(and compare its checksum with the one published beside it)")
+
+
 def iter_input(path: str | Path, progress: bool = False) -> Iterator[WikiPage]:
     """Every page of one input file (XML export/dump, JSON list or JSON Lines), in file order.
 
@@ -128,13 +200,14 @@ def iter_input(path: str | Path, progress: bool = False) -> Iterator[WikiPage]:
     """
     path = Path(path)
     name = path.name.lower()
+    compressed = None
     try:
-        if name.endswith((".xml", ".xml.bz2")):
+        if name.endswith((".xml", ".xml.bz2", ".xml.gz")):
             with open(path, "rb") as raw:
-                stream = bz2.BZ2File(raw) if name.endswith(".bz2") else raw
+                compressed = _Decompressing(path, raw) if name.endswith((".bz2", ".gz")) else None
                 bar = _Progress(raw, path.stat().st_size, path.name, progress)
                 try:
-                    for count, page in enumerate(iter_xml_pages(stream)):
+                    for count, page in enumerate(iter_xml_pages(compressed or raw)):
                         if count % 256 == 0:
                             bar.update()
                         yield page
@@ -143,10 +216,12 @@ def iter_input(path: str | Path, progress: bool = False) -> Iterator[WikiPage]:
                     bar.close()
             return
         text = path.read_text(encoding="utf-8-sig")  # a leading byte-order mark is not part of the JSON
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error, lxml.etree.XMLSyntaxError) as error:
+        if compressed is not None and compressed.damaged():  # lxml reports a failed read as malformed XML
+            raise DumpError(compressed.message()) from None
+        if isinstance(error, lxml.etree.XMLSyntaxError):
+            raise DumpError(f"{path}: malformed XML ({error})") from None
         raise DumpError(f"{path}: cannot read ({error})") from None
-    except lxml.etree.XMLSyntaxError as error:
-        raise DumpError(f"{path}: malformed XML ({error})") from None
     except UnicodeDecodeError as error:
         raise DumpError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
     where = ""
@@ -200,8 +275,8 @@ class PageStore:
         """Keep ``page`` if it is an EB1911 page; returns its kind (``scan``, ``article``, ``redirect``) or None."""
         kind = eb1911_kind(page.title, page.ns)
         if kind == "scan":
-            match = SCAN_TITLE.match(page.title)
-            self.db.execute("INSERT OR REPLACE INTO scans VALUES (?, ?, ?)", (int(match.group(1)), int(match.group(2)), page.text))
+            volume, number = scan_page_key(page.title)  # numbers checked: SQLite integers are 64-bit
+            self.db.execute("INSERT OR REPLACE INTO scans VALUES (?, ?, ?)", (volume, number, page.text))
         elif kind == "article" and (page.redirect is not None or page.text.lstrip().upper().startswith("#REDIRECT")):
             kind = "redirect"
             self.db.execute("INSERT OR REPLACE INTO redirects VALUES (?, ?)", (page.title, page.redirect or ""))
@@ -252,9 +327,9 @@ class PageStore:
         """(title, volume, page, url, route, content) of the staged articles, in book order (volume, page, staging)."""
         yield from self.db.execute("SELECT title, volume, page, url, route, content FROM staged ORDER BY volume, page, id")
 
-    def staged_titles(self) -> Iterator[tuple[str, int]]:
-        """(title, volume) of the staged articles in the order of :meth:`iter_staged`."""
-        yield from self.db.execute("SELECT title, volume FROM staged ORDER BY volume, page, id")
+    def staged_places(self) -> Iterator[tuple[str, int, int]]:
+        """(title, volume, page) of the staged articles in the order of :meth:`iter_staged`."""
+        yield from self.db.execute("SELECT title, volume, page FROM staged ORDER BY volume, page, id")
 
 
 def load_inputs(paths: Iterable[str | Path], store: PageStore, progress: bool = False) -> list[tuple[str, dict[str, int]]]:

@@ -50,7 +50,7 @@ markers) is left in the content on purpose: the clean stage owns those rules.
 **Report.** Beside the articles the ingest records, in ``<out>/ingest_report.json``
 (:func:`babylm.data.articles.record_ingest`), every rejected headword candidate with its reason and what it
 left out (PG boilerplate, tables, illustration captions, side-notes, editorial notes, footnote labels),
-counted with their words.
+counted with their words. One writer per tree, into a tree of its own only (:mod:`babylm.data.article_tree`).
 """
 
 from __future__ import annotations
@@ -64,9 +64,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from babylm.core.arguments import CommandParser, positive_int
+from babylm.core.arguments import CommandParser, int_in_range
 from babylm.core.atomic import os_error_line
+from babylm.data.article_tree import INGEST, TreeError, claim, writing
 from babylm.data.articles import (
+    EB1911_VOLUMES,
     INGEST_REPORT,
     Tally,
     article_relpath,
@@ -127,9 +129,9 @@ def decode_gutenberg(raw: bytes, name: str = "<bytes>") -> str:
 _START = re.compile(r"^\*{3}\s*START OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK.*$", re.M | re.I)
 _END = re.compile(r"^(?:\*{3}\s*END OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK|End of (?:the )?Project Gutenberg'?s? E-?Book).*$", re.M | re.I)
 _CORRECTIONS = re.compile(r"^\s*(?:Corrections made to (?:the )?printed original|Transcriber's (?:note|notes)[^\n]*corrections?)[.:]?\s*$", re.M | re.I)
-_VOLUME = re.compile(r"Volume\s+(\d+)", re.I)
+_VOLUME = re.compile(r"Volume\s+([0-9]{1,6})\b", re.I)
 _RANGE = re.compile(r'"([^"\n]+)"(?:\s*\(part\))?\s+to\s+"([^"\n]+)"')
-_EBOOK = re.compile(r"\[E-?Book\s*#(\d+)\]", re.I)
+_EBOOK = re.compile(r"\[E-?Book\s*#([0-9]{1,9})\]", re.I)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def split_boilerplate(text: str, removed: Tally | None = None) -> tuple[SliceInf
 
 
 # ----------------------------------------------------------------------------------- 3. page furniture
-PAGE_MARKER = re.compile(r"\[v\.\s*(\d+)\s+p\.\s*(\d+)\]")
+PAGE_MARKER = re.compile(r"\[v\.\s*([0-9]{1,4})\s+p\.\s*([0-9]{1,4})\]")  # printed pages: at most ~1,100
 _BLOCK_OPENERS = re.compile(r"\[(?:Illustration|Sidenote)\b", re.I)
 
 
@@ -353,6 +355,8 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
     volume = volume or info.volume
     if volume is None:
         raise IngestError(f"{path}: no 'Volume N' in the title; pass --volume")
+    if not 1 <= volume <= EB1911_VOLUMES:
+        raise IngestError(f"{path}: volume {volume} is not one of EB1911's (1–{EB1911_VOLUMES}); pass --volume")
     if not articles:
         raise IngestError(f"{path}: no article headwords found; is it an EB1911 slice from Project Gutenberg?")
     url = f"https://www.gutenberg.org/ebooks/{info.ebook}" if info.ebook else path.resolve().as_uri()
@@ -360,16 +364,17 @@ def ingest_slice(path: str | Path, out: str | Path, *, volume: int | None = None
     keys = number_repeats([article.title for article in articles])
     stems = assign_stems(keys)
     stats = IngestStats(files=1, rejected=Counter(reason for _, reason in cut.rejected))
-    routes = {}
-    for key, article in zip(keys, articles):
-        relpath = article_relpath(volume, part_of(article.page or 1), stems[key])
-        write_article(out / relpath, url=url, title=article.title, content=article.content, timestamp=timestamp)
-        routes[relpath] = "headword"
-        stats.articles += 1
-        stats.words += len(article.content.split())
-    record_ingest(out, f"gutenberg:{path.name}", {
-        "source": "gutenberg", "inputs": [path.name], "articles": routes, "removed": cut.removed.as_dict(),
-        "rejected_headwords": [{"text": text, "reason": reason} for text, reason in cut.rejected]})
+    relpaths = [article_relpath(volume, part_of(article.page or 1), stems[key]) for key, article in zip(keys, articles)]
+    with writing(out, INGEST) as out:  # one writer, a tree of its own, what a killed run left removed
+        claim(out, INGEST, [*relpaths, INGEST_REPORT])  # recorded before written
+        for relpath, article in zip(relpaths, articles):
+            write_article(out / relpath, url=url, title=article.title, content=article.content, timestamp=timestamp)
+            stats.articles += 1
+            stats.words += len(article.content.split())
+        record_ingest(out, f"gutenberg:{path.name}", {
+            "source": "gutenberg", "inputs": [path.name], "articles": dict.fromkeys(relpaths, "headword"),
+            "removed": cut.removed.as_dict(),
+            "rejected_headwords": [{"text": text, "reason": reason} for text, reason in cut.rejected]})
     return stats
 
 
@@ -381,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("files", nargs="+", type=Path, help="PG plain-text slice files (e.g. 19699-8.txt)")
     parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
-    parser.add_argument("--volume", type=positive_int, help="volume number, when the slice title has none")
+    parser.add_argument("--volume", type=int_in_range(1, EB1911_VOLUMES),
+                        help="volume number (1–29), when the slice title has none")
     return parser
 
 
@@ -396,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ingest_gutenberg: {path}: {stats.articles} articles, {stats.words} words; "
                   f"{sum(stats.rejected.values())} headword candidates rejected ({reasons or 'none'})")
             total.files, total.articles, total.words = total.files + 1, total.articles + stats.articles, total.words + stats.words
-    except IngestError as error:
+    except (IngestError, TreeError) as error:
         print(f"ingest_gutenberg: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output path that cannot be written (a folder, no permission…)

@@ -49,17 +49,24 @@ an article takes (:func:`select`); the ingest uses their indices to make sure no
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import itertools
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
-_NOINCLUDE = re.compile(r"<noinclude\b[^>]*>.*?(?:</noinclude\s*>|\Z)", re.S | re.I)
+from babylm.data.articles import EB1911_VOLUMES, MAX_SCAN_PAGE
+
+_NOINCLUDE = re.compile(r"<noinclude\b[^<>]*>.*?(?:</noinclude\s*>|\Z)", re.S | re.I)
 _INCLUDEONLY = re.compile(r"</?includeonly\s*>", re.I)
 _SECTION_TAG = re.compile(
     r"<section\s+(begin|end)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'/>]+))\s*/?\s*>", re.I
 )
 _PAGES_TAG = re.compile(r"<pages\b((?:[^<>\"']|\"[^\"]*\"|'[^']*')*?)/?\s*>(?:\s*</pages\s*>)?", re.I)
-_ATTRIBUTE = re.compile(r"([A-Za-z]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'>/]+))")
-_EB1911_INDEX = re.compile(r"^EB1911 - Volume (\d+)\.djvu$")
+_ATTRIBUTE = re.compile(r"(?<![A-Za-z])([A-Za-z]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'>/]+))")
+_LETTER_HYPHEN = re.compile(r"[^\W\d_]-")
+_EB1911_INDEX = re.compile(r"^EB1911 - Volume ([0-9]{1,2})\.djvu$")
 
 
 def section_name(name: str) -> str:
@@ -123,45 +130,60 @@ def lst(tokens: list[Token], begin: str, end: str = "") -> list[int]:
 
 def sections_at(tokens: list[Token]) -> list[str | None]:
     """For each token, the name of the innermost section open around it (None outside every section)."""
-    open_names: list[str] = []
+    open_names: list[str | None] = []  # a closed section's entry becomes None (removed lazily from the top)
+    where: dict[str, list[int]] = {}  # name → indices of its open entries, innermost last
     names: list[str | None] = []
     for token in tokens:
         if token.kind == "begin":
+            where.setdefault(token.value, []).append(len(open_names))
             open_names.append(token.value)
-        elif token.kind == "end" and token.value in open_names:
-            del open_names[len(open_names) - 1 - open_names[::-1].index(token.value)]
+        elif token.kind == "end" and where.get(token.value):
+            open_names[where[token.value].pop()] = None
+            while open_names and open_names[-1] is None:
+                open_names.pop()
         names.append(open_names[-1] if open_names else None)
     return names
 
 
 def join_pages(texts: list[str]) -> str:
     """The transcluded texts of consecutive pages joined as the module docstring says."""
-    out = ""
+    pieces: list[str] = []
     for text in texts:
-        if not text.strip():
+        text_stripped = text.strip()
+        if not text_stripped:
             continue
-        if not out:
-            out = text.strip()
-            continue
-        if re.match(r"[ \t]*\n", text):
-            out += "\n\n"
-        elif not re.search(r"[^\W\d_]-$", out):
-            out += " "
-        out += text.strip()
-    return out
+        if pieces:
+            if re.match(r"[ \t]*\n", text):
+                pieces.append("\n\n")
+            elif not _LETTER_HYPHEN.fullmatch(pieces[-1][-2:]):
+                pieces.append(" ")
+        pieces.append(text_stripped)
+    return "".join(pieces)
 
 
 # -------------------------------------------------------------------------------------------- <pages>
+MAX_PAGES_PER_ARTICLE = 2000
+"""The most scan page numbers one article page's ``<pages>`` tags may name, together (the longest EB1911 articles
+span some 150 pages, a whole volume about 1,000). Past it the rest is left out and reported, so the work of
+assembling an article is bounded by this, never by a number inside a tag (``to=99999999``)."""
+
+PageRanges = tuple[tuple[int, int], ...]
+"""Inclusive page ranges, e.g. ``include="1-3,5"`` → ``((1, 3), (5, 5))``."""
+
+
 @dataclass(frozen=True)
 class PagesTag:
-    """One ``<pages … />`` tag: its index, the page selection and the section attributes."""
+    """One ``<pages … />`` tag: its index, the page selection and the section attributes.
+
+    Page numbers are at most :data:`~babylm.data.articles.MAX_SCAN_PAGE` (larger ones were cut to it when the
+    tag was read, and reported in ``errors``)."""
 
     index: str
     start: int | None = None
     stop: int | None = None
     step: int = 1
-    include: tuple[int, ...] = ()
-    exclude: tuple[int, ...] = ()
+    include: PageRanges = ()
+    exclude: PageRanges = ()
     fromsection: str = ""
     tosection: str = ""
     onlysection: str = ""
@@ -169,20 +191,38 @@ class PagesTag:
 
     @property
     def volume(self) -> int | None:
-        """The EB1911 volume of the index (``EB1911 - Volume 01.djvu`` → 1), None for any other index."""
+        """The EB1911 volume of the index (``EB1911 - Volume 01.djvu`` → 1), None for any other index (a volume
+        outside 1–29 included)."""
         match = _EB1911_INDEX.match(" ".join(self.index.replace("_", " ").split()))
-        return int(match.group(1)) if match else None
+        volume = int(match.group(1)) if match else None
+        return volume if volume is not None and 1 <= volume <= EB1911_VOLUMES else None
 
-    def pages(self, last_page: int | None = None) -> list[int]:
-        """The page numbers transcluded, ascending; ``last_page`` stands for a missing ``to``."""
+    def iter_pages(self, last_page: int | None = None) -> Iterator[int]:
+        """The page numbers transcluded, ascending, one at a time (nothing is materialised, so a wide range costs
+        only what the caller takes of it); ``last_page`` stands for a missing ``to``."""
         if self.start is None and self.stop is None and not self.include:
-            return []
-        chosen = set(self.include)
+            return
+        sources: list[range] = [range(low, high + 1) for low, high in self.include]
         if self.start is not None or self.stop is not None:
             start = self.start if self.start is not None else 1
             stop = self.stop if self.stop is not None else (last_page if last_page is not None else start)
-            chosen.update(range(start, stop + 1, max(self.step, 1)))
-        return sorted(chosen - set(self.exclude))
+            sources.append(range(start, min(stop, MAX_SCAN_PAGE) + 1, max(self.step, 1)))
+        excluded = sorted(self.exclude)
+        lows = [low for low, _ in excluded]
+        highs = list(itertools.accumulate((high for _, high in excluded), max))  # highest end up to each range
+        previous = None
+        for page in heapq.merge(*sources):
+            if page == previous:
+                continue
+            previous = page
+            at = bisect.bisect_right(lows, page)
+            if at and highs[at - 1] >= page:
+                continue
+            yield page
+
+    def pages(self, last_page: int | None = None, limit: int = MAX_PAGES_PER_ARTICLE) -> list[int]:
+        """The first ``limit`` page numbers transcluded, ascending; ``last_page`` stands for a missing ``to``."""
+        return list(itertools.islice(self.iter_pages(last_page), limit))
 
     def select(self, page: int, tokens: list[Token]) -> list[int]:
         """Indices of the text tokens of scan page ``page`` this tag transcludes (rules 1–4)."""
@@ -195,21 +235,33 @@ class PagesTag:
         return [i for i, token in enumerate(tokens) if token.kind == "text"]
 
 
-def _page_numbers(value: str) -> tuple[tuple[int, ...], list[str]]:
-    """``"1-3,5"`` → (1, 2, 3, 5), plus what could not be read."""
-    numbers: list[int] = []
-    errors: list[str] = []
+_PAGE_NUMBER = re.compile(r"[0-9]+")
+
+
+def _page_number(text: str, errors: list[str], label: str) -> int | None:
+    """An ASCII page number, cut to :data:`MAX_SCAN_PAGE` (reported in ``errors`` as ``label``); None when it is
+    not one."""
+    if not _PAGE_NUMBER.fullmatch(text):
+        return None
+    if len(text) > len(str(MAX_SCAN_PAGE)) or int(text) > MAX_SCAN_PAGE:
+        errors.append(f"{label} (above page {MAX_SCAN_PAGE})")
+        return MAX_SCAN_PAGE + 1 if label.startswith(("from", "include", "exclude")) else MAX_SCAN_PAGE
+    return int(text)
+
+
+def _page_ranges(value: str, errors: list[str], key: str) -> PageRanges:
+    """``"1-3,5"`` → ((1, 3), (5, 5)); what cannot be read is added to ``errors`` as ``"<key> <item>"``."""
+    ranges: list[tuple[int, int]] = []
     for item in re.split(r"[,\s]+", value.strip()):
         if not item:
             continue
         bounds = item.split("-")
-        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
-            numbers.extend(range(int(bounds[0]), int(bounds[1]) + 1))
-        elif item.isdigit():
-            numbers.append(int(item))
-        else:
-            errors.append(item)
-    return tuple(numbers), errors
+        numbers = [_page_number(bound, errors, f"{key} {item}") for bound in bounds] if len(bounds) <= 2 else [None]
+        if None in numbers:
+            errors.append(f"{key} {item}")
+        elif numbers[0] <= MAX_SCAN_PAGE:
+            ranges.append((numbers[0], min(numbers[-1], MAX_SCAN_PAGE)))
+    return tuple(ranges)
 
 
 def parse_pages_tags(wikitext: str) -> list[tuple[re.Match, PagesTag]]:
@@ -224,18 +276,16 @@ def parse_pages_tags(wikitext: str) -> list[tuple[re.Match, PagesTag]]:
 
         def number(key: str) -> int | None:
             value = attributes.get(key, "").strip()
-            if value.isdigit():
-                return int(value)
-            if value:
+            parsed = _page_number(value, errors, f"{key}={value}")
+            if parsed is None and value:
                 errors.append(f"{key}={value}")
-            return None
+            return parsed
 
-        include, bad_include = _page_numbers(attributes.get("include", ""))
-        exclude, bad_exclude = _page_numbers(attributes.get("exclude", ""))
-        errors += [f"include {item}" for item in bad_include] + [f"exclude {item}" for item in bad_exclude]
         tag = PagesTag(
             index=attributes.get("index", ""), start=number("from"), stop=number("to"), step=number("step") or 1,
-            include=include, exclude=exclude, fromsection=section_name(attributes.get("fromsection", "")),
+            include=_page_ranges(attributes.get("include", ""), errors, "include"),
+            exclude=_page_ranges(attributes.get("exclude", ""), errors, "exclude"),
+            fromsection=section_name(attributes.get("fromsection", "")),
             tosection=section_name(attributes.get("tosection", "")),
             onlysection=section_name(attributes.get("onlysection", "")), errors=tuple(errors),
         )

@@ -34,16 +34,19 @@ The report (``ingest_report.json``, also summarised on the console) gives articl
 overlaps, pages transcluded but missing from the input, redirects and non-articles skipped, unknown
 templates and what rendering left out (tables, captions, footnotes, formulas, margin headings), with words.
 
-Memory: pages go into an SQLite file in a temporary folder beside ``<out>`` (deleted afterwards); assembly
-reads one article's pages at a time, so memory is flat in the input's size. Disk: about the EB1911 pages'
+Memory: pages go into an SQLite file in a temporary folder inside ``<out>`` (``.pages.sqlite.<random>.tmp/``,
+deleted afterwards, and by the next run if this one is killed); assembly reads one article's pages at a time,
+so memory is flat in the input's size. One writer per tree, and only into a tree of its own
+(:mod:`babylm.data.article_tree`): every file written is listed in ``<out>/.babylm-ingest.json``
+first, and a tree holding files this ingest did not write is refused in one line. Disk: about the EB1911 pages'
 wikitext twice (pages and staged articles), ~0.5 GB for all of EB1911.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,8 +54,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from babylm.core.arguments import CommandParser
-from babylm.core.atomic import os_error_line
+from babylm.core.atomic import os_error_line, temporary_folder
+from babylm.data.article_tree import INGEST, TreeError, claim, writing
 from babylm.data.articles import (
+    INGEST_REPORT,
     NON_ARTICLE_TITLES,
     PREFIX,
     Tally,
@@ -61,6 +66,7 @@ from babylm.data.articles import (
     number_repeats,
     part_of,
     record_ingest,
+    scan_page_key,
     write_article,
 )
 from babylm.data.sources.dump import SCAN_TITLE as PAGE_TITLE
@@ -79,6 +85,7 @@ __all__ = ["IngestError", "ScanPage", "PAGE_TITLE", "read_pages", "page_sections
            "assemble_articles", "ingest_pages", "IngestStats", "main"]
 
 IngestError = DumpError
+WRITER = INGEST
 """An input that cannot be ingested (unreadable, unknown format, no EB1911 pages); the message names it."""
 
 
@@ -95,9 +102,9 @@ def read_pages(path: str | Path) -> list[ScanPage]:
     """The EB1911 scan pages in one input (XML export/dump, JSON list or JSON Lines), in file order."""
     pages = []
     for page in iter_input(path):
-        match = PAGE_TITLE.match(page.title)
-        if match and page.ns in (104, None):
-            pages.append(ScanPage(int(match.group(1)), int(match.group(2)), page.text))
+        key = scan_page_key(page.title)
+        if key is not None and page.ns in (104, None):
+            pages.append(ScanPage(*key, page.text))
     return pages
 
 
@@ -201,37 +208,52 @@ def ingest_pages(paths: Sequence[str | Path], out: str | Path, progress: bool = 
         if Path(path).is_file() and Path(path).stat().st_size == 0:
             raise IngestError(f"{path}: the file is empty; pass an English Wikisource dump, XML export, JSON or JSON Lines "
                               "of EB1911 pages")
-    out.parent.mkdir(parents=True, exist_ok=True)
     newest = max(Path(path).stat().st_mtime for path in paths) if paths else 0.0
     timestamp = datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds")
     stats = IngestStats()
     report: dict = {"source": "wikitext", "inputs": sorted(Path(p).name for p in paths), "articles": {},
                     "orphans": [], "overlaps": [], "missing_pages": [], "problems": []}
-    with tempfile.TemporaryDirectory(prefix=".wikitext-ingest-", dir=out.parent) as scratch, \
-            PageStore(Path(scratch) / "pages.sqlite") as store:
-        for _, counts in load_inputs(paths, store, progress):
-            stats.duplicate_pages += counts["scan"]
-        stats.pages = store.count("scans")
-        stats.duplicate_pages -= stats.pages
-        stats.article_pages, stats.redirects = store.count("articles"), store.count("redirects")
-        _transclusion_route(store, stats, report)
-        _headword_route(store, stats, report)
-        keys = number_repeats([title for title, _ in store.staged_titles()], [volume for _, volume in store.staged_titles()])
-        stems = assign_stems(keys)
-        for key, (title, volume, page, url, route, content) in zip(keys, store.iter_staged()):
-            relpath = article_relpath(volume, part_of(page), stems[key])
-            write_article(out / relpath, url=url, title=title, content=content, timestamp=timestamp)
-            report["articles"][relpath] = route
-            stats.articles += 1
-            stats.routes[route] += 1
-            stats.words += len(content.split())
-    report.update(
-        pages=stats.pages, article_pages=stats.article_pages, redirects=stats.redirects,
-        duplicate_pages=stats.duplicate_pages, skipped=dict(stats.skipped), unknown_templates=dict(stats.unknown_templates.most_common()),
-        removed=stats.removed.as_dict(),
-    )
-    record_ingest(out, "wikitext:" + ",".join(report["inputs"]), report)
+    with writing(out, WRITER) as out:
+        scratch = temporary_folder(out / "pages.sqlite")  # in the tree: a killed run's is removed by the next
+        try:
+            with PageStore(scratch / "pages.sqlite") as store:
+                _assemble(paths, store, stats, report, progress)
+                _write_staged(store, out, timestamp, stats, report)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        report.update(
+            pages=stats.pages, article_pages=stats.article_pages, redirects=stats.redirects,
+            duplicate_pages=stats.duplicate_pages, skipped=dict(stats.skipped),
+            unknown_templates=dict(stats.unknown_templates.most_common()), removed=stats.removed.as_dict(),
+        )
+        record_ingest(out, "wikitext:" + ",".join(report["inputs"]), report)
     return stats
+
+
+def _assemble(paths: Sequence[str | Path], store: PageStore, stats: IngestStats, report: dict, progress: bool) -> None:
+    """Stream the inputs into ``store`` and stage every article, by both routes."""
+    for _, counts in load_inputs(paths, store, progress):
+        stats.duplicate_pages += counts["scan"]
+    stats.pages = store.count("scans")
+    stats.duplicate_pages -= stats.pages
+    stats.article_pages, stats.redirects = store.count("articles"), store.count("redirects")
+    _transclusion_route(store, stats, report)
+    _headword_route(store, stats, report)
+
+
+def _write_staged(store: PageStore, out: Path, timestamp: str, stats: IngestStats, report: dict) -> None:
+    """Name the staged articles, record them as this ingest's (before writing), write them."""
+    places = list(store.staged_places())
+    keys = number_repeats([title for title, _, _ in places], [volume for _, volume, _ in places])
+    stems = assign_stems(keys)
+    relpaths = [article_relpath(volume, part_of(page), stems[key]) for key, (_, volume, page) in zip(keys, places)]
+    claim(out, WRITER, [*relpaths, INGEST_REPORT])
+    for relpath, (title, volume, page, url, route, content) in zip(relpaths, store.iter_staged()):
+        write_article(out / relpath, url=url, title=title, content=content, timestamp=timestamp)
+        report["articles"][relpath] = route
+        stats.articles += 1
+        stats.routes[route] += 1
+        stats.words += len(content.split())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m babylm.data.sources.wikitext",
         description="Wikisource EB1911 wikitext (the Wikimedia dump, an XML export, JSON pages) → data/britannica_data/volume_XX/part_XX/<title>.json (offline).",
     )
-    parser.add_argument("files", nargs="+", type=Path, help="enwikisource-…-pages-articles.xml.bz2, XML export (.xml, .xml.bz2), JSON list or JSON Lines of pages")
+    parser.add_argument("files", nargs="+", type=Path, help="enwikisource-…-pages-articles.xml.bz2, XML export "
+                        "(.xml, .xml.bz2, .xml.gz), JSON list or JSON Lines of pages")
     parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
     return parser
 
@@ -265,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         stats = ingest_pages(args.files, args.out, progress=True)
-    except IngestError as error:
+    except (IngestError, TreeError) as error:
         print(f"ingest_wikitext: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output path that cannot be written (a folder, no permission…)

@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Iterator
 from urllib.parse import quote
 
 from babylm.data.articles import PREFIX, Tally
-from babylm.data.sources.transclusion import Token, join_pages, parse_pages_tags, tokenize
+from babylm.data.sources.transclusion import MAX_PAGES_PER_ARTICLE, Token, join_pages, parse_pages_tags, tokenize
 from babylm.data.sources.wikitext_render import layout_paragraphs, render_wikitext, strip_markup
 
 _HEADWORD = re.compile(r"^\s*(?:\{\{[^{}]*\}\}\s*)*(?:\[\[[^\[\]|]*\|\s*)?'''(.+?)'''", re.S)
@@ -91,9 +91,12 @@ def position_of(wikitext: str) -> tuple[int, int] | None:
     """(volume, first scan page) an article page's ``<pages>`` tags point at, by the scraper's rule; None
     when it transcludes no EB1911 scan page. A tag without ``to`` counts its ``from`` page only."""
     pages: dict[int, list[int]] = {}
+    budget = MAX_PAGES_PER_ARTICLE
     for _, tag in parse_pages_tags(wikitext):
-        if tag.volume is not None:
-            pages.setdefault(tag.volume, []).extend(tag.pages(None))
+        if tag.volume is not None and budget > 0:
+            named = tag.pages(None, limit=budget)
+            budget -= len(named)
+            pages.setdefault(tag.volume, []).extend(named)
     pages = {volume: numbers for volume, numbers in pages.items() if numbers}
     if not pages:
         return None
@@ -124,6 +127,8 @@ def transclude(title: str, wikitext: str, fetch: Callable[[int, int], str | None
     pieces: list[str] = []
     used: dict[int, list[int]] = {}
     position = 0
+    budget = MAX_PAGES_PER_ARTICLE  # page numbers the tags may still name (a bound on the work, see its docstring)
+    exhausted = False
     for match, tag in parse_pages_tags(wikitext):
         pieces.append(wikitext[position: match.start()])
         position = match.end()
@@ -133,7 +138,14 @@ def transclude(title: str, wikitext: str, fetch: Callable[[int, int], str | None
             result.problems.append(f"index {tag.index!r} is not an EB1911 volume")
             continue
         texts = []
-        for page in tag.pages(last_page(volume)):
+        named = tag.pages(last_page(volume), limit=budget + 1)
+        if len(named) > budget:
+            if not exhausted:  # said once
+                result.problems.append(f"its <pages> tags name more than {MAX_PAGES_PER_ARTICLE} scan pages; "
+                                       "the rest is left out")
+            exhausted, named = True, named[:budget]
+        budget -= len(named)
+        for page in named:
             page_text = fetch(volume, page)
             if page_text is None:
                 result.missing.append((volume, page))
@@ -173,37 +185,46 @@ def by_headword(pages: Iterable[tuple[int, int, list[Token], set[int]]],
     starts, continues nor interrupts an article.
     """
     current: WikitextArticle | None = None
+    tail: list[str] = []  # the parts of current's last piece (joined once, when it is complete)
+
+    def finished() -> WikitextArticle:
+        current.pieces[-1] = "".join(tail)
+        return current
+
     for volume, page, tokens, taken in pages:
-        pending = ""  # blank stretches since the article's last piece on this page (layout between pieces)
+        pending: list[str] = []  # blank stretches since the article's last piece on this page (layout between pieces)
         for index, token in enumerate(tokens):
             if token.kind != "text":
                 continue
             if index in taken:
                 if token.value.strip() and current is not None:
-                    yield current
+                    yield finished()
                     current = None
                 continue
             if blank(token.value):
-                pending += token.value
+                pending.append(token.value)
                 continue
             title = section_headword(token.value)
             if title:
                 if current is not None:
-                    yield current
+                    yield finished()
                 current = WikitextArticle(title, volume, page, scan_url(volume, page), "headword", [token.value], page)
+                tail = [token.value]
             elif current is not None and current.volume == volume and page - current.last_page <= 1:
                 if current.last_page == page:
-                    current.pieces[-1] += pending + token.value
+                    tail += [*pending, token.value]
                 else:
+                    current.pieces[-1] = "".join(tail)
                     current.pieces.append(token.value)
+                    tail = [token.value]
                 current.last_page = page
             else:
                 if current is not None:
-                    yield current
+                    yield finished()
                     current = None
                 yield Orphan(volume, page, token.value)
-            pending = ""
+            pending = []
         if current is not None and current.volume == volume and page - current.last_page <= 1:
             current.last_page = page  # walked through (a plate page, a blank page): the article reaches on
     if current is not None:
-        yield current
+        yield finished()

@@ -55,7 +55,7 @@ _DROPPED_SELF_CLOSING = re.compile(r"<(?:%s|references|pagequality|section)\b[^<
 _DROPPED_STRAY = re.compile(r"</?(?:%s|references)\b[^<>]*>" % "|".join(_DROPPED_ELEMENTS), re.I)
 # <math> that is only a symbol or a short list of symbols (P, \\mathrm{O}, \\tau, q_{1}, x, y, z) is kept
 # as text; anything else is a formula and is dropped.
-_MATH = re.compile(r"<math\b[^<>]*>(.*?)</math\s*>", re.S | re.I)
+_MATH_TAG = re.compile(r"<math\b[^<>]*>|</math\s*>", re.I)
 _MATH_SPACING = re.compile(r"\\[!,;: ]|\\(?:quad|qquad)\b")
 _MATH_FONT = re.compile(r"\\(?:mathrm|mathit|mathbf|mathfrak|mathsf|mathcal|text|rm|it)\s*\{([^{}]*)\}")
 _MATH_SUBSCRIPT = re.compile(r"_\{?([0-9A-Za-z])\}?")
@@ -67,13 +67,28 @@ _MATH_GREEK = re.compile(r"\\(%s)\b" % "|".join(_GREEK_LETTERS))
 _SIMPLE_SYMBOLS = re.compile(r"[A-Za-z\u0370-\u03ff0-9']{1,3}(?:, ?[A-Za-z\u0370-\u03ff0-9']{1,3}){0,3}")
 
 
-def render_math(match: re.Match) -> str:
-    """``<math>`` → its symbols when it is only a symbol or a short list of them, else nothing."""
-    body = _MATH_SPACING.sub("", match.group(1))
+def render_math(body: str) -> str:
+    """The body of a ``<math>`` element → its symbols when it is only a symbol or a short list of them, else ``""``."""
+    body = _MATH_SPACING.sub("", body)
     body = _MATH_FONT.sub(r"\1", body)
     body = _MATH_GREEK.sub(lambda m: _GREEK_LETTERS[m.group(1)], body)
     body = _MATH_SUBSCRIPT.sub(r"\1", body).strip()
     return body if _SIMPLE_SYMBOLS.fullmatch(body) else ""
+
+
+def replace_math(text: str, replace) -> str:
+    """Every closed ``<math>…</math>`` element → ``replace(body)``, in one pass (an element runs from its opening
+    tag to the first closing tag after it); an unclosed ``<math>`` is left for rule 1 to drop to the end."""
+    pieces, position, opened = [], 0, None
+    for tag in _MATH_TAG.finditer(text):
+        closing = tag.group().startswith("</")
+        if opened is None and not closing:
+            opened = tag
+        elif opened is not None and closing:
+            pieces += [text[position: opened.start()], replace(text[opened.end(): tag.start()])]
+            position, opened = tag.end(), None
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 _HTML_TABLE_OPEN = re.compile(r"<table\b[^<>]*>", re.I)
@@ -82,79 +97,130 @@ _HTML_TABLE_TAG = re.compile(r"<(/?)table\b[^<>]*>", re.I)
 # ---------------------------------------------------------------------------------------------------------
 # 3. Tables, files, links.
 _FILE_LINK_START = re.compile(r"\[\[\s*(?:File|Image|Media|Datei|Bild)\s*:", re.I)
-_WIKI_LINK = re.compile(r"\[\[([^\[\]|]*)(?:\|([^\[\]]*))?\]\]")
-_EXTERNAL_LINK = re.compile(r"\[(?:https?:)?//[^\s\]]+(?:\s+([^\]]*))?\]")
+# No brackets inside, and one space before the text: each attempt stops at the next bracket (linear).
+_EXTERNAL_LINK = re.compile(r"\[(?:https?:)?//[^\s\[\]]+(?:\s([^\[\]]*))?\]")
 _TABLE_OPEN = re.compile(r"^[ \t:]*\{\|", re.M)
 _CATEGORY_LINK = re.compile(r"\[\[\s*Category\s*:[^\[\]]*\]\]", re.I)
 
 
-def _balanced_end(text: str, start: int, opener: str, closer: str) -> int:
-    """Index just past the ``closer`` that balances the ``opener`` at ``start`` (nesting counted); ``len(text)``
-    when it is never closed."""
-    depth, i = 0, start
-    while i < len(text):
-        if text.startswith(opener, i):
-            depth, i = depth + 1, i + len(opener)
-        elif text.startswith(closer, i):
-            depth, i = depth - 1, i + len(closer)
-            if depth == 0:
-                return i
-        else:
-            i += 1
+_BALANCE_TOKENS = {opener: re.compile(re.escape(opener) + "|" + re.escape(closer))
+                   for opener, closer in (("{|", "|}"), ("[[", "]]"))}
+
+
+def _balanced_end(text: str, start: int, opener: str) -> int:
+    """Index just past the closer (``|}`` or ``]]``) that balances the ``opener`` (``{|`` or ``[[``) at ``start``,
+    nesting counted; ``len(text)`` when it is never closed."""
+    depth = 0
+    for token in _BALANCE_TOKENS[opener].finditer(text, start):
+        depth += 1 if token.group() == opener else -1
+        if depth == 0:
+            return token.end()
     return len(text)
+
+
+def _drop_spans(text: str, find_start, find_end, replacement: str, on_drop) -> str:
+    """Remove the spans ``find_start(text, position)`` → match, ``find_end(text, match)`` → end index finds, in
+    one left-to-right pass (each span replaced by ``replacement``; ``on_drop(span text)`` sees each); returns text.
+
+    The search resumes where the last span ended, so the work is linear in the text's length (removing spans
+    one at a time from the start, re-searching the whole text each time, was quadratic in their number)."""
+    pieces, position = [], 0
+    while (start_match := find_start(text, position)) is not None:
+        end = max(find_end(text, start_match), start_match.end())
+        pieces += [text[position: start_match.start()], replacement]
+        on_drop(text[start_match.start(): end])
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+_TABLE_OPEN_HERE = re.compile(r"[ \t:]*\{\|")
+
+
+def _table_start(text: str, position: int) -> re.Match | None:
+    # A table closed by "|}" and opened again on the same line counts as at a line start (as when the first is cut).
+    if position:
+        here = _TABLE_OPEN_HERE.match(text, position)
+        if here is not None:
+            return here
+    return _TABLE_OPEN.search(text, position)
 
 
 def drop_wiki_tables(text: str, removed: Tally | None = None) -> str:
     """Remove wiki tables (``{|`` at a line start … matching ``|}``), nested ones included; returns text."""
-    while True:
-        start_match = _TABLE_OPEN.search(text)
-        if not start_match:
-            return text
-        end = _balanced_end(text, start_match.start(), "{|", "|}")
-        if removed is not None:
-            removed.add("table", re.sub(r"[|!{}]+|\b\w+=\S+", " ", text[start_match.start(): end]))
-        text = text[: start_match.start()] + "\n" + text[end:]
+    tally = removed if removed is not None else Tally()
+    return _drop_spans(text, _table_start, lambda t, m: _balanced_end(t, m.start(), "{|"), "\n",
+                       lambda span: tally.add("table", re.sub(r"[|!{}]+|\b\w+=\S+", " ", span)))
+
+
+def _html_table_end(text: str, start_match: re.Match) -> int:
+    depth = 0
+    for tag in _HTML_TABLE_TAG.finditer(text, start_match.start()):
+        depth += -1 if tag.group(1) else 1
+        if depth == 0:
+            return tag.end()
+    return len(text)
 
 
 def drop_html_tables(text: str, removed: Tally | None = None) -> str:
     """Remove ``<table>`` … ``</table>`` elements with their content (nesting respected); returns text."""
-    while True:
-        start_match = _HTML_TABLE_OPEN.search(text)
-        if not start_match:
-            return text
-        depth, end = 0, len(text)
-        for tag in _HTML_TABLE_TAG.finditer(text, start_match.start()):
-            depth += -1 if tag.group(1) else 1
-            if depth == 0:
-                end = tag.end()
-                break
-        if removed is not None:
-            removed.add("table", _ANY_TAG.sub(" ", text[start_match.start(): end]))
-        text = text[: start_match.start()] + "\n" + text[end:]
+    tally = removed if removed is not None else Tally()
+    return _drop_spans(text, lambda t, position: _HTML_TABLE_OPEN.search(t, position), _html_table_end, "\n",
+                       lambda span: tally.add("table", _ANY_TAG.sub(" ", span)))
 
 
 def drop_file_links(text: str, removed: Tally | None = None) -> str:
     """Remove ``[[File:…]]``/``[[Image:…]]`` (captions with nested links included) and ``[[Category:…]]``
     links; returns text."""
-    text = _CATEGORY_LINK.sub("", text)
-    while True:
-        start_match = _FILE_LINK_START.search(text)
-        if not start_match:
-            return text
-        end = _balanced_end(text, start_match.start(), "[[", "]]")
-        if removed is not None:
-            removed.add("caption", text[start_match.start(): end].split("|")[-1].rstrip("]"))
-        text = text[: start_match.start()] + text[end:]
+    tally = removed if removed is not None else Tally()
+    return _drop_spans(_CATEGORY_LINK.sub("", text), lambda t, position: _FILE_LINK_START.search(t, position),
+                       lambda t, m: _balanced_end(t, m.start(), "[["), "",
+                       lambda span: tally.add("caption", span.split("|")[-1].rstrip("]")))
+
+
+MAX_LINK_DEPTH = 100
+"""Links nested deeper than this inside each other keep their innermost text only (no wiki nests them at all);
+the cap keeps :func:`render_links` linear, as :data:`~babylm.data.sources.wikitext_templates.MAX_TEMPLATE_DEPTH`
+does for templates."""
+_LINK_BRACKETS = re.compile(r"\[\[|\]\]")
+
+
+def _render_wiki_links(text: str) -> str:
+    """``[[target|text]]`` → text, ``[[target]]`` → target, innermost first, in one pass with a stack of open
+    links; an unmatched ``[[`` or ``]]``, and brackets nested deeper than :data:`MAX_LINK_DEPTH`, stay as text."""
+    root: list[str] = []
+    stack: list[list[str]] = []
+    position, too_deep = 0, 0
+    for bracket in _LINK_BRACKETS.finditer(text):
+        current = stack[-1] if stack else root
+        current.append(text[position: bracket.start()])
+        position = bracket.end()
+        opening = bracket.group() == "[["
+        if too_deep or (opening and len(stack) >= MAX_LINK_DEPTH):
+            too_deep += 1 if opening else -1
+            current.append(bracket.group())
+        elif opening:
+            stack.append([])
+        elif stack:
+            target, bar, shown = "".join(stack.pop()).partition("|")
+            (stack[-1] if stack else root).append(shown if bar else target)
+        else:
+            root.append("]]")
+    (stack[-1] if stack else root).append(text[position:])
+    while stack:  # never closed: the brackets stay as text
+        literal = "[[" + "".join(stack.pop())
+        (stack[-1] if stack else root).append(literal)
+    return "".join(root)
 
 
 def render_links(text: str) -> str:
-    """``[[target|text]]`` → text, ``[[target]]`` → target, ``[url text]`` → text; returns text."""
-    while True:
-        rendered = _WIKI_LINK.sub(lambda m: m.group(2) if m.group(2) is not None else m.group(1), text)
-        rendered = _EXTERNAL_LINK.sub(lambda m: m.group(1) or "", rendered)
-        if rendered == text:
-            return rendered
-        text = rendered
+    """``[[target|text]]`` → text, ``[[target]]`` → target, ``[url text]`` → text; returns text.
+
+    External links first, then wiki links (nested ones innermost first), then the external links that
+    rendering wiki links revealed (``[http://x [[a|b]]]`` → ``b``). Linear in the text's length."""
+    external = lambda m: m.group(1).lstrip() if m.group(1) else ""  # noqa: E731
+    text = _EXTERNAL_LINK.sub(external, text)
+    return _EXTERNAL_LINK.sub(external, _render_wiki_links(text))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -171,7 +237,18 @@ HTML_TAG_NAMES = (
 ).split()
 _ANY_TAG = re.compile(r"</?(?:%s)(?:\s[^<>]*)?/?>" % "|".join(HTML_TAG_NAMES), re.I)
 _LIST_MARKER = re.compile(r"^[ \t]*[:*#;]+[ \t]*", re.M)
-_HEADING = re.compile(r"^[ \t]*(=+)[ \t]*(.*?)[ \t]*\1[ \t]*$", re.M)
+_HEADING_LINE = re.compile(r"^[ \t]*=[^\n]*", re.M)
+
+
+def _heading(match: re.Match) -> str:
+    """``== Title ==`` → the title as a paragraph of its own (the level is the shorter run of ``=``); any other line
+    starting with ``=`` unchanged. Plain string operations: a regex with a lazy title and a back-reference took
+    time quadratic in a long line's length."""
+    line = match.group().strip(" \t")
+    level = min(len(line) - len(line.lstrip("=")), len(line) - len(line.rstrip("=")), len(line) // 2)
+    if level < 1:
+        return match.group()
+    return "\n\n" + line[level: len(line) - level].strip(" \t") + "\n\n"
 _MAGIC_WORD = re.compile(r"__[A-Z]+__")
 
 
@@ -187,10 +264,10 @@ def strip_markup(text: str, unknown: Counter | None = None, removed: Tally | Non
     tally = removed if removed is not None else Tally()
     text = _COMMENT.sub("", text)
 
-    def math(match: re.Match) -> str:
-        kept = render_math(match)
+    def math(body: str) -> str:
+        kept = render_math(body)
         if not kept:
-            tally.add("formula", match.group(1))
+            tally.add("formula", body)
         return kept
 
     def dropped(match: re.Match) -> str:
@@ -199,7 +276,7 @@ def strip_markup(text: str, unknown: Counter | None = None, removed: Tally | Non
             tally.add(kind, _ANY_TAG.sub(" ", match.group(0)))
         return ""
 
-    text = _MATH.sub(math, text)
+    text = replace_math(text, math)
     text = _DROPPED_PAIR.sub(dropped, text)
     text = _DROPPED_SELF_CLOSING.sub("", text)
     text = _DROPPED_STRAY.sub("", text)
@@ -222,7 +299,7 @@ def strip_markup(text: str, unknown: Counter | None = None, removed: Tally | Non
 
 def layout_paragraphs(text: str) -> str:
     """Join the lines of each paragraph with spaces (rule 6); returns paragraphs separated by blank lines."""
-    text = _HEADING.sub(lambda m: "\n\n" + m.group(2) + "\n\n", text)
+    text = _HEADING_LINE.sub(_heading, text)
     text = _LIST_MARKER.sub("\n\n", text)
     paragraphs = []
     for block in re.split(r"\n[ \t\xa0]*\n", text):

@@ -24,10 +24,6 @@ from typing import Callable
 
 from babylm.data.articles import Tally
 
-# Innermost template: ``{{`` … ``}}`` with no ``{{`` or ``}}`` inside.
-_INNERMOST_TEMPLATE = re.compile(r"\{\{((?:[^{}]|\{(?!\{)|\}(?!\}))*)\}\}")
-_NAMED_ARG = re.compile(r"^\s*([A-Za-z][\w\- ]*?)\s*=(.*)$", re.S)
-
 TemplateRenderer = Callable[[list[str], dict[str, str]], str]
 
 
@@ -106,7 +102,7 @@ _DROPPED_TEMPLATES = (
 _FIGURE_TEMPLATES = ("img float", "css image crop", "figure", "fig", "overfloat image", "img", "float image")
 _MARGIN_HEADING = re.compile(r"shoulder|side ?note|marginal note", re.I)
 _MAGIC_WORDS = ("defaultsort", "defaultsortkey", "displaytitle")
-_LAYOUT_VALUE = re.compile(r"^\s*(?:[\d.]+\s*(?:%|em|px|ex|pt|rem)?|left|right|center|centre)\s*$", re.I)
+_LAYOUT_VALUE = re.compile(r"[\d.]+\s*(?:%|em|px|ex|pt|rem)?|left|right|center|centre", re.I)  # fullmatch, stripped
 
 TEMPLATES: dict[str, TemplateRenderer] = {
     **{name: _arg(0) for name in _TEXT_OF_FIRST_ARG},
@@ -139,65 +135,141 @@ TEMPLATES: dict[str, TemplateRenderer] = {
 """Template name (lower case, single spaces) → renderer taking (positional args, named args)."""
 
 
-def _split_args(inner: str) -> tuple[str, list[str], dict[str, str]]:
-    """Split a template body at top-level ``|`` (not inside ``[[…]]``); returns name, positional, named."""
-    pieces, depth, start, i = [], 0, 0, 0
-    while i < len(inner):
-        if inner.startswith("[[", i):
-            depth, i = depth + 1, i + 2
-            continue
-        if inner.startswith("]]", i) and depth:
-            depth, i = depth - 1, i + 2
-            continue
-        if inner[i] == "|" and depth == 0:
-            pieces.append(inner[start:i])
-            start = i + 1
-        i += 1
-    pieces.append(inner[start:])
+MAX_TEMPLATE_DEPTH = 100
+"""Templates nested deeper than this are dropped (counted as ``other`` in ``removed``): MediaWiki stops expanding
+there too (``$wgMaxPPExpandDepth``, 100 since MediaWiki 1.38: mediawiki.org/wiki/Manual:$wgMaxPPExpandDepth). The
+cap also keeps rendering linear in the text's length: a template's output is copied into each enclosing one."""
+
+_BRACES = re.compile(r"\{\{|\}\}")
+_ARGUMENT_MARKS = re.compile(r"\[\[|\]\]|\|")
+_KEY = re.compile(r"[A-Za-z][\w\- ]*")
+
+
+class _Frame:
+    """An open ``{{`` while scanning: its arguments so far (pieces per argument) and its raw text (for when it is
+    never closed). ``[[…]]`` depth is counted in its own text only, so a ``|`` inside a link does not split it."""
+
+    __slots__ = ("args", "raw", "links")
+
+    def __init__(self) -> None:
+        self.args: list[list[str]] = [[]]
+        self.raw: list[str] = []
+        self.links = 0
+
+    def add_text(self, text: str) -> None:
+        """Add the template's own text (split at top-level ``|``)."""
+        if not text:
+            return
+        self.raw.append(text)
+        position = 0
+        for mark in _ARGUMENT_MARKS.finditer(text):
+            token = mark.group()
+            if token == "[[":
+                self.links += 1
+            elif token == "]]":
+                self.links = max(self.links - 1, 0)
+            elif self.links == 0:
+                self.args[-1].append(text[position: mark.start()])
+                self.args.append([])
+                position = mark.end()
+        self.args[-1].append(text[position:])
+
+    def add_output(self, text: str) -> None:
+        """Add a nested template's rendered text (never split: a ``|`` it renders, as ``{{!}}`` does, is text)."""
+        self.raw.append(text)
+        self.args[-1].append(text)
+
+
+def _split_args(pieces: list[str]) -> tuple[str, list[str], dict[str, str]]:
+    """A template's arguments (``name``, then ``|``-separated) → (normalised name, positional, named)."""
     name = " ".join(pieces[0].replace("_", " ").split()).lower()
     positional: list[str] = []
     named: dict[str, str] = {}
     for piece in pieces[1:]:
-        match = _NAMED_ARG.match(piece)
-        if match:
-            named[match.group(1).strip().lower()] = match.group(2)
+        key, equals, value = piece.partition("=")
+        key = key.strip()
+        if equals and _KEY.fullmatch(key):
+            named[key.lower()] = value
         else:
             positional.append(piece)
     return name, positional, named
+
+
+def _is_layout_value(text: str) -> bool:
+    return _LAYOUT_VALUE.fullmatch(text.strip()) is not None
+
+
+def _render_one(pieces: list[str], unknown: Counter | None, removed: Tally | None) -> str:
+    """One template (its argument strings) → its text, by :data:`TEMPLATES` or the rules for unknown ones."""
+    name, positional, named = _split_args(pieces)
+    renderer = TEMPLATES.get(name)
+    if renderer is not None:
+        return renderer(positional, named)
+    if name.split(":", 1)[0] in _MAGIC_WORDS:
+        return ""
+    if _MARGIN_HEADING.search(name) or name in _FIGURE_TEMPLATES:
+        if removed is not None:
+            words = [a for a in positional if not _is_layout_value(a)]
+            words += [v for k, v in named.items() if k in ("cap", "caption", "title")]
+            removed.add("sidenote" if _MARGIN_HEADING.search(name) else "caption", " ".join(words))
+        return ""
+    if name.startswith("#"):
+        if unknown is not None:
+            unknown[name.split(":", 1)[0]] += 1
+        return ""
+    if unknown is not None:
+        unknown[name] += 1
+    return " ".join(a.strip() for a in positional if a.strip() and not _is_layout_value(a))
 
 
 def render_templates(text: str, unknown: Counter | None = None, removed: Tally | None = None) -> str:
     """Render every ``{{template}}`` in ``text``, innermost first (see the module docstring); returns text.
 
     ``unknown`` (optional) counts the names of templates without a rule (rendered as their positional
-    arguments); ``removed`` (optional) counts the margin headings and figures left out, with their words.
+    arguments); ``removed`` (optional) counts the margin headings and figures left out, with their words, and
+    templates nested deeper than :data:`MAX_TEMPLATE_DEPTH` (``other``). One pass over the text, a stack of
+    open templates: time and memory grow linearly with the text. An unmatched ``}}`` stays as text; a ``{{``
+    never closed stays as text, with the templates inside it rendered.
     """
+    root: list[str] = []
+    frames: list[_Frame] = []
+    position = 0
+    too_deep, deep_start = 0, 0  # braces open beyond the cap, and where the dropped template began
 
-    def render(match: re.Match) -> str:
-        name, positional, named = _split_args(match.group(1))
-        renderer = TEMPLATES.get(name)
-        if renderer is not None:
-            return renderer(positional, named)
-        if name.split(":", 1)[0] in _MAGIC_WORDS:
-            return ""
-        if _MARGIN_HEADING.search(name) or name in _FIGURE_TEMPLATES:
-            if removed is not None:
-                words = [a for a in positional if not _LAYOUT_VALUE.match(a)]
-                words += [v for k, v in named.items() if k in ("cap", "caption", "title")]
-                removed.add("sidenote" if _MARGIN_HEADING.search(name) else "caption", " ".join(words))
-            return ""
-        if name.startswith("#"):
-            if unknown is not None:
-                unknown[name.split(":", 1)[0]] += 1
-            return ""
-        if unknown is not None:
-            unknown[name] += 1
-        return " ".join(a.strip() for a in positional if a.strip() and not _LAYOUT_VALUE.match(a))
+    def add_text(piece: str) -> None:
+        if frames:
+            frames[-1].add_text(piece)
+        elif piece:
+            root.append(piece)
 
-    while True:
-        rendered = _INNERMOST_TEMPLATE.sub(render, text)
-        if rendered == text:
-            return rendered
-        text = rendered
-
-
+    for brace in _BRACES.finditer(text):
+        if too_deep:
+            too_deep += 1 if brace.group() == "{{" else -1
+            if too_deep == 0:
+                if removed is not None:
+                    removed.add("other", text[deep_start: brace.end()])
+                position = brace.end()
+            continue
+        add_text(text[position: brace.start()])
+        position = brace.end()
+        if brace.group() == "{{":
+            if len(frames) >= MAX_TEMPLATE_DEPTH:
+                too_deep, deep_start = 1, brace.start()
+            else:
+                frames.append(_Frame())
+        elif not frames:
+            root.append("}}")
+        else:
+            output = _render_one(["".join(parts) for parts in frames.pop().args], unknown, removed)
+            if frames:
+                frames[-1].add_output(output)
+            else:
+                root.append(output)
+    add_text(text[deep_start:] if too_deep else text[position:])
+    while frames:  # never closed: the braces stay as text
+        literal = "{{" + "".join(frames.pop().raw)
+        if frames:
+            frames[-1].add_output(literal)
+        else:
+            root.append(literal)
+    return "".join(root)

@@ -43,6 +43,7 @@ from typing import IO, Iterable, Iterator, Sequence
 
 from babylm.core.arguments import CommandParser
 from babylm.core.atomic import atomic_output, atomic_write_json, os_error_line
+from babylm.core.outputs import stage_outputs
 from babylm.data.text.clean_rules import RULES, CleanRule, hyphenation_rule, select_rules
 from babylm.data.text.hyphenation import HyphenEvidence, collect_evidence
 
@@ -228,20 +229,30 @@ def clean_file(
         with open(input_path, encoding="utf-8") as source:
             yield from iter_blocks(source)
 
+    output_path = Path(output_path)
     try:
-        evidence = collect_evidence(blocks)
-        with open(input_path, encoding="utf-8") as source, atomic_output(output_path) as sink:
-            stats = clean_stream(source, sink, strip_accents=strip_accents, recase_headwords=recase_headwords, evidence=evidence)
-            if not stats.articles_in:  # raised inside: output_path stays as it was
-                raise CleanError(f"{input_path}: no articles (the file is empty or blank); run the combine stage first "
-                                 "(python -m babylm.data.text.combine), or pass --input the file it wrote")
-            if not stats.articles_out:
-                raise CleanError(f"{input_path}: all {stats.articles_in} articles are empty after cleaning; check that it "
-                                 "is the combine stage's output")
-        atomic_write_json(report_path(output_path), stats.as_dict())
-        return stats
+        with stage_outputs(output_path.parent, [output_path.name, report_path(output_path).name], "clean", "--output",
+                           CleanError):
+            return _clean_locked(input_path, output_path, blocks, strip_accents, recase_headwords)
     except UnicodeDecodeError as error:
         raise CleanError(f"{input_path}: not UTF-8 text ({error.reason} at byte {error.start}); re-run the combine stage") from None
+
+
+def _clean_locked(input_path: Path, output_path: Path, blocks, strip_accents: bool,
+                  recase_headwords: bool) -> CleanStats:
+    """The body of :func:`clean_file`, run while it holds the output's lock."""
+    evidence = collect_evidence(blocks)
+    with open(input_path, encoding="utf-8") as source, atomic_output(output_path) as sink:
+        stats = clean_stream(source, sink, strip_accents=strip_accents, recase_headwords=recase_headwords,
+                             evidence=evidence)
+        if not stats.articles_in:  # raised inside: output_path stays as it was
+            raise CleanError(f"{input_path}: no articles (the file is empty or blank); run the combine stage first "
+                             "(python -m babylm.data.text.combine), or pass --input the file it wrote")
+        if not stats.articles_out:
+            raise CleanError(f"{input_path}: all {stats.articles_in} articles are empty after cleaning; check that it "
+                             "is the combine stage's output")
+    atomic_write_json(report_path(output_path), stats.as_dict())
+    return stats
 
 
 def build_parser() -> argparse.ArgumentParser:

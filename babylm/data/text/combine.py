@@ -26,6 +26,7 @@ from typing import IO, Sequence
 
 from babylm.core.arguments import CommandParser
 from babylm.core.atomic import atomic_output, os_error_line
+from babylm.core.outputs import stage_outputs
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,9 @@ def combine_tree(input_dir: str | Path, output_path: str | Path) -> CombineStats
     if not files:
         raise CombineError(f"{input_dir}: no article text files (volume_*/part_*/*.txt); run the convert stage first "
                            "(python -m babylm.data.text.convert), or pass --input the folder it wrote")
-    with atomic_output(output_path) as sink:  # an error below leaves output_path as it was
+    output_path = Path(output_path)
+    with stage_outputs(output_path.parent, [output_path.name], "combine", "--output", CombineError), \
+            atomic_output(output_path) as sink:  # an error below leaves output_path as it was
         stats = combine_files(files, sink)
         if not stats.articles:
             raise CombineError(f"{input_dir}: all {len(files)} article text files are empty or unreadable; "

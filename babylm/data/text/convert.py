@@ -18,7 +18,8 @@ it, and any text file whose JSON no longer exists, is removed, so the output tre
 input — but only text files convert wrote (listed in ``<output>/.babylm-convert.json``) or that mirror an
 article: a stray ``volume_*/part_*/*.txt`` of anyone else's is refused with one line (exit 2), never deleted.
 ``progress.json``, ``scraper.log`` and other files outside ``volume_*/part_*/`` are ignored.
-Each text file is written atomically.
+Each text file is written atomically; one convert at a time per output tree (``.convert.lock``), and the
+temporary files a killed run left there are removed at the next start.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from babylm.core.arguments import CommandParser
-from babylm.core.atomic import atomic_write_json, atomic_write_text, os_error_line
+from babylm.core.atomic import (
+    LockBusy,
+    atomic_write_json,
+    atomic_write_text,
+    exclusive_lock,
+    os_error_line,
+    remove_stale_temporaries,
+)
 from babylm.core.safe_json import JsonError, loads, lone_surrogate, read_json
 
 log = logging.getLogger(__name__)
@@ -105,6 +113,7 @@ class ConvertStats:
     removed_stale: int = 0
 
 
+LOCK = ".convert.lock"
 MANIFEST = ".babylm-convert.json"
 """In the output directory: the text files convert wrote (relative paths); only those are ever removed as stale."""
 
@@ -135,6 +144,20 @@ def convert_tree(input_dir: str | Path, output_dir: str | Path, *, force: bool =
     if not articles:
         raise ConvertError(f"{input_dir}: no article JSON files (volume_*/part_*/*.json); run the scrape or an ingest "
                            "stage first, or pass --input the folder they wrote")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConvertError(f"--output {output_dir} is a file, not a folder; pass a folder path")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive_lock(output_dir / LOCK, f"another convert is writing to {output_dir}; wait for it"):
+            for folder in output_dir.glob("volume_*/part_*/"):  # what a killed run left (we hold the lock)
+                remove_stale_temporaries(folder)
+            return _convert_locked(articles, input_dir, output_dir, force)
+    except LockBusy as error:
+        raise ConvertError(str(error)) from None
+
+
+def _convert_locked(articles: list[Path], input_dir: Path, output_dir: Path, force: bool) -> ConvertStats:
+    """The body of :func:`convert_tree`, run while it holds the output tree's lock."""
     mirrors = {output_dir / p.relative_to(input_dir).with_suffix(".txt") for p in articles}
     existing = set(output_dir.glob("volume_*/part_*/*.txt")) if output_dir.is_dir() else set()
     ours = {output_dir / name for name in _written_before(output_dir)} | mirrors

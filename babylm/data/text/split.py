@@ -43,10 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from babylm.core.arguments import CommandParser, non_negative_int, open_fraction
+from babylm.core.arguments import CommandParser, check_seed, non_negative_int, open_fraction, seed
 from babylm.core.atomic import atomic_output, atomic_write_json, os_error_line
+from babylm.core.outputs import stage_outputs
 from babylm.data.text.clean import format_article, iter_articles
 
+OUTPUT_FILES = ("train.txt", "val.txt", "split_report.json")
 DEFAULT_TRAIN_WORDS = 10_000_000
 DEFAULT_VAL_WORDS = 2_000_000
 TRAIN, VAL, UNUSED = 1, 2, 0
@@ -74,7 +76,11 @@ class SplitOptions:
     seed: int = 0
 
     def validate(self) -> None:
-        """Raise :class:`SplitError` for budgets below 0 or a val fraction outside (0, 1)."""
+        """Raise :class:`SplitError` for budgets below 0, a val fraction outside (0, 1) or a seed outside 0 … 2³²−1."""
+        try:
+            check_seed(self.seed, "--seed")
+        except ValueError as error:
+            raise SplitError(str(error)) from None
         if self.val_fraction is not None:
             if not 0.0 < self.val_fraction < 1.0:
                 raise SplitError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
@@ -161,6 +167,12 @@ def split_file(input_path: str | Path, output_dir: str | Path, options: SplitOpt
     if not word_counts:
         raise SplitError(f"{input_path}: no <s> … </s> articles found; is it the output of the clean stage?")
     plan = plan_split(word_counts, options)
+    with stage_outputs(output_dir, OUTPUT_FILES, "split", "--output-dir", SplitError):
+        return _write_split(input_path, output_dir, options, word_counts, plan)
+
+
+def _write_split(input_path: Path, output_dir: Path, options: SplitOptions, word_counts: array, plan: array) -> dict:
+    """Write ``train.txt``, ``val.txt`` and the report by ``plan`` (the body of :func:`split_file`, under its lock)."""
     with open(input_path, encoding="utf-8") as source, atomic_output(output_dir / "train.txt") as train, atomic_output(
         output_dir / "val.txt"
     ) as val:
@@ -198,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--val-fraction", type=open_fraction, default=None,
         help='"use everything" mode: all articles, about this fraction of the words in val (budgets ignored)',
     )
-    parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default: %(default)s)")
+    parser.add_argument("--seed", type=seed, default=0, help="shuffle seed, 0 … 2^32-1 (default: %(default)s)")
     return parser
 
 

@@ -13,7 +13,9 @@ cut to a whole number of effective batches (``batch_size`` windows per optimizer
 is dealt in ``micro_batch_size`` chunks round-robin to the ranks, so each optimizer step sees the same
 ``batch_size`` windows on 1 or N devices, and rank shards are disjoint. The samplers subclass
 ``DistributedSampler``, so Lightning keeps them instead of inserting its own. Gradient accumulation is
-derived: ``batch_size // (micro_batch_size * world_size)``.
+derived: ``batch_size // (micro_batch_size * world_size)``. The dataset and samplers live in
+:mod:`babylm.data.tokens.windows`; with :meth:`TokenizedDataModule.use_positions` every train item also
+carries its ``"position"`` in the training order (step = position // batch_size), for the hybrid objective.
 
 Teacher cache. With :meth:`TokenizedDataModule.use_teacher_cache` (called by a distillation student that
 trains from ``data/teacher_cache/<fingerprint>/``), every train item also carries that window's cached
@@ -30,16 +32,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader
 
 from babylm.data.tokens.encode import DTYPE, EncodeError, read_meta
 from babylm.data.tokens.teacher_cache import TeacherCacheReader, open_for_windows, window_layout
 from babylm.data.tokens.tokenizer import load_tokenizer, tokenizer_fingerprint
+from babylm.data.tokens.windows import (  # noqa: F401 (epoch_permutation re-exported: the order's public name)
+    SubsetSampler,
+    TrainWindowSampler,
+    WindowDataset,
+    epoch_permutation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,100 +57,6 @@ _SCAN_TOKENS = 1 << 24  # token ids checked per step when a token file is opened
 
 class DataConfigError(ValueError):
     """A ``data.*`` setting is invalid or inconsistent with the trainer (e.g. batch sizes that do not divide)."""
-
-
-class WindowDataset(Dataset):
-    """Fixed windows of ``seq_len`` tokens over a ``uint16`` token file; item ``i`` is window ``i``.
-
-    The memmap is opened lazily in the process that reads (each DataLoader worker opens its own), and
-    never pickled. ``extras`` (e.g. a :class:`TeacherCacheReader`), when given, adds ``extras[i]``'s
-    entries to item ``i``.
-    """
-
-    def __init__(self, path: str | Path, num_tokens: int, seq_len: int, extras: Optional[TeacherCacheReader] = None):
-        self.path = str(path)
-        self.seq_len = seq_len
-        self.num_windows = num_tokens // seq_len
-        self.extras = extras
-        self._windows: Optional[np.memmap] = None
-
-    def __len__(self) -> int:
-        return self.num_windows
-
-    def _open(self) -> np.memmap:
-        if self._windows is None:
-            self._windows = np.memmap(self.path, dtype=DTYPE, mode="r", shape=(self.num_windows, self.seq_len))
-        return self._windows
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        window = self._open()[index]  # (seq_len,) uint16
-        item = {"input_ids": torch.from_numpy(window.astype(np.int64))}
-        if self.extras is not None:
-            item.update(self.extras[index])
-        return item
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_windows"] = None
-        return state
-
-
-def epoch_permutation(num_windows: int, seed: int, epoch: int) -> np.ndarray:
-    """Return the window order of ``epoch``: a permutation of ``range(num_windows)`` fixed by (seed, epoch)."""
-    return np.random.default_rng([seed, epoch]).permutation(num_windows)
-
-
-class TrainWindowSampler(DistributedSampler):
-    """Seeded per-epoch shuffle of all windows, dealt to ranks in micro-batch chunks; resumable.
-
-    Yields this rank's window indices for the epoch set by :meth:`set_epoch`. The epoch is cut to
-    ``steps_per_epoch * batch_size`` windows; its chunk ``c`` (``micro_batch_size`` windows) goes to rank
-    ``c % world_size``. :meth:`resume` skips the windows consumed before a checkpoint.
-    """
-
-    def __init__(self, dataset: WindowDataset, batch_size: int, micro_batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1):
-        super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True)
-        self.num_windows = len(dataset)
-        self.batch_size = batch_size
-        self.micro_batch_size = micro_batch_size
-        self.steps_per_epoch = self.num_windows // batch_size
-        self.windows_per_epoch = self.steps_per_epoch * batch_size
-        self._resume_at: Optional[tuple[int, int]] = None  # (epoch, windows already consumed in it)
-
-    def __len__(self) -> int:
-        return self.windows_per_epoch // self.num_replicas
-
-    def resume(self, windows_consumed: int) -> None:
-        """Start the next iteration after ``windows_consumed`` windows (counted over all ranks and epochs)."""
-        epoch, offset = divmod(windows_consumed, self.windows_per_epoch)
-        self.epoch = epoch
-        self._resume_at = (epoch, offset)
-
-    def __iter__(self) -> Iterator[int]:
-        order = epoch_permutation(self.num_windows, self.seed, self.epoch)[: self.windows_per_epoch]
-        chunks = order.reshape(-1, self.micro_batch_size)  # (chunks, micro_batch_size)
-        mine = chunks[self.rank :: self.num_replicas].reshape(-1)
-        if self._resume_at is not None and self._resume_at[0] == self.epoch:
-            # offset is a whole number of effective batches, so this rank's share is offset / world_size
-            mine = mine[self._resume_at[1] // self.num_replicas :]
-        self._resume_at = None
-        return iter(mine.tolist())
-
-
-class SubsetSampler(DistributedSampler):
-    """Fixed window indices, dealt round-robin to ranks (trimmed to equal shares so no rank waits)."""
-
-    def __init__(self, dataset: WindowDataset, indices: np.ndarray, rank: int = 0, world_size: int = 1):
-        super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=False, drop_last=True)
-        usable = len(indices) - len(indices) % world_size
-        self.indices = np.asarray(indices[:usable])[rank::world_size]
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices.tolist())
 
 
 class ResumableDataLoader(DataLoader):
@@ -174,6 +88,7 @@ class TokenizedDataModule(L.LightningDataModule):
 
     _teacher_cache: Optional[TeacherCacheReader] = None
     _train_layout: Optional[dict] = None
+    _positions = False
 
     def __init__(
         self,
@@ -209,6 +124,8 @@ class TokenizedDataModule(L.LightningDataModule):
             raise DataConfigError(f"data.micro_batch_size must be at least 1 (or null), got {micro_batch_size}")
         if num_workers < 0:
             raise DataConfigError(f"data.num_workers must be 0 or more, got {num_workers}")
+        if seed < 0:  # numpy's generators take no negative seed: it would stop the run at its first epoch
+            raise DataConfigError(f"data.seed must be 0 or more, got {seed}")
         self.seq_len = seq_len
         self.batch_size = batch_size
         self._micro_batch_setting = micro_batch_size
@@ -279,6 +196,13 @@ class TokenizedDataModule(L.LightningDataModule):
         self._teacher_cache = open_for_windows(directory, self.train_window_layout())
         return self._teacher_cache
 
+    def use_positions(self) -> None:
+        """Give every train item its ``"position"`` in the training order (:mod:`babylm.data.tokens.windows`).
+
+        Called by a module whose objective depends on it (the hybrid objective) before the train DataLoader is built.
+        """
+        self._positions = True
+
     def _rank_world(self) -> tuple[int, int]:
         trainer = self.trainer
         if trainer is None:
@@ -333,7 +257,8 @@ class TokenizedDataModule(L.LightningDataModule):
         rank, world = self._rank_world()
         self.accumulation(world)
         dataset = self._dataset("train")
-        sampler = TrainWindowSampler(dataset, self.batch_size, self.micro_batch_size, self.seed, rank, world)
+        sampler = TrainWindowSampler(dataset, self.batch_size, self.micro_batch_size, self.seed, rank, world,
+                                     self._positions)
         fingerprint = {"seed": self.seed, "seq_len": self.seq_len, "batch_size": self.batch_size,
                        "train_windows": len(dataset)}
         return ResumableDataLoader(dataset, sampler=sampler, drop_last=False, windows_consumed=self._windows_consumed,

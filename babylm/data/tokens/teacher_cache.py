@@ -1,7 +1,8 @@
 """Teacher-cache files: compact teacher targets for every training window, as plain memmaps + ``meta.json``.
 
-Written by ``python -m babylm cache-teachers`` (the computing side is :mod:`babylm.training.teacher_cache`,
-which uses :class:`TeacherCacheWriter`); read by the DataModule (:class:`TeacherCacheReader`, handed to
+Written by ``python -m babylm cache-teachers`` (the computing side is :mod:`babylm.training.teacher_cache`, which
+uses :class:`~babylm.data.tokens.teacher_cache_writer.TeacherCacheWriter`); read by the DataModule
+(:class:`TeacherCacheReader`, handed to
 :meth:`babylm.data.tokens.datamodule.TokenizedDataModule.use_teacher_cache`), which gives each training
 window its entries. This module knows the file format only; it never imports torch models.
 
@@ -13,18 +14,24 @@ tokens, k slots per position):
   ``uint8`` draw counts (``sample``; the weight is count / k); unused slots have weight 0;
 * ``neg_entropy.bin`` — ``float32`` (W, T): the teacher-only term Σ p log p of the KL at each position;
 * ``meta.json`` — format version, fingerprint and its components (token file, window layout, teachers'
-  weights, temperature, reduction, method, k, seed), the value encoding, bytes per token, how it was built.
+  weights, temperature, reduction, method, k, seed), the value encoding, bytes per token, how it was built,
+  and the sha256 of every shard of windows of each file (``checksums``).
 
-A build in progress lives in ``<fingerprint>.partial/`` with ``progress.json`` (windows done, committed
-after the memmaps are flushed) and a lock; the finished folder is renamed into place in one step, so a
-folder without ``.partial`` is always complete. The fingerprint is the first 16 hex digits of the sha256 of
-the components as canonical JSON.
+A build in progress lives in ``<fingerprint>.partial/`` with ``progress.json`` (windows done and the checksums
+of what is written, committed after the memmaps are flushed) and a lock; the finished folder is renamed into
+place in one step, so a folder without ``.partial`` is always complete. The fingerprint is the first 16 hex
+digits of the sha256 of the components as canonical JSON.
+
+**What we wrote is what we read** (:mod:`.teacher_cache_integrity`): opening a finished cache reads it once,
+checking each shard against its sha256 and every value against what a teacher target can be (ids below the
+vocabulary, draw counts summing to k, finite probabilities and Σ p log p in range), so a changed byte is one
+line naming the file and the window, never a silent or ``nan`` run. A resumed build trusts ``progress.json``
+only as far as the files on disk match the checksums it records, and rebuilds from there. Before anything
+is created, the free disk space is checked against the cache's size.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -34,10 +41,18 @@ from typing import Optional
 import numpy as np
 import torch
 
-from babylm.core.atomic import atomic_write_json
+from babylm.core.safe_json import JsonError, read_json
+from babylm.data.tokens.teacher_cache_integrity import (
+    IntegrityError,
+    ValueLimits,
+    parse_shards,
+    row_bytes,
+    verify_files,
+)
 from babylm.data.tokens.tokenizer import file_sha256
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-shard sha256 in meta.json and progress.json
+CHUNK_BYTES = 16 << 20  # bytes of all files read at a time when a cache is verified
 VALUE_DTYPES = {"topk": "float16", "sample": "uint8"}
 BUILD_HINT = "python -m babylm cache-teachers -c <the fit config>"
 
@@ -62,7 +77,8 @@ def bytes_per_token(method: str, k: int) -> int:
     return k * (2 + np.dtype(VALUE_DTYPES[method]).itemsize) + 4
 
 
-def _shapes(windows: int, seq_len: int, k: int, method: str) -> dict[str, tuple[str, tuple[int, ...]]]:
+def file_shapes(windows: int, seq_len: int, k: int, method: str) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """``{file name: (dtype, shape)}`` of a cache of ``windows`` windows of ``seq_len`` tokens, ``k`` slots."""
     return {
         "ids.bin": ("uint16", (windows, seq_len, k)),
         "probs.bin": (VALUE_DTYPES[method], (windows, seq_len, k)),
@@ -114,29 +130,41 @@ def open_for_windows(directory: str | os.PathLike, layout: dict) -> "TeacherCach
 
 def _read_json(path: Path) -> Optional[dict]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        value = read_json(path)
+    except JsonError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _windows_done(progress_path: Path, windows: int) -> str:
+    """How many windows a partial build's ``progress.json`` has checksums for, for messages ("?" when it cannot say;
+    a resumed build verifies them against the files)."""
+    if not progress_path.exists():
+        return "0"
+    shards = (_read_json(progress_path) or {}).get("shards")
+    end = shards[-1].get("end") if isinstance(shards, list) and shards and isinstance(shards[-1], dict) else 0
+    return f"{end:,}" if type(end) is int and 0 <= end <= windows else "?"
 
 
 def find_cache(root: str | os.PathLike, components: dict) -> Path:
     """Return the finished cache folder for ``components`` under ``root``, or raise :class:`CacheError` (one line).
 
     The message says what to do: build it, resume an incomplete build, or which settings differ from the
-    caches that exist (the nearest one is named).
+    caches that exist (the nearest one is named). The files' contents are verified when the cache is opened
+    for training (:func:`open_for_windows`), not here.
     """
     root = Path(root)
     fingerprint = cache_fingerprint(components)
     directory = root / fingerprint
     if directory.is_dir():
-        TeacherCacheReader(directory, components)  # validates meta, components and file sizes
+        TeacherCacheReader(directory, components, verify=False)  # meta, components and file sizes
         return directory
     partial = root / f"{fingerprint}.partial"
     if partial.is_dir():
-        done = (_read_json(partial / "progress.json") or {}).get("windows_done", 0)
-        raise CacheError(f"{partial}: the teacher cache for this run is incomplete ({done} of "
-                         f"{components['tokens']['windows']} windows); resume it with {BUILD_HINT}")
+        windows = components["tokens"]["windows"]
+        raise CacheError(f"{partial}: the teacher cache for this run is incomplete "
+                         f"({_windows_done(partial / 'progress.json', windows)} of {windows:,} windows); resume it with "
+                         f"{BUILD_HINT}")
     others = []
     for meta_path in sorted(root.glob("*/meta.json")) if root.is_dir() else []:
         meta = _read_json(meta_path)
@@ -151,16 +179,26 @@ def find_cache(root: str | os.PathLike, components: dict) -> Path:
     )
 
 
+def value_limits(components: dict, method: str, k: int) -> ValueLimits:
+    """What the values of a cache of ``components`` may be (vocabulary, method, k, number of teachers)."""
+    return ValueLimits(int(components["tokens"]["vocab_size"]), method, k, len(components.get("teachers") or [1]))
+
+
+def _chunk_windows(shapes: dict) -> int:
+    return max(1, CHUNK_BYTES // max(1, sum(row_bytes(shapes).values())))
+
+
 class TeacherCacheReader:
     """The finished cache in ``directory``; item ``w`` is window ``w``'s entries as tensors.
 
     ``reader[w]`` → ``{"teacher_ids": int64 (T, k), "teacher_probs": float32 (T, k), "teacher_neg_entropy":
     float32 (T,)}``. The memmaps open lazily in the reading process (DataLoader workers open their own) and
     are never pickled. Raises :class:`CacheError` naming the file when ``meta.json`` is missing or not ours,
-    when ``expected`` components are given and differ, or when a file's size does not match.
+    when ``expected`` components are given and differ, when a file's size does not match, and (``verify``, the
+    default) when a shard of a file differs from its sha256 or holds a value no teacher target has.
     """
 
-    def __init__(self, directory: str | os.PathLike, expected: Optional[dict] = None):
+    def __init__(self, directory: str | os.PathLike, expected: Optional[dict] = None, verify: bool = True):
         self.directory = Path(directory)
         meta = _read_json(self.directory / "meta.json")
         if meta is None or meta.get("format_version") != FORMAT_VERSION or meta.get("method") not in VALUE_DTYPES:
@@ -172,8 +210,14 @@ class TeacherCacheReader:
             self.k, self.windows, self.seq_len = int(meta["k"]), int(meta["windows"]), int(meta["seq_len"])
             self.scale = float(meta["value_scale"])
             fingerprint = meta["fingerprint"]
-        except (KeyError, TypeError, ValueError) as error:
-            raise CacheError(f"{self.directory / 'meta.json'}: malformed ({error!r}); {rebuild_hint(self.directory)}") from None
+            limits = value_limits(self.components, self.method, self.k)
+            self._shapes = file_shapes(self.windows, self.seq_len, self.k, self.method)
+            checksums = meta["checksums"]
+            shards = parse_shards(checksums["shards"], checksums["shard_windows"], self.windows, list(self._shapes))
+            if not shards or shards[-1][1] != self.windows:
+                raise IntegrityError(f"the checksums cover {shards[-1][1] if shards else 0} of {self.windows} windows")
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise CacheError(f"{self.directory / 'meta.json'}: malformed ({error}); {rebuild_hint(self.directory)}") from None
         if fingerprint != cache_fingerprint(self.components):
             raise CacheError(f"{self.directory / 'meta.json'}: its settings do not match its fingerprint (edited?); "
                              f"{rebuild_hint(self.directory)}")
@@ -181,13 +225,16 @@ class TeacherCacheReader:
             raise CacheError(f"{self.directory}: made with other settings (cache ≠ run: "
                              f"{'; '.join(differences(self.components, expected))}); {rebuild_hint(self.directory)}")
         self.meta = meta
-        self._shapes = _shapes(self.windows, self.seq_len, self.k, self.method)
         for name, (dtype, shape) in self._shapes.items():
             path = self.directory / name
             size = int(np.prod(shape)) * np.dtype(dtype).itemsize
             if not path.is_file() or path.stat().st_size != size:
                 raise CacheError(f"{path}: missing or truncated (expected {size:,} bytes); {rebuild_hint(self.directory)}")
         self._maps: Optional[dict[str, np.memmap]] = None
+        if verify:
+            problem = verify_files(self.directory, self._open(), shards, limits, _chunk_windows(self._shapes))
+            if problem is not None:
+                raise CacheError(f"{problem}; {rebuild_hint(self.directory)}")
 
     def __len__(self) -> int:
         return self.windows
@@ -213,86 +260,3 @@ class TeacherCacheReader:
         state = self.__dict__.copy()
         state["_maps"] = None
         return state
-
-
-class TeacherCacheWriter:
-    """Create or resume the build of the cache for ``components`` under ``root`` (one process at a time).
-
-    ``windows_done`` tells where to continue. :meth:`write` fills windows, :meth:`commit` makes them durable
-    (memmaps flushed, then ``progress.json`` written atomically), :meth:`finish` writes ``meta.json`` and
-    renames the folder into place. Raises :class:`CacheError` when the cache already exists, or another
-    process holds the build's lock. ``info`` (how it is built) goes into ``meta.json``; a resumed build keeps
-    the ``info`` it started with (returned as :attr:`info`).
-    """
-
-    def __init__(self, root: str | os.PathLike, components: dict, info: dict):
-        method, k, tokens = components["method"], int(components["k"]), components["tokens"]
-        self.fingerprint = cache_fingerprint(components)
-        self.final = Path(root) / self.fingerprint
-        if self.final.exists():
-            raise CacheError(f"{self.final}: the teacher cache for these settings exists already")
-        self.partial = Path(root) / f"{self.fingerprint}.partial"
-        self.partial.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.partial / "lock", "a+")  # noqa: SIM115 - held until finish()
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise CacheError(f"{self.partial}: another cache-teachers is building this cache") from None
-        self.components, self.method, self.k = components, method, k
-        self.windows, self.seq_len = int(tokens["windows"]), int(tokens["seq_len"])
-        progress = _read_json(self.partial / "progress.json")
-        if progress and progress.get("fingerprint") == self.fingerprint:
-            self.windows_done, self.info = int(progress["windows_done"]), progress.get("info", info)
-        else:
-            self.windows_done, self.info = 0, info
-        self._maps = {}
-        for name, (dtype, shape) in _shapes(self.windows, self.seq_len, k, method).items():
-            path = self.partial / name
-            size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-            if not path.is_file() or path.stat().st_size != size:
-                self.windows_done = 0  # a file of the wrong size cannot hold committed windows
-                with open(path, "wb") as handle:
-                    handle.truncate(size)  # sparse zeros
-            self._maps[name] = np.memmap(path, dtype=dtype, mode="r+", shape=shape)
-
-    def write(self, start: int, ids: np.ndarray, probs: np.ndarray, neg_entropy: np.ndarray) -> None:
-        """Store windows ``start … start+n-1``: ``ids`` (n, T, k) uint16, ``probs`` (n, T, k), ``neg_entropy`` (n, T)."""
-        end = start + len(ids)
-        self._maps["ids.bin"][start:end] = ids
-        self._maps["probs.bin"][start:end] = probs
-        self._maps["neg_entropy.bin"][start:end] = neg_entropy
-
-    def commit(self, windows_done: int) -> None:
-        """Make windows ``0 … windows_done-1`` durable: flush the memmaps, then record the count atomically."""
-        for memmap in self._maps.values():
-            memmap.flush()
-        atomic_write_json(self.partial / "progress.json",
-                          {"fingerprint": self.fingerprint, "windows_done": windows_done, "info": self.info})
-        self.windows_done = windows_done
-
-    def finish(self) -> Path:
-        """Write ``meta.json`` and rename the finished folder into place; returns it."""
-        if self.windows_done != self.windows:
-            raise CacheError(f"{self.partial}: only {self.windows_done} of {self.windows} windows are done")
-        self.commit(self.windows)
-        self._maps = {}
-        scale = float(self.k) if self.method == "sample" else 1.0
-        meta = {
-            "format_version": FORMAT_VERSION, "fingerprint": self.fingerprint, "components": self.components,
-            "method": self.method, "k": self.k, "windows": self.windows, "seq_len": self.seq_len,
-            "value_dtype": VALUE_DTYPES[self.method], "value_scale": scale,
-            "bytes_per_token": bytes_per_token(self.method, self.k), **self.info,
-        }
-        atomic_write_json(self.partial / "meta.json", meta)
-        os.replace(self.partial, self.final)
-        with contextlib.suppress(OSError):
-            (self.final / "progress.json").unlink()
-            (self.final / "lock").unlink()
-        self.close()
-        return self.final
-
-    def close(self) -> None:
-        """Release the lock (the partial build stays, to be resumed)."""
-        if not self._lock.closed:
-            self._lock.close()

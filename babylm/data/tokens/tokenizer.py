@@ -52,6 +52,7 @@ from babylm.core.atomic import (
     temporary_target,
     usual_permissions,
 )
+from babylm.core.outputs import OutputError, check_writable, claim_files
 from babylm.core.safe_json import JsonError, read_json
 from babylm.data.tokens.documents import BOS, MAX_PIECE_CHARS, NotUtf8, bounded_pieces, file_pieces
 from babylm.data.tokens.tokenizer_files import (  # noqa: F401 (re-exported: the tokenizer's public names)
@@ -251,9 +252,10 @@ def train_and_report(
         lock = exclusive_lock(out.with_name(f".{out.name}.lock"), f"another tokenizer run is writing {out}; wait for it")
         with lock:
             _remove_stale_outputs(out, hf_dir)
+            check_writable(out.parent, [out.name, report_path(out).name], "tokenizer", "--out")  # never a file of yours
             return _train_and_report_locked(train, val, out, hf_dir, vocab_size, min_frequency, force,
                                             log or (lambda line: None), show_progress)
-    except LockBusy as error:
+    except (LockBusy, OutputError) as error:
         raise TokenizerError(str(error)) from None
 
 
@@ -290,6 +292,7 @@ def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min
     seconds = time.perf_counter() - start
     log(f"trained in {seconds:.1f} s" + (f"; measuring tokens per word on {val}…" if val else ""))
     val_fertility = fertility(tokenizer, val) if val else None  # before anything is written
+    claim_files(out.parent, [out.name, report_path(out).name], "tokenizer", "--out")  # recorded before written
     save_tokenizer(tokenizer, out, hf_dir)
     report = {
         "inputs": inputs,

@@ -20,6 +20,7 @@ whose ``tokenizer_config.json`` has an ``auto_map`` is refused in one line, and 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from babylm.data.tokens.documents import BOS, EOS
 
 PAD = "<pad>"
 SPECIAL_TOKENS = (PAD, BOS, EOS)  # ids 0, 1, 2 in this order
+MASK = "<mask>"
+"""The hybrid objective's mask token: never in a trained tokenizer, added by the export of a hybrid model at the
+first free id (after every other, so no id moves: :func:`add_mask_token`)."""
 PORTABLE_TOKENIZER_CLASS = "PreTrainedTokenizerFast"
 """The ``tokenizer_class`` written into ``tokenizer_config.json``: read by transformers 4.x and 5.x alike."""
 HF_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"})
@@ -56,11 +60,34 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     return tokenizer
 
 
-def tokenizer_fingerprint(path: str | os.PathLike) -> str:
-    """Return a short sha256 of the tokenizer's vocabulary and merges (stable across re-saves)."""
+def tokenizer_fingerprint(path: str | os.PathLike, without_mask: bool = False) -> str:
+    """Return a short sha256 of the tokenizer's vocabulary and merges (stable across re-saves).
+
+    ``without_mask``: fingerprint it as if it had no added :data:`MASK` token, so the export of a hybrid model
+    (:func:`add_mask_token`) matches the tokenizer it was trained with.
+    """
     tokenizer = load_tokenizer(path)
     canonical = Tokenizer.to_str(tokenizer, pretty=False)
+    if without_mask:
+        data = json.loads(canonical)
+        data["added_tokens"] = [t for t in data.get("added_tokens") or [] if t.get("content") != MASK]
+        unmasked = Tokenizer.from_str(json.dumps(data))
+        unmasked.encode_special_tokens = True
+        canonical = Tokenizer.to_str(unmasked, pretty=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def add_mask_token(tokenizer, mask_id: int) -> None:
+    """Give a transformers tokenizer the special token :data:`MASK` at id ``mask_id`` (its current size); in place.
+
+    Raises :class:`TokenizerError` when the id it would get is not ``mask_id`` (the tokenizer is not the one the
+    model was trained with). Text is still text: ``"<mask>"`` typed in a sentence stays characters.
+    """
+    if tokenizer.mask_token is None:
+        tokenizer.add_special_tokens({"mask_token": MASK})
+    if tokenizer.mask_token_id != mask_id:
+        raise TokenizerError(f"the tokenizer's {tokenizer.mask_token} has id {tokenizer.mask_token_id}, but the model "
+                             f"was trained with <mask> = {mask_id}; pass the tokenizer the model was trained with")
 
 
 def to_hf_tokenizer(tokenizer: Tokenizer, model_max_length: int = 128):

@@ -2,9 +2,10 @@
 
 :class:`ApiClient` sends GET requests to ``api.php`` (JSON, ``formatversion=2``, ``maxlag``) with a
 descriptive User-Agent, one at a time, waiting ``delay`` seconds after each response before the next
-request. Each request has an overall deadline of ``timeout`` seconds for its body (a server that sends
-one byte every half second is given up like a silent one), and a body over :data:`MAX_BODY_BYTES` is
-refused. Transient trouble — timeouts, dropped or truncated responses, HTTP 408/429/5xx, transient
+request. Each request has an overall deadline of ``timeout`` seconds, head and body (a server that sends
+one byte every half second is given up like a silent one), and a body over :data:`MAX_BODY_BYTES` (counted
+after decompression) is refused: both through :mod:`babylm.core.downloads`, the project's one reader of
+network replies. Transient trouble — timeouts, dropped or truncated responses, HTTP 408/429/5xx, transient
 MediaWiki errors (:data:`TRANSIENT_API_CODES`: ``maxlag``, ``ratelimited``, ``concurrency-limit``, pool
 counter time-outs, ``internal_api_error_*``…), bodies that are not JSON (nesting too deep included), or
 a caller's ``check`` rejecting the data's shape — is retried with exponential backoff
@@ -21,15 +22,13 @@ import email.utils
 import logging
 import time
 from typing import Any, Callable, Iterator, Mapping
-from urllib.parse import urlsplit
 
 import requests
-import urllib3
 
 from babylm import __version__
+from babylm.core.downloads import LOCAL_HOSTS, DownloadError, Reply, is_local, open_session, read_bytes  # noqa: F401
 from babylm.core.safe_json import JsonError, loads
 
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 TRANSIENT_API_CODES = frozenset({
     "maxlag", "ratelimited", "readonly", "concurrency-limit", "actionthrottledtext", "timeout",
     "pool-timeout", "pool-queuefull", "pool-servererror", "pool-errorunknown", "poolcounter-timeout",
@@ -39,7 +38,6 @@ every ``internal_api_error_*`` (a server-side exception such as ``DBQueryError``
 MAX_BODY_BYTES = 256 << 20
 """Largest response body accepted (bytes); a bigger one is refused rather than held in memory."""
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-_READ_BYTES = 1 << 16
 
 
 class ApiError(Exception):
@@ -72,11 +70,6 @@ class GaveUp(Exception):
 def is_transient_code(code: str) -> bool:
     """Whether the MediaWiki error ``code`` is worth retrying (see :data:`TRANSIENT_API_CODES`)."""
     return code in TRANSIENT_API_CODES or code.startswith("internal_api_error_")
-
-
-def is_local(url: str) -> bool:
-    """Whether ``url`` points at this machine (a test or sample server)."""
-    return urlsplit(url).hostname in LOCAL_HOSTS
 
 
 def user_agent(contact: str) -> str:
@@ -133,10 +126,8 @@ class ApiClient:
         self._next_request_at = 0.0
         self.requests_sent = 0
         self.retries = 0
-        self.session = requests.Session()
-        self.session.headers.update({"User-Agent": user_agent(contact), "Accept": "application/json"})
-        if is_local(base_url):
-            self.session.trust_env = False  # never send a request for this machine through an HTTP proxy
+        # never send a request for this machine through an HTTP proxy
+        self.session = open_session(user_agent(contact), accept="application/json", trust_env=not is_local(base_url))
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -199,14 +190,14 @@ class ApiClient:
             self._sleep(pause)
         self.requests_sent += 1
         try:
-            response, body = self._fetch(params)
+            reply, body = self._fetch(params)
         finally:
             self._next_request_at = time.monotonic() + self.delay
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if response.status_code in _RETRY_STATUS:
-            raise TransientError(f"HTTP {response.status_code}", retry_after)
-        if response.status_code != 200:
-            raise ApiError(f"http{response.status_code}", f"HTTP {response.status_code} from {self.base_url}")
+        retry_after = parse_retry_after(reply.headers.get("Retry-After"))
+        if reply.status in _RETRY_STATUS:
+            raise TransientError(f"HTTP {reply.status}", retry_after)
+        if reply.status != 200:
+            raise ApiError(f"http{reply.status}", f"HTTP {reply.status} from {self.base_url}")
         try:
             data = loads(body)
         except JsonError as error:
@@ -222,49 +213,23 @@ class ApiClient:
             raise ApiError(code, info)
         return data
 
-    def _fetch(self, params: dict) -> tuple[requests.Response, bytes]:
-        """GET the API and read the whole body before the deadline; returns (response, body bytes).
+    def _fetch(self, params: dict) -> tuple[Reply, bytes]:
+        """GET the API and read the whole body before the deadline; returns (reply, body bytes).
 
-        ``timeout`` bounds the connection and the wait for the headers, and then the whole body: before
-        each read the socket's timeout is set to the time left, so a trickling body cannot run past it.
+        :func:`babylm.core.downloads.read_bytes` bounds the whole exchange by ``timeout`` (connection, the reply's
+        head and body, however slowly they trickle in) and the body by :data:`MAX_BODY_BYTES` after decompression.
         """
-        deadline = time.monotonic() + self.timeout
         try:
-            response = self.session.get(self.base_url, params=params, timeout=self.timeout, stream=True)
-        except requests.Timeout as error:
-            raise TransientError(f"timed out after {self.timeout:g}s") from error
-        except requests.RequestException as error:
-            raise TransientError(f"connection problem: {type(error).__name__}: {error}") from error
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TransientError(f"no complete answer within {self.timeout:g}s (body still arriving)")
-                _set_socket_timeout(response, left)
-                chunk = response.raw.read1(_READ_BYTES, decode_content=True)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise ApiError("toolarge", f"response body over {MAX_BODY_BYTES >> 20} MiB; not read")
-        except (urllib3.exceptions.HTTPError, OSError, requests.RequestException) as error:
-            if time.monotonic() >= deadline or isinstance(error, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            return read_bytes(self.session, self.base_url, params=params, timeout=self.timeout,
+                              max_bytes=MAX_BODY_BYTES)
+        except DownloadError as error:
+            if error.kind == "too_large":
+                raise ApiError("toolarge", f"response body over {MAX_BODY_BYTES >> 20} MiB; not read") from error
+            if error.kind == "encoding":
+                raise ApiError("badencoding", str(error)) from error
+            if error.kind == "timeout":
                 raise TransientError(f"no complete answer within {self.timeout:g}s") from error
-            raise TransientError(f"connection problem while reading: {type(error).__name__}: {error}") from error
-        finally:
-            response.close()
-        return response, b"".join(chunks)
-
-
-def _set_socket_timeout(response: requests.Response, seconds: float) -> None:
-    """Make the next read of ``response``'s body wait at most ``seconds`` (when the socket is reachable)."""
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        sock.settimeout(max(seconds, 0.001))
+            raise TransientError(f"connection problem: {error}") from error
 
 
 def _lag_seconds(error: dict) -> float | None:

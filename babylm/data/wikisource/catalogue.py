@@ -32,7 +32,6 @@ Reads and writes ``<out>/discovery.json`` (the catalogue).
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,19 +40,22 @@ from typing import Any, Iterable
 from babylm.core.atomic import atomic_write_json
 from babylm.core.safe_json import read_json
 from babylm.data.articles import (
+    EB1911_VOLUMES,
+    MAX_SCAN_PAGE,
     NON_ARTICLE_TITLES,
     PREFIX,
     article_relpath,
     assign_stems,
     clash_key,
     is_safe_stem,
+    is_scan_page,
     part_of,
+    scan_page_key,
 )
 from babylm.data.wikisource.api import ApiClient, TransientError, is_local
 
 CATALOGUE_VERSION = 1
 
-_SCAN_PAGE = re.compile(r"^Page:EB1911 - Volume (\d+)\.djvu/(\d+)$")
 
 DISCOVERY_PARAMS: dict[str, str] = {
     "action": "query",
@@ -101,9 +103,9 @@ def scan_position(templates: Iterable[str]) -> tuple[int, int] | None:
     """
     pages: dict[int, list[int]] = {}
     for title in templates:
-        match = _SCAN_PAGE.match(title)
-        if match:
-            pages.setdefault(int(match.group(1)), []).append(int(match.group(2)))
+        key = scan_page_key(title)  # None for a volume or page number no EB1911 scan has
+        if key is not None:
+            pages.setdefault(key[0], []).append(key[1])
     if not pages:
         return None
     counts = Counter({volume: len(numbers) for volume, numbers in pages.items()})
@@ -122,7 +124,7 @@ def classify(title: str, url: str, templates: Iterable[str]) -> tuple[Article | 
     position = scan_position(templates)
     if position is None:
         return None, "transcludes no EB1911 scan page"
-    pages = sorted({int(m.group(2)) for m in map(_SCAN_PAGE.match, templates) if m and int(m.group(1)) == position[0]})
+    pages = sorted({key[1] for key in map(scan_page_key, templates) if key is not None and key[0] == position[0]})
     return Article(title=title, name=name, url=url, volume=position[0], first_page=position[1], pages=pages), ""
 
 
@@ -210,11 +212,12 @@ def _article(item: Any, complete: bool) -> Article:
         type(item[k]) is t for k, t in {**fields, **optional}.items() if k in item
     ):
         raise ValueError(f"article record {str(item)[:80]!r} does not have the fields {sorted(fields)}")
-    if not all(type(page) is int for page in item.get("pages", [])):
-        raise ValueError(f"article {item['title']!r} has non-integer scan pages")
+    if not all(is_scan_page(item["volume"], page) for page in item.get("pages", [])):
+        raise ValueError(f"article {item['title']!r} has scan pages that are not integers 1–{MAX_SCAN_PAGE}")
     article = Article(**item)
-    if article.volume < 1 or article.first_page < 1:
-        raise ValueError(f"article {article.title!r} has volume {article.volume}, first page {article.first_page}")
+    if not is_scan_page(article.volume, article.first_page):
+        raise ValueError(f"article {article.title!r} has volume {str(article.volume)[:12]}, first page "
+                         f"{str(article.first_page)[:12]} (volumes 1–{EB1911_VOLUMES}, pages 1–{MAX_SCAN_PAGE})")
     file = article.path.rpartition("/")[2]
     stem = file[: -len(".json")] if file.endswith(".json") else ""
     expected = article_relpath(article.volume, article.part, stem)

@@ -60,7 +60,6 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = re.compile("[\u200b\u00ad\ufeff]")
 _DISPLAYSTYLE = re.compile(r"^\{\\displaystyle\s*(.*)\}$", re.DOTALL)
-_TRAILING_COMMENTS = re.compile(r"(\s*<!--.*?-->)*\s*$", re.DOTALL)
 _LINE_BREAK = "\x00"  # stands for <br>; NUL never survives _XML_INVALID
 _GLUE = "\ue000"  # where a margin heading was dropped (a private-use character, removed from the input)
 _SENTENCE_END = re.compile(r"[.!?:]['\")\]’”]*$")
@@ -114,7 +113,24 @@ def looks_truncated(html: str) -> bool:
     stripped = html.strip()
     if not stripped.startswith("<div"):
         return False
-    return not _TRAILING_COMMENTS.sub("", stripped).endswith("</div>")
+    return not _without_trailing_comments(stripped).endswith("</div>")
+
+
+def _without_trailing_comments(text: str) -> str:
+    """``text`` without the HTML comments (and whitespace) at its end. String operations from the end: a regex
+    ``(\\s*<!--.*?-->)*\\s*$`` took time quadratic in the length of a long run of spaces or comments."""
+    def before_spaces(end: int) -> int:
+        while end and text[end - 1].isspace():
+            end -= 1
+        return end
+
+    end = before_spaces(len(text))
+    while text.endswith("-->", 0, end):
+        start = text.rfind("<!--", 0, end - 3)
+        if start < 0:
+            break
+        end = before_spaces(start)
+    return text[:end]
 
 
 def redirect_target(html: str) -> str | None:

@@ -10,7 +10,8 @@ Run ``python -m babylm.data.wikisource --help`` (or ``python scripts/scrape.py -
 
 Writes ``<out>/discovery.json`` (catalogue + discovery resume point), ``<out>/progress.json`` (counts,
 rate, ETA, failed and skipped titles; rewritten atomically after every article), ``<out>/scraper.log``
-(appended) and, while running, the lock file ``<out>/.scrape.lock``. An article is done when its JSON
+(appended) and, while running, the lock file ``<out>/.articles.lock`` (shared with the offline ingests: one
+writer per article tree; a tree an ingest wrote is refused). An article is done when its JSON
 file exists; a run killed at any moment (SIGKILL included) is simply started again. Articles that failed
 ``--max-tries`` times are recorded and retried by the next run (unless ``--skip-failed``).
 """
@@ -20,14 +21,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
 
-from babylm.core.arguments import CommandParser
-from babylm.core.atomic import LockBusy, exclusive_lock, remove_stale_temporaries
+from babylm.core.arguments import MAX_SECONDS, CommandParser, int_in_range, positive_int, positive_seconds, seconds
+from babylm.data.article_tree import TreeError, writing
 from babylm.data.articles import write_article
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, TransientError, is_local
 from babylm.data.wikisource.catalogue import PREFIX, Article, Catalogue, CatalogueError, discover
@@ -95,7 +97,6 @@ def scrape(options: ScrapeOptions) -> ScrapeResult:
     """
     out = _prepare_out(options.out)
     with _locked(out), _file_logger(out / "scraper.log") as log:
-        _remove_stale_temporaries(out)
         log.info("run: base_url=%s limit=%s volumes=%s delay=%gs", options.base_url, options.limit,
                  sorted(options.volumes) if options.volumes else "all", options.delay)
         client = ApiClient(options.base_url, contact=options.contact, delay=options.delay,
@@ -260,11 +261,12 @@ def _prepare_out(out: Path) -> Path:
 
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``<out>/.scrape.lock`` (released by the OS even after SIGKILL)."""
+    """Hold the article tree's lock (``<out>/.articles.lock``, shared with the ingests) after checking the tree is
+    not an ingest's, and remove what a killed run left (:func:`babylm.data.article_tree.writing`)."""
     try:
-        with exclusive_lock(out / ".scrape.lock", f"another scrape is writing to {out}; wait for it or use another --out"):
+        with writing(out, "scrape"):
             yield
-    except LockBusy as error:
+    except TreeError as error:
         raise ScrapeError(str(error)) from None
 
 
@@ -282,12 +284,6 @@ def _file_logger(path: Path) -> Iterator[logging.Logger]:
     finally:
         log.removeHandler(handler)
         handler.close()
-
-
-def _remove_stale_temporaries(out: Path) -> None:
-    """Delete half-written temporary files left by a killed run (we hold the lock, so none is live)."""
-    for folder in [out, *out.glob("volume_*/part_*/")]:
-        remove_stale_temporaries(folder)
 
 
 def parse_volumes(text: str) -> frozenset[int]:
@@ -319,19 +315,21 @@ def build_parser() -> argparse.ArgumentParser:
     add("--sample", action="store_true",
         help="scrape the bundled offline sample, served on 127.0.0.1 for this run, instead of --base-url")
     add("--out", type=Path, default=Path(DEFAULT_OUT), help="output folder (default: %(default)s)")
-    add("--limit", type=int, help="only the first N articles (book order) of the selection")
+    add("--limit", type=positive_int, help="only the first N articles (book order) of the selection")
     add("--volumes", help="only these volumes, e.g. 1,2 or 1-3")
-    add("--delay", type=float, default=1.0, help="seconds to wait after each response (default: %(default)s)")
-    add("--max-tries", type=int, default=5,
+    add("--delay", type=seconds, default=1.0, help="seconds to wait after each response (default: %(default)s)")
+    add("--max-tries", type=positive_int, default=5,
         help="tries per request before an article is recorded as failed (default: %(default)s)")
-    add("--timeout", type=float, default=30.0, help="seconds to wait for a response (default: %(default)s)")
-    add("--backoff", type=float, default=2.0,
+    add("--timeout", type=positive_seconds, default=30.0,
+        help="seconds a whole response may take (default: %(default)s)")
+    add("--backoff", type=seconds, default=2.0,
         help="first retry wait in seconds, doubled each try, at most 120 (default: %(default)s)")
-    add("--maxlag", type=int, default=5, help="MediaWiki maxlag in seconds (default: %(default)s)")
+    add("--maxlag", type=int_in_range(0, 86_400, "maxlag"), default=5,
+        help="MediaWiki maxlag in seconds (default: %(default)s)")
     add("--contact", default="", help="e-mail or URL for the User-Agent; required for a public wiki")
     add("--skip-failed", action="store_true", help="do not retry articles that failed in earlier runs")
     add("--rediscover", action="store_true", help="list the articles again instead of reusing discovery.json")
-    add("--max-consecutive-failures", type=int, default=25,
+    add("--max-consecutive-failures", type=positive_int, default=25,
         help="stop after this many failed articles in a row (default: %(default)s)")
     add("--quiet", action="store_true", help="no progress bar or summary")
     return parser
@@ -349,11 +347,10 @@ def options_from_args(args: argparse.Namespace) -> ScrapeOptions:
                              ("--max-consecutive-failures", args.max_consecutive_failures, 1)):
         if value is not None and value < low:
             raise ScrapeError(f"{name} must be at least {low}, got {value}")
-    for name, value in (("--delay", args.delay), ("--backoff", args.backoff), ("--maxlag", args.maxlag)):
-        if value < 0:
-            raise ScrapeError(f"{name} must not be negative, got {value}")
-    if args.timeout <= 0:
-        raise ScrapeError(f"--timeout must be positive, got {args.timeout}")
+    for name, value, low in (("--delay", args.delay, 0), ("--backoff", args.backoff, 0), ("--maxlag", args.maxlag, 0),
+                             ("--timeout", args.timeout, 1e-3)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= MAX_SECONDS):
+            raise ScrapeError(f"{name} must be a number of seconds from {low:g} to {MAX_SECONDS:g}, got {value}")
     return ScrapeOptions(
         base_url=args.base_url, out=args.out, limit=args.limit,
         volumes=parse_volumes(args.volumes) if args.volumes is not None else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import itertools
 import json
 from urllib.parse import unquote
@@ -115,3 +117,23 @@ def test_the_command_line_takes_the_dump_and_prints_what_it_left_out(tmp_path, s
     assert main([str(tmp_path / "broken.xml.bz2"), "--out", str(tmp_path / "out2")]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "broken.xml.bz2" in error
+
+
+@pytest.mark.parametrize("damage", ["flip a bit mid-file", "flip a bit near the start", "cut in half"])
+@pytest.mark.parametrize("suffix", [".xml.bz2", ".xml.gz"])
+def test_a_damaged_compressed_dump_is_named_as_such_not_as_malformed_xml(tmp_path, site, capsys, damage, suffix):
+    """Issue 24: a bit-flipped ``.xml.bz2`` read as "malformed XML … line 1, column 1" (lxml hides the read error)."""
+    dump = tmp_path / f"pages{suffix}"
+    write_dump(tmp_path / "pages.xml", itertools.chain(filler_pages(60), site.pages()))
+    plain = (tmp_path / "pages.xml").read_bytes()
+    data = bytearray(bz2.compress(plain) if suffix.endswith("bz2") else gzip.compress(plain))
+    if damage == "cut in half":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2 if "mid" in damage else 40] ^= 0x10
+    dump.write_bytes(bytes(data))
+    assert main([str(dump), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    kind = "bz2" if suffix.endswith("bz2") else "gzip"
+    assert err.count("\n") == 1 and str(dump) in err and "malformed XML" not in err
+    assert f"the {kind} file is {'truncated' if 'cut' in damage else 'corrupt'}" in err and "download it again" in err

@@ -95,7 +95,11 @@ def test_outputs_that_are_folders_or_files_in_the_way_are_one_line_errors(tmp_pa
 
 def test_an_empty_text_tree_is_refused_and_the_output_left_as_it_was(tmp_path, capsys):
     out = tmp_path / "combined.txt"
-    out.write_text("earlier\n", encoding="utf-8")
+    earlier = tmp_path / "earlier" / "volume_01" / "part_01" / "Abbey.txt"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("earlier\n", encoding="utf-8")
+    assert combine.main(["--input", str(tmp_path / "earlier"), "--output", str(out)]) == 0  # an output of combine's
+    capsys.readouterr()
     (tmp_path / "empty").mkdir()
     assert combine.main(["--input", str(tmp_path / "empty"), "--output", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -105,4 +109,4 @@ def test_an_empty_text_tree_is_refused_and_the_output_left_as_it_was(tmp_path, c
     blank.write_text("  \n\n", encoding="utf-8")
     assert combine.main(["--input", str(tmp_path / "blank"), "--output", str(out)]) == 2
     assert "all 1 article text files are empty or unreadable" in capsys.readouterr().err
-    assert out.read_text(encoding="utf-8") == "earlier\n"
+    assert out.read_text(encoding="utf-8") == "earlier\n\n"

@@ -17,7 +17,7 @@ word_counts = st.lists(st.integers(min_value=1, max_value=500), min_size=1, max_
 
 
 @settings(max_examples=200, deadline=None)
-@given(word_counts, st.integers(0, 3000), st.integers(0, 3000), st.integers(0, 2**32))
+@given(word_counts, st.integers(0, 3000), st.integers(0, 3000), st.integers(0, 2**32 - 1))  # the seed range
 def test_budget_mode_never_exceeds_a_budget_and_is_seeded(counts, train_words, val_words, seed):
     options = SplitOptions(train_words=train_words, val_words=val_words, seed=seed)
     if sum(counts) < train_words + val_words:
@@ -36,7 +36,7 @@ def test_budget_mode_never_exceeds_a_budget_and_is_seeded(counts, train_words, v
 
 
 @settings(max_examples=300, deadline=None)
-@given(word_counts, st.floats(min_value=0.01, max_value=0.99), st.integers(0, 2**32))
+@given(word_counts, st.floats(min_value=0.01, max_value=0.99), st.integers(0, 2**32 - 1))
 def test_everything_mode_uses_every_article_and_lands_within_a_point_when_it_can(counts, fraction, seed):
     plan = plan_split(counts, SplitOptions(val_fraction=fraction, seed=seed))
     summary = summarise(counts, plan)

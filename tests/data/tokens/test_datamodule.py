@@ -88,6 +88,31 @@ def test_rank_shards_are_disjoint_and_make_the_same_global_batches(tiny_encoding
         assert one_device == two_devices
 
 
+def test_positions_fix_step_and_slot_whatever_the_devices_micro_batches_and_resume(tiny_encoding):
+    """The hybrid objective masks the windows in a step's first slots: the same windows on any layout."""
+    dataset = WindowDataset(tiny_encoding.encoded_dir / "train.bin", len(stream(tiny_encoding)), SEQ)
+
+    def positions(micro: int, world: int, epoch: int = 1, resume: int = 0) -> dict[int, int]:
+        samplers = [TrainWindowSampler(dataset, 16, micro, seed=3, rank=r, world_size=world, positions=True)
+                    for r in range(world)]
+        found = {}
+        for sampler in samplers:
+            sampler.set_epoch(epoch)
+            if resume:
+                sampler.resume(resume)
+            found.update(dict(iter(sampler)))  # (window, position) pairs
+        return found
+
+    reference = positions(micro=16, world=1)
+    per_epoch = len(reference)
+    assert sorted(reference.values()) == list(range(per_epoch, 2 * per_epoch))  # epoch 1 follows epoch 0
+    assert positions(micro=2, world=1) == positions(micro=4, world=2) == positions(micro=2, world=4) == reference
+    resumed = positions(micro=4, world=2, resume=per_epoch + 32)  # after two steps of epoch 1
+    assert resumed == {w: p for w, p in reference.items() if p >= per_epoch + 32}
+    batch = dataset[(5, 37)]
+    assert batch["position"].item() == 37 and torch.equal(batch["input_ids"], dataset[5]["input_ids"])
+
+
 def test_validation_subset_is_fixed_seeded_and_sharded(tiny_encoding):
     dm = make_dm(tiny_encoding, eval_samples=10)
     indices = dm.validation_indices()

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from babylm.core.arguments import CommandParser, non_negative_float, non_negative_int
+from babylm.core.arguments import CommandParser, port, seconds
 from babylm.data.wikisource.sample.api import ApiReply, MediaWikiEmulator, api_error
 from babylm.data.wikisource.sample.wiki import PREFIX, SampleWiki, load_sample
 
@@ -298,8 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve the sample until interrupted (``--port``, ``--latency``); returns an exit code."""
     parser = CommandParser(prog="python -m babylm.data.wikisource.sample",
                                      description="Serve the bundled EB1911-style sample like Wikisource's API.")
-    parser.add_argument("--port", type=non_negative_int, default=0, help="port on 127.0.0.1 (default: any free port)")
-    parser.add_argument("--latency", type=non_negative_float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--port", type=port, default=0, help="port on 127.0.0.1, 0 … 65535 (default: 0, any free port)")
+    parser.add_argument("--latency", type=seconds, default=0.0, help="seconds added to every answer")
     args = parser.parse_args(argv)
     try:
         server = SampleServer(latency=args.latency, port=args.port).start()

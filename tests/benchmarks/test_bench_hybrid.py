@@ -1,0 +1,49 @@
+"""benchmarks/bench_hybrid.py cannot rot: its dry run checks every command with the real parsers, and one tiny run
+built from its own argument lists is read back by its own reader."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from babylm.commands.evaluate import main as evaluate_main
+from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
+from tests.training.teacher_fixtures import REPO_ROOT, run_cli, tiny_data  # noqa: F401 (fixture)
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+import bench_hybrid  # noqa: E402  (benchmarks/)
+
+TINY_LLAMA = REPO_ROOT / "configs" / "tiny" / "teacher_llama.yaml"
+
+
+def test_the_dry_run_checks_every_command(tmp_path, capsys):
+    argv = ["--config", str(TINY_LLAMA), "--mixes", "0.5", "--seeds", "1", "--steps", "3",
+            "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--work", str(tmp_path), "--dry-run"]
+    assert bench_hybrid.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "7 commands checked" in out  # causal: fit, validate, evaluate; hybrid: fit, validate, 2 evaluates
+    assert out.count("--backend mntp") == 1 and out.count("--model.init_args.objective causal") == 2
+    assert out.count("--model.init_args.hybrid.masked_share 0.5") == 2 and out.count("--seed_everything 1") == 4
+    assert not any(tmp_path.iterdir())  # nothing ran, nothing written
+    with pytest.raises(SystemExit, match=r"masked_share 0.9375 × data.batch_size 8"):  # the tiny batch is 8
+        bench_hybrid.main([*argv[:2], "--mixes", "0.9375", "--seeds", "2", "--dry-run"])
+
+
+def test_one_tiny_run_is_read_back(tiny_data, tmp_path):  # noqa: F811 (fixture)
+    data = [f"data.tokenizer_path={tiny_data.tokenizer_path}", f"data.tokenized_dir={tiny_data.tokenized_dir}",
+            "trainer.enable_model_summary=false", "trainer.log_every_n_steps=1"]
+    fit = bench_hybrid.fit_args([TINY_LLAMA], tmp_path, "hybrid-0.5-seed1", 1, 0.5, 2, data)
+    assert run_cli(["fit", *fit]) == 0
+    assert run_cli(["validate", *bench_hybrid.validate_args(fit, tmp_path, "hybrid-0.5-seed1")]) == 0
+    for backend in ("causal", "mntp"):
+        args = bench_hybrid.evaluate_args(tmp_path, "hybrid-0.5-seed1", backend, SAMPLE_BLIMP_DIR, 1, "wrong")
+        assert evaluate_main([*args, "--device", "cpu"]) == 0
+    row = bench_hybrid.read_run(tmp_path, "hybrid-0.5-seed1", hybrid=True)
+    assert math.isfinite(row["val_loss"]) and row["tokens_per_s"] > 0 and row["words_seen"] > 0
+    assert 0 <= row["blimp_causal"] <= 1 and 0 <= row["blimp_mntp"] <= 1
+    lines = bench_hybrid.summary({"hybrid-0.5": [row, {**row, "val_loss": row["val_loss"] + 0.2}]})
+    assert lines[-1].startswith("| hybrid-0.5 | 2 | ") and " ± 0.1414 |" in lines[-1]  # sd of two values 0.2 apart
