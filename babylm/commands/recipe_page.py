@@ -23,9 +23,10 @@ from babylm.commands.recipe_plan import ModelRun
 from babylm.core.atomic import atomic_write_json, atomic_write_text
 from babylm.core.safe_json import JsonError, read_json
 from babylm.evaluation.report import plot_blimp_curves
-from babylm.models.export import ExportError, stored_parameters
+from babylm.models.export_manifest import ExportError
 from babylm.models.ledger import LedgerError, read_ledger
 from babylm.models.tracks import TRACK_WORD_CAPS
+from babylm.models.weight_files import stored_parameters
 
 PAGE_FILES = ("results.md", "results.json", "blimp_vs_words.png")
 PAGE_FORMAT = 1

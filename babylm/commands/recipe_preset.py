@@ -24,9 +24,11 @@ from jsonargparse import ArgumentError, ArgumentParser
 from babylm.commands.shipped_configs import configs_dir, resolve_config_args
 from babylm.data.pipeline import SOURCES
 from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
+from babylm.models.tracks import TRACK_WORD_CAPS
 
 RECIPES = "recipes"  # presets live in configs/recipes/
 FILE_SOURCES = {"gutenberg": "--gutenberg-file", "wikitext": "--wikitext-pages"}  # sources read from files
+TRACKS = tuple(TRACK_WORD_CAPS)  # strict-small, strict
 
 
 class PresetError(ValueError):
@@ -47,7 +49,7 @@ class DataPreset:
         options: Further ``prepare`` options, as on its command line (``[--contact, you@example.org]``).
     """
 
-    source: Literal["sample", "wikisource", "gutenberg", "wikitext"] = "sample"
+    source: Literal[SOURCES] = "sample"
     files: list[str] = field(default_factory=list)
     train_words: Optional[int] = None
     val_words: Optional[int] = None
@@ -116,7 +118,7 @@ class RecipePreset:
     tokenizer: TokenizerPreset
     teachers: list[ModelPreset]
     student: ModelPreset
-    track: Literal["strict-small", "strict"] = "strict-small"
+    track: Literal[TRACKS] = "strict-small"
     evaluation: EvaluationPreset = field(default_factory=EvaluationPreset)
 
 
