@@ -180,6 +180,14 @@ def recover_pending(workdir: Path, state: dict, command: str) -> None:
         save_state(workdir, state)
 
 
+def command_line(stage: Stage, workdir: Path) -> tuple[list[str], str]:
+    """The command line to run ``stage`` with now, and what the page says of it: a fit whose checkpoint folder holds
+    a ``last.ckpt`` (interrupted) resumes from it (``--ckpt_path last``), else every stage runs as planned."""
+    if stage.kind == "fit" and last_checkpoint(workdir / stage.model.checkpoint_dir) is not None:
+        return [*stage.argv, "--ckpt_path", "last"], "resumed from last.ckpt"
+    return list(stage.argv), "ran"
+
+
 def run_stage(stage: Stage, workdir: Path, state: dict, env: dict[str, str], command: str,
               keep_fds: tuple[int, ...] = ()) -> dict:
     """Run ``stage`` unless it is done, recording what it creates in ``command``'s manifest; update ``state``;
@@ -196,9 +204,7 @@ def run_stage(stage: Stage, workdir: Path, state: dict, env: dict[str, str], com
     if stage.kind == "evaluate" and same and entry.get("model") == _model_files(stage, workdir) and all(
             (workdir / stage.report / name).is_file() for name in ("blimp.json", "perplexity.json")):
         return {"stage": stage.key, "seconds": entry.get("seconds"), "status": "done earlier: skipped"}
-    argv, status = list(stage.argv), "ran"
-    if stage.kind == "fit" and last_checkpoint(workdir / stage.model.checkpoint_dir) is not None:
-        argv, status = argv + ["--ckpt_path", "last"], "resumed from last.ckpt"
+    argv, status = command_line(stage, workdir)
     outputs = _outputs(stage, workdir) if stage.kind == "data" else None
     state["stages"][stage.key] = {**entry, "settings": settings(stage), "argv": argv, "started_at": _now()}
     with recording(workdir, state, command):
