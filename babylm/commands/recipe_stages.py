@@ -85,7 +85,8 @@ def _now() -> str:
 def config_digest(stage: Stage) -> str:
     """SHA-256 of a fit's resolved settings (not of how they were typed, nor of the config files' names)."""
     tree = stage.model.config.as_dict()
-    tree.pop("config", None)
+    for key in ("config", "__default_config__"):  # which files were read, not what they set
+        tree.pop(key, None)
     text = json.dumps(tree, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
