@@ -2,7 +2,7 @@
 
 Training commands (``fit``, ``validate``, ``test``) go to LightningCLI (:func:`lightning_main`); the
 project's own commands (``prepare``, ``tokenizer``, ``encode``, ``cache-teachers``, ``export``, ``evaluate``,
-``generate``, ``quickstart``, ``hub-repo``) are small argparse programs in their modules, imported only
+``generate``, ``recipe``, ``quickstart``, ``hub-repo``) are small argparse programs in their modules, imported only
 when called so that ``--help`` stays fast.
 """
 
@@ -25,7 +25,8 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("babylm.commands.export", "main", "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
     "evaluate": ("babylm.commands.evaluate", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
     "generate": ("babylm.evaluation.generate", "main", "sample text from an exported model"),
-    "quickstart": ("babylm.commands.quickstart", "main", "offline end-to-end demo on the bundled sample"),
+    "recipe": ("babylm.commands.recipe", "main", "the whole recipe for a preset, in one command; a results page"),
+    "quickstart": ("babylm.commands.quickstart", "main", "offline end-to-end demo on the bundled sample (recipe tiny)"),
     "hub-repo": ("babylm.commands.hub_repo", "main", "lay a finished run out as a Hub repository (main + chck_<N>M branches); push it"),
 }
 

@@ -19,7 +19,7 @@ OUTPUT_OPTIONS = ("--data-dir", "--out", "--workdir", "--out-root", "--output-di
 # where the commands write when no option is given (argparse defaults, configs/base.yaml, the tiny configs)
 DEFAULT_OUTPUTS = ["data/britannica_data", "data/corpus_split", "data/tokenized", "data/blimp", "data/teacher_cache",
                    "checkpoints/tokenizer-clean.json", "checkpoints/tokenizer", "checkpoints/Tiny-Llama", "runs",
-                   "runs/eval/Baby-Llama-58M", "runs/quickstart", "runs/wandb", "lightning_logs", "wandb", ".cache"]
+                   "runs/eval/Baby-Llama-58M", "runs/quickstart", "runs/recipe/tiny-seed0", "runs/wandb", "lightning_logs", "wandb", ".cache"]
 
 
 DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]

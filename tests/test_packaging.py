@@ -60,6 +60,12 @@ def test_a_wheel_install_trains_with_the_shipped_configs_from_outside_the_reposi
     done = babylm("fit", "--help")
     assert done.returncode == 0 and done.stdout.startswith("usage: python -m babylm fit"), done.stderr[-2000:]
 
+    check = ("from babylm.commands.recipe_preset import available_presets, load_preset, preset_file; "
+             "print(available_presets(), load_preset(preset_file('tiny')).student.config)")
+    done = subprocess.run([str(python), "-c", check], cwd=elsewhere, capture_output=True, text=True, env=clean_env())
+    assert done.returncode == 0 and "'tiny'" in done.stdout, done.stderr[-2000:]  # the recipe presets ship too,
+    assert str(tmp_path / "venv") in done.stdout  # and the quick start's model configs are found in the package
+
     done = babylm("fit", "-c", "configs/tiny/teacher_llama.yaml", "--trainer.max_steps", "2",
                   "--trainer.val_check_interval", "2", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
                   "--data.tokenizer_path", str(tiny_data.tokenizer_path), "--data.tokenized_dir", str(tiny_data.tokenized_dir),

@@ -5,7 +5,8 @@ Run: written by ``python -m babylm evaluate`` (:mod:`.cli`). Takes the summary f
 ``blimp.json`` (everything, ties included), ``blimp.md`` (tables per field, phenomenon, paradigm),
 ``blimp_phenomena.png`` (bar chart) and ``blimp_scores.jsonl`` (per-pair log-probabilities); and the learning
 curve ``blimp_vs_words.png`` (accuracy against training words, from ``evaluate`` on a run folder or from the
-milestone evaluations during training, :mod:`babylm.training.milestone_blimp`).
+milestone evaluations during training, :mod:`babylm.training.milestone_blimp`; one line per model on the results
+page of ``python -m babylm recipe``).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def plot_phenomena(report: dict, path: str | os.PathLike) -> None:
 
 
 def _words_label(words: float) -> str:
-    return f"{words / 1e6:g}M" if words >= 1e5 else f"{words / 1e3:g}k"
+    return f"{words / 1e6:.4g}M" if words >= 1e5 else f"{words / 1e3:.4g}k"
 
 
 def plot_blimp_curve(points: Sequence[tuple[float, float]], path: str | os.PathLike, title: str = "") -> None:
@@ -113,18 +114,39 @@ def plot_blimp_curve(points: Sequence[tuple[float, float]], path: str | os.PathL
 
     The x axis is logarithmic when the words span more than a factor of 10 (BabyLM's 1M … 100M milestones).
     """
+    plot_blimp_curves({"": points}, path, title)
+
+
+def plot_blimp_curves(series: dict[str, Sequence[tuple[float, float]]], path: str | os.PathLike, title: str = "",
+                      finals: dict[str, tuple[float, float]] | None = None) -> None:
+    """Draw one BLiMP learning curve per model (``{label: [(words, accuracy in [0, 1]), …]}``) in one PNG at ``path``.
+
+    ``finals`` (``{label: (words, accuracy)}``) adds each model's final score as a larger marker on its line (the
+    end of training, scored by ``evaluate``). The x axis is training words seen, logarithmic when they span more
+    than a factor of 10 (BabyLM's 1M … 100M milestones); a line at 50 % marks chance.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    points = sorted(points)
+    finals = finals or {}
     figure = Figure(figsize=(7, 4), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    words = [w for w, _ in points]
-    axes.plot(words, [100 * a for _, a in points], marker="o", color="#4c72b0")
-    if words and min(words) > 0 and max(words) / min(words) > 10:
+    words: set[float] = set()
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+    for index, (label, points) in enumerate(series.items()):
+        color = colors[index % len(colors)]
+        line = sorted(set(points) | ({finals[label]} if label in finals else set()))
+        words.update(w for w, _ in line)
+        axes.plot([w for w, _ in line], [100 * a for _, a in line], marker="o", color=color, label=label or None)
+        if label in finals:
+            final_words, accuracy = finals[label]
+            axes.plot([final_words], [100 * accuracy], marker="D", markersize=8, color=color, linestyle="none")
+    ticks = sorted(words)
+    if ticks and min(ticks) > 0 and max(ticks) / min(ticks) > 10:
         axes.set_xscale("log")
-    axes.set_xticks(words, labels=[_words_label(w) for w in words], rotation=45, fontsize=8)
+    if len(ticks) <= 20:  # BabyLM's ladder has 19 milestones up to 100M
+        axes.set_xticks(ticks, labels=[_words_label(w) for w in ticks], rotation=45, fontsize=8)
     axes.minorticks_off()
     axes.axhline(50, color="grey", linestyle="--", linewidth=1, label="chance")
     axes.set_ylim(0, 100)

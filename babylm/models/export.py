@@ -34,7 +34,7 @@ import torch
 from babylm.core.atomic import usual_permissions
 from babylm.core.hf_guard import UnsafeFolderError, refuse_remote_code, require_safetensors
 from babylm.core.outputs import OutputError, check_replaceable, replace_folder, write_manifest
-from babylm.core.safe_json import JsonError, read_json
+from babylm.core.safe_json import read_json
 from babylm.data.tokens.tokenizer_files import (
     TokenizerError,
     add_mask_token,
@@ -53,6 +53,7 @@ from babylm.models.export_manifest import (  # noqa: F401 (ExportError, export_m
     manifest_extras,
 )
 from babylm.models.ledger import LEDGER_FILE, ledger_json
+from babylm.models.weight_files import check_safetensors_headers
 
 
 def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> None:
@@ -262,38 +263,10 @@ def _checked_folder(model_dir: str | os.PathLike, what: str = "") -> tuple[Path,
     vocab_size = config["vocab_size"]
     if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
         raise ExportError(f"{prefix}{config_path}: vocab_size {vocab_size!r} is not a positive integer; re-export the model")
-    _check_safetensors_headers(path, prefix)
+    check_safetensors_headers(path, prefix)
     _check_tokenizer_fits(path, vocab_size, prefix)
     check_folder_tokenizer(path, prefix)  # the tokenizer.json the weights were trained with (our exports record it)
     return path, vocab_size
-
-
-def _check_safetensors_headers(path: Path, prefix: str) -> None:
-    """Raise :class:`ExportError` unless every safetensors file of ``path`` has a readable header that covers the
-    file (a truncated copy fails here; the tensors themselves are not read)."""
-    from safetensors import SafetensorError, safe_open
-
-    single, index = path / "model.safetensors", path / "model.safetensors.index.json"
-    if single.is_file():
-        files = [single]
-    else:
-        try:
-            weight_map = read_json(index).get("weight_map")
-        except (JsonError, AttributeError) as error:
-            raise ExportError(f"{prefix}{index}: not a safetensors index ({error}); re-export the model") from None
-        if not isinstance(weight_map, dict) or not weight_map:
-            raise ExportError(f"{prefix}{index}: no weight_map; re-export the model")
-        files = [path / name for name in sorted(set(map(str, weight_map.values())))]
-    for file in files:
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                handle.keys()
-        except (SafetensorError, OSError) as error:
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
-            raise ExportError(
-                f"{prefix}{file}: not a readable safetensors file ({reason}); it may be truncated or damaged: "
-                "copy it again or re-export the model"
-            ) from None
 
 
 def _check_tokenizer_fits(path: Path, vocab_size: int, prefix: str) -> None:

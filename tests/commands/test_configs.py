@@ -13,7 +13,8 @@ from babylm.commands.fit import BASE_CONFIG, build_parser
 from babylm.models.build import ModelConfig, build_model, count_parameters
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-VARIANTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p != BASE_CONFIG)
+VARIANTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p != BASE_CONFIG and p.parent.name != "recipes")  # training
+# configs; configs/recipes/ holds the recipe's presets (tests/commands/test_recipe_plan.py)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ from safetensors.torch import load_file
 
 from babylm.data.tokens.tokenizer import load_tokenizer
 from babylm.commands.export import main as export_main
-from babylm.models.export import export_checkpoint, export_hf, load_checkpoint
-from babylm.models.build import ModelConfig
+from babylm.models.export import ExportError, export_checkpoint, export_hf, load_checkpoint
+from babylm.models.build import ModelConfig, count_parameters
+from babylm.models.weight_files import stored_parameters
 from babylm.training.causal_lm import CausalLM
 from tests.training.teacher_fixtures import fit_argv, run_cli, tiny_data  # noqa: F401 (fixture)
 
@@ -70,6 +71,17 @@ def test_export_subcommand_writes_the_same_weights(trained, tmp_path):
     assert ledger == load_checkpoint(trained / "ckpt" / "last.ckpt")["word_ledger"] and ledger["own_words"] > 0
     # no staging or old folder left (the export's lock file stays: removing it would race another run's)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".Tiny-Llama.lock"]
+
+
+def test_stored_parameters_counts_what_the_export_holds_without_loading_it(trained, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    export = trained / "export"
+    model = AutoModelForCausalLM.from_pretrained(str(export))
+    assert stored_parameters(export) == count_parameters(model)["total"]  # tied weights once, as saved
+    (tmp_path / "model.safetensors").write_bytes((export / "model.safetensors").read_bytes()[:100])  # truncated
+    with pytest.raises(ExportError, match="not a readable safetensors file"):
+        stored_parameters(tmp_path)
 
 
 def current_umask() -> int:
