@@ -8,10 +8,9 @@ export). A bad checkpoint, tokenizer or target is one line on stderr, exit code 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Sequence
 
-from babylm.core.arguments import CommandParser
+from babylm.core.arguments import CommandParser, run_command
 from babylm.models.export import ExportError, export_checkpoint
 
 
@@ -37,14 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the export program on ``argv``; returns 0, or 2 with a one-line error."""
-    args = build_parser().parse_args(argv)
-    try:
-        out = export_checkpoint(args.ckpt, args.out, args.tokenizer)
-    except ExportError as error:
-        print(f"babylm export: {error}", file=sys.stderr)
-        return 2
-    print(f"exported {args.ckpt} to {out}")
-    return 0
+
+    def work(args) -> str:
+        return f"exported {args.ckpt} to {export_checkpoint(args.ckpt, args.out, args.tokenizer)}"
+
+    return run_command("babylm export", argv, build_parser(), work, (ExportError,))
 
 
 if __name__ == "__main__":
