@@ -53,6 +53,12 @@ def _finished(workdir: Path, stage: str) -> bool:
     return "finished_at" in state.get("stages", {}).get(stage, {})
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal. A pytest-xdist worker ignores SIGINT, and an ignored signal stays
+    ignored in its children (Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_in_process(argv: list[str]) -> tuple[int, str]:
     """``recipe.main(argv)`` with W&B offline; returns (exit code, what it printed here)."""
     out = io.StringIO()
@@ -74,7 +80,7 @@ def tiny(tmp_path_factory):
 
     with open(root / "first.log", "w") as log:
         first = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+                                 start_new_session=True, preexec_fn=_default_sigint)
         deadline = time.monotonic() + 600
         while not _finished(workdir, "fit Tiny-Llama"):
             assert first.poll() is None and time.monotonic() < deadline, (root / "first.log").read_text()[-3000:]
