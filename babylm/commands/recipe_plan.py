@@ -11,8 +11,8 @@ unless the user gave one outside it (``--data-dir``).
 
 One seed for every stage that has one: ``prepare --seed`` (the split), ``fit --seed_everything`` and
 ``--data.seed`` (initialisation, dropout, window order), the teacher cache's draws, ``generate --seed``.
-Every fit scores its milestone BLiMP curve on the recipe's BLiMP set, so the curve and the final scores measure
-the same pairs.
+Every fit scores its milestone BLiMP curve on the recipe's BLiMP set (the first ``evaluation.curve_limit`` pairs
+of each paradigm, by default the same pairs as the final scores).
 """
 
 from __future__ import annotations
@@ -94,9 +94,12 @@ def prepare_args(preset: RecipePreset, options: RecipeOptions) -> list[str]:
     for given, name in ((options.gutenberg_files, "gutenberg"), (options.wikitext_pages, "wikitext")):
         if given:
             source, files = name, [str(Path(f).resolve()) for f in given]
-            missing = [f for f, full in zip(given, files) if not Path(full).is_file()]
+            missing = [f for f, full in zip(given, files) if not Path(full).exists()]
             if missing:
-                raise PresetError(f"{FILE_SOURCES[name]} {missing[0]}: file not found")
+                raise PresetError(f"{FILE_SOURCES[name]} {missing[0]}: no such file or folder")
+    if source in FILE_SOURCES and not files:
+        raise PresetError(f"this preset reads {source} files that live on your machine: pass them with "
+                          f"{FILE_SOURCES[source]} FILE_OR_FOLDER … (or --data-dir of a finished prepare)")
     args = ["--source", source, "--seed", str(options.seed)]
     if files:
         args += [FILE_SOURCES[source], *files]
@@ -109,7 +112,7 @@ def prepare_args(preset: RecipePreset, options: RecipeOptions) -> list[str]:
 
 def fit_common_args(preset: RecipePreset, options: RecipeOptions, blimp_dir: str) -> list[str]:
     """What the recipe sets in every fit: the seed, the track, the milestone BLiMP set."""
-    limit = preset.evaluation.blimp_limit
+    limit = preset.evaluation.curve_limit or preset.evaluation.blimp_limit
     return ["--seed_everything", str(options.seed), "--data.seed", str(options.seed),
             "--budget.track", preset.track, "--word_checkpoints.blimp_dir", blimp_dir,
             "--word_checkpoints.blimp_limit", "null" if limit is None else str(limit)]

@@ -42,7 +42,8 @@ class DataPreset:
     Args:
         source: ``prepare --source``: sample (bundled, offline), wikisource, gutenberg or wikitext.
         files: The inputs of a file source: Gutenberg slices (``--gutenberg-file``) or page wikitext
-            (``--wikitext-pages``).
+            (``--wikitext-pages``), files or folders; empty = the user passes them to ``recipe`` (data that lives on
+            their machine, not in the project).
         train_words: ``--train-words``: the train split's word budget (null: prepare's default).
         val_words: ``--val-words``: the val split's word budget (null: prepare's default).
         val_fraction: ``--val-fraction``: use every word, this share in val (small corpora).
@@ -88,12 +89,15 @@ class EvaluationPreset:
     Args:
         blimp_dir: Folder of BLiMP ``.jsonl`` files; null = the bundled 144 pairs (babylm/resources/blimp_sample).
         blimp_limit: Pairs per paradigm scored (the first ones); null = all.
+        curve_limit: Pairs per paradigm scored at each word milestone during training (the learning curve); null =
+            ``blimp_limit``. Fewer than the final scoring keeps the curve cheap on a large BLiMP set.
         perplexity_max_tokens: Validation perplexity over only the first N tokens; null = the whole val split.
         prompt: The prompt of the sample generated from the student at the end.
     """
 
     blimp_dir: Optional[str] = None
     blimp_limit: Optional[int] = 100
+    curve_limit: Optional[int] = None
     perplexity_max_tokens: Optional[int] = None
     prompt: str = "The river"
 
@@ -227,8 +231,6 @@ def check_preset(preset: RecipePreset, path: Path) -> None:
         fail("tokenizer.vocab_size", f"{preset.tokenizer.vocab_size} is not from 259 (3 specials + 256 bytes) to "
                                      "65535 (token files are uint16)")
     data = preset.data
-    if data.source in FILE_SOURCES and not data.files:
-        fail("data.files", f"source {data.source} reads files: list them (e.g. Gutenberg slices)")
     if data.files and data.source not in FILE_SOURCES:
         fail("data.files", f"source {data.source} reads no files; use source gutenberg or wikitext")
     if data.val_fraction is not None and not 0 < data.val_fraction < 1:
@@ -250,8 +252,10 @@ def check_preset(preset: RecipePreset, path: Path) -> None:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", str(key)):
                 fail(f"{where}.overrides", f"{key!r} is not a dotted fit key (trainer.max_steps)")
     evaluation = preset.evaluation
-    if evaluation.blimp_limit is not None and evaluation.blimp_limit < 1:
-        fail("evaluation.blimp_limit", f"{evaluation.blimp_limit} is not a positive number of pairs (or null: all)")
+    for name in ("blimp_limit", "curve_limit"):
+        limit = getattr(evaluation, name)
+        if limit is not None and limit < 1:
+            fail(f"evaluation.{name}", f"{limit} is not a positive number of pairs (or null)")
     if evaluation.blimp_dir is None:
         evaluation.blimp_dir = str(SAMPLE_BLIMP_DIR)
     blimp = Path(evaluation.blimp_dir).resolve()

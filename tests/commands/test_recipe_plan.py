@@ -34,9 +34,14 @@ def write_preset(folder: Path, tree: dict, name: str = "mine.yaml") -> Path:
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
-def test_every_shipped_preset_plans_with_and_without_control(path):
+def test_every_shipped_preset_plans_with_and_without_control(path, tmp_path):
     preset = load_preset(path)
-    stages = build_plan(preset, path, RecipeOptions(control=True))
+    files = {}  # a preset whose corpus lives on the user's machine gets it from the command line
+    if preset.data.source == "gutenberg" and not preset.data.files:
+        with pytest.raises(PresetError, match="pass them with --gutenberg-file"):
+            build_plan(preset, path, RecipeOptions())
+        files = {"gutenberg_files": [str(tmp_path)]}
+    stages = build_plan(preset, path, RecipeOptions(control=True, **files))
     keys = [s.key for s in stages]
     assert keys[:3] == ["prepare", "tokenizer", "encode"] and keys[-1] == "generate"
     roles = [s.model.role for s in stages if s.kind == "fit"]
@@ -47,7 +52,7 @@ def test_every_shipped_preset_plans_with_and_without_control(path):
     assert vars(alone.config.model.init_args.config) == vars(student.config.model.init_args.config)
     assert alone.config.trainer.max_steps == student.config.trainer.max_steps
     assert alone.config.data == student.config.data and alone.export_dir == f"{student.export_dir}-alone"
-    assert [s.key for s in build_plan(preset, path, RecipeOptions())].count("fit " + alone.name) == 0
+    assert [s.key for s in build_plan(preset, path, RecipeOptions(**files))].count("fit " + alone.name) == 0
 
 
 def test_tiny_is_shipped_and_is_the_quick_starts_preset():
@@ -96,7 +101,6 @@ def test_the_data_of_a_preset_can_be_replaced_from_the_command_line(tmp_path):
     ({"tokenizer": {"vocab_size": 100}}, "tokenizer.vocab_size: 100 is not from 259"),
     ({"tokenizer": {"vocab_size": 70_000}}, "tokenizer.vocab_size: 70000 is not from 259"),
     ({"data": {"source": "web"}}, "data.source"),
-    ({"data": {"source": "gutenberg"}}, "data.files: source gutenberg reads files"),
     ({"data": {"source": "gutenberg", "files": ["nowhere.txt"]}}, "data.files[0]: nowhere.txt not found"),
     ({"teachers": [{"config": "configs/tiny/nope.yaml"}]}, "teachers[0].config: configs/tiny/nope.yaml not found"),
     ({"teachers": []}, "teachers: at least one teacher"),
@@ -111,6 +115,17 @@ def test_a_bad_preset_is_one_line_naming_the_file_and_field_and_nothing_is_writt
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"babylm recipe: error: {path}: ") and field in err[0], err
     assert not workdir.exists()
+
+
+def test_a_corpus_on_the_users_machine_must_be_given_and_be_there(tmp_path, capsys):
+    path = write_preset(tmp_path, {**TINY, "data": {"source": "gutenberg"}})  # the files come from the command line
+    for extra, expected in (([], "this preset reads gutenberg files that live on your machine: pass them with "
+                                 "--gutenberg-file"),
+                            (["--gutenberg-file", str(tmp_path / "nowhere")], "nowhere: no such file or folder")):
+        assert recipe.main([str(path), "--workdir", str(tmp_path / "w"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("babylm recipe: error: ") and expected in err[0], err
+        assert not (tmp_path / "w").exists()
 
 
 def test_a_bad_override_or_student_is_refused_before_anything_runs(tmp_path, capsys):
