@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -78,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from babylm.data.tokens.tokenizer import load_hf_tokenizer, to_hf_tokenizer, train_tokenizer
     from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, load_blimp_dir
-    from babylm.models.export import resolve_device
     from babylm.models.build import ModelConfig, build_model, count_parameters
+    from babylm.models.export import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)

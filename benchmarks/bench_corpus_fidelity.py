@@ -26,7 +26,6 @@ volume has no article boundaries; its figures are in the table above.)
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile

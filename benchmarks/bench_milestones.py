@@ -46,8 +46,8 @@ def main(argv=None) -> int:
     import torch
 
     from babylm.data.tokens.tokenizer import save_tokenizer, train_tokenizer
-    from babylm.models.export import export_hf
     from babylm.models.build import ModelConfig, build_model
+    from babylm.models.export import export_hf
     from babylm.training.milestone_blimp import MilestoneBlimp
 
     torch.manual_seed(0)

@@ -41,10 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Time clip + step of both optimizers in alternation and print the table; returns an exit code."""
     args = build_parser().parse_args(argv)
     import torch
+    from bench_vs_hf_trainer import model_config, read_config
 
     from babylm.models.build import build_model
     from babylm.training.causal_lm import adamw, weight_decay_groups
-    from bench_vs_hf_trainer import model_config, read_config
 
     cfg = read_config(args.config)
     hp = cfg.model.init_args

@@ -17,7 +17,6 @@ from the size before (×2 for linear, ×4 for quadratic). Writes nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path

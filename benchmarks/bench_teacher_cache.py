@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-fit banners between the rows
     import lightning as L
     import torch
+    from bench_vs_hf_trainer import _run_hf_trainer, model_config, random_windows, read_config
 
     from babylm.data.tokens.datamodule import TokenizedDataModule
     from babylm.data.tokens.teacher_cache import bytes_per_token
@@ -103,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     from babylm.training.causal_lm import CausalLM
     from babylm.training.distill import DistillationStudent
     from babylm.training.teacher_cache import TeacherCacheConfig, build_teacher_cache
-    from bench_vs_hf_trainer import _run_hf_trainer, model_config, random_windows, read_config
 
     reference = args.config == "reference"
     micro = args.micro_batch or (4 if reference else 8)
@@ -227,11 +227,11 @@ def whole_recipe(args, cfg, teachers, data, root: Path, micro: int, precision: s
 
     import lightning as L
     import torch
+    from bench_vs_hf_trainer import _run_hf_trainer, model_config, random_windows
 
     from babylm.training.causal_lm import CausalLM
     from babylm.training.distill import DistillationStudent
     from babylm.training.teacher_cache import TeacherCacheConfig, build_teacher_cache
-    from bench_vs_hf_trainer import _run_hf_trainer, model_config, random_windows
 
     init, cuda = cfg.model.init_args, torch.cuda.is_available()
     steps = epochs * (train_windows // micro)

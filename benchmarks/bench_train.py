@@ -62,11 +62,11 @@ def measure(config_path: str, steps: int, warmup: int, vocab: int, device: str,
     """Train ``config_path``'s model for warmup + steps optimizer steps; returns the measurements as a dict."""
     import lightning as L
     import torch
+    from bench_vs_hf_trainer import read_config  # the one config reader of the benchmarks (our CLI's fit parser)
     from torch.utils.data import DataLoader, Dataset
 
     from babylm.models.build import ModelConfig
     from babylm.training.causal_lm import CausalLM
-    from bench_vs_hf_trainer import read_config  # the one config reader of the benchmarks (our CLI's fit parser)
 
     cfg = read_config(config_path)
     seq_len, batch = cfg.data.seq_len, cfg.data.batch_size

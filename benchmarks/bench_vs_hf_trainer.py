@@ -36,8 +36,16 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (MIN_PAIRS, alternate, lightning_step_clock, load_average, machine_line, measure_in_child,  # noqa: E402
-                     median, paired_ratio)
+from harness import (  # noqa: E402
+    MIN_PAIRS,
+    alternate,
+    lightning_step_clock,
+    load_average,
+    machine_line,
+    measure_in_child,
+    median,
+    paired_ratio,
+)
 
 TINY = {"teacher": "configs/tiny/teacher_llama.yaml", "distill": "configs/tiny/distill.yaml",
         "teachers": ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]}
@@ -155,8 +163,9 @@ def babylm_module(cfg, teachers: Sequence[str], vocab: int, reduction: str | Non
 
 def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
     """Train the baseline on a parsed config for ``total`` optimizer steps; returns the seconds of the last ``steps``."""
-    from babylm.models.build import build_model
     from hf_baseline import StepClock
+
+    from babylm.models.build import build_model
 
     args = cfg.model.init_args
     clock = StepClock(warmup, steps)
@@ -177,10 +186,10 @@ def fit_hf_trainer(model, dataset, teachers: Sequence[str], *, micro: int, accum
     (empty: a teacher run), the recipe (micro-batch, accumulation, optimizer steps, schedule, precision) and
     ``TrainerCallback``s. Returns ``(trainer, TrainOutput)``.
     """
+    from hf_baseline import DistillationTrainer, training_arguments
     from transformers import Trainer
 
     from babylm.models.export import load_hf_model
-    from hf_baseline import DistillationTrainer, training_arguments
 
     training_args = training_arguments(scratch + "/hf", micro * accumulation, micro, steps, learning_rate, warmup,
                                        weight_decay, precision, device, max_grad_norm=max_grad_norm)

@@ -153,8 +153,9 @@ RUNNERS = {"tests": run_tests, "throughput": run_throughput, "blimp": run_blimp,
 
 def write(out: Path, suite: dict) -> None:
     """Write ``suite.json`` and ``summary.md`` atomically (after every part: a killed run keeps what it measured)."""
-    from babylm.core.atomic import atomic_write_json, atomic_write_text
     from gpu_report import markdown
+
+    from babylm.core.atomic import atomic_write_json, atomic_write_text
 
     atomic_write_json(out / "suite.json", suite)
     atomic_write_text(out / "summary.md", markdown(suite))

@@ -53,10 +53,9 @@ def test_the_dry_run_runs_every_part_and_writes_the_summary(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_row_that_fails_is_recorded_and_the_other_rows_still_run(tmp_path):
+    import torch
     from gpu_setup import dry_run_setup
     from gpu_throughput import run_throughput
-
-    import torch
 
     setup = dry_run_setup(tmp_path, compile_backend="no_such_backend")  # torch.compile refuses it
     threads = torch.get_num_threads()
@@ -154,7 +153,6 @@ def test_flops_per_token_counts_the_output_projection_and_the_attention_scores()
 def test_the_timed_clock_stops_training_after_its_seconds():
     import lightning as L
     import torch
-
     from harness import lightning_timed_clock
 
     class Tiny(L.LightningModule):

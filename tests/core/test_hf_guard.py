@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from babylm.commands.evaluate import main as evaluate_main
-from babylm.models.export import ExportError, load_exported, load_hf_model
 from babylm.commands.export import main as export_main
-from babylm.evaluation.generate import main as generate_main
 from babylm.core.hf_guard import UnsafeFolderError, refuse_remote_code, require_safetensors
+from babylm.evaluation.generate import main as generate_main
+from babylm.models.export import ExportError, load_exported, load_hf_model
 from babylm.training.teachers import TeacherError, load_teacher
 from tests.evaluation.tiny_models import save_tiny_model, tiny_checkpoint, train_tiny_tokenizer
 
@@ -135,10 +135,9 @@ def test_evaluate_and_generate_refuse_pickle_only_weights(clean_model, tmp_path,
 
 
 def test_fit_with_a_pickle_only_teacher_is_one_line(tmp_path, capsys):
+    from babylm.data.tokens.tokenizer import load_tokenizer
     from tests.training.distill_fixtures import write_encoded_splits, write_teacher, write_tokenizer
     from tests.training.teacher_fixtures import REPO_ROOT, run_cli
-
-    from babylm.data.tokens.tokenizer import load_tokenizer
 
     tokenizer = write_tokenizer(tmp_path)
     tokenized = write_encoded_splits(tmp_path / "data", tokenizer)

@@ -13,9 +13,16 @@ from __future__ import annotations
 import json
 import shutil
 
-from babylm.evaluation.blimp import (SAMPLE_BLIMP_DIR, SUPPLEMENT, aggregate, evaluate_blimp, load_blimp_dir,
-                                     pair_is_correct, score_sequences)
 from babylm.commands.evaluate import main
+from babylm.evaluation.blimp import (
+    SAMPLE_BLIMP_DIR,
+    SUPPLEMENT,
+    aggregate,
+    evaluate_blimp,
+    load_blimp_dir,
+    pair_is_correct,
+    score_sequences,
+)
 from babylm.models.export import load_exported, prefix_token_id
 
 SUPPLEMENT_PAIRS = [  # the supplement's shape: sentence_good/sentence_bad only (made-up sentences)

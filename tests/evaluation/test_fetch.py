@@ -9,8 +9,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, load_paradigm
 from babylm.commands.evaluate import main as evaluate_main
+from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, load_paradigm
 from babylm.evaluation.fetch import BLIMP_PARADIGMS, BlimpFetchError, fetch_blimp, missing_paradigms
 
 NAMES = ["sample_npi_licensing", "sample_wh_question_gap"]

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.commands.evaluate import main as evaluate_main
+from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
 from babylm.evaluation.fetch import BlimpFetchError, fetch_blimp, missing_paradigms
 from tests.hostile_http import serve
 

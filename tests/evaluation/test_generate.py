@@ -8,10 +8,17 @@ import shutil
 import pytest
 import torch
 
-from babylm.models.export import load_exported
-from babylm.evaluation.generate import GenerationError, SamplingSettings, generate_text, generate_token_ids, main, sample
 from babylm.data.tokens.tokenizer_files import add_mask_token, save_hf_tokenizer, to_hf_tokenizer
+from babylm.evaluation.generate import (
+    GenerationError,
+    SamplingSettings,
+    generate_text,
+    generate_token_ids,
+    main,
+    sample,
+)
 from babylm.models.build import build_model
+from babylm.models.export import load_exported
 from tests.evaluation.tiny_models import save_tiny_model, tiny_config, train_tiny_tokenizer
 
 SPECIAL_TEXTS = ("<s>", "</s>", "<pad>")

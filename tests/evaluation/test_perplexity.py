@@ -6,16 +6,16 @@ import json
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from babylm.evaluation import EvaluationError
 from babylm.commands.evaluate import main
-from babylm.models.export import load_exported
+from babylm.evaluation import EvaluationError
 from babylm.evaluation.perplexity import perplexity, text_token_ids, token_windows
+from babylm.models.export import load_exported
 
 DOCS = [
     "BRUGES, a city of Belgium, capital of the province of West Flanders, was in the middle ages the chief "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from statistics import fmean
 
-from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, load_blimp_dir
 from babylm.commands.evaluate import main
+from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR, load_blimp_dir
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

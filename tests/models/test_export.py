@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from babylm.data.tokens.tokenizer import load_tokenizer
 from babylm.commands.export import main as export_main
-from babylm.models.export import ExportError, export_checkpoint, export_hf, load_checkpoint
+from babylm.data.tokens.tokenizer import load_tokenizer
 from babylm.models.build import ModelConfig, count_parameters
+from babylm.models.export import ExportError, export_checkpoint, export_hf, load_checkpoint
 from babylm.models.weight_files import stored_parameters
 from babylm.training.causal_lm import CausalLM
 from tests.training.teacher_fixtures import fit_argv, run_cli, tiny_data  # noqa: F401 (fixture)

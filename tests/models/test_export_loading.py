@@ -15,11 +15,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from babylm.commands.evaluate import main as evaluate_main
 from babylm.data.tokens.tokenizer import save_hf_tokenizer, to_hf_tokenizer
 from babylm.evaluation.blimp import SAMPLE_BLIMP_DIR
-from babylm.commands.evaluate import main as evaluate_main
-from babylm.models.export import ExportError, load_exported, load_hf_model
 from babylm.evaluation.generate import main as generate_main
+from babylm.models.export import ExportError, load_exported, load_hf_model
 from tests.evaluation.tiny_models import save_tiny_model, train_tiny_tokenizer
 
 

@@ -11,8 +11,17 @@ import math
 
 import pytest
 
-from babylm.models.ledger import (LEDGER_FILE, LedgerError, budget_cap, card_line, check_budget, ledger_json,
-                                  ledger_record, read_ledger, teacher_entry)
+from babylm.models.ledger import (
+    LEDGER_FILE,
+    LedgerError,
+    budget_cap,
+    card_line,
+    check_budget,
+    ledger_json,
+    ledger_record,
+    read_ledger,
+    teacher_entry,
+)
 from babylm.training.budget import planned_steps
 
 

@@ -15,9 +15,9 @@ from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.data.tokens.teacher_cache import TeacherCacheReader
 from babylm.data.tokens.tokenizer import load_tokenizer, save_hf_tokenizer, to_hf_tokenizer
 from babylm.models.build import ModelConfig, build_model
+from babylm.models.losses import distillation_loss
 from babylm.training.causal_lm import CausalLM
 from babylm.training.distill import DistillationStudent
-from babylm.models.losses import distillation_loss
 from babylm.training.teacher_cache import TeacherCacheConfig, build_teacher_cache
 from tests.training.distill_fixtures import (  # noqa: F401
     TINY_SIZES,
