@@ -13,7 +13,8 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).resolve().parent
 CONFIG_DIRS = sorted([HERE / "configs", *(p for p in (HERE / "configs").rglob("*") if p.is_dir())])
-CONFIG_PACKAGES = [".".join(("babylm", *p.relative_to(HERE).parts)) for p in CONFIG_DIRS]  # babylm.configs, babylm.configs.tiny
+# babylm.configs, babylm.configs.tiny
+CONFIG_PACKAGES = [".".join(("babylm", *p.relative_to(HERE).parts)) for p in CONFIG_DIRS]
 
 setup(
     packages=find_packages(where=str(HERE), include=["babylm", "babylm.*"]) + CONFIG_PACKAGES,

@@ -18,16 +18,20 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test")
 
 # command → (module, function, one-line summary); each function takes argv (list[str]) and returns an exit code.
 OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "prepare": ("babylm.data.pipeline", "main", "run the data pipeline: scrape → convert → combine → clean → split"),
+    "prepare": ("babylm.data.pipeline", "main",
+                "run the data pipeline: scrape → convert → combine → clean → split"),
     "tokenizer": ("babylm.data.tokens.tokenizer", "main", "train the byte-level BPE tokenizer on the train split"),
     "encode": ("babylm.data.tokens.encode", "main", "tokenize the splits into uint16 token files for training"),
-    "cache-teachers": ("babylm.commands.cache_teachers", "main", "run the teachers once over the train windows; store compact targets"),
-    "export": ("babylm.commands.export", "main", "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
+    "cache-teachers": ("babylm.commands.cache_teachers", "main",
+                       "run the teachers once over the train windows; store compact targets"),
+    "export": ("babylm.commands.export", "main",
+               "Lightning checkpoint → Hugging Face directory (safetensors + tokenizer)"),
     "evaluate": ("babylm.commands.evaluate", "main", "score an exported model on BLiMP minimal pairs or perplexity"),
     "generate": ("babylm.evaluation.generate", "main", "sample text from an exported model"),
     "recipe": ("babylm.commands.recipe", "main", "the whole recipe for a preset, in one command; a results page"),
     "quickstart": ("babylm.commands.quickstart", "main", "offline end-to-end demo on the bundled sample (recipe tiny)"),
-    "hub-repo": ("babylm.commands.hub_repo", "main", "lay a finished run out as a Hub repository (main + chck_<N>M branches); push it"),
+    "hub-repo": ("babylm.commands.hub_repo", "main",
+                 "lay a finished run out as a Hub repository (main + chck_<N>M branches); push it"),
 }
 
 USAGE = """usage: python -m babylm <command> [options]

@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Every other option is read as by `python -m babylm fit` (e.g. -c configs/distill.yaml, "
                "--model.init_args.cache.method topk, --model.init_args.cache.k 32).",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=None, help="windows per teacher forward (default: data.batch_size)")
+    parser.add_argument("--batch-size", type=positive_int, default=None,
+                        help="windows per teacher forward (default: data.batch_size)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda when present)")
     parser.add_argument("--precision", choices=["bf16", "32"], default=None,
                         help="teacher precision (default: bf16 when trainer.precision is bf16, else 32)")
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"babylm cache-teachers: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     size = sum(f.stat().st_size for f in out.iterdir())
-    print(f"teacher cache: {out} ({config.method}, k={config.k}: {bytes_per_token(config.method, config.k)} bytes/token, "
-          f"{size / 2**20:,.1f} MiB)")
+    print(f"teacher cache: {out} ({config.method}, k={config.k}: "
+          f"{bytes_per_token(config.method, config.k)} bytes/token, {size / 2**20:,.1f} MiB)")
     return 0
 

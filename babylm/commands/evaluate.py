@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="exported model directory (config.json, weights, tokenizer files); or a run's checkpoint folder holding "
         "chck_<N>M/ milestone exports: then BLiMP is scored on each and drawn as blimp_vs_words.png",
     )
-    parser.add_argument("--tasks", default="blimp", help=f"comma-separated tasks from {', '.join(TASKS)} (default: %(default)s)")
+    parser.add_argument("--tasks", default="blimp",
+                        help=f"comma-separated tasks from {', '.join(TASKS)} (default: %(default)s)")
     parser.add_argument(
         "--blimp-dir",
         default=None,
@@ -88,11 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder URL holding <paradigm>.jsonl to fetch from when --blimp-dir is not given "
         "(default: the upstream GitHub repository; a mirror or a pinned commit also works)",
     )
-    parser.add_argument("--paradigms", default=None, help="comma-separated paradigm names (file stems) to score; default all")
-    parser.add_argument("--limit", type=positive_int, default=None, help="score only the first N pairs of each paradigm (quick runs)")
-    parser.add_argument("--val-file", default=str(DEFAULT.split_dir / "val.txt"), help="text for --tasks perplexity (default: %(default)s)")
-    parser.add_argument("--seq-len", type=positive_int, default=None, help="perplexity window length (default: the model's context length)")
-    parser.add_argument("--max-tokens", type=positive_int, default=None, help="perplexity over only the first N tokens of --val-file")
+    parser.add_argument("--paradigms", default=None,
+                        help="comma-separated paradigm names (file stems) to score; default all")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="score only the first N pairs of each paradigm (quick runs)")
+    parser.add_argument("--val-file", default=str(DEFAULT.split_dir / "val.txt"),
+                        help="text for --tasks perplexity (default: %(default)s)")
+    parser.add_argument("--seq-len", type=positive_int, default=None,
+                        help="perplexity window length (default: the model's context length)")
+    parser.add_argument("--max-tokens", type=positive_int, default=None,
+                        help="perplexity over only the first N tokens of --val-file")
     parser.add_argument(
         "--backend", choices=BACKENDS, default="causal",
         help="how a sentence is scored: causal (default: each token from the tokens before it) or mntp (each token "
@@ -105,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         "of lm-evaluation-harness and the official BabyLM pipeline, where the good sentence wins a tie)",
     )
     parser.add_argument("--out", default=None, help="output folder (default: runs/eval/<model folder name>)")
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="sentences (BLiMP) or windows (perplexity) per forward pass (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=64,
+                        help="sentences (BLiMP) or windows (perplexity) per forward pass (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     return parser
 
@@ -150,7 +157,8 @@ def run_blimp(model, tokenizer, args, out_dir: Path, log) -> dict:
     started = time.perf_counter()
     results = evaluate_blimp(
         model, tokenizer, paradigms, batch_size=args.batch_size, ties=args.ties,
-        progress=lambda r: log(f"  {r.uid:<55} {100 * r.accuracy:5.1f}%" + (f"  ({len(r.ties)} ties)" if r.ties else "")),
+        progress=lambda r: log(f"  {r.uid:<55} {100 * r.accuracy:5.1f}%"
+                               + (f"  ({len(r.ties)} ties)" if r.ties else "")),
         scorer=scorer_for(args.backend, model, tokenizer),
     )
     seconds = time.perf_counter() - started
@@ -181,7 +189,8 @@ def run_perplexity(model, tokenizer, args, out_dir: Path, log) -> dict:
 
     log(f"perplexity on {args.val_file}")
     result = asdict(
-        perplexity(model, tokenizer, args.val_file, seq_len=args.seq_len, batch_size=args.batch_size, max_tokens=args.max_tokens)
+        perplexity(model, tokenizer, args.val_file, seq_len=args.seq_len, batch_size=args.batch_size,
+                   max_tokens=args.max_tokens)
     )
     result["model"] = str(args.model)
     path = out_dir / PERPLEXITY_FILE

@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn a Lightning checkpoint into a Hugging Face directory (safetensors + tokenizer) that "
         "AutoModelForCausalLM and AutoTokenizer load.",
     )
-    parser.add_argument("--ckpt", required=True, help="Lightning checkpoint, e.g. checkpoints/teacher_llama_360m/last.ckpt")
+    parser.add_argument("--ckpt", required=True,
+                        help="Lightning checkpoint, e.g. checkpoints/teacher_llama_360m/last.ckpt")
     parser.add_argument(
         "--out", required=True,
         help="output directory, e.g. checkpoints/Llama-360M; a previous export there is replaced, a folder holding "

@@ -22,8 +22,8 @@ What it adds to a plain LightningCLI:
   checkpoints or anything else not an export).
 * one ``fit`` per folder: global rank 0 holds a lock beside ``checkpoint.dirpath``, ``word_checkpoints.dirpath``
   and ``model.init_args.export_dir`` (``.<name>.lock``) for the whole run; a second ``fit`` (or an ``export``) into
-  any of them is refused in one line before it writes anything. A ``--ckpt_path`` checkpoint trained with another tokenizer
-  than ``data.tokenizer_path`` is refused too (fit, validate and test), naming both fingerprints.
+  any of them is refused in one line before it writes anything. A ``--ckpt_path`` checkpoint trained with another
+  tokenizer than ``data.tokenizer_path`` is refused too (fit, validate and test), naming both fingerprints.
 * ``--ckpt_path`` loads weights and training state only: the config and command line stay the run's. Each
   command builds its own flat parser (LightningCLI with ``run=False``, the Trainer method's arguments added with
   jsonargparse's public ``add_method_arguments``) and calls ``trainer.fit|validate|test`` itself, so Lightning's
@@ -76,7 +76,8 @@ from babylm.training.checks import (
     last_checkpoint,
 )
 from babylm.training.dashboards import GradNormLogger, LossCurve
-from babylm.training.distill import DistillationStudent  # noqa: F401 (imported so `--model DistillationStudent` resolves)
+# DistillationStudent is imported so that `--model DistillationStudent` resolves
+from babylm.training.distill import DistillationStudent  # noqa: F401
 from babylm.training.wandb_mode import logger_uses_wandb, offline_unless_usable, quiet_wandb_loggers
 
 BASE_CONFIG = base_config()  # configs/base.yaml of the checkout, or the copy shipped in the package
@@ -276,7 +277,8 @@ def parse_error_line(message: str) -> str:
     """Condense a jsonargparse error (nested Union/sub-class reports) into one line that names the key."""
     parts = []
     for line in message.splitlines():
-        line = line.strip().removeprefix("- ").strip() if line.strip().startswith("- ") and "NoneType" not in line else line.strip()
+        line = (line.strip().removeprefix("- ").strip() if line.strip().startswith("- ") and "NoneType" not in line
+                else line.strip())
         if line and not _NOISE.match(line):
             parts.append(line.rstrip(":"))
     return _one_line(": ".join(parts)) or _one_line(message)

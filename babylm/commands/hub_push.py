@@ -73,7 +73,8 @@ def laid_out(repo: Path) -> dict[str, dict]:
             isinstance(v, dict) and isinstance(v.get("commit"), str) and isinstance(v.get("files"), dict)
             for v in recorded.values()) or not all(
             name == "main" or revision_millions(name) is not None for name in recorded) or not all(
-            isinstance(f, str) and "/" not in f and f not in (".", "..") for v in recorded.values() for f in v["files"]):
+            isinstance(f, str) and "/" not in f and f not in (".", "..")
+            for v in recorded.values() for f in v["files"]):
         raise HubError(f"{repo}/.git/{HUB_MANIFEST}: not the record hub-repo writes; lay the repository out again")
     names = set(_git_read(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split())
     if names != set(recorded):
@@ -84,13 +85,15 @@ def laid_out(repo: Path) -> dict[str, dict]:
         commit = _git_read(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}^{{commit}}").strip()
         if commit != entry["commit"]:
             raise HubError(f"{repo}: branch {name} changed since hub-repo laid it out (commit {commit[:12]}, not "
-                           f"{entry['commit'][:12]}); lay it out again with python -m babylm hub-repo --run RUN --out NEW")
+                           f"{entry['commit'][:12]}); lay it out again with "
+                           "python -m babylm hub-repo --run RUN --out NEW")
     milestones = sorted((revision_millions(n) or 0.0, n) for n in recorded if n != "main")
     return {name: recorded[name] for name in ["main", *(n for _, n in milestones)]}
 
 
 def extract_verified(repo: Path, name: str, files: dict, folder: Path) -> None:
-    """Extract branch ``name`` into ``folder``; :class:`HubError` unless it holds exactly ``files`` with their sha256."""
+    """Extract branch ``name`` into ``folder``; :class:`HubError` unless it holds exactly ``files`` with their
+    sha256."""
     archive = _git_read(repo, "archive", "--format=tar", f"refs/heads/{name}", binary=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         members = [m for m in tar.getmembers() if not m.isdir()]
@@ -137,7 +140,8 @@ def push(repo: str | Path, repo_id: str, private: bool = True, token: str | None
     token = token or get_token()
     later = f"push later with: python -m babylm hub-repo --push {repo} --repo-id {repo_id}"
     if not token:
-        raise HubError(f"no Hugging Face token (set HF_TOKEN or run `hf auth login`); the repository is ready in {repo}: {later}")
+        raise HubError(f"no Hugging Face token (set HF_TOKEN or run `hf auth login`); the repository is ready in "
+                       f"{repo}: {later}")
     with tempfile.TemporaryDirectory(prefix="babylm-hub-") as tmp:
         for name, entry in branches.items():  # every branch checked before anything goes over the network
             (Path(tmp) / name).mkdir()
@@ -146,9 +150,9 @@ def push(repo: str | Path, repo_id: str, private: bool = True, token: str | None
         try:
             url = str(api.create_repo(repo_id, private=private, exist_ok=True))
             if private and api.model_info(repo_id).private is not True:  # an existing repository keeps its visibility
-                raise HubError(f"{repo_id} exists on the Hub and is public (or does not say it is private); nothing was "
-                               "uploaded: pass --public to publish to it, or push to another --repo-id (new repositories "
-                               "are private)")
+                raise HubError(f"{repo_id} exists on the Hub and is public (or does not say it is private); nothing "
+                               "was uploaded: pass --public to publish to it, or push to another --repo-id (new "
+                               "repositories are private)")
             for name in branches:
                 if name != "main":
                     api.create_branch(repo_id, branch=name, exist_ok=True)

@@ -47,7 +47,8 @@ from babylm.models.export_manifest import export_files
 from babylm.models.ledger import LedgerError, card_line, read_ledger
 from babylm.models.tracks import milestone_exports, revision_name
 
-GITATTRIBUTES = "".join(f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n" for ext in ("safetensors", "bin", "pt", "ckpt"))
+GITATTRIBUTES = "".join(f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n"
+                        for ext in ("safetensors", "bin", "pt", "ckpt"))
 
 
 def final_export(run_dir: Path) -> Path:
@@ -58,18 +59,22 @@ def final_export(run_dir: Path) -> Path:
     try:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise HubError(f"{config_path}: cannot read the run's config ({type(error).__name__}); pass --final DIR") from error
+        raise HubError(f"{config_path}: cannot read the run's config ({type(error).__name__}); "
+                       "pass --final DIR") from error
     export_dir = config
-    for key in ("model", "init_args", "export_dir"):  # a config.yaml edited into another shape: one line, not a traceback
+    # a config.yaml edited into another shape: one line, not a traceback
+    for key in ("model", "init_args", "export_dir"):
         export_dir = export_dir.get(key) if isinstance(export_dir, dict) else None
     if not isinstance(export_dir, str) or not export_dir:
-        raise HubError(f"{config_path}: no model.init_args.export_dir (the run exported no final model); pass --final DIR")
+        raise HubError(f"{config_path}: no model.init_args.export_dir (the run exported no final model); "
+                       "pass --final DIR")
     return Path(export_dir)
 
 
 def model_files(folder: Path) -> list[tuple[Path, str]]:
     """The files of an export to put in a branch, with the sha256 the export recorded: exactly those its
-    ``.babylm-export.json`` lists, each a plain file in ``folder`` (:func:`~babylm.models.export_manifest.export_files`).
+    ``.babylm-export.json`` lists, each a plain file in ``folder``
+    (:func:`~babylm.models.export_manifest.export_files`).
 
     Anything else in the folder is named on stderr as left out. Raises :class:`HubError` (one line).
     """
@@ -86,7 +91,8 @@ def model_files(folder: Path) -> list[tuple[Path, str]]:
 
 
 def _git(repo: Path, *args: str) -> str:
-    identity = [] if _configured(repo, "user.email") else ["-c", "user.name=babylm hub-repo", "-c", "user.email=babylm@localhost"]
+    identity = ([] if _configured(repo, "user.email")
+                else ["-c", "user.name=babylm hub-repo", "-c", "user.email=babylm@localhost"])
     try:
         done = subprocess.run(["git", "-c", "commit.gpgsign=false", *identity, "-C", str(repo), *args],
                               capture_output=True, text=True, timeout=600)
@@ -99,7 +105,8 @@ def _git(repo: Path, *args: str) -> str:
 
 def _configured(repo: Path, key: str) -> bool:
     try:
-        return subprocess.run(["git", "-C", str(repo), "config", "--get", key], capture_output=True, timeout=60).returncode == 0
+        return subprocess.run(["git", "-C", str(repo), "config", "--get", key], capture_output=True,
+                              timeout=60).returncode == 0
     except FileNotFoundError:
         return False
 
@@ -143,7 +150,8 @@ def _copy_verified(source: Path, digest: str, target: Path) -> None:
     try:
         handle = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as error:
-        raise HubError(f"{source}: cannot be read without following a link ({error.strerror}); export it again") from None
+        raise HubError(f"{source}: cannot be read without following a link ({error.strerror}); "
+                       "export it again") from None
     hasher = hashlib.sha256()
     with os.fdopen(handle, "rb") as reader, open(target, "wb") as writer:
         while block := reader.read(1 << 20):
@@ -173,7 +181,8 @@ def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | 
     """
     run_dir, out = Path(run_dir), Path(out)
     if out.is_symlink():
-        raise HubError(f"--out {out} is a symbolic link; give a new or empty folder (nothing is written through a link)")
+        raise HubError(f"--out {out} is a symbolic link; give a new or empty folder "
+                       "(nothing is written through a link)")
     out = Path(os.path.abspath(out))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HubError(f"--out {out} exists and is not an empty folder; choose a new folder (nothing is replaced)")
@@ -183,7 +192,8 @@ def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | 
                        "see --word_checkpoints.export_hf)")
     for _, folder in milestones:
         if folder.is_symlink():
-            raise HubError(f"{folder} is a symbolic link; hub-repo publishes only the exports fit wrote in the run folder")
+            raise HubError(f"{folder} is a symbolic link; hub-repo publishes only the exports fit wrote in the "
+                           "run folder")
     final_dir = Path(final) if final else final_export(run_dir)
     final_files = model_files(final_dir)
     branch_files = [(revision_name(m), m, model_files(folder)) for m, folder in milestones]
@@ -204,7 +214,8 @@ def build_repo(run_dir: str | os.PathLike, out: str | os.PathLike, final: str | 
         laid_out = {}
         for branch, millions, files in branch_files:
             _git(staged, "checkout", "--quiet", "-b", branch, base)
-            laid_out[branch] = _commit_files(staged, files, f"{branch}: the model after {millions * 1e6:,.0f} training words")
+            laid_out[branch] = _commit_files(staged, files,
+                                             f"{branch}: the model after {millions * 1e6:,.0f} training words")
         _git(staged, "checkout", "--quiet", "main")  # back to the base commit: no milestone file left
         laid_out["main"] = _commit_files(staged, final_files, f"main: the final model ({final_dir})")
         atomic_write_json(staged / ".git" / HUB_MANIFEST, {"written_by": "babylm hub-repo", "format": 1,
@@ -229,9 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--run", help="the run's checkpoint folder, holding chck_<N>M/ exports and config.yaml")
     parser.add_argument("--out", help="new or empty folder for the repository")
-    parser.add_argument("--final", default=None, help="the final model's export (default: export_dir of the run's config.yaml)")
-    parser.add_argument("--push", default=None, metavar="REPO", help="push a repository made earlier by hub-repo (no --run)")
-    parser.add_argument("--repo-id", default=None, help="Hub repository to push to, USER/NAME (needs HF_TOKEN or `hf auth login`)")
+    parser.add_argument("--final", default=None,
+                        help="the final model's export (default: export_dir of the run's config.yaml)")
+    parser.add_argument("--push", default=None, metavar="REPO",
+                        help="push a repository made earlier by hub-repo (no --run)")
+    parser.add_argument("--repo-id", default=None,
+                        help="Hub repository to push to, USER/NAME (needs HF_TOKEN or `hf auth login`)")
     visibility = parser.add_mutually_exclusive_group()
     visibility.add_argument("--private", dest="public", action="store_false", help="a private Hub repository (default)")
     visibility.add_argument("--public", dest="public", action="store_true",
@@ -257,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"babylm hub-repo: error: {error}", file=sys.stderr)
         return 2
     if not args.repo_id:
-        print(f"to push it: python -m babylm hub-repo --push {repo} --repo-id USER/NAME (needs HF_TOKEN or `hf auth login`)")
+        print(f"to push it: python -m babylm hub-repo --push {repo} --repo-id USER/NAME "
+              "(needs HF_TOKEN or `hf auth login`)")
         return 0
     try:
         url = push(repo, args.repo_id, private=not args.public)

@@ -60,7 +60,8 @@ def write_manifest(folder: str | os.PathLike, command: str, names: Iterable[str]
 
     ``extra`` adds keys to the record (an export adds its files' sha256 and its tokenizer's fingerprint).
     """
-    record = {"written_by": f"babylm {command}", "format": MANIFEST_FORMAT, "files": sorted(set(names)), **(extra or {})}
+    record = {"written_by": f"babylm {command}", "format": MANIFEST_FORMAT, "files": sorted(set(names)),
+              **(extra or {})}
     atomic_write_json(manifest_path(folder, command), record)
 
 

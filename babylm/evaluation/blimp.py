@@ -149,7 +149,8 @@ def load_paradigm(path: str | os.PathLike, limit: int | None = None) -> Paradigm
         except RecursionError as error:  # e.g. "[" × 100000: json recurses once per level
             raise BlimpDataError(f"{where}: not valid JSON (nested too deeply)") from error
         if not isinstance(record, dict):
-            raise BlimpDataError(f"{where}: expected a JSON object with {', '.join(SENTENCE_KEYS)} (and {', '.join(LABEL_KEYS)})")
+            raise BlimpDataError(f"{where}: expected a JSON object with {', '.join(SENTENCE_KEYS)} "
+                                 f"(and {', '.join(LABEL_KEYS)})")
         labelled = "field" in record  # the BLiMP supplement's files have no field/UID: the pipeline's rule
         for key in SENTENCE_KEYS + (LABEL_KEYS if labelled else ()):
             value = record.get(key)
@@ -166,7 +167,8 @@ def load_paradigm(path: str | os.PathLike, limit: int | None = None) -> Paradigm
                 f"{where}: UID/field/linguistics_term {this} differ from the file's first pair {header}; "
                 "keep one paradigm per file"
             )
-        pairs.append(MinimalPair(record["sentence_good"], record["sentence_bad"], str(record.get("pairID", len(pairs))), number))
+        pairs.append(MinimalPair(record["sentence_good"], record["sentence_bad"], str(record.get("pairID", len(pairs))),
+                                 number))
         if limit is not None and len(pairs) >= limit:
             break
     if header is None:
@@ -276,7 +278,8 @@ def encode_paradigm(model, tokenizer, paradigm: Paradigm) -> list[list[int]]:
     """Encode a paradigm's good sentences then its bad ones; errors name the file, line and which sentence."""
     pairs = paradigm.pairs
     sentences = [p.good for p in pairs] + [p.bad for p in pairs]
-    where = [f"{paradigm.path}:{p.line} (sentence_good)" for p in pairs] + [f"{paradigm.path}:{p.line} (sentence_bad)" for p in pairs]
+    where = ([f"{paradigm.path}:{p.line} (sentence_good)" for p in pairs]
+             + [f"{paradigm.path}:{p.line} (sentence_bad)" for p in pairs])
     return encode_sentences(model, tokenizer, sentences, where)
 
 
@@ -288,7 +291,8 @@ def _result(paradigm: Paradigm, scores: Sequence[float], ties: TieRule) -> Parad
     return ParadigmResult(paradigm.uid, paradigm.field, paradigm.phenomenon, pair_ids, good, bad, tied, ties)
 
 
-def score_paradigm(model, tokenizer, paradigm: Paradigm, batch_size: int = 64, ties: TieRule = "wrong") -> ParadigmResult:
+def score_paradigm(model, tokenizer, paradigm: Paradigm, batch_size: int = 64,
+                   ties: TieRule = "wrong") -> ParadigmResult:
     """Score every pair of ``paradigm``; returns its :class:`ParadigmResult` (ties listed by pair id).
 
     ``ties`` is the tie rule (``wrong`` or ``correct``, see the module doc).

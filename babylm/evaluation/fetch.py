@@ -166,8 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Download the 67 BLiMP paradigms (github.com/alexwarstadt/blimp, CC BY 4.0); "
         "files already present are kept.",
     )
-    parser.add_argument("--out", default=str(DEFAULT_BLIMP_DIR), help="folder for the .jsonl files (default: %(default)s)")
-    parser.add_argument("--base-url", default=UPSTREAM_BASE_URL, help="folder URL holding <paradigm>.jsonl (default: %(default)s)")
+    parser.add_argument("--out", default=str(DEFAULT_BLIMP_DIR),
+                        help="folder for the .jsonl files (default: %(default)s)")
+    parser.add_argument("--base-url", default=UPSTREAM_BASE_URL,
+                        help="folder URL holding <paradigm>.jsonl (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         directory = fetch_blimp(args.out, base_url=args.base_url, log=lambda line: print(line, file=sys.stderr))

@@ -111,7 +111,8 @@ def generate_token_ids(model, tokenizer, prompts: Sequence[str], settings: Sampl
         sampling = (
             {"do_sample": False}
             if settings.greedy
-            else {"do_sample": True, "temperature": settings.temperature, "top_k": settings.top_k, "top_p": settings.top_p}
+            else {"do_sample": True, "temperature": settings.temperature, "top_k": settings.top_k,
+                  "top_p": settings.top_p}
         )
         if settings.seed is not None:
             torch.manual_seed(settings.seed)
@@ -179,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Continue prompts with an exported model; prints prompt + continuation, without special tokens.",
     )
     parser.add_argument("--model", required=True, help="exported model directory")
-    parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeat for several; '' = unconditional)")
+    parser.add_argument("--prompt", action="append", default=[],
+                        help="a prompt (repeat for several; '' = unconditional)")
     parser.add_argument("--prompts-file", default=None, help="UTF-8 file with one prompt per line")
     parser.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens,
                         help="most tokens to add (default: %(default)s)")

@@ -59,7 +59,8 @@ def _file_chunks(path: Path, read_bytes: int = READ_BYTES) -> Iterator[str]:
     try:
         handle = open(path, "rb")
     except FileNotFoundError as error:
-        raise EvaluationError(f"{path}: text file not found; run the split stage (python -m babylm prepare) or pass --val-file") from error
+        raise EvaluationError(f"{path}: text file not found; run the split stage (python -m babylm prepare) "
+                              "or pass --val-file") from error
     except OSError as error:
         raise EvaluationError(f"{path}: cannot read ({error})") from error
     with handle:

@@ -48,14 +48,18 @@ def markdown_report(report: dict) -> str:
         "",
     ]
     for title, key in (("Field", "fields"), ("Phenomenon", "phenomena")):
-        lines += [f"## By {title.lower()}", "", f"| {title} | Accuracy (%) | Paradigms | Pairs | Ties |", "|---|---:|---:|---:|---:|"]
+        lines += [f"## By {title.lower()}", "", f"| {title} | Accuracy (%) | Paradigms | Pairs | Ties |",
+                  "|---|---:|---:|---:|---:|"]
         for name, row in report[key].items():
-            lines.append(f"| {name} | {_percent(row['accuracy'])} | {row['paradigms']} | {row['pairs']} | {row['ties']} |")
+            lines.append(f"| {name} | {_percent(row['accuracy'])} | {row['paradigms']} | {row['pairs']} | "
+                         f"{row['ties']} |")
         lines.append("")
-    lines += ["## By paradigm", "", "| Paradigm | Phenomenon | Field | Accuracy (%) | Pairs | Ties |", "|---|---|---|---:|---:|---:|"]
+    lines += ["## By paradigm", "", "| Paradigm | Phenomenon | Field | Accuracy (%) | Pairs | Ties |",
+              "|---|---|---|---:|---:|---:|"]
     for uid, row in report["paradigms"].items():
         lines.append(
-            f"| {uid} | {row['phenomenon']} | {row['field']} | {_percent(row['accuracy'])} | {row['pairs']} | {row['ties']} |"
+            f"| {uid} | {row['phenomenon']} | {row['field']} | {_percent(row['accuracy'])} | {row['pairs']} | "
+            f"{row['ties']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -66,11 +70,13 @@ def summary_table(report: dict) -> str:
     rows += [(f"field: {name}", row) for name, row in report["fields"].items()]
     width = max([len(name) for name, _ in rows] + [len("overall (mean of paradigms)")])
     out = [f"{'BLiMP':<{width}}  {'acc %':>6}  {'pairs':>6}  {'ties':>5}", "-" * (width + 23)]
-    out += [f"{name:<{width}}  {_percent(row['accuracy']):>6}  {row['pairs']:>6}  {row['ties']:>5}" for name, row in rows]
+    out += [f"{name:<{width}}  {_percent(row['accuracy']):>6}  {row['pairs']:>6}  {row['ties']:>5}"
+            for name, row in rows]
     overall = report["overall"]
     out.append("-" * (width + 23))
     out.append(
-        f"{'overall (mean of paradigms)':<{width}}  {_percent(overall['accuracy']):>6}  {overall['pairs']:>6}  {overall['ties']:>5}"
+        f"{'overall (mean of paradigms)':<{width}}  {_percent(overall['accuracy']):>6}  {overall['pairs']:>6}  "
+        f"{overall['ties']:>5}"
     )
     return "\n".join(out)
 
@@ -99,7 +105,8 @@ def plot_phenomena(report: dict, path: str | os.PathLike) -> None:
         inside = value > 88  # keep the label within the axes: write it inside long bars
         axes.text(value - 1 if inside else value + 1, y, f"{value:.1f}", va="center", ha="right" if inside else "left",
                   fontsize=8, color="white" if inside else "black")
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / (len(names) + 3)), ncol=2, fontsize=8, frameon=False)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / (len(names) + 3)), ncol=2, fontsize=8,
+                frameon=False)
     figure.tight_layout()
     with atomic_output(path, "wb") as handle:
         figure.savefig(handle, format="png")
@@ -170,6 +177,7 @@ def write_report(report: dict, results: Sequence[ParadigmResult], out_dir: str |
         for result in results:
             for pair_id, good, bad in zip(result.pair_ids, result.good_logprobs, result.bad_logprobs):
                 correct = pair_is_correct(good, bad, result.tie_rule)
-                row = {"UID": result.uid, "pairID": pair_id, "logprob_good": good, "logprob_bad": bad, "correct": correct}
+                row = {"UID": result.uid, "pairID": pair_id, "logprob_good": good, "logprob_bad": bad,
+                       "correct": correct}
                 handle.write(json.dumps(row) + "\n")
     return paths

@@ -99,7 +99,8 @@ def model_differences(saved: Mapping[str, Any], config: ModelConfig | Mapping[st
     return differences
 
 
-def hf_config(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_token_id: int = 2, pad_token_id: int = 0):
+def hf_config(config: ModelConfig, vocab_size: int, bos_token_id: int = 1, eos_token_id: int = 2,
+              pad_token_id: int = 0):
     """Return the transformers ``PretrainedConfig`` for ``config`` with ``vocab_size`` and special-token ids."""
     config.validate()
     special = dict(bos_token_id=bos_token_id, eos_token_id=eos_token_id, pad_token_id=pad_token_id)

@@ -57,7 +57,8 @@ from babylm.models.weight_files import check_safetensors_headers
 
 
 def check_export_target(out_dir: str | os.PathLike, option: str = "--out") -> None:
-    """Raise :class:`ExportError` unless ``out_dir`` is absent, empty or a previous export (see :mod:`babylm.core.outputs`).
+    """Raise :class:`ExportError` unless ``out_dir`` is absent, empty or a previous export (see
+    :mod:`babylm.core.outputs`).
 
     ``option`` names the setting in the message (``--out``, ``model.init_args.export_dir``).
     """
@@ -104,7 +105,8 @@ def export_hf(
             f"export: tokenizer {tokenizer_path} has {len(tokenizer)} tokens but the model's vocabulary has "
             f"{config.vocab_size}; pass the tokenizer the model was trained with (--tokenizer)"
         )
-    fingerprint = check_tokenizer_fingerprint(tokenizer_path, expected_fingerprint, trained_by)  # same size, other words
+    # same size, other words
+    fingerprint = check_tokenizer_fingerprint(tokenizer_path, expected_fingerprint, trained_by)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
@@ -113,7 +115,8 @@ def export_hf(
             save_hf_tokenizer(tokenizer, staged)  # tokenizer_class readable by transformers 4.x and 5.x
             if ledger is not None:
                 (staged / LEDGER_FILE).write_text(ledger_json(ledger), encoding="utf-8")
-            write_manifest(staged, EXPORT_COMMAND, sorted(e.name for e in staged.iterdir()), manifest_extras(staged, fingerprint))
+            write_manifest(staged, EXPORT_COMMAND, sorted(e.name for e in staged.iterdir()),
+                           manifest_extras(staged, fingerprint))
             usual_permissions(staged)  # safetensors writes model.safetensors as 0600
             replace_folder(staged, target, EXPORT_COMMAND, option)
     except OutputError as error:
@@ -156,7 +159,8 @@ def model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):
     """
     hparams = checkpoint.get("hyper_parameters") or {}
     if "config" not in hparams or "vocab_size" not in hparams:
-        raise ExportError(f"{source}: no model config/vocab_size in its hyper-parameters; not a babylm CausalLM checkpoint")
+        raise ExportError(f"{source}: no model config/vocab_size in its hyper-parameters; "
+                          "not a babylm CausalLM checkpoint")
     config = hparams["config"]
     config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
     model = build_model(config, int(hparams["vocab_size"]), mask_token=hparams.get("objective") == "hybrid")
@@ -168,7 +172,8 @@ def model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):
     tied = getattr(model, "_tied_weights_keys", None) or ()
     missing = [k for k in missing if k not in tied]
     if missing or unexpected:
-        raise ExportError(f"{source}: weights do not match the saved config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise ExportError(f"{source}: weights do not match the saved config (missing {missing[:3]}, "
+                          f"unexpected {unexpected[:3]})")
     model.tie_weights()
     return model.eval()
 
@@ -262,7 +267,8 @@ def _checked_folder(model_dir: str | os.PathLike, what: str = "") -> tuple[Path,
             raise ExportError(f"{prefix}{config_path}: no {key!r}, so not a complete model config; re-export the model")
     vocab_size = config["vocab_size"]
     if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
-        raise ExportError(f"{prefix}{config_path}: vocab_size {vocab_size!r} is not a positive integer; re-export the model")
+        raise ExportError(f"{prefix}{config_path}: vocab_size {vocab_size!r} is not a positive integer; "
+                          "re-export the model")
     check_safetensors_headers(path, prefix)
     _check_tokenizer_fits(path, vocab_size, prefix)
     check_folder_tokenizer(path, prefix)  # the tokenizer.json the weights were trained with (our exports record it)

@@ -124,15 +124,16 @@ def export_files(folder: Path) -> list[tuple[Path, str]]:
     files = []
     for name in names:
         if not isinstance(name, str) or name.startswith(".") or "/" in name or "\\" in name or name == "README.md":
-            raise ExportError(f"{folder}/.babylm-export.json lists {name!r}, not a file an export writes; export it again")
+            raise ExportError(f"{folder}/.babylm-export.json lists {name!r}, not a file an export writes; "
+                              "export it again")
         path = folder / name
         try:
             mode = os.lstat(path).st_mode
         except OSError:
             raise ExportError(f"{path}: listed in .babylm-export.json but missing; export it again") from None
         if not stat.S_ISREG(mode):
-            raise ExportError(f"{path}: not a plain file (a symbolic link or a folder); only the export's own files are "
-                              "published: export it again")
+            raise ExportError(f"{path}: not a plain file (a symbolic link or a folder); only the export's own files "
+                              "are published: export it again")
         digest = digests.get(name)
         if not isinstance(digest, str):
             raise ExportError(f"{path}: no sha256 in .babylm-export.json; export it again")

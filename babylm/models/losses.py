@@ -94,7 +94,9 @@ def check_distillation_settings(alpha: float, temperature: float, reduction: str
     if not 0.0 <= alpha <= 1.0:
         raise DistillationSettingsError(f"distillation loss: alpha must be in [0, 1], got {alpha}")
     if not (math.isfinite(temperature) and temperature > 0):
-        raise DistillationSettingsError(f"distillation loss: temperature must be a finite number > 0, got {temperature}")
+        raise DistillationSettingsError(
+            f"distillation loss: temperature must be a finite number > 0, got {temperature}"
+        )
     if reduction not in DISTILLATION_REDUCTIONS:
         raise DistillationSettingsError(
             f"distillation loss: reduction must be one of {', '.join(DISTILLATION_REDUCTIONS)}, got {reduction!r}"

@@ -70,7 +70,8 @@ def adamw(groups: list[dict], mixed_precision: bool = False, **hyper) -> torch.o
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
-    """Learning-rate multiplier at optimizer ``step``: linear 0→1 over ``warmup_steps``, then cosine to ``min_lr_ratio``.
+    """Learning-rate multiplier at optimizer ``step``: linear 0→1 over ``warmup_steps``, then cosine to
+    ``min_lr_ratio``.
 
     Takes the step (0-based), the warm-up length, the total schedule length and the final ratio; returns a float
     in [0, 1]. Past ``total_steps`` the multiplier stays at ``min_lr_ratio``.

@@ -76,9 +76,11 @@ class WordMilestoneCheckpoint(L.Callback):
         if not all(math.isfinite(m) and m > 0 for m in values):  # a NaN or infinite milestone is never reached
             raise RunConfigError(f"word_checkpoints.milestones must be positive millions of words, got {list(values)}")
         if words_per_token is not None and not (math.isfinite(words_per_token) and words_per_token > 0):
-            raise RunConfigError(f"word_checkpoints.words_per_token must be a finite number > 0 (or null), got {words_per_token}")
+            raise RunConfigError(f"word_checkpoints.words_per_token must be a finite number > 0 (or null), "
+                                 f"got {words_per_token}")
         if blimp_limit is not None and blimp_limit < 1:
-            raise RunConfigError(f"word_checkpoints.blimp_limit must be at least 1 pair per paradigm (or null), got {blimp_limit}")
+            raise RunConfigError(f"word_checkpoints.blimp_limit must be at least 1 pair per paradigm (or null), "
+                                 f"got {blimp_limit}")
         self.milestones_millions = sorted(set(float(m) for m in values))
         self.dirpath = dirpath
         self.export_hf = export_hf
@@ -135,7 +137,8 @@ class WordMilestoneCheckpoint(L.Callback):
             claim_files(directory, CURVE_FILES, "fit", "checkpoint.dirpath")
             self.blimp.load(pl_module.hparams.get("tokenizer_path"))
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
         """After an optimizer step, save a checkpoint for every milestone passed during that step."""
         if trainer.global_step == self._last_step or trainer.sanity_checking:
             return  # still accumulating gradients: the weights have not changed
@@ -152,8 +155,10 @@ class WordMilestoneCheckpoint(L.Callback):
         directory = self._directory(trainer)
         label = milestone_label(millions)
         self.saved.append(millions)  # before saving, so the checkpoint itself records the milestone as done
-        trainer.save_checkpoint(str(directory / f"words-{label}.ckpt"), weights_only=False)  # all ranks call; rank 0 writes
-        rank_zero_info(f"word milestone {label}: {words:,.0f} words seen at step {trainer.global_step}; saved {directory / f'words-{label}.ckpt'}")
+        # all ranks call; rank 0 writes
+        trainer.save_checkpoint(str(directory / f"words-{label}.ckpt"), weights_only=False)
+        rank_zero_info(f"word milestone {label}: {words:,.0f} words seen at step {trainer.global_step}; "
+                       f"saved {directory / f'words-{label}.ckpt'}")
         if not trainer.is_global_zero:
             return
         if self.export_hf:
@@ -165,7 +170,8 @@ class WordMilestoneCheckpoint(L.Callback):
         if self.blimp is not None:
             entry = self.blimp.score(pl_module.model, millions, words, trainer.global_step)
             for logger in trainer.loggers:
-                logger.log_metrics({"blimp/accuracy": entry["accuracy"], "blimp/words_seen": words}, step=trainer.global_step)
+                logger.log_metrics({"blimp/accuracy": entry["accuracy"], "blimp/words_seen": words},
+                                   step=trainer.global_step)
             self.blimp.write(directory, f"BLiMP during training ({self.blimp.blimp_dir.name}): {directory.name}")
             rank_zero_info(f"word milestone {label}: BLiMP {100 * entry['accuracy']:.1f}% ({entry['pairs']} pairs)")
 

@@ -252,7 +252,8 @@ class CausalLM(L.LightningModule):
     def _eval_epoch_end(self, stage: str) -> None:
         if not self._val_windows:
             return
-        windows = self.trainer.strategy.reduce(torch.tensor(float(self._val_windows), device=self.device), reduce_op="sum")
+        windows = self.trainer.strategy.reduce(torch.tensor(float(self._val_windows), device=self.device),
+                                               reduce_op="sum")
         for name, total in self._val_sums.items():
             # sum over every rank's windows, divided by the number of windows: a mean per window
             mean = self.trainer.strategy.reduce(total, reduce_op="sum") / windows
@@ -351,7 +352,8 @@ class CausalLM(L.LightningModule):
         if ledger is not None:
             checkpoint["word_ledger"] = ledger
         if self.tokenizer_fingerprint is not None:
-            checkpoint["tokenizer"] = {"path": str(self.hparams.tokenizer_path), "fingerprint": self.tokenizer_fingerprint}
+            checkpoint["tokenizer"] = {"path": str(self.hparams.tokenizer_path),
+                                       "fingerprint": self.tokenizer_fingerprint}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Refuse a checkpoint of another model (:class:`TrainingConfigError` naming the fields) or of another
@@ -379,13 +381,15 @@ class CausalLM(L.LightningModule):
             return
 
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or ""
-        option = "model.init_args.export_dir"  # named in the message if the folder is not an export (checked at start-up too)
+        # named in the message if the folder is not an export (checked at start-up too)
+        option = "model.init_args.export_dir"
         if self.hparams.export_weights == "best" and best:  # (the checkpoint's own tokenizer fingerprint is checked)
             out = export_checkpoint(best, self.hparams.export_dir, self.hparams.tokenizer_path, option)
             print(f"exported the best checkpoint ({best}) to {out}")
             return
         if self.hparams.export_weights == "best":
-            log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): exporting the last weights")
+            log.warning("no best checkpoint was saved (is a ModelCheckpoint monitoring val/loss?): "
+                        "exporting the last weights")
         out = export_hf(self.model, self.hparams.tokenizer_path, self.hparams.export_dir, option, self.word_ledger(),
                         self.tokenizer_fingerprint, "this run's model")
         print(f"exported the trained model to {out}")

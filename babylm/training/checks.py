@@ -77,7 +77,8 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def check_linked_keys(sources: Mapping[str, Any], given: Mapping[str, Any], stage: str, model_class: str | None) -> None:
+def check_linked_keys(sources: Mapping[str, Any], given: Mapping[str, Any], stage: str,
+                      model_class: str | None) -> None:
     """Raise :class:`RunConfigError` when a linked model key was given a value other than its data source's.
 
     ``sources`` maps source keys (``data.seq_len``…) to their values; ``given`` holds each target as parsed
@@ -143,7 +144,8 @@ def last_checkpoint(dirpath: Any) -> Path | None:
     folder = Path(dirpath) if dirpath else None
     if folder is None or not folder.is_dir():
         return None
-    candidates = [p for p in folder.iterdir() if p.suffix == ".ckpt" and re.match(r"^last(-\d+)?$", p.stem) and p.is_file()]
+    candidates = [p for p in folder.iterdir()
+                  if p.suffix == ".ckpt" and re.match(r"^last(-\d+)?$", p.stem) and p.is_file()]
     return max(candidates, key=lambda p: p.stat().st_mtime_ns) if candidates else None
 
 
@@ -212,7 +214,8 @@ def check_config_target(config, filename: str = "config.yaml") -> None:
     folder = config.get("checkpoint.dirpath") or config.get("trainer.default_root_dir") or "."
     path = Path(folder) / filename
     if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise RunConfigError(f"checkpoint.dirpath {folder}: {path} is not a plain file; choose another checkpoint.dirpath")
+        raise RunConfigError(f"checkpoint.dirpath {folder}: {path} is not a plain file; "
+                             "choose another checkpoint.dirpath")
     if not path.is_file():
         return
     try:

@@ -37,7 +37,8 @@ class GradNormLogger(L.Callback):
         if hasattr(torch.nn.utils, "get_total_norm"):  # torch >= 2.6
             norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
         else:
-            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach(), 2.0) for g in grads]), 2.0)
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach(), 2.0) for g in grads]),
+                                            2.0)
         pl_module.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
 
@@ -52,16 +53,19 @@ class LossCurve(L.Callback):
 
     def _directory(self, trainer: L.Trainer) -> Path:
         main = trainer.checkpoint_callback
-        return Path(main.dirpath) if main is not None and getattr(main, "dirpath", None) else Path(trainer.default_root_dir)
+        return (Path(main.dirpath) if main is not None and getattr(main, "dirpath", None)
+                else Path(trainer.default_root_dir))
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Claim ``loss_curve.png`` in the checkpoint folder (refused in one line if a file we did not write is there)."""
+        """Claim ``loss_curve.png`` in the checkpoint folder (refused in one line if a file we did not write is
+        there)."""
 
         self._last_step = trainer.global_step
         if trainer.is_global_zero:
             claim_files(self._directory(trainer), [LOSS_CURVE], "fit", "checkpoint.dirpath")
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
         """Collect the micro-batch losses; at each logging step keep their mean as one point."""
         loss = trainer.callback_metrics.get("train/loss")
         if loss is not None:

@@ -90,7 +90,8 @@ class DistillationStudent(CausalLM):
         if isinstance(cache, dict):
             cache = TeacherCacheConfig(**cache)
         # plain types only in the hyper-parameters, so a checkpoint loads with torch.load(weights_only=True)
-        self.save_hyperparameters({"teachers": [str(t) for t in teachers], "cache": vars(cache).copy() if cache else None})
+        self.save_hyperparameters({"teachers": [str(t) for t in teachers],
+                                   "cache": vars(cache).copy() if cache else None})
         check_distillation_settings(alpha, temperature, reduction)  # fail at start-up, not at the first step
         declared = list(teacher_words or [])
         if len(declared) > len(teachers) or any(w is not None and not 0 <= w < float("inf") for w in declared):
@@ -113,7 +114,8 @@ class DistillationStudent(CausalLM):
                 teacher_weight_files(path)
                 if tokenizer_path is not None:
                     check_same_tokenizer(path, tokenizer_path)
-            log.info("distilling from a teacher cache (%s, k=%d) of %d teacher(s)", cache.method, cache.k, len(teachers))
+            log.info("distilling from a teacher cache (%s, k=%d) of %d teacher(s)", cache.method, cache.k,
+                     len(teachers))
             return
         self.teachers = FrozenTeachers(teachers, vocab_size, tokenizer_path)
         log.info(
@@ -142,8 +144,8 @@ class DistillationStudent(CausalLM):
             return
         datamodule = getattr(self.trainer, "datamodule", None)
         if not hasattr(datamodule, "use_teacher_cache"):
-            raise TrainingConfigError("model.init_args.cache: training from a teacher cache needs the TokenizedDataModule "
-                                      "(data:), which hands each window its cached entries")
+            raise TrainingConfigError("model.init_args.cache: training from a teacher cache needs the "
+                                      "TokenizedDataModule (data:), which hands each window its cached entries")
         hp = self.hparams
         directory = resolve_cache(datamodule, hp.teachers, hp.temperature, hp.reduction, self.cache_config)
         datamodule.use_teacher_cache(directory)
@@ -161,7 +163,8 @@ class DistillationStudent(CausalLM):
     def teacher_logits(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
         """Every teacher's logits for ``input_ids`` (B, T), on this rank's device; returns K × (B, T, V)."""
         if self.teachers is None:
-            raise TrainingConfigError("this student trains from a teacher cache (model.init_args.cache): no teachers are loaded")
+            raise TrainingConfigError("this student trains from a teacher cache (model.init_args.cache): "
+                                      "no teachers are loaded")
         self.teachers.place(input_ids.device, self._teacher_dtype())
         return self.teachers.logits(input_ids)
 

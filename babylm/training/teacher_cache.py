@@ -72,7 +72,8 @@ class TeacherCacheConfig:
     """Seed of the draws (``sample``; window w uses the generator seeded with (seed, w))."""
 
     def validate(self, vocab_size: Optional[int] = None) -> None:
-        """Raise :class:`CacheError` naming the bad field; with ``vocab_size`` (the data's), ``k`` is checked against it.
+        """Raise :class:`CacheError` naming the bad field; with ``vocab_size`` (the data's), ``k`` is checked against
+        it.
 
         ``sample`` stores draw counts in one byte (k ≤ 255; k may exceed the vocabulary: draws repeat); ``topk``
         keeps k distinct classes, so k ≤ ``vocab_size`` (and the 2-byte ids hold at most 65,535).
@@ -83,8 +84,8 @@ class TeacherCacheConfig:
         if type(self.k) is not int or not 1 <= self.k <= limit:
             raise CacheError(f"model.init_args.cache.k must be in 1…{limit} for {self.method}, got {self.k}")
         if self.method == "topk" and vocab_size is not None and self.k > vocab_size:
-            raise CacheError(f"model.init_args.cache.k is {self.k}, but top-k keeps k distinct classes of the vocabulary, "
-                             f"which has {vocab_size:,} (data.vocab_size); use k ≤ {vocab_size}")
+            raise CacheError(f"model.init_args.cache.k is {self.k}, but top-k keeps k distinct classes of the "
+                             f"vocabulary, which has {vocab_size:,} (data.vocab_size); use k ≤ {vocab_size}")
         if type(self.seed) is not int or self.seed < 0:
             raise CacheError(f"model.init_args.cache.seed must be a whole number ≥ 0, got {self.seed!r}")
         if Path(self.dir).exists() and not Path(self.dir).is_dir():
@@ -92,7 +93,8 @@ class TeacherCacheConfig:
 
 
 def _sample_slots(p: torch.Tensor, uniforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw ``uniforms.size(-1)`` classes per row of ``p`` (c, V) by inverse CDF; returns distinct ids and counts (c, k)."""
+    """Draw ``uniforms.size(-1)`` classes per row of ``p`` (c, V) by inverse CDF; returns distinct ids and counts
+    (c, k)."""
     cdf = p.double().cumsum(-1)  # (c, V)
     draws = torch.searchsorted(cdf, uniforms.double() * cdf[:, -1:], right=True).clamp_(max=p.size(-1) - 1)  # (c, k)
     ordered = draws.sort(-1).values
@@ -100,7 +102,8 @@ def _sample_slots(p: torch.Tensor, uniforms: torch.Tensor) -> tuple[torch.Tensor
     first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
     slot = first.long().cumsum(-1) - 1  # (c, k): the slot of each draw's class
     ids = torch.zeros_like(ordered).scatter_(1, slot, ordered)
-    counts = torch.zeros_like(ordered, dtype=torch.float32).scatter_add_(1, slot, torch.ones_like(ordered, dtype=torch.float32))
+    counts = torch.zeros_like(ordered, dtype=torch.float32).scatter_add_(1, slot,
+                                                                         torch.ones_like(ordered, dtype=torch.float32))
     return ids, counts
 
 
@@ -130,7 +133,8 @@ def compact_targets(
     """
     vocab = teacher_logits[0].size(-1)
     if method not in ("sample", "topk") or k < 1 or (method == "topk" and k > vocab):
-        raise ValueError(f"compact targets: method must be sample or topk, k ≥ 1 (top-k: ≤ {vocab}), got {method!r}, {k}")
+        raise ValueError(f"compact targets: method must be sample or topk, k ≥ 1 (top-k: ≤ {vocab}), "
+                         f"got {method!r}, {k}")
     lead = teacher_logits[0].shape[:-1]
     flat = [logits.reshape(-1, vocab) for logits in teacher_logits]  # K × (N, V)
     rows = flat[0].size(0)
@@ -183,7 +187,8 @@ def teacher_digest(path: str | os.PathLike) -> dict:
 
 def cache_components(layout: dict, teachers: Sequence[str], temperature: float, reduction: str,
                      config: TeacherCacheConfig) -> dict:
-    """What a cache's fingerprint covers: train windows ``layout``, teachers' weights, temperature, reduction, method, k, seed.
+    """What a cache's fingerprint covers: train windows ``layout``, teachers' weights, temperature, reduction,
+    method, k, seed.
 
     The settings are checked first against the data (``k`` against the vocabulary): :class:`CacheError`.
     """
@@ -195,7 +200,8 @@ def cache_components(layout: dict, teachers: Sequence[str], temperature: float, 
     }
 
 
-def resolve_cache(datamodule, teachers: Sequence[str], temperature: float, reduction: str, config: TeacherCacheConfig) -> Path:
+def resolve_cache(datamodule, teachers: Sequence[str], temperature: float, reduction: str,
+                  config: TeacherCacheConfig) -> Path:
     """The finished cache for this run (DataModule's train windows + settings), or :class:`CacheError` in one line."""
     components = cache_components(datamodule.train_window_layout(), teachers, temperature, reduction, config)
     return find_cache(config.dir, components)
@@ -208,8 +214,9 @@ def _resumed_settings(writer: TeacherCacheWriter) -> tuple[torch.dtype, int]:
     """The teachers' dtype and batch size the build started with (``writer.info``), checked: :class:`CacheError`."""
     dtype, batch_size = writer.info.get("teacher_dtype"), writer.info.get("batch_size")
     if dtype not in TEACHER_DTYPES or type(batch_size) is not int or batch_size < 1:
-        raise CacheError(f"{writer.partial / 'progress.json'}: teacher_dtype {dtype!r} / batch_size {batch_size!r} are not "
-                         f"settings this stage writes (edited?); remove the folder {writer.partial} to start over")
+        raise CacheError(f"{writer.partial / 'progress.json'}: teacher_dtype {dtype!r} / batch_size {batch_size!r} "
+                         f"are not settings this stage writes (edited?); remove the folder {writer.partial} to start "
+                         "over")
     return TEACHER_DTYPES[dtype], batch_size
 
 
@@ -268,7 +275,8 @@ def build_teacher_cache(
         if writer.windows_done < windows:
             frozen.place(device, dtype)
             entry = datamodule.meta["splits"]["train"]
-            tokens = np.memmap(datamodule.encoded_dir / entry["bin"], dtype="uint16", mode="r", shape=(windows, seq_len))
+            tokens = np.memmap(datamodule.encoded_dir / entry["bin"], dtype="uint16", mode="r",
+                               shape=(windows, seq_len))
             bar = tqdm(total=windows, initial=writer.windows_done, unit="window", desc="teacher cache",
                        disable=not progress, file=sys.stderr)
             last_commit = time.monotonic()
@@ -277,14 +285,15 @@ def build_teacher_cache(
                 input_ids = torch.from_numpy(tokens[start:end].astype(np.int64)).to(device)  # (n, T)
                 uniforms = None
                 if config.method == "sample":
-                    uniforms = torch.from_numpy(np.stack(
-                        [np.random.default_rng([config.seed, w]).random((seq_len, k)) for w in range(start, end)]))  # (n, T, k)
+                    uniforms = torch.from_numpy(np.stack(  # (n, T, k)
+                        [np.random.default_rng([config.seed, w]).random((seq_len, k)) for w in range(start, end)]))
                 with torch.inference_mode():
                     compact = compact_targets(frozen.logits(input_ids), temperature, reduction, config.method, k,
                                               uniforms=uniforms, value_dtype=torch.float16)
                 probs = compact.probs.cpu().numpy()
                 values = np.rint(probs * k).astype(np.uint8) if config.method == "sample" else probs.astype(np.float16)
-                writer.write(start, compact.ids.cpu().numpy().astype(np.uint16), values, compact.neg_entropy.cpu().numpy())
+                writer.write(start, compact.ids.cpu().numpy().astype(np.uint16), values,
+                             compact.neg_entropy.cpu().numpy())
                 bar.update(end - start)
                 if on_batch is not None:
                     on_batch(end)

@@ -92,8 +92,9 @@ def check_same_tokenizer(teacher_dir: str | os.PathLike, tokenizer_path: str | o
     trained_with = record.get("tokenizer_fingerprint") if record else None
     if isinstance(trained_with, str) and trained_with != teacher_print:
         raise TeacherError(
-            f"teacher {teacher_dir}: its tokenizer.json is tokenizer {teacher_print}, but its weights were trained with "
-            f"tokenizer {trained_with} (.babylm-export.json); it was replaced after the export: re-export the teacher"
+            f"teacher {teacher_dir}: its tokenizer.json is tokenizer {teacher_print}, but its weights were trained "
+            f"with tokenizer {trained_with} (.babylm-export.json); it was replaced after the export: re-export the "
+            "teacher"
         )
     if teacher_print != student_print:
         raise TeacherError(
@@ -136,7 +137,8 @@ class FrozenTeachers:
     Built from teacher directories (see :func:`load_teacher`); ``models`` holds the HF models in order.
     """
 
-    def __init__(self, paths: Sequence[str | os.PathLike], vocab_size: int, tokenizer_path: str | os.PathLike | None = None):
+    def __init__(self, paths: Sequence[str | os.PathLike], vocab_size: int,
+                 tokenizer_path: str | os.PathLike | None = None):
         """Load every teacher in ``paths`` (at least one) against the student's ``vocab_size`` and tokenizer."""
         if not paths:
             raise TeacherError("distillation needs at least one teacher directory (model.init_args.teachers)")

@@ -95,7 +95,8 @@ def offline_unless_usable(environ: Optional[dict] = None) -> Optional[str]:
     else:
         return None
     environ["WANDB_MODE"] = "offline"
-    return f"wandb: {reason}; logging offline under the logger's save_dir (sync later with `wandb sync`; set WANDB_MODE to choose)"
+    return (f"wandb: {reason}; logging offline under the logger's save_dir (sync later with `wandb sync`; "
+            "set WANDB_MODE to choose)")
 
 
 def quiet_wandb_loggers(loggers) -> None:
