@@ -27,21 +27,28 @@ SHARED_BLIMP = REPO_ROOT.parent / "shared" / "data" / "blimp-dev"
 MODELS = {
     # name: ModelConfig fields (llama unless said otherwise)
     "tiny": dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128, max_position_embeddings=128),
-    "baby-llama-58m": dict(hidden_size=512, num_layers=16, num_heads=8, intermediate_size=1024, max_position_embeddings=128),
+    "baby-llama-58m": dict(hidden_size=512, num_layers=16, num_heads=8, intermediate_size=1024,
+                           max_position_embeddings=128),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the benchmark's argument parser."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--blimp-dir", default=None, help=f"BLiMP .jsonl folder (default: {SHARED_BLIMP} if present, else the bundled sample)")
-    parser.add_argument("--paradigms", type=int, default=4, help="number of paradigms to use, first by name (default: %(default)s)")
+    parser.add_argument("--blimp-dir", default=None,
+                        help=f"BLiMP .jsonl folder (default: {SHARED_BLIMP} if present, else the bundled sample)")
+    parser.add_argument("--paradigms", type=int, default=4,
+                        help="number of paradigms to use, first by name (default: %(default)s)")
     parser.add_argument("--pairs", type=int, default=25, help="pairs per paradigm (default: %(default)s)")
-    parser.add_argument("--models", default="tiny,baby-llama-58m", help=f"comma-separated, from {', '.join(MODELS)} (default: %(default)s)")
-    parser.add_argument("--batch-sizes", default="1,16,64", help="sentences per forward pass to compare (default: %(default)s)")
+    parser.add_argument("--models", default="tiny,baby-llama-58m",
+                        help=f"comma-separated, from {', '.join(MODELS)} (default: %(default)s)")
+    parser.add_argument("--batch-sizes", default="1,16,64",
+                        help="sentences per forward pass to compare (default: %(default)s)")
     parser.add_argument("--vocab-size", type=int, default=16_000, help="model vocabulary size (default: %(default)s)")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer JSON or HF dir (default: a BPE trained on the BLiMP sentences)")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per setting; the median is reported (default: %(default)s)")
+    parser.add_argument("--tokenizer", default=None,
+                        help="tokenizer JSON or HF dir (default: a BPE trained on the BLiMP sentences)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="timed runs per setting; the median is reported (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     return parser
@@ -83,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    blimp_dir = Path(args.blimp_dir) if args.blimp_dir else (SHARED_BLIMP if SHARED_BLIMP.is_dir() else SAMPLE_BLIMP_DIR)
+    blimp_dir = (Path(args.blimp_dir) if args.blimp_dir
+                 else (SHARED_BLIMP if SHARED_BLIMP.is_dir() else SAMPLE_BLIMP_DIR))
     names = sorted(p.stem for p in blimp_dir.glob("*.jsonl"))[: args.paradigms]
     paradigms = load_blimp_dir(blimp_dir, paradigms=names, limit=args.pairs)
     pairs = sum(len(p.pairs) for p in paradigms)
@@ -106,12 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<16} {'params':>8} {'batch':>6} {'pairs/s':>9} {'tokens/s':>9} {'seconds':>8}")
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         torch.manual_seed(0)
-        model = build_model(ModelConfig(arch="llama", **MODELS[name]), max(args.vocab_size, len(tokenizer))).to(device).eval()
+        model = build_model(ModelConfig(arch="llama", **MODELS[name]),
+                            max(args.vocab_size, len(tokenizer))).to(device).eval()
         params = count_parameters(model)["total"]
         for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
             seconds = time_scoring(model, tokenizer, paradigms, batch_size, args.repeats)
-            print(f"{name:<16} {params / 1e6:>7.1f}M {batch_size:>6} {pairs / seconds:>9.1f} {tokens / seconds:>9.0f} {seconds:>8.2f}",
-                  flush=True)
+            print(f"{name:<16} {params / 1e6:>7.1f}M {batch_size:>6} {pairs / seconds:>9.1f} "
+                  f"{tokens / seconds:>9.0f} {seconds:>8.2f}", flush=True)
     return 0
 
 

@@ -140,7 +140,8 @@ def main(argv=None) -> int:
         ratios = [c / p for c, p in zip(checked, plain)]
         print(f"open, verified: {spread(verified)} s = {size / 1e9 / statistics.median(verified):.2f} GB/s "
               f"(sha256 alone {spread(hashing)} s; unverified {spread(unverified)} s)")
-        print(f"write: checked {spread(checked)} s, plain {spread(plain)} s; checked / plain per pair {spread(ratios)}×")
+        print(f"write: checked {spread(checked)} s, plain {spread(plain)} s; "
+              f"checked / plain per pair {spread(ratios)}×")
     finally:
         if args.dir is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -70,12 +70,14 @@ def right_share(truth, out):
     return {"right": right, "total": total, "share": round(right / total, 4), "words_elsewhere": wrong}
 
 def sections(page_text):
-    return {m.group(1): m.group(2) for m in re.finditer(r'<section begin="?([^"/]+?)"? />(.*?)<section end="?\1"? />', page_text, re.S)}
+    return {m.group(1): m.group(2)
+            for m in re.finditer(r'<section begin="?([^"/]+?)"? />(.*?)<section end="?\1"? />', page_text, re.S)}
 
 named = json.loads((cases / "wikitext_named_sections.json").read_text(encoding="utf-8"))
 p120, p121 = (sections(p["raw_text"]) for p in named)
 truth = {"BOLT, ROBERT": render_wikitext(p120["Bolt, Robert"]), "BOLUS": render_wikitext(p120["Bolus"]),
-         "BOMB": "BOMB, a hollow projectile filled with powder. In the reign of Louis XIV. they weighed 200 lb and more; the charge was 10³ grains.",
+         "BOMB": "BOMB, a hollow projectile filled with powder. In the reign of Louis XIV. they weighed 200 lb and "
+                 "more; the charge was 10³ grains.",
          "BOMBARDIER, ÉTIENNE": "BOMBARDIER, ÉTIENNE (1760–1832), French engineer."}
 with tempfile.TemporaryDirectory() as out:
     ingest_pages([cases / "wikitext_named_sections.json"], out)
@@ -88,29 +90,36 @@ for name in ("abbey_pages.json", "alloys_pages.json"):
 spans = {"ABBESS": [(42, "s2")], "ABBEVILLE": [(42, "s3")], "ABBEY, EDWIN AUSTIN": [(42, "s4")],
          "ABBEY": [(42, "s5")] + [(n, s) for n in range(43, 53) for s in sections(pages[n])] + [(53, "s1")],
          "ABBON OF FLEURY": [(53, "s2")], "ABBOT, EZRA": [(53, "s3")], "ABBOT, GEORGE": [(53, "s4")],
-         "ALLOTROPY": [(746, "s2")], "ALLOWANCE": [(746, "s3")], "ALLOXAN": [(746, "s4")], "ALLOXANTIN": [(746, "Alloxantin")],
+         "ALLOTROPY": [(746, "s2")], "ALLOWANCE": [(746, "s3")], "ALLOXAN": [(746, "s4")],
+         "ALLOXANTIN": [(746, "Alloxantin")],
          "ALLOYS": [(746, "s5"), (747, None), (748, "s1"), (748, "s2"), (749, None), (750, None), (751, "s1")],
          "ALLPORT, SIR JAMES JOSEPH": [(751, "s2")]}
 truth = {title: render_wikitext("\n".join(re.sub(r"<noinclude>.*?</noinclude>", "", pages[n], flags=re.S) if s is None
-                                         else sections(pages[n])[s] for n, s in where)) for title, where in spans.items()}
+                                         else sections(pages[n])[s] for n, s in where))
+         for title, where in spans.items()}
 with tempfile.TemporaryDirectory() as out:
-    ingest_pages([data / "wikisource/page-wikitext/abbey_pages.json", data / "wikisource/page-wikitext/alloys_pages.json"], out)
+    ingest_pages([data / "wikisource/page-wikitext/abbey_pages.json",
+                  data / "wikisource/page-wikitext/alloys_pages.json"], out)
     result["abbey_alloys_pages"] = right_share(truth, out)
 
 ocr = data / "eb1911/internet-archive-ocr/vol5_trunc.txt"
 text = ocr.read_text(encoding="utf-8")
-inline = Counter(w.casefold() for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", re.sub(r"-[ \t]*\n[ \t]*", "\x00", text)))
+inline = Counter(w.casefold()
+                 for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", re.sub(r"-[ \t]*\n[ \t]*", "\x00", text)))
 pairs = [(a.group(0), b.group(0)) for m in re.finditer(r"-[ \t]*\n[ \t]*", text)
-         for a in [re.search(r"[^\W\d_]+$", text[max(0, m.start() - 60): m.start()])] for b in [re.match(r"[^\W\d_]+", text[m.end(): m.end() + 60])]
+         for a in [re.search(r"[^\W\d_]+$", text[max(0, m.start() - 60): m.start()])]
+         for b in [re.match(r"[^\W\d_]+", text[m.end(): m.end() + 60])]
          if a and b and a.group(0)[-1].islower() and b.group(0)[0].islower()]
 suspect = {(l + r).casefold() for l, r in pairs if inline[f"{l}-{r}".casefold()] and not inline[(l + r).casefold()]}
 with tempfile.TemporaryDirectory() as out:
     clean_file(ocr, Path(out) / "c.txt")
     cleaned = Counter(w.casefold() for w in re.findall(r"[^\W\d_]+", (Path(out) / "c.txt").read_text(encoding="utf-8")))
-result["hyphenation"] = {"line_end_pairs": len(pairs), "hyphenated_attested_fused_not": sum(1 for l, r in pairs if (l + r).casefold() in suspect),
+result["hyphenation"] = {"line_end_pairs": len(pairs),
+                         "hyphenated_attested_fused_not": sum(1 for l, r in pairs if (l + r).casefold() in suspect),
                          "wrong_joins": sum(cleaned[w] for w in suspect)}
 counts = [50_000] + [400 + (i * 37) % 500 for i in range(200)]
-shares = [summarise(counts, plan_split(counts, SplitOptions(val_fraction=0.1, seed=s)))["val"]["words"] / sum(counts) for s in range(20)]
+shares = [summarise(counts, plan_split(counts, SplitOptions(val_fraction=0.1, seed=s)))["val"]["words"] / sum(counts)
+          for s in range(20)]
 result["split_val_share"] = [round(min(shares), 4), round(max(shares), 4)]
 print(json.dumps(result, ensure_ascii=False))
 '''
@@ -133,7 +142,8 @@ def quality_page(folder: Path) -> str:
     for path in sorted((SHARED / "data/wikisource/article-wikitext-britannica-edition").glob("*.input.txt")):
         volume, page, _, title = path.name.removesuffix(".input.txt").split("-", 3)
         relpath = article_relpath(int(volume), part_of(int(page)), safe_stem(title + " (pre-assembled)"))
-        write_article(raw / relpath, url=path.as_uri(), title=title, content=path.read_text(encoding="utf-8"), timestamp="")
+        write_article(raw / relpath, url=path.as_uri(), title=title, content=path.read_text(encoding="utf-8"),
+                      timestamp="")
         routes[relpath] = "pre-assembled"
     record_ingest(raw, "article-wikitext", {"source": "article-wikitext", "articles": routes})
     convert.convert_tree(raw, data / "britannica_txt")
@@ -141,7 +151,8 @@ def quality_page(folder: Path) -> str:
     clean.clean_file(data / "combined_encyclopedia.txt", data / "encyclopedia_cleaned.txt")
     split.split_file(data / "encyclopedia_cleaned.txt", data / "corpus_split", split.SplitOptions(val_fraction=0.1))
     quality.write_report(data)
-    return (data / "quality.md").read_text(encoding="utf-8").replace("\n## ", "\n#### ").replace("# Corpus quality", "### quality.md")
+    return ((data / "quality.md").read_text(encoding="utf-8").replace("\n## ", "\n#### ")
+            .replace("# Corpus quality", "### quality.md"))
 
 
 def main() -> None:
@@ -156,7 +167,8 @@ def main() -> None:
         if not args.quality_only:
             base = folder / "base"
             base.mkdir()
-            archive = subprocess.run(["git", "archive", args.base, "babylm"], cwd=REPO, capture_output=True, check=True).stdout
+            archive = subprocess.run(["git", "archive", args.base, "babylm"], cwd=REPO, capture_output=True,
+                                     check=True).stdout
             subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
             (folder / "child.py").write_text(CHILD, encoding="utf-8")
             results = {}
@@ -183,7 +195,8 @@ def main() -> None:
                     if key.startswith("gutenberg_") and isinstance(value, dict):
                         cells.append(f"{', '.join(value['titles'])} / {value['words_in_bogus_articles']}")
                     elif key in ("named_sections", "abbey_alloys_pages"):
-                        cells.append(f"{value['share']:.1%} ({value['right']:,}/{value['total']:,}; {value['words_elsewhere']:,} elsewhere)")
+                        cells.append(f"{value['share']:.1%} ({value['right']:,}/{value['total']:,}; "
+                                     f"{value['words_elsewhere']:,} elsewhere)")
                     elif key == "hyphenation":
                         cells.append(f"{value['wrong_joins']} of {value['line_end_pairs']:,} line-end hyphens "
                                      f"({value['hyphenated_attested_fused_not']} candidates)")

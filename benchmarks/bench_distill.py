@@ -121,14 +121,18 @@ def run(module, batch_size: int, seq_len: int, vocab_size: int, steps: int, warm
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark on ``argv``; returns an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", choices=sorted(CONFIG_FILES), default="tiny", help="sizes to use (default: %(default)s)")
+    parser.add_argument("--config", choices=sorted(CONFIG_FILES), default="tiny",
+                        help="sizes to use (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=None, help="windows per step (default: the config's data.batch_size)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="windows per step (default: the config's data.batch_size)")
     parser.add_argument("--seq-len", type=int, default=128, help="tokens per window (default: %(default)s)")
     parser.add_argument("--vocab-size", type=int, default=16_000, help="vocabulary size (default: %(default)s)")
-    parser.add_argument("--precision", default=None, help="Lightning precision (default: bf16-mixed on GPU, 32-true on CPU)")
-    parser.add_argument("--reduction", default="token_mean", choices=["token_mean", "ensemble_mean", "legacy_batch_sum"],
+    parser.add_argument("--precision", default=None,
+                        help="Lightning precision (default: bf16-mixed on GPU, 32-true on CPU)")
+    parser.add_argument("--reduction", default="token_mean",
+                        choices=["token_mean", "ensemble_mean", "legacy_batch_sum"],
                         help="KL reduction of the distillation loss (default: %(default)s)")
     parser.add_argument("--no-plain", action="store_true", help="skip the student-alone comparison run")
     args = parser.parse_args(argv)
@@ -148,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     student_fields, teacher_fields, config_batch = read_sizes(args.config)
     batch_size = args.batch_size or config_batch
     print(machine_line(extra=f"{torch.get_num_threads()} torch threads"))
-    print(f"config {args.config}: batch {batch_size} × {args.seq_len} tokens, vocab {args.vocab_size}, precision {precision}, "
-          f"reduction {args.reduction}, {args.steps} timed steps after {args.warmup}")
+    print(f"config {args.config}: batch {batch_size} × {args.seq_len} tokens, vocab {args.vocab_size}, "
+          f"precision {precision}, reduction {args.reduction}, {args.steps} timed steps after {args.warmup}")
 
     def student_config() -> ModelConfig:
         return ModelConfig(**{**student_fields, "max_position_embeddings": args.seq_len})
 
-    common = dict(vocab_size=args.vocab_size, config=student_config(), warmup_steps=1, schedule_steps=args.steps + args.warmup)
+    common = dict(vocab_size=args.vocab_size, config=student_config(), warmup_steps=1,
+                  schedule_steps=args.steps + args.warmup)
     tokens = batch_size * args.seq_len
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
@@ -173,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"parameters: {counts}")
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        timer, teacher_seconds = run(student, batch_size, args.seq_len, args.vocab_size, args.steps, args.warmup, precision, cuda)
+        timer, teacher_seconds = run(student, batch_size, args.seq_len, args.vocab_size, args.steps, args.warmup,
+                                     precision, cuda)
         memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if cuda else ""
         print(
             f"distillation: {tokens * timer.steps / timer.step_seconds:,.0f} student tokens/s "

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cached", nargs="*", default=[], metavar="METHOD-K",
                         help="also time cached targets, e.g. topk-32 sample-12 (default: none)")
     parser.add_argument("--chunk-rows", type=int, default=None, help="rows per chunk (default: the library's)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="logits dtype (default: %(default)s)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                        help="logits dtype (default: %(default)s)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     generator = torch.Generator().manual_seed(0)
     shape = (args.batch, args.seq_len, args.vocab)
     student = (torch.randn(shape, generator=generator) * 2).to(device=device, dtype=dtype).requires_grad_(True)
-    teachers = [(torch.randn(shape, generator=generator) * 3).to(device=device, dtype=dtype) for _ in range(args.teachers)]
+    teachers = [(torch.randn(shape, generator=generator) * 3).to(device=device, dtype=dtype)
+                for _ in range(args.teachers)]
     ids = torch.randint(0, args.vocab, shape[:2], generator=generator).to(device)
 
     variants = {
@@ -100,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         compact = compact_targets(teachers, 2.0, "token_mean", method, int(k), seed=0)
         sparse = SparseTargets(compact.ids.to(device), compact.probs.to(device), compact.neg_entropy.to(device),
                                tail=method == "topk")
-        variants[spec] = (lambda sparse=sparse: sparse_distillation_loss(student, sparse, ids, chunk_rows=args.chunk_rows).loss)
+        variants[spec] = (lambda sparse=sparse:
+                          sparse_distillation_loss(student, sparse, ids, chunk_rows=args.chunk_rows).loss)
 
     def sync() -> None:
         if device.type == "cuda":
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---:|")
     for name, values in times.items():
         ratio = statistics.median(v / b for v, b in zip(values, base))
-        print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} | {ratio:.2f} | {peaks[name]:.2f} |")
+        print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} | {ratio:.2f} | "
+              f"{peaks[name]:.2f} |")
     return 0
 
 

@@ -47,7 +47,8 @@ def babylm(work: Path, *args: str) -> float:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "babylm", *args], cwd=work, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"bench_distill_quality: `babylm {' '.join(args)}` failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise SystemExit(f"bench_distill_quality: `babylm {' '.join(args)}` failed ({done.returncode}):\n"
+                         f"{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
@@ -65,7 +66,8 @@ def last_val_loss(run_dir: Path) -> float:
 
 
 def subset_workspace(work: Path, windows: int, seq_len: int = 128) -> Path:
-    """``<work>/first-<windows>/``: the workspace's tokenizer, teachers and val split, train = its first ``windows`` windows.
+    """``<work>/first-<windows>/``: the workspace's tokenizer, teachers and val split, train = its first
+    ``windows`` windows.
 
     The student runs there, so a cache build and the epochs over the train windows stay CPU-sized while the
     teachers are the ones trained on the whole train split. Rewritten on every call (nothing else is kept there
@@ -79,7 +81,8 @@ def subset_workspace(work: Path, windows: int, seq_len: int = 128) -> Path:
     meta = json.loads(meta_path.read_text())
     train, val = meta["splits"]["train"], meta["splits"]["val"]
     if train["tokens"] < windows * seq_len:
-        raise SystemExit(f"bench_distill_quality: --train-windows {windows} is more than the {train['tokens'] // seq_len} there are")
+        raise SystemExit(f"bench_distill_quality: --train-windows {windows} is more than the "
+                         f"{train['tokens'] // seq_len} there are")
     sub = work / f"first-{windows}"
     out = sub / "data" / "tokenized" / meta_path.parent.name
     out.mkdir(parents=True, exist_ok=True)
@@ -104,13 +107,15 @@ def cache_args(variant: str, seed: int) -> list[str]:
     if variant == "online":
         return ["--model.init_args.cache", "null"]
     method, k = variant.rsplit("-", 1)
-    return ["--model.init_args.cache.method", method, "--model.init_args.cache.k", k, "--model.init_args.cache.seed", str(seed)]
+    return ["--model.init_args.cache.method", method, "--model.init_args.cache.k", k,
+            "--model.init_args.cache.seed", str(seed)]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark on ``argv``; returns an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/babylm-distill-quality"), help="workspace (default: %(default)s)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/babylm-distill-quality"),
+                        help="workspace (default: %(default)s)")
     parser.add_argument("--gutenberg", type=Path, default=SHARED / "eb1911" / "gutenberg" / "19699-8.txt")
     parser.add_argument("--blimp-dir", type=Path, default=SHARED / "blimp-dev")
     parser.add_argument("--blimp-limit", type=int, default=None, help="pairs per paradigm (default: all)")
@@ -120,10 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-windows", type=int, default=None,
                         help="train the students on the first N train windows only (teachers: on all; default: all)")
     parser.add_argument("--vocab-size", type=int, default=4000, help="tokenizer size (default: %(default)s)")
-    parser.add_argument("--teacher-steps", type=int, default=300, help="optimizer steps per teacher (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=6, help="student epochs over the train windows (default: %(default)s)")
+    parser.add_argument("--teacher-steps", type=int, default=300,
+                        help="optimizer steps per teacher (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=6,
+                        help="student epochs over the train windows (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per optimizer step (default: %(default)s)")
-    parser.add_argument("--teacher-batch-size", type=int, default=32, help="windows per teacher step (default: %(default)s)")
+    parser.add_argument("--teacher-batch-size", type=int, default=32,
+                        help="windows per teacher step (default: %(default)s)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--variants", nargs="+", default=["online", "sample-12", "sample-64", "topk-32"])
     args = parser.parse_args(argv)
@@ -143,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
               "--word_checkpoints.milestones", "[]", "--trainer.log_every_n_steps", "50"]
     for name, export in (("teacher_llama", "Tiny-Llama"), ("teacher_gptj", "Tiny-GPTJ")):
         if not (work / "checkpoints" / export / "model.safetensors").is_file():
-            seconds = babylm(work, "fit", "-c", str(TINY / f"{name}.yaml"), *common, "--data.batch_size", str(args.teacher_batch_size),
+            seconds = babylm(work, "fit", "-c", str(TINY / f"{name}.yaml"), *common,
+                             "--data.batch_size", str(args.teacher_batch_size),
                              "--trainer.logger.save_dir", f"runs/{name}",
-                             "--trainer.max_steps", str(args.teacher_steps), "--trainer.val_check_interval", str(args.teacher_steps))
+                             "--trainer.max_steps", str(args.teacher_steps),
+                             "--trainer.val_check_interval", str(args.teacher_steps))
             print(f"teacher {export}: {args.teacher_steps} steps in {seconds:.0f} s, val loss "
                   f"{last_val_loss(work / 'runs' / name):.4f}", flush=True)
     print(f"teachers: {train_windows(work)} train windows, val loss " + ", ".join(
@@ -154,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         work = subset_workspace(work, args.train_windows)
     windows = train_windows(work)
     steps = args.epochs * windows // args.batch_size
-    print(f"student: {windows} train windows of 128 tokens, batch {args.batch_size}, {args.epochs} epochs = {steps} steps; "
-          f"vocabulary {args.vocab_size}")
+    print(f"student: {windows} train windows of 128 tokens, batch {args.batch_size}, {args.epochs} epochs = "
+          f"{steps} steps; vocabulary {args.vocab_size}")
     print("| variant | seed | cache build s | fit s | final val loss | BLiMP (mean of paradigms) |")
     print("|---|---:|---:|---:|---:|---:|")
     results: dict[str, list[tuple[float, float]]] = {}
@@ -169,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             if variant != "online":
                 build = babylm(work, "cache-teachers", *settings, "--no-progress")
             fit = babylm(work, "fit", *settings, "--trainer.logger.save_dir", f"runs/{run}",
-                         "--checkpoint.dirpath", f"checkpoints/{run}", "--model.init_args.export_dir", f"checkpoints/{run}/export",
+                         "--checkpoint.dirpath", f"checkpoints/{run}",
+                         "--model.init_args.export_dir", f"checkpoints/{run}/export",
                          "--model.init_args.export_weights", "last")
             val = last_val_loss(work / "runs" / run)
             limit = ["--limit", str(args.blimp_limit)] if args.blimp_limit else []
@@ -183,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     for variant, rows in results.items():
         vals, blimps = [r[0] for r in rows], [100 * r[1] for r in rows]
         sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
-        print(f"| {variant} | {statistics.mean(vals):.4f} ± {sd(vals):.4f} | {statistics.mean(blimps):.2f} ± {sd(blimps):.2f} |")
+        print(f"| {variant} | {statistics.mean(vals):.4f} ± {sd(vals):.4f} | "
+              f"{statistics.mean(blimps):.2f} ± {sd(blimps):.2f} |")
     return 0
 
 

@@ -119,7 +119,8 @@ def mean_sd(values: Sequence[Optional[float]], scale: float = 1.0, digits: int =
 
 def summary(results: dict[str, list[dict]]) -> list[str]:
     """The summary table's lines: per variant, mean ± sd over seeds of every figure."""
-    lines = ["| variant | seeds | val loss | BLiMP causal % | BLiMP mntp % | tokens/s |", "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| variant | seeds | val loss | BLiMP causal % | BLiMP mntp % | tokens/s |",
+             "|---|---:|---:|---:|---:|---:|"]
     for variant, rows in results.items():
         def column(key):
             return [row[key] for row in rows]
@@ -181,7 +182,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps per run (default: the config's)")
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="a fit option for every run, e.g. data.batch_size=32 (repeatable)")
-    parser.add_argument("--work", type=Path, default=Path("runs") / "bench_hybrid", help="outputs (default: %(default)s)")
+    parser.add_argument("--work", type=Path, default=Path("runs") / "bench_hybrid",
+                        help="outputs (default: %(default)s)")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="where the commands run (default: here)")
     parser.add_argument("--dry-run", action="store_true", help="print and check the commands; run nothing")
     args = parser.parse_args(argv)

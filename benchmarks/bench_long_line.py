@@ -59,7 +59,8 @@ def long_line(megabytes: float, data: Path) -> str:
         prose = " ".join(" ".join(json.loads(line)["text"].split()) for line in data.open(encoding="utf-8"))
     else:
         rng = random.Random(0)
-        words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 9))) for _ in range(5000)]
+        words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 9)))
+                 for _ in range(5000)]
         prose = " ".join(rng.choice(words) for _ in range(200_000))
     size = int(megabytes * 1e6)
     return ((prose + " ") * (size // (len(prose) + 1) + 1))[:size].rstrip()
@@ -68,7 +69,8 @@ def long_line(megabytes: float, data: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark on ``argv``; returns an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mb", type=float, default=50.0, help="size of the single-line article in MB (default: %(default)s)")
+    parser.add_argument("--mb", type=float, default=50.0,
+                        help="size of the single-line article in MB (default: %(default)s)")
     parser.add_argument("--vocab-size", type=int, default=2000, help="tokenizer vocabulary (default: %(default)s)")
     parser.add_argument("--baseline", type=Path, help="another checkout of the repository to measure side by side")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="EB1911 prose (default: %(default)s)")
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         for label, repo in runs:
             train, error = measure_in_child(["-c", CHILD, "train", str(root / "train.txt"), str(args.vocab_size)], repo)
             encode, error2 = measure_in_child(
-                ["-c", CHILD, "encode", str(root / "tok.json"), str(root / "train.txt"), str(root / f"{len(results)}.bin")], repo)
+                ["-c", CHILD, "encode", str(root / "tok.json"), str(root / "train.txt"),
+                 str(root / f"{len(results)}.bin")], repo)
             if train is None or encode is None:
                 print(f"bench_long_line: error in {label}: {error or error2}", file=sys.stderr)
                 return 1
@@ -103,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{encode['peak_mb']:,.0f} MB ({encode['tokens']:,} tokens, sha {encode['sha']})")
         if len(results) == 2:
             (old_train, old_encode), (new_train, new_encode) = results.values()
-            print(f"peak RSS ratio baseline/this: tokenizer training {old_train['peak_mb'] / new_train['peak_mb']:.1f}x, "
+            print(f"peak RSS ratio baseline/this: tokenizer training "
+                  f"{old_train['peak_mb'] / new_train['peak_mb']:.1f}x, "
                   f"encode {old_encode['peak_mb'] / new_encode['peak_mb']:.1f}x; time ratio: training "
-                  f"{old_train['seconds'] / new_train['seconds']:.2f}x, encode {old_encode['seconds'] / new_encode['seconds']:.2f}x")
-            print(f"same tokenizer: {old_train['sha'] == new_train['sha']}; same token file: {old_encode['sha'] == new_encode['sha']}")
+                  f"{old_train['seconds'] / new_train['seconds']:.2f}x, "
+                  f"encode {old_encode['seconds'] / new_encode['seconds']:.2f}x")
+            print(f"same tokenizer: {old_train['sha'] == new_train['sha']}; "
+                  f"same token file: {old_encode['sha'] == new_encode['sha']}")
     return 0
 
 

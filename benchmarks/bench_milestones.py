@@ -4,8 +4,8 @@ Run: ``python benchmarks/bench_milestones.py [--batch 8] [--repeats 3] [--blimp-
 Builds a randomly initialised model of the Baby-Llama-58M shape (vocab 16,000, context 128) on the CPU and times,
 in one process: an optimizer step (forward + backward + AdamW on ``--batch`` windows), the gradient norm that
 ``train/grad_norm`` logs (:class:`babylm.training.dashboards.GradNormLogger`), and what each word milestone adds —
-the ``chck_<N>M`` export and the BLiMP score on the bundled sample (and on ``--blimp-dir`` with ``--blimp-limit`` pairs per
-paradigm when given). Prints a machine line and a Markdown table; writes nothing but temporary files.
+the ``chck_<N>M`` export and the BLiMP score on the bundled sample (and on ``--blimp-dir`` with ``--blimp-limit``
+pairs per paradigm when given). Prints a machine line and a Markdown table; writes nothing but temporary files.
 """
 
 from __future__ import annotations
@@ -37,10 +37,13 @@ def timed(function, repeats: int, warm_up: bool = True) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=8, help="windows of 128 tokens per optimizer step (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=8,
+                        help="windows of 128 tokens per optimizer step (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--blimp-dir", default=None, help="BLiMP .jsonl folder also scored (--blimp-limit pairs per paradigm)")
-    parser.add_argument("--blimp-limit", type=int, default=20, help="pairs per paradigm of --blimp-dir (default: %(default)s)")
+    parser.add_argument("--blimp-dir", default=None,
+                        help="BLiMP .jsonl folder also scored (--blimp-limit pairs per paradigm)")
+    parser.add_argument("--blimp-limit", type=int, default=20,
+                        help="pairs per paradigm of --blimp-dir (default: %(default)s)")
     args = parser.parse_args(argv)
 
     import torch
@@ -81,7 +84,8 @@ def main(argv=None) -> int:
     rows = [("optimizer step", step_s, f"{args.batch} × 128 tokens"),
             ("gradient norm (train/grad_norm)", norm_s, f"{100 * norm_s / step_s:.2f}% of a step"),
             ("chck_<N>M export", export_s, "once per milestone"),
-            (f"BLiMP, bundled sample ({sum(len(p.pairs) for p in sample.paradigms)} pairs)", sample_s, "once per milestone")]
+            (f"BLiMP, bundled sample ({sum(len(p.pairs) for p in sample.paradigms)} pairs)", sample_s,
+             "once per milestone")]
     if args.blimp_dir:
         dev = MilestoneBlimp(args.blimp_dir, limit=args.blimp_limit)
         dev.load(tmp / "tokenizer.json")

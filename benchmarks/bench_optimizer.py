@@ -30,9 +30,11 @@ from harness import MIN_PAIRS, alternate, machine_line, median, paired_ratio  # 
 def build_parser() -> argparse.ArgumentParser:
     """Return this benchmark's argument parser."""
     parser = argparse.ArgumentParser(prog="python benchmarks/bench_optimizer.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="configs/distill.yaml", help="training YAML whose model is stepped (default: %(default)s)")
+    parser.add_argument("--config", default="configs/distill.yaml",
+                        help="training YAML whose model is stepped (default: %(default)s)")
     parser.add_argument("--vocab", type=int, default=16_000, help="vocabulary size (default: %(default)s)")
-    parser.add_argument("--pairs", type=int, default=7, help=f"timed before/after pairs, at least {MIN_PAIRS} (default: %(default)s)")
+    parser.add_argument("--pairs", type=int, default=7,
+                        help=f"timed before/after pairs, at least {MIN_PAIRS} (default: %(default)s)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="default: %(default)s")
     return parser
 
@@ -78,8 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"model: {args.config} ({parameters:,} parameters, vocab {args.vocab:,}), fp32, {args.device}")
     print("| optimizer | clip + step, s (median) | min–max |")
     print("|---|---:|---:|")
-    print(f"| before: `torch.optim.AdamW` (default implementation) | {median(before_s):.3f} | {min(before_s):.3f}–{max(before_s):.3f} |")
-    print(f"| after: `adamw` (fused={after.defaults['fused']}) | {median(after_s):.3f} | {min(after_s):.3f}–{max(after_s):.3f} |")
+    print(f"| before: `torch.optim.AdamW` (default implementation) | {median(before_s):.3f} | "
+          f"{min(before_s):.3f}–{max(before_s):.3f} |")
+    print(f"| after: `adamw` (fused={after.defaults['fused']}) | {median(after_s):.3f} | "
+          f"{min(after_s):.3f}–{max(after_s):.3f} |")
     print(f"after / before, pair by pair: {paired_ratio(after_s, before_s)}")
     return 0
 

@@ -75,7 +75,8 @@ def main() -> int:
     """Build the inputs, time the command (and the baseline), print a Markdown table; returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=50, help="size of the one-line file in MB (default: %(default)s)")
-    parser.add_argument("--max-tokens", type=int, default=2000, help="--max-tokens of the command (default: %(default)s)")
+    parser.add_argument("--max-tokens", type=int, default=2000,
+                        help="--max-tokens of the command (default: %(default)s)")
     parser.add_argument("--runs", type=int, default=2, help="runs of each checkout (default: %(default)s)")
     parser.add_argument("--baseline-repo", type=Path, default=None, help="another checkout to run side by side")
     args = parser.parse_args()
@@ -91,7 +92,8 @@ def main() -> int:
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in repos}
         for run in range(args.runs):
             for name, repo in repos.items():  # alternate, so drift of the machine hits both alike
-                results[name].append(run_once(repo, model_dir, text, args.max_tokens, work / f"out-{run}-{len(results[name])}"))
+                results[name].append(run_once(repo, model_dir, text, args.max_tokens,
+                                              work / f"out-{run}-{len(results[name])}"))
     print("\n| checkout | wall time (s, median) | peak RSS (GiB, median) |")
     print("|---|---:|---:|")
     medians = {}

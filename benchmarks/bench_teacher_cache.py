@@ -41,8 +41,10 @@ from harness import lightning_step_clock, machine_line  # noqa: E402  (benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = {
-    "tiny": {"distill": "configs/tiny/distill.yaml", "teachers": ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]},
-    "reference": {"distill": "configs/distill.yaml", "teachers": ["configs/teacher_llama_360m.yaml", "configs/teacher_gptj_705m.yaml"]},
+    "tiny": {"distill": "configs/tiny/distill.yaml",
+             "teachers": ["configs/tiny/teacher_llama.yaml", "configs/tiny/teacher_gptj.yaml"]},
+    "reference": {"distill": "configs/distill.yaml",
+                  "teachers": ["configs/teacher_llama_360m.yaml", "configs/teacher_gptj_705m.yaml"]},
 }
 
 
@@ -62,7 +64,8 @@ def synthetic_workspace(root: Path, windows: int, vocab: int, seq_len: int = 128
     (split / "val.txt").write_text("\n\n".join(lines[:20]) + "\n", encoding="utf-8")
     (root / "lexicon.txt").write_text(" ".join(lexicon) + "\n", encoding="utf-8")  # enough merges for the vocabulary
     tokenizer = root / "tokenizer-clean.json"
-    save_tokenizer(train_tokenizer([root / "lexicon.txt"], vocab_size=vocab, min_frequency=1), tokenizer, root / "tokenizer")
+    save_tokenizer(train_tokenizer([root / "lexicon.txt"], vocab_size=vocab, min_frequency=1), tokenizer,
+                   root / "tokenizer")
     encode_splits(tokenizer, split, root / "tokenized", log=lambda line: None)
     return tokenizer, root / "tokenized"
 
@@ -78,17 +81,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="tiny", help="sizes (default: %(default)s)")
     parser.add_argument("--micro-batch", type=int, default=None, help="windows per step (default: reference 4, tiny 8)")
-    parser.add_argument("--windows", type=int, default=None, help="train windows cached (default: reference 32, tiny 512)")
+    parser.add_argument("--windows", type=int, default=None,
+                        help="train windows cached (default: reference 32, tiny 512)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per variant and round (default: reference 2, tiny 10)")
-    parser.add_argument("--forms", nargs="+", default=["sample-12", "topk-32"], help="cached forms (default: %(default)s)")
-    parser.add_argument("--compile", action="store_true", help="also time the first cached form with compile_backend inductor")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="timed steps per variant and round (default: reference 2, tiny 10)")
+    parser.add_argument("--forms", nargs="+", default=["sample-12", "topk-32"],
+                        help="cached forms (default: %(default)s)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the first cached form with compile_backend inductor")
     parser.add_argument("--no-hf", action="store_true", help="skip the HF-Trainer baseline")
-    parser.add_argument("--precision", default=None, help="Lightning precision (default: 32-true on CPU, bf16-mixed on GPU)")
+    parser.add_argument("--precision", default=None,
+                        help="Lightning precision (default: 32-true on CPU, bf16-mixed on GPU)")
     parser.add_argument("--recipe", action="store_true",
                         help="time whole recipes instead of steps: online 6 epochs, cache build + 6 cached epochs, "
                              "HF Trainer 6 epochs, student alone 6 epochs (over --windows; tiny config advised)")
-    parser.add_argument("--recipe-tokens", type=float, default=16e6, help="train tokens of the reference run (default: 16M)")
+    parser.add_argument("--recipe-tokens", type=float, default=16e6,
+                        help="train tokens of the reference run (default: 16M)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("WANDB_MODE", "offline")
@@ -135,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         scratch.cleanup()
         return 0
     print(f"config {args.config}: micro-batch {micro} × {seq_len} tokens (one optimizer step, no accumulation), vocab "
-          f"{vocab:,}, precision {precision}; {train_windows} train windows cached; {args.rounds} rounds × {steps} timed "
-          f"steps after {warmup}")
+          f"{vocab:,}, precision {precision}; {train_windows} train windows cached; {args.rounds} rounds × {steps} "
+          f"timed steps after {warmup}")
     dtype = torch.bfloat16 if precision.startswith("bf16") else torch.float32
     build_seconds = {}
     for form in args.forms:
@@ -146,10 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         build_teacher_cache(data(), teachers, init.temperature, init.reduction, config, dtype=dtype, batch_size=micro,
                             progress=False)
         build_seconds[form] = (time.perf_counter() - start) / train_windows
-        print(f"cache build {form}: {build_seconds[form]:.3f} s/window ({bytes_per_token(method, int(k))} bytes/token)", flush=True)
+        print(f"cache build {form}: {build_seconds[form]:.3f} s/window ({bytes_per_token(method, int(k))} "
+              "bytes/token)", flush=True)
 
-    common = dict(config=model_config(cfg), vocab_size=vocab, tokenizer_path=str(tokenizer), learning_rate=init.learning_rate,
-                  warmup_steps=1, schedule_steps=10**6)
+    common = dict(config=model_config(cfg), vocab_size=vocab, tokenizer_path=str(tokenizer),
+                  learning_rate=init.learning_rate, warmup_steps=1, schedule_steps=10**6)
     distill = dict(teachers=teachers, alpha=init.alpha, temperature=init.temperature, reduction=init.reduction)
 
     def cache_of(form: str):
@@ -161,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     for form in args.forms:
         variants[f"cached {form}"] = DistillationStudent(**distill, **common, cache=cache_of(form))
     if args.compile:
-        variants[f"cached {args.forms[0]} + compile"] = DistillationStudent(**distill, **common, cache=cache_of(args.forms[0]),
+        variants[f"cached {args.forms[0]} + compile"] = DistillationStudent(**distill, **common,
+                                                                            cache=cache_of(args.forms[0]),
                                                                             compile_backend="inductor")
     variants["student alone"] = CausalLM(**common)
     if not args.no_hf:
@@ -177,15 +188,17 @@ def main(argv: list[str] | None = None) -> int:
                 gc.collect()  # the HF Trainer holds its teachers in reference cycles: free them before the next variant
                 continue
             clock = lightning_step_clock(warmup, warmup + steps)
-            trainer = L.Trainer(accelerator="gpu" if cuda else "cpu", devices=1, precision=precision, max_steps=warmup + steps,
-                                gradient_clip_val=1.0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            trainer = L.Trainer(accelerator="gpu" if cuda else "cpu", devices=1, precision=precision,
+                                max_steps=warmup + steps, gradient_clip_val=1.0, logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False,
                                 enable_model_summary=False, limit_val_batches=0, callbacks=[clock],
                                 default_root_dir=str(root / "runs"))
             trainer.fit(module, data())
             seconds[name].append(clock.seconds / steps)
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {s[-1]:.3f}" for n, s in seconds.items()), flush=True)
 
-    print("\n| variant | s/step (median of rounds) | × online: median [min–max] of rounds | × student alone: median [min–max] |")
+    print("\n| variant | s/step (median of rounds) | × online: median [min–max] of rounds | "
+          "× student alone: median [min–max] |")
     print("|---|---:|---:|---:|")
     for name in seconds:
         print(f"| {name} | {statistics.median(seconds[name]):.3f} | {ratios(seconds, name, 'online')} | "
@@ -197,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     # the whole recipe: build once + 6 epochs, per window of 128 tokens; extrapolated by arithmetic
     epochs, per_window = 6, {name: statistics.median(s) / micro for name, s in seconds.items()}
     print(f"\nwhole recipe = cache build + {epochs} epochs, from the measured per-window costs (s/window):")
-    scales = [("this run", train_windows), (f"{args.recipe_tokens / 1e6:g}M tokens", int(args.recipe_tokens // seq_len))]
+    scales = [("this run", train_windows),
+              (f"{args.recipe_tokens / 1e6:g}M tokens", int(args.recipe_tokens // seq_len))]
     print("| recipe | " + " | ".join(f"{label} ({count:,} windows)" for label, count in scales) + " |")
     print("|---|" + "---:|" * len(scales))
 
@@ -208,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     if "hf-trainer (online)" in per_window:
         line("HF-Trainer baseline (online)", epochs * per_window["hf-trainer (online)"])
     for form in args.forms:
-        line(f"cache build {form} + {epochs} cached epochs", build_seconds[form] + epochs * per_window[f"cached {form}"])
+        line(f"cache build {form} + {epochs} cached epochs",
+             build_seconds[form] + epochs * per_window[f"cached {form}"])
     line("student alone (no teachers; lower bound)", epochs * per_window["student alone"])
     scratch.cleanup()
     return 0
@@ -286,8 +301,8 @@ def whole_recipe(args, cfg, teachers, data, root: Path, micro: int, precision: s
           f"× student alone: median [min–max] |")
     print("|---|---:|---:|---:|")
     for name in seconds:
-        print(f"| {name} | {statistics.median(seconds[name]):.1f} | {ratios(seconds, name, 'online distillation (ours)')} | "
-              f"{ratios(seconds, name, 'student alone')} |")
+        print(f"| {name} | {statistics.median(seconds[name]):.1f} | "
+              f"{ratios(seconds, name, 'online distillation (ours)')} | {ratios(seconds, name, 'student alone')} |")
     print(f"(to scale to the reference run's {reference_windows:,} windows, multiply the step-benchmark per-window "
           f"costs: see --config reference without --recipe)")
 

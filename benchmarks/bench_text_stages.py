@@ -132,7 +132,8 @@ def measure(work: Path, copies: int, repeats: int) -> tuple[list[dict], dict]:
     for article in iter_articles(cleaned.splitlines()):
         counts.update(residual_markup_counts(article))
         words += len(article.split())
-    return rows, {"words": words, "per_million": {k: v * 1e6 / words for k, v in counts.items()}, "total": sum(counts.values())}
+    return rows, {"words": words, "per_million": {k: v * 1e6 / words for k, v in counts.items()},
+                  "total": sum(counts.values())}
 
 
 def paths_for_trace(work: Path, copies: int, stage: str, raw: Path) -> tuple[Path, Path]:
@@ -155,10 +156,14 @@ def word_count(work: Path, copies: int, stage: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark on ``argv``; returns an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shared-data", type=Path, default=SHARED, help="the shared data folder (default: %(default)s)")
-    parser.add_argument("--copies", type=int, nargs="+", default=[1, 8], help="input sizes, as copies of the real text (default: 1 8)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per stage; the median time is reported (default: %(default)s)")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON into this new file (never overwritten)")
+    parser.add_argument("--shared-data", type=Path, default=SHARED,
+                        help="the shared data folder (default: %(default)s)")
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 8],
+                        help="input sizes, as copies of the real text (default: 1 8)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per stage; the median time is reported (default: %(default)s)")
+    parser.add_argument("--json", type=Path,
+                        help="also write the results as JSON into this new file (never overwritten)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
     args = parser.parse_args(argv)
     if not (args.shared_data / "eb1911" / "gutenberg" / "19699-8.txt").is_file():
@@ -176,17 +181,21 @@ def main(argv: list[str] | None = None) -> int:
         for copies in args.copies:
             stage_rows, residuals[copies] = measure(work, copies, args.repeats)
             rows.extend(stage_rows)
-        print("\n| input | stage | words in | time (s) | words/s | peak RSS (MB) | RSS added by stage (MB) | Python heap peak (MB) |")
+        print("\n| input | stage | words in | time (s) | words/s | peak RSS (MB) | RSS added by stage (MB) | "
+              "Python heap peak (MB) |")
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         for row in rows:
-            print(f"| real ×{row['copies']} | {row['stage']} | {row['words']:,} | {row['seconds']:.2f} | {row['words_per_s']:,.0f} | "
-                  f"{row['peak_rss_mb']:.0f} | {row['stage_rss_mb']:.1f} | {row['traced_peak_mb']:.1f} |")
+            print(f"| real ×{row['copies']} | {row['stage']} | {row['words']:,} | {row['seconds']:.2f} | "
+                  f"{row['words_per_s']:,.0f} | {row['peak_rss_mb']:.0f} | {row['stage_rss_mb']:.1f} | "
+                  f"{row['traced_peak_mb']:.1f} |")
         for copies, residual in residuals.items():
-            kinds = ", ".join(f"{kind} {value:.1f}" for kind, value in residual["per_million"].items() if value) or "none"
+            kinds = (", ".join(f"{kind} {value:.1f}" for kind, value in residual["per_million"].items() if value)
+                     or "none")
             print(f"\nresidual markup after cleaning (real ×{copies}, {residual['words']:,} words): "
                   f"{residual['total'] * 1e6 / residual['words']:.1f} per million words ({kinds})")
         if args.json:
-            args.json.write_text(json.dumps({"machine": machine_line(check_gpu=False), "rows": rows, "residual": residuals}, indent=2), encoding="utf-8")
+            args.json.write_text(json.dumps({"machine": machine_line(check_gpu=False), "rows": rows,
+                                             "residual": residuals}, indent=2), encoding="utf-8")
     finally:
         if args.keep:
             print(f"kept {work}")

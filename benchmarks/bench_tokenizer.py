@@ -29,20 +29,25 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "eb1911" / "gutenberg_articles.
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark on ``argv``; returns an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="gutenberg_articles.jsonl (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="gutenberg_articles.jsonl (default: %(default)s)")
     parser.add_argument("--vocab-size", type=int, default=16_000, help="tokenizer vocabulary (default: %(default)s)")
-    parser.add_argument("--encode-copies", type=int, default=5, help="copies of train.txt to encode (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repetitions; the median is reported (default: %(default)s)")
+    parser.add_argument("--encode-copies", type=int, default=5,
+                        help="copies of train.txt to encode (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed repetitions; the median is reported (default: %(default)s)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if not args.data.is_file():
-        print(f"bench_tokenizer: error: {args.data} not found (the shared/ folder beside the repository)", file=sys.stderr)
+        print(f"bench_tokenizer: error: {args.data} not found (the shared/ folder beside the repository)",
+              file=sys.stderr)
         return 2
 
     from babylm.data.tokens.encode import encode_splits
     from babylm.data.tokens.tokenizer import fertility, save_tokenizer, train_tokenizer
 
-    print(machine_line(check_gpu=False, packages=("torch", "tokenizers"), extra=f"TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM', 'unset')}"))
+    print(machine_line(check_gpu=False, packages=("torch", "tokenizers"),
+                       extra=f"TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM', 'unset')}"))
     records = [json.loads(line) for line in args.data.open(encoding="utf-8")]
     articles = {"train": [], "val": []}
     for index, record in enumerate(records):
@@ -64,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             times.append(time.perf_counter() - start)
         save_tokenizer(tokenizer, root / "tok.json")
         print(f"tokenizer training (vocab {args.vocab_size:,} requested, {tokenizer.get_vocab_size():,} reached): "
-              f"median {statistics.median(times):.2f} s of {args.repeats} runs ({', '.join(f'{t:.2f}' for t in times)})")
+              f"median {statistics.median(times):.2f} s of {args.repeats} runs "
+              f"({', '.join(f'{t:.2f}' for t in times)})")
         result = fertility(tokenizer, root / "val.txt")
         print(f"fertility on held-out val: {result['tokens_per_word']:.3f} tokens/word "
               f"({result['tokens']:,} tokens / {result['words']:,} words)")
@@ -79,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeats):
             lines: list[str] = []
             start = time.perf_counter()
-            out = encode_splits(root / "tok.json", big, root / "tokenized", splits=["train"], force=True, log=lines.append)
+            out = encode_splits(root / "tok.json", big, root / "tokenized", splits=["train"], force=True,
+                                log=lines.append)
             seconds = time.perf_counter() - start
             tokens = json.loads((out / "meta.json").read_text())["splits"]["train"]["tokens"]
             rates.append((seconds, tokens))

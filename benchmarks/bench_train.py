@@ -104,7 +104,8 @@ def measure(config_path: str, steps: int, warmup: int, vocab: int, device: str,
     if device == "cuda":
         name = torch.cuda.get_device_name(0)
         result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-        result["flops_per_token"] = flops_per_token(module.model, model_config.num_layers, model_config.hidden_size, seq_len)
+        result["flops_per_token"] = flops_per_token(module.model, model_config.num_layers, model_config.hidden_size,
+                                                    seq_len)
         result["device"] = name
     else:
         result["peak_memory_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # process peak RSS
@@ -144,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.one:
-        print(json.dumps(measure(args.configs[0], args.steps, args.warmup, args.vocab, device, args.micro_batch, args.precision)))
+        print(json.dumps(measure(args.configs[0], args.steps, args.warmup, args.vocab, device, args.micro_batch,
+                                 args.precision)))
         return 0
     configs = args.configs or (REFERENCE if args.reference else TINY)
     print(machine_line())

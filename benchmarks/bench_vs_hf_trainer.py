@@ -148,21 +148,25 @@ def measure(role: str, implementation: str, sizes: dict, steps: int, warmup: int
 
 
 def babylm_module(cfg, teachers: Sequence[str], vocab: int, reduction: str | None, settings: dict):
-    """Our LightningModule for a parsed config: :class:`DistillationStudent` when there are teachers, else :class:`CausalLM`."""
+    """Our LightningModule for a parsed config: :class:`DistillationStudent` when there are teachers, else
+    :class:`CausalLM`."""
     from babylm.training.causal_lm import CausalLM
     from babylm.training.distill import DistillationStudent
 
     args = cfg.model.init_args
     common = dict(config=model_config(cfg), vocab_size=vocab, learning_rate=settings["learning_rate"],
-                  weight_decay=settings["weight_decay"], warmup_steps=settings["warmup"], schedule_steps=settings["steps"])
+                  weight_decay=settings["weight_decay"], warmup_steps=settings["warmup"],
+                  schedule_steps=settings["steps"])
     if teachers:
         return DistillationStudent(teachers=teachers, alpha=args.alpha, temperature=args.temperature,
                                    reduction=reduction, **common)
     return CausalLM(**common)
 
 
-def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab, scratch) -> float:
-    """Train the baseline on a parsed config for ``total`` optimizer steps; returns the seconds of the last ``steps``."""
+def _run_hf_trainer(cfg, teachers, dataset, batch, micro, total, warmup, steps, precision, device, vocab,
+                    scratch) -> float:
+    """Train the baseline on a parsed config for ``total`` optimizer steps; returns the seconds of the last
+    ``steps``."""
     from hf_baseline import StepClock
 
     from babylm.models.build import build_model
@@ -205,7 +209,8 @@ def fit_hf_trainer(model, dataset, teachers: Sequence[str], *, micro: int, accum
 
 def fit_babylm(module, dataset, *, micro: int, accumulation: int, steps: int, precision: str, device: str,
                scratch: str, callbacks: Sequence = (), gradient_clip_val: float | None = 1.0, **unused):
-    """Our side: train ``module`` under a Lightning ``Trainer`` with the recipe's batch and clipping; returns the Trainer.
+    """Our side: train ``module`` under a Lightning ``Trainer`` with the recipe's batch and clipping; returns the
+    Trainer.
 
     The learning rate, warm-up and weight decay are the module's own (see :func:`babylm_module`); the other
     keywords of :func:`fit_hf_trainer` are accepted and ignored, so both sides take the same settings.
@@ -232,10 +237,15 @@ LABELS = {None: "", "legacy_batch_sum": " — same objective (`legacy_batch_sum`
 
 def build_parser() -> argparse.ArgumentParser:
     """Return this benchmark's argument parser."""
-    parser = argparse.ArgumentParser(prog="python benchmarks/bench_vs_hf_trainer.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reference", action="store_true", help="reference sizes (Llama-360M teacher; 58M student from 360M + 705M teachers); needs a GPU")
-    parser.add_argument("--roles", default="teacher,distill", help="comma-separated: teacher, distill (default: %(default)s)")
-    parser.add_argument("--pairs", type=int, default=MIN_PAIRS, help=f"rounds of the sides in turn, at least {MIN_PAIRS} (default: %(default)s)")
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench_vs_hf_trainer.py",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reference", action="store_true",
+                        help="reference sizes (Llama-360M teacher; 58M student from 360M + 705M teachers); "
+                             "needs a GPU")
+    parser.add_argument("--roles", default="teacher,distill",
+                        help="comma-separated: teacher, distill (default: %(default)s)")
+    parser.add_argument("--pairs", type=int, default=MIN_PAIRS,
+                        help=f"rounds of the sides in turn, at least {MIN_PAIRS} (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=5, help="timed optimizer steps per run (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed optimizer steps first (default: %(default)s)")
     parser.add_argument("--vocab", type=int, default=16_000, help="vocabulary size (default: %(default)s)")
@@ -265,13 +275,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(machine_line(extra=load_average()))
     print(f"{args.pairs} rounds of the sides in turn, each run its own process; {args.steps} steps timed after "
           f"{args.warmup} untimed; vocab {args.vocab:,}")
-    table = ["| role | implementation | config | precision | batch (micro) | tokens/s (median) | peak memory GiB (median) "
-             "| ours / baseline tokens/s: median [min–max] |", "|---|---|---|---|---|---:|---:|---|"]
+    table = ["| role | implementation | config | precision | batch (micro) | tokens/s (median) | "
+             "peak memory GiB (median) | ours / baseline tokens/s: median [min–max] |",
+             "|---|---|---|---|---|---:|---:|---|"]
     for role in args.roles.split(","):
         def side(implementation: str, reduction: str | None, role: str = role):
             def run() -> dict:
-                child = [__file__, "--one", role, implementation, "--steps", str(args.steps), "--warmup", str(args.warmup),
-                         "--vocab", str(args.vocab), "--device", device]
+                child = [__file__, "--one", role, implementation, "--steps", str(args.steps),
+                         "--warmup", str(args.warmup), "--vocab", str(args.vocab), "--device", device]
                 child += ["--reference"] if args.reference else []
                 child += ["--precision", args.precision] if args.precision else []
                 child += ["--micro-batch", str(args.micro_batch)] if args.micro_batch else []
@@ -292,8 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             first = results[0]
             speed = [r["tokens_per_s"] for r in results]
             ratio = "baseline" if results is runs[0] else str(paired_ratio(speed, baseline))
-            table.append(f"| {role} | {implementation}{LABELS[reduction]} | `{first['config']}` | {first['precision']} | "
-                         f"{first['batch']} ({first['micro']}) | {median(speed):,.0f} | "
+            table.append(f"| {role} | {implementation}{LABELS[reduction]} | `{first['config']}` | "
+                         f"{first['precision']} | {first['batch']} ({first['micro']}) | {median(speed):,.0f} | "
                          f"{median([r['peak_memory_gib'] for r in results]):.2f} | {ratio} |")
     print("\n".join(table))
     print(f"after: {load_average()}")

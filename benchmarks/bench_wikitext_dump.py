@@ -59,7 +59,8 @@ def check(out: Path, expected: dict[str, str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--big-mb", type=float, default=200.0, help="size of the big dump file, MB (default: %(default)s)")
+    parser.add_argument("--big-mb", type=float, default=200.0,
+                        help="size of the big dump file, MB (default: %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-dump-"))
@@ -71,14 +72,16 @@ def main() -> None:
             dump = folder / f"{name}-enwikisource-20240101-pages-articles.xml.bz2"
             start = time.perf_counter()
             if filler is not None:
-                size = write_dump(dump, itertools.chain(filler_pages(filler // 2), site.pages(), filler_pages(filler // 2, seed=2)))
+                size = write_dump(dump, itertools.chain(filler_pages(filler // 2), site.pages(),
+                                                        filler_pages(filler // 2, seed=2)))
             else:
                 # ~2.8 kB of bz2 per filler page (512 distinct 6 kB bodies): enough pages to pass --big-mb
                 count = int(args.big_mb * 1e6 / 2700) + 1
                 size = write_dump(dump, itertools.chain(filler_pages(count // 2, distinct=512), site.pages(),
                                                         filler_pages(count - count // 2, seed=2, distinct=512)))
             generated = time.perf_counter() - start
-            result, error = measure_in_child([str(folder / "child.py"), str(dump), str(folder / f"{name}-out"), str(REPO)], REPO)
+            result, error = measure_in_child([str(folder / "child.py"), str(dump), str(folder / f"{name}-out"),
+                                              str(REPO)], REPO)
             if result is None:
                 raise SystemExit(f"{name}: the ingest failed: {error}")
             exact = check(folder / f"{name}-out", site.expected)
@@ -91,7 +94,8 @@ def main() -> None:
     print(machine_line(check_gpu=False, packages=("lxml",)))
     print("command: python benchmarks/bench_wikitext_dump.py --big-mb", args.big_mb)
     print()
-    print("| dump | file (bz2) | EB1911 scan / article pages | articles (exact) | generate s | ingest s | peak RSS | RSS after imports |")
+    print("| dump | file (bz2) | EB1911 scan / article pages | articles (exact) | generate s | ingest s | peak RSS | "
+          "RSS after imports |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, size, generated, result, exact, expected in rows:
         print(f"| {name} | {size / 1e6:,.1f} MB | {result['scan_pages']:,} / {result['article_pages']:,} | "
@@ -99,7 +103,8 @@ def main() -> None:
               f"{result['peak_rss_kb'] / 1024:.0f} MB | {result['baseline_kb'] / 1024:.0f} MB |")
     small, big = rows[0][3], rows[1][3]
     print()
-    print(f"big/small: file {rows[1][1] / rows[0][1]:.0f}×, EB1911 pages {big['scan_pages'] / small['scan_pages']:.0f}×, "
+    print(f"big/small: file {rows[1][1] / rows[0][1]:.0f}×, "
+          f"EB1911 pages {big['scan_pages'] / small['scan_pages']:.0f}×, "
           f"peak RSS {big['peak_rss_kb'] / small['peak_rss_kb']:.2f}×")
 
 

@@ -117,9 +117,9 @@ def _part_lines(name: str, part: dict) -> list[str]:
         curves, runs = part["curves"], part["runs"]
         verdict = "agree" if curves["agree"] else "do NOT agree"
         first, second = runs["bf16-mixed"], runs["32-true"]
-        return [f"Student architecture as a plain LM on `{part['corpus']}`, batch {part['batch']}; {first['precision']} "
-                f"{first['steps']} steps ({_num(first['tokens_per_s'])} tokens/s), then {second['precision']} "
-                f"{second['steps']} steps ({_num(second['tokens_per_s'])} tokens/s).",
+        return [f"Student architecture as a plain LM on `{part['corpus']}`, batch {part['batch']}; "
+                f"{first['precision']} {first['steps']} steps ({_num(first['tokens_per_s'])} tokens/s), "
+                f"then {second['precision']} {second['steps']} steps ({_num(second['tokens_per_s'])} tokens/s).",
                 f"The curves {verdict} (threshold {curves['agree_threshold_nats']} nats): mean |Δloss| "
                 f"{curves['mean_abs_difference']:.4f}, largest smoothed |Δ| "
                 f"{curves['max_abs_difference_smoothed']:.4f} "

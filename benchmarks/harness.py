@@ -212,7 +212,8 @@ def paired_ratio(a: Sequence[float], b: Sequence[float]) -> Ratio:
     return Ratio(statistics.median(ratios), min(ratios), max(ratios), len(ratios))
 
 
-def alternate(sides: Sequence[Callable[[], T]], pairs: int, on_result: Optional[Callable[[int, int, T], None]] = None) -> list[list[T]]:
+def alternate(sides: Sequence[Callable[[], T]], pairs: int,
+              on_result: Optional[Callable[[int, int, T], None]] = None) -> list[list[T]]:
     """Run the ``sides`` in turn, ``pairs`` rounds (A B A B … or A B C A B C …); returns each side's results.
 
     ``on_result(round, side index, result)`` is called after every run (to print progress). Returns

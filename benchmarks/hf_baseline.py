@@ -60,7 +60,8 @@ class DistillationTrainer(Trainer):
     are those of its whole accumulated batch at any micro-batch size.
     """
 
-    def __init__(self, *args, teachers: Sequence[torch.nn.Module], alpha: float = 0.5, temperature: float = 2.0, **kwargs):
+    def __init__(self, *args, teachers: Sequence[torch.nn.Module], alpha: float = 0.5, temperature: float = 2.0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = True  # count num_items_in_batch and hand it to compute_loss
         self.teachers = list(teachers)
@@ -82,7 +83,8 @@ class DistillationTrainer(Trainer):
         outputs = model(**inputs)
         teacher_inputs = {k: v for k, v in inputs.items() if k != "num_items_in_batch"}
         with torch.no_grad():
-            teacher_logits = torch.stack([teacher(**teacher_inputs).logits for teacher in self.teachers]).mean(0)  # (B, T, V)
+            teacher_logits = torch.stack(  # (B, T, V)
+                [teacher(**teacher_inputs).logits for teacher in self.teachers]).mean(0)
         kl = F.kl_div(
             F.log_softmax(outputs.logits / self.temperature, dim=-1),
             F.softmax(teacher_logits / self.temperature, dim=-1),
@@ -96,7 +98,8 @@ class DistillationTrainer(Trainer):
 
 
 def training_arguments(output_dir: str, batch: int, micro: int, steps: int, learning_rate: float, warmup: int,
-                       weight_decay: float, precision: str, device: str, max_grad_norm: float = 1.0) -> TrainingArguments:
+                       weight_decay: float, precision: str, device: str,
+                       max_grad_norm: float = 1.0) -> TrainingArguments:
     """Return ``TrainingArguments`` for ``steps`` optimizer steps of ``batch`` windows (``micro`` per forward).
 
     ``max_grad_norm`` 0 turns clipping off. The optimizer is the Trainer's default (fused AdamW on
