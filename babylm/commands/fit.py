@@ -76,8 +76,7 @@ from babylm.training.checks import (
     last_checkpoint,
 )
 from babylm.training.dashboards import GradNormLogger, LossCurve
-# DistillationStudent is imported so that `--model DistillationStudent` resolves
-from babylm.training.distill import DistillationStudent  # noqa: F401
+from babylm.training.distill import DistillationStudent  # noqa: F401 (imported so `--model` resolves it)
 from babylm.training.wandb_mode import logger_uses_wandb, offline_unless_usable, quiet_wandb_loggers
 
 BASE_CONFIG = base_config()  # configs/base.yaml of the checkout, or the copy shipped in the package
