@@ -86,7 +86,8 @@ def test_parse_error_line_condenses_nested_reports():
         "    - Problem with given class_path 'x.Y':\n        Option 'foo' is not accepted\n"
         "    - Expected a <class 'NoneType'>\n  Given value type: <class 'dict'>\n  Given value: {}\n"
     )
-    assert parse_error_line(message) == "Parser key \"model\": Problem with given class_path 'x.Y': Option 'foo' is not accepted"
+    assert parse_error_line(message) == ("Parser key \"model\": Problem with given class_path 'x.Y': "
+                                         "Option 'foo' is not accepted")
 
 
 # --------------------------------------------------------------------------------------- W&B fallback
@@ -150,8 +151,10 @@ def test_configured_wandb_logger_runs_offline_without_an_account(tiny_data, tmp_
 def test_linked_model_keys_set_by_hand_are_refused(tiny_data, tmp_path, capsys):
     """max_position_embeddings, vocab_size and tokenizer_path come from data.*: a different value is an error."""
     cases = [
-        (["--model.init_args.config.max_position_embeddings", "16"], "model.init_args.config.max_position_embeddings is 16, but it is set from data.seq_len (64)"),
-        (["--model.init_args.vocab_size", "123"], "model.init_args.vocab_size is 123, but it is set from data.vocab_size (400)"),
+        (["--model.init_args.config.max_position_embeddings", "16"],
+         "model.init_args.config.max_position_embeddings is 16, but it is set from data.seq_len (64)"),
+        (["--model.init_args.vocab_size", "123"],
+         "model.init_args.vocab_size is 123, but it is set from data.vocab_size (400)"),
         (["--model.init_args.tokenizer_path", str(tmp_path / "other.json")], "it is set from data.tokenizer_path"),
     ]
     (tmp_path / "override.yaml").write_text("model:\n  init_args:\n    config:\n      max_position_embeddings: 16\n")
@@ -166,14 +169,14 @@ def test_linked_model_keys_set_by_hand_are_refused(tiny_data, tmp_path, capsys):
 
 def test_linked_key_equal_to_its_source_is_accepted(tiny_data, tmp_path):
     # a resolved config saved by a run holds the linked value; running from it again must work
-    argv = fit_argv(tmp_path, tiny_data, "--data.seq_len", "64", "--model.init_args.config.max_position_embeddings", "64",
-                    "--model.init_args.vocab_size", "400", "--trainer.max_steps", "1", "--word_checkpoints.milestones", "[]",
-                    logger="none")
+    argv = fit_argv(tmp_path, tiny_data, "--data.seq_len", "64", "--model.init_args.config.max_position_embeddings",
+                    "64", "--model.init_args.vocab_size", "400", "--trainer.max_steps", "1",
+                    "--word_checkpoints.milestones", "[]", logger="none")
     assert main(argv) == 0
 
 
-@pytest.mark.parametrize("subcommand, kind", [("fit", "missing"), ("fit", "empty"), ("fit", "garbage"), ("fit", "truncated"),
-                                             ("validate", "truncated"), ("test", "garbage")])
+@pytest.mark.parametrize("subcommand, kind", [("fit", "missing"), ("fit", "empty"), ("fit", "garbage"),
+                                             ("fit", "truncated"), ("validate", "truncated"), ("test", "garbage")])
 def test_broken_ckpt_path_is_one_line(tiny_data, tmp_path, capsys, subcommand, kind):
     import torch
 
@@ -189,7 +192,8 @@ def test_broken_ckpt_path_is_one_line(tiny_data, tmp_path, capsys, subcommand, k
     argv[0] = subcommand
     assert main(argv) == 2
     line = one_error_line(capsys, subcommand)
-    expected = {"missing": "checkpoint not found", "empty": "empty file, not a checkpoint"}.get(kind, "not a readable checkpoint")
+    expected = {"missing": "checkpoint not found", "empty": "empty file, not a checkpoint"}.get(
+        kind, "not a readable checkpoint")
     assert f"--ckpt_path {ckpt}: {expected}" in line
 
 
@@ -228,7 +232,8 @@ def test_wandb_server_that_accepts_but_never_answers_goes_offline_quickly(tmp_pa
         notice = offline_unless_usable(environ)
         waited = time.monotonic() - started
     assert environ["WANDB_MODE"] == "offline"
-    assert notice.startswith(f"wandb: the W&B server ({url}) cannot be reached or does not answer") and "\n" not in notice
+    assert (notice.startswith(f"wandb: the W&B server ({url}) cannot be reached or does not answer")
+            and "\n" not in notice)
     assert waited < 10  # the deadline is 3 s; before the fix the check passed and W&B hung for 2 minutes
 
 
@@ -256,7 +261,8 @@ def test_wandb_server_that_answers_stays_online(tmp_path):
 def test_fit_never_overwrites_a_config_yaml_no_run_saved(tiny_data, tmp_path, capsys):
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / "config.yaml").write_text("# my own notes\ntrainer: {}\n")
-    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "1", "--word_checkpoints.milestones", "[]", logger="none")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "1", "--word_checkpoints.milestones", "[]",
+                    logger="none")
     assert main(argv) == 2
     assert "holds a config.yaml that no training run saved" in one_error_line(capsys)
     assert (tmp_path / "ckpt" / "config.yaml").read_text() == "# my own notes\ntrainer: {}\n"

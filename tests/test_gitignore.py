@@ -19,7 +19,8 @@ OUTPUT_OPTIONS = ("--data-dir", "--out", "--workdir", "--out-root", "--output-di
 # where the commands write when no option is given (argparse defaults, configs/base.yaml, the tiny configs)
 DEFAULT_OUTPUTS = ["data/britannica_data", "data/corpus_split", "data/tokenized", "data/blimp", "data/teacher_cache",
                    "checkpoints/tokenizer-clean.json", "checkpoints/tokenizer", "checkpoints/Tiny-Llama", "runs",
-                   "runs/eval/Baby-Llama-58M", "runs/quickstart", "runs/recipe/tiny-seed0", "runs/wandb", "lightning_logs", "wandb", ".cache"]
+                   "runs/eval/Baby-Llama-58M", "runs/quickstart", "runs/recipe/tiny-seed0", "runs/wandb",
+                   "lightning_logs", "wandb", ".cache"]
 
 
 DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
@@ -53,6 +54,6 @@ def test_every_documented_output_is_ignored():
                             capture_output=True, text=True)
     ignored = set(result.stdout.split())
     assert [p for p in probes if p not in ignored] == []
-    kept = subprocess.run(["git", "check-ignore", "--no-index", "data/README.md", "checkpoints/README.md", "configs/base.yaml"],
-                          cwd=REPO_ROOT, capture_output=True, text=True)
+    kept = subprocess.run(["git", "check-ignore", "--no-index", "data/README.md", "checkpoints/README.md",
+                           "configs/base.yaml"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert kept.stdout == ""  # the folders' own READMEs and the configs stay tracked

@@ -132,7 +132,8 @@ def imports_of(prefix: str) -> set[str]:
 def test_data_flows_one_way_inside_the_data_layer():
     # the offline sources never reach into the text stages, the scraper, or the token stage
     sources = imports_of("babylm.data.sources")
-    assert not {t for t in sources if t.startswith(("babylm.data.text", "babylm.data.wikisource", "babylm.data.tokens"))}
+    assert not {t for t in sources
+                if t.startswith(("babylm.data.text", "babylm.data.wikisource", "babylm.data.tokens"))}
     # the scraper writes articles and nothing later
     scraper = imports_of("babylm.data.wikisource")
     assert not {t for t in scraper if t.startswith(("babylm.data.text", "babylm.data.sources", "babylm.data.tokens"))}

@@ -30,9 +30,11 @@ def build_wheel(tmp_path: Path) -> Path:
     source.mkdir()
     for name in SOURCES:
         copy = shutil.copytree if (REPO_ROOT / name).is_dir() else shutil.copy2
-        copy(REPO_ROOT / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}))
+        copy(REPO_ROOT / name, source / name,
+             **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}))
     command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "dist"), str(source)]
-    done = subprocess.run([*command, "--no-build-isolation"], capture_output=True, text=True, timeout=300, env=clean_env())
+    done = subprocess.run([*command, "--no-build-isolation"], capture_output=True, text=True, timeout=300,
+                          env=clean_env())
     if done.returncode != 0:  # an older setuptools here: let pip fetch the build requirements
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=clean_env())
     if done.returncode != 0:
@@ -67,8 +69,9 @@ def test_a_wheel_install_trains_with_the_shipped_configs_from_outside_the_reposi
     assert str(tmp_path / "venv") in done.stdout  # and the quick start's model configs are found in the package
 
     done = babylm("fit", "-c", "configs/tiny/teacher_llama.yaml", "--trainer.max_steps", "2",
-                  "--trainer.val_check_interval", "2", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-                  "--data.tokenizer_path", str(tiny_data.tokenizer_path), "--data.tokenized_dir", str(tiny_data.tokenized_dir),
+                  "--trainer.val_check_interval", "2", "--trainer.logger", "false",
+                  "--trainer.enable_progress_bar", "false", "--data.tokenizer_path", str(tiny_data.tokenizer_path),
+                  "--data.tokenized_dir", str(tiny_data.tokenized_dir),
                   "--word_checkpoints.milestones", "[]")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "reading the shipped copy" in done.stderr  # configs/… is not under the working directory

@@ -1,10 +1,10 @@
 """Virtual environments for the tests that need another install than this one (transformers 4.x, a wheel).
 
-``compat_python(requirement)`` returns the Python of a venv that sees this environment's packages (torch and the
-rest come from here, see :func:`new_venv`) plus ``requirement`` from PyPI, cached in the git-ignored ``.cache/venvs/``
-of the repository, so only the first run pays for it (≈ 20 s); it is rebuilt for another outer environment. A
-venv whose build did not finish has no ``ready.json`` and is built again. When the venv cannot be built (no network, no PyPI), the test skips with
-the reason — and fails under ``CI=true``, where it must work. ``new_venv(path)`` makes a fresh one.
+``compat_python(requirement)`` returns the Python of a venv that sees this environment's packages (torch and the rest
+come from here, see :func:`new_venv`) plus ``requirement`` from PyPI, cached in the git-ignored ``.cache/venvs/`` of the
+repository, so only the first run pays for it (≈ 20 s); it is rebuilt for another outer environment. A venv whose build
+did not finish has no ``ready.json`` and is built again. When the venv cannot be built (no network, no PyPI), the test
+skips with the reason — and fails under ``CI=true``, where it must work. ``new_venv(path)`` makes a fresh one.
 """
 
 from __future__ import annotations

@@ -26,8 +26,10 @@ sys.path.insert(0, str(BENCHMARKS))
 from bench_vs_hf_trainer import fit_babylm, fit_hf_trainer, random_windows  # noqa: E402  (benchmarks/)
 
 VOCAB, SEQ, BATCH = 96, 16, 6
-STUDENT = ModelConfig(arch="llama", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_position_embeddings=SEQ)
-TEACHERS = [ModelConfig(arch="llama", hidden_size=48, num_layers=1, num_heads=2, intermediate_size=96, max_position_embeddings=SEQ),
+STUDENT = ModelConfig(arch="llama", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
+                      max_position_embeddings=SEQ)
+TEACHERS = [ModelConfig(arch="llama", hidden_size=48, num_layers=1, num_heads=2, intermediate_size=96,
+                        max_position_embeddings=SEQ),
             ModelConfig(arch="gptj", hidden_size=48, num_layers=1, num_heads=2, intermediate_size=96, rotary_dim=8,
                         max_position_embeddings=SEQ)]
 
@@ -49,7 +51,8 @@ def gradients(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def first_step(role: str, accumulation: int, teachers: list[str], scratch: Path):
-    """Both sides' gradients at their first optimizer step, the baseline's reported loss and ours on the same windows."""
+    """Both sides' gradients at their first optimizer step, the baseline's reported loss and ours on the same
+    windows."""
     import lightning as L
     from transformers import TrainerCallback
 
@@ -59,13 +62,15 @@ def first_step(role: str, accumulation: int, teachers: list[str], scratch: Path)
     torch.manual_seed(0)
     common = dict(config=STUDENT, vocab_size=VOCAB, learning_rate=1e-3, warmup_steps=0, schedule_steps=1)
     if role == "distill":
-        ours = DistillationStudent(teachers=teachers, alpha=0.5, temperature=2.0, reduction="legacy_batch_sum", **common)
+        ours = DistillationStudent(teachers=teachers, alpha=0.5, temperature=2.0, reduction="legacy_batch_sum",
+                                   **common)
         extra = dict(alpha=0.5, temperature=2.0)
     else:
         ours, extra = CausalLM(**common), {}
     theirs = copy.deepcopy(ours.model)  # the same initial weights
     with torch.no_grad():  # our objective over the whole step's windows, before any update
-        expected_loss = ours.compute_loss({"input_ids": torch.stack([w["input_ids"] for w in dataset])}, "train")["loss"]
+        expected_loss = ours.compute_loss({"input_ids": torch.stack([w["input_ids"] for w in dataset])},
+                                          "train")["loss"]
 
     captured = {}
 
@@ -77,7 +82,8 @@ def first_step(role: str, accumulation: int, teachers: list[str], scratch: Path)
         def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
             captured.setdefault("theirs", gradients(model))
 
-    fit_babylm(ours, dataset, scratch=str(scratch / "ours"), callbacks=[OursBeforeStep()], gradient_clip_val=None, **settings)
+    fit_babylm(ours, dataset, scratch=str(scratch / "ours"), callbacks=[OursBeforeStep()], gradient_clip_val=None,
+               **settings)
     _, output = fit_hf_trainer(theirs, dataset, teachers if role == "distill" else [], scratch=str(scratch / "theirs"),
                                callbacks=[TheirsBeforeStep()], max_grad_norm=0.0, **extra, **settings)
     return captured["ours"], captured["theirs"], float(expected_loss), output.training_loss

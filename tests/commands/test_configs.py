@@ -40,7 +40,8 @@ def values(cfg) -> dict:
 
 def test_configs_are_shipped():
     names = {str(p.relative_to(CONFIGS)) for p in VARIANTS}
-    assert {"teacher_llama_360m.yaml", "teacher_gptj_705m.yaml", "tiny/teacher_llama.yaml", "tiny/teacher_gptj.yaml"} <= names
+    assert {"teacher_llama_360m.yaml", "teacher_gptj_705m.yaml", "tiny/teacher_llama.yaml",
+            "tiny/teacher_gptj.yaml"} <= names
     assert BASE_CONFIG == CONFIGS / "base.yaml" and BASE_CONFIG.is_file()
 
 
@@ -89,7 +90,8 @@ def test_print_config_is_complete_commented_and_reusable(tmp_path, capsys):
     saved = tmp_path / "start.yaml"
     saved.write_text(printed)
     parser = build_parser()
-    assert values(parse(parser, "-c", str(saved))) == values(parse(parser, "-c", str(tiny)))  # a complete, equivalent config
+    # a complete, equivalent config
+    assert values(parse(parser, "-c", str(saved))) == values(parse(parser, "-c", str(tiny)))
 
 
 def test_print_config_without_a_model_shows_the_causal_lm(capsys):
@@ -105,7 +107,8 @@ def test_the_reference_student_distils_from_a_teacher_cache_and_the_tiny_one_onl
     reference = parse(parser, "-c", str(CONFIGS / "distill.yaml")).model.init_args
     assert vars(reference.cache) == {"dir": "data/teacher_cache", "method": "sample", "k": 12, "seed": 1234}
     assert bytes_per_token("sample", 12) == 40  # as the config's comment says
-    assert parse(parser, "-c", str(CONFIGS / "tiny" / "distill.yaml")).model.init_args.cache is None  # quick start, tests
+    # quick start, tests
+    assert parse(parser, "-c", str(CONFIGS / "tiny" / "distill.yaml")).model.init_args.cache is None
 
 
 def test_the_reference_recipe_fits_the_strict_small_word_budget(parser):

@@ -51,7 +51,8 @@ def git(repo: Path, *args: str) -> bytes:
 def test_each_branch_holds_its_milestone_export_and_main_the_final_model(run, repo):
     assert git(repo, "branch", "--format=%(refname:short)").split() == [b"chck_0.001M", b"chck_0.004M", b"main"]
     for branch in MILESTONES:
-        assert git(repo, "show", f"{branch}:model.safetensors") == (run / "ckpt" / branch / "model.safetensors").read_bytes()
+        assert (git(repo, "show", f"{branch}:model.safetensors")
+                == (run / "ckpt" / branch / "model.safetensors").read_bytes())
         assert git(repo, "show", f"{branch}:tokenizer.json") == (run / "ckpt" / branch / "tokenizer.json").read_bytes()
     assert git(repo, "show", "main:model.safetensors") == (run / "export" / "model.safetensors").read_bytes()
     files = set(git(repo, "ls-tree", "--name-only", "main").decode().split())
@@ -125,7 +126,8 @@ def test_push_of_a_folder_hub_repo_did_not_make_says_what_it_must_be(tmp_path, c
     subprocess.run(["git", "init", "--quiet", str(outer)], check=True)
     no_main = tmp_path / "no-main"
     subprocess.run(["git", "init", "--quiet", "-b", "trunk", str(no_main)], check=True)
-    cases = [(plain, "not a git repository (no .git folder)"), (outer / "inner", "not a git repository (no .git folder)"),
+    cases = [(plain, "not a git repository (no .git folder)"),
+             (outer / "inner", "not a git repository (no .git folder)"),
              (tmp_path / "absent", "no such folder"), (no_main, "not a repository hub-repo laid out")]
     for folder, fragment in cases:
         assert main(["--push", str(folder), "--repo-id", "a/b"]) == 2
@@ -184,7 +186,8 @@ class FakeHub(BaseHTTPRequestHandler):
                     if item["key"] == "file":
                         branches[revision][item["value"]["path"]] = base64.b64decode(item["value"]["content"])
                 oid = "0" * 40
-                return self._reply(200, {"commitUrl": f"http://{self.headers['Host']}/{repo_id}/commit/{oid}", "commitOid": oid})
+                return self._reply(200, {"commitUrl": f"http://{self.headers['Host']}/{repo_id}/commit/{oid}",
+                                         "commitOid": oid})
         self.unknown.append(f"POST {self.path}")
         self._reply(404, {"error": "not in the fake Hub"})
 
@@ -237,12 +240,14 @@ def test_an_unreachable_hub_is_one_line_and_keeps_the_repository(repo, fake_hub,
 
 def test_build_repo_takes_an_explicit_final_model(run, tmp_path):
     assert build_repo(run / "ckpt", tmp_path / "r", final=run / "ckpt" / "chck_0.004M") == ["main", *MILESTONES]
-    assert git(tmp_path / "r", "show", "main:model.safetensors") == (run / "ckpt" / "chck_0.004M" / "model.safetensors").read_bytes()
+    assert (git(tmp_path / "r", "show", "main:model.safetensors")
+            == (run / "ckpt" / "chck_0.004M" / "model.safetensors").read_bytes())
 
 
 # --------------------------------------------------------------------------------------- publish only what we made
 def test_only_the_exports_own_files_are_published_and_no_link_is_followed(run, tmp_path, capsys):
-    """Issue 24: a notes file holding a token and a link to /etc/hostname beside the final export both landed on main."""
+    """Issue 24: a notes file holding a token and a link to /etc/hostname beside the final export both landed on
+    main."""
     final = tmp_path / "final"
     shutil.copytree(run / "export", final)
     (final / "my_private_notes.txt").write_text("hf_SECRETTOKEN\n")
@@ -301,13 +306,15 @@ def test_out_that_is_a_symbolic_link_is_one_line(run, tmp_path, capsys, target):
 
 
 def test_a_repository_hub_repo_did_not_lay_out_is_never_pushed(tmp_path, fake_hub, capsys):
-    """Issue 24: any git repository with a main branch was uploaded (the stand-in got create public, preupload secret.py)."""
+    """Issue 24: any git repository with a main branch was uploaded (the stand-in got create public, preupload
+    secret.py)."""
     other = tmp_path / "other"
     subprocess.run(["git", "init", "--quiet", "-b", "main", str(other)], check=True)
     (other / "secret.py").write_text("TOKEN = 'hf_SECRET'\n")
     git(other, "add", "secret.py")
     git(other, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "--quiet", "-m", "x")
-    with pytest.raises(HubError, match=r"not a repository hub-repo laid out \(no readable \.git/babylm-hub-repo\.json\)"):
+    with pytest.raises(HubError,
+                       match=r"not a repository hub-repo laid out \(no readable \.git/babylm-hub-repo\.json\)"):
         push(other, "someone/Other", token="hf_test", endpoint=fake_hub)
     assert FakeHub.requests == []  # nothing went over the network
 
@@ -336,7 +343,8 @@ def test_a_repository_changed_since_hub_repo_laid_it_out_is_not_pushed(repo, tmp
 
 def test_pushing_to_an_existing_public_repository_needs_public(repo, fake_hub):
     FakeHub.repos["someone/Open"], FakeHub.private["someone/Open"] = {"main": {}}, False
-    with pytest.raises(HubError, match=r"someone/Open exists on the Hub and is public \(or does not say it is private\); nothing was uploaded: pass --public"):
+    with pytest.raises(HubError, match=r"someone/Open exists on the Hub and is public \(or does not say it is "
+                                       r"private\); nothing was uploaded: pass --public"):
         push(repo, "someone/Open", token="hf_test", endpoint=fake_hub)
     assert FakeHub.repos["someone/Open"] == {"main": {}}
     push(repo, "someone/Open", private=False, token="hf_test", endpoint=fake_hub)  # what --public asks

@@ -20,8 +20,9 @@ def test_jsonargparse_still_has_skip_apply_links():
     try:
         from jsonargparse._link_arguments import skip_apply_links  # noqa: F401
     except ImportError:
-        pytest.fail("jsonargparse._link_arguments.skip_apply_links is gone: babylm.commands.fit.given_link_targets uses "
-                    "it to see a value a link replaces; find its successor before raising the jsonargparse bound")
+        pytest.fail("jsonargparse._link_arguments.skip_apply_links is gone: babylm.commands.fit.given_link_targets "
+                    "uses it to see a value a link replaces; find its successor before raising the jsonargparse "
+                    "bound")
 
 
 def test_skip_apply_links_still_shows_the_value_a_link_replaces():
@@ -40,4 +41,5 @@ def test_lightning_still_names_the_trainer_methods_arguments_the_cli_builds_itse
         parameters = set(inspect.signature(getattr(Trainer, command)).parameters)
         if not set(skip) <= parameters or "ckpt_path" not in parameters:
             pytest.fail(f"LightningCLI.subcommands()['{command}'] or Trainer.{command}'s arguments changed "
-                        f"(skip {sorted(skip)}, arguments {sorted(parameters)}): check BabyLMCLI.add_arguments_to_parser")
+                        f"(skip {sorted(skip)}, arguments {sorted(parameters)}): "
+                        "check BabyLMCLI.add_arguments_to_parser")

@@ -35,7 +35,8 @@ def clean_model(tmp_path_factory) -> Path:
 
 
 def planted(clean_model: Path, tmp_path: Path, config: str) -> tuple[Path, Path]:
-    """Copy of ``clean_model`` whose ``config`` (config.json or tokenizer_config.json) maps to evil.py; returns (dir, marker)."""
+    """Copy of ``clean_model`` whose ``config`` (config.json or tokenizer_config.json) maps to evil.py; returns
+    (dir, marker)."""
     directory, marker = tmp_path / "evil-model", tmp_path / "MARKER"
     shutil.copytree(clean_model, directory)
     (directory / "evil.py").write_text(EVIL_CODE.format(marker=str(marker)), encoding="utf-8")

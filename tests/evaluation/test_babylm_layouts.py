@@ -26,8 +26,10 @@ from babylm.evaluation.blimp import (
 from babylm.models.export import load_exported, prefix_token_id
 
 SUPPLEMENT_PAIRS = [  # the supplement's shape: sentence_good/sentence_bad only (made-up sentences)
-    {"sentence_good": "A: What did the monks build?\nB: An abbey.", "sentence_bad": "A: What did the monks build?\nB: Yesterday."},
-    {"sentence_good": "A: Who rebuilt the bridge?\nB: The town.", "sentence_bad": "A: Who rebuilt the bridge?\nB: In 1540."},
+    {"sentence_good": "A: What did the monks build?\nB: An abbey.",
+     "sentence_bad": "A: What did the monks build?\nB: Yesterday."},
+    {"sentence_good": "A: Who rebuilt the bridge?\nB: The town.",
+     "sentence_bad": "A: Who rebuilt the bridge?\nB: In 1540."},
 ]
 
 

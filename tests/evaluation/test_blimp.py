@@ -48,7 +48,8 @@ def test_accuracy_equals_unbatched_reference_per_paradigm(arch, exported_models,
     # batch 7: odd-sized, mixed-length, right-padded batches
     ours = {r.uid: r for r in evaluate_blimp(model, tokenizer, paradigms, batch_size=7)}
 
-    reference_model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, attn_implementation="eager")
+    reference_model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32,
+                                                           attn_implementation="eager")
     reference_tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(model_dir / "tokenizer.json"))
     for paradigm in paradigms:
         correct = 0
@@ -68,7 +69,8 @@ def test_accuracy_equals_unbatched_reference_per_paradigm(arch, exported_models,
 
 def test_batch_size_does_not_change_scores(llama_dir):
     model, tokenizer = load_exported(llama_dir)
-    sentences = ["A.", "The bishop founded the abbey in the north of the province.", "Who?", "These rivers were frozen."]
+    sentences = ["A.", "The bishop founded the abbey in the north of the province.", "Who?",
+                 "These rivers were frozen."]
     one = sentence_logprobs(model, tokenizer, sentences, batch_size=1)
     many = sentence_logprobs(model, tokenizer, sentences, batch_size=3)
     assert many == pytest.approx(one, abs=1e-4)
@@ -111,7 +113,8 @@ def test_ties_count_as_wrong_and_are_reported(tmp_path, llama_dir):
     "lines, line_number, fragment",
     [
         ([pair_line("A b.", "B a."), pair_line("C d.", "D c."), '{"sentence_good": "x", '], 3, "not valid JSON"),
-        ([pair_line("A b.", "B a."), json.dumps({"sentence_good": "x", "field": "f", "linguistics_term": "t", "UID": "toy"})], 2,
+        ([pair_line("A b.", "B a."),
+          json.dumps({"sentence_good": "x", "field": "f", "linguistics_term": "t", "UID": "toy"})], 2,
          "'sentence_bad'"),
         ([pair_line("A b.", "B a."), "", pair_line("C d.", "", pair_id="1")], 3, "'sentence_bad'"),
         ([pair_line("A b.", "B a."), pair_line("C d.", "D c.", uid="other")], 2, "one paradigm per file"),
@@ -162,7 +165,8 @@ def test_sample_pairs_are_original_not_copied_from_blimp(shared_data):
 def test_aggregate_means_over_paradigms_not_pairs():
     def result(uid, field, phenomenon, outcomes):
         good = [1.0 if ok else -1.0 for ok in outcomes]
-        return ParadigmResult(uid, field, phenomenon, [str(i) for i in range(len(outcomes))], good, [0.0] * len(outcomes))
+        return ParadigmResult(uid, field, phenomenon, [str(i) for i in range(len(outcomes))], good,
+                              [0.0] * len(outcomes))
 
     results = [
         result("a", "morphology", "agreement", [True, True, True, False]),  # 0.75
@@ -237,7 +241,8 @@ def test_ties_count_as_correct_under_the_harness_rule(tmp_path, llama_dir):
 
 def test_a_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "bom.jsonl"
-    path.write_bytes(b"\xef\xbb\xbf" + (pair_line("A b.", "B a.") + "\n" + pair_line("C d.", "D c.", pair_id="1") + "\n").encode())
+    path.write_bytes(b"\xef\xbb\xbf"
+                     + (pair_line("A b.", "B a.") + "\n" + pair_line("C d.", "D c.", pair_id="1") + "\n").encode())
     paradigm = load_paradigm(path)
     assert [p.good for p in paradigm.pairs] == ["A b.", "C d."] and paradigm.uid == "toy"
 
@@ -258,7 +263,8 @@ def test_a_sentence_longer_than_the_context_names_file_and_line_before_any_scori
     (tmp_path / "a.jsonl").write_text(pair_line("No.", "Yes.", uid="a") + "\n", encoding="utf-8")
     long = "What did the historian claim that the monks described the harbour?"
     (tmp_path / "b.jsonl").write_text(
-        pair_line("No.", "Yes.", uid="b") + "\n" + pair_line("No.", long, uid="b", pair_id="1") + "\n", encoding="utf-8")
+        pair_line("No.", "Yes.", uid="b") + "\n" + pair_line("No.", long, uid="b", pair_id="1") + "\n",
+        encoding="utf-8")
     scored = []
     with pytest.raises(EvaluationError) as caught:
         evaluate_blimp(model, tokenizer, load_blimp_dir(tmp_path), progress=scored.append)

@@ -106,7 +106,8 @@ def test_generation_stops_at_the_context_length(tmp_path, arch):
     [ids] = generate_token_ids(model, tokenizer, ["The"], SamplingSettings(max_new_tokens=50, seed=0, top_k=0))
     assert len(ids) <= 12
     with pytest.raises(GenerationError, match="leaving no room in the model's 12 positions"):
-        generate_token_ids(model, tokenizer, ["The abbey of Bruges was rebuilt in the 14th century."], SamplingSettings())
+        generate_token_ids(model, tokenizer, ["The abbey of Bruges was rebuilt in the 14th century."],
+                           SamplingSettings())
 
 
 def test_cli_prints_samples_from_prompts_and_file(llama_model_dir, tmp_path, capsys):

@@ -93,7 +93,8 @@ def test_evaluate_perplexity_task_writes_json(tmp_path, llama_dir, capsys):
     path = tmp_path / "val.txt"
     path.write_text(VAL_TEXT, encoding="utf-8")
     out = tmp_path / "out"
-    assert main(["--model", str(llama_dir), "--tasks", "perplexity", "--val-file", str(path), "--seq-len", "16", "--out", str(out)]) == 0
+    assert main(["--model", str(llama_dir), "--tasks", "perplexity", "--val-file", str(path), "--seq-len", "16",
+                 "--out", str(out)]) == 0
     written = json.loads((out / "perplexity.json").read_text(encoding="utf-8"))
     model, tokenizer = load_exported(llama_dir)
     expected, _ = independent_perplexity(model, hand_built_stream(tokenizer), 16)

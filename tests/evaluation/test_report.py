@@ -13,7 +13,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def test_evaluate_writes_json_markdown_png_and_prints_summary(tmp_path, llama_dir, capsys):
     out = tmp_path / "report"
-    assert main(["--model", str(llama_dir), "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--out", str(out), "--device", "cpu"]) == 0
+    assert main(["--model", str(llama_dir), "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--out", str(out),
+                 "--device", "cpu"]) == 0
     stdout = capsys.readouterr().out
 
     report = json.loads((out / "blimp.json").read_text(encoding="utf-8"))
@@ -47,7 +48,8 @@ def test_ties_appear_in_the_json_report(tmp_path, llama_dir, capsys):
     blimp = tmp_path / "blimp"
     blimp.mkdir()
     rows = [
-        {"sentence_good": "The monks blamed themselves.", "sentence_bad": "The monks blamed themselves.", "pairID": "7"},
+        {"sentence_good": "The monks blamed themselves.", "sentence_bad": "The monks blamed themselves.",
+         "pairID": "7"},
         {"sentence_good": "The monks blamed themselves.", "sentence_bad": "The monks blamed itself.", "pairID": "8"},
     ]
     (blimp / "toy.jsonl").write_text(
@@ -66,13 +68,15 @@ def test_ties_appear_in_the_json_report(tmp_path, llama_dir, capsys):
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path, llama_dir, capsys):
     blimp = tmp_path / "blimp"
     blimp.mkdir()
-    (blimp / "bad.jsonl").write_text('{"sentence_good": "A.", "sentence_bad": "B.", "field": "f", "linguistics_term": "t", "UID": "u"}\n'
+    (blimp / "bad.jsonl").write_text('{"sentence_good": "A.", "sentence_bad": "B.", "field": "f", '
+                                     '"linguistics_term": "t", "UID": "u"}\n'
                                      "not json\n", encoding="utf-8")
     cases = [
         (["--model", str(llama_dir), "--blimp-dir", str(blimp)], f"{blimp / 'bad.jsonl'}:2:"),
         (["--model", str(tmp_path / "missing-model")], "no config.json"),
         (["--model", str(llama_dir), "--tasks", "blimp,squad"], "--tasks"),
-        (["--model", str(llama_dir), "--tasks", "perplexity", "--val-file", str(tmp_path / "none.txt")], "none.txt: text file not found"),
+        (["--model", str(llama_dir), "--tasks", "perplexity", "--val-file", str(tmp_path / "none.txt")],
+         "none.txt: text file not found"),
     ]
     for argv, fragment in cases:
         assert main([*argv, "--out", str(tmp_path / "out")]) == 2
@@ -85,8 +89,8 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, llama_dir, capsys):
 def test_ties_correct_option_follows_the_harness_rule_everywhere(tmp_path, llama_dir):
     blimp = tmp_path / "blimp"
     blimp.mkdir()
-    same = {"sentence_good": "The monks blamed themselves.", "sentence_bad": "The monks blamed themselves.", "pairID": "7",
-            "field": "morphology", "linguistics_term": "anaphor_agreement", "UID": "toy"}
+    same = {"sentence_good": "The monks blamed themselves.", "sentence_bad": "The monks blamed themselves.",
+            "pairID": "7", "field": "morphology", "linguistics_term": "anaphor_agreement", "UID": "toy"}
     (blimp / "toy.jsonl").write_text(json.dumps(same) + "\n", encoding="utf-8")
     for rule, correct in (("wrong", 0), ("correct", 1)):
         out = tmp_path / rule
@@ -110,5 +114,6 @@ def test_out_never_overwrites_a_file_evaluate_did_not_write(tmp_path, llama_dir,
     assert [p.name for p in out.iterdir()] == ["blimp.md"] and (out / "blimp.md").read_text() == "my own notes"
     (out / "blimp.md").unlink()
     assert main(argv) == 0 and main(argv) == 0  # its own reports are replaced on the next run
-    assert main(["--model", str(llama_dir), "--out", str(out / "blimp.json"), "--blimp-dir", str(SAMPLE_BLIMP_DIR)]) == 2
+    assert main(["--model", str(llama_dir), "--out", str(out / "blimp.json"), "--blimp-dir",
+                 str(SAMPLE_BLIMP_DIR)]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err

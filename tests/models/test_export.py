@@ -194,7 +194,8 @@ def test_an_export_with_a_file_added_by_hand_is_not_replaced(trained, tmp_path, 
 @pytest.mark.parametrize("layout", ["equal", "contains"])
 def test_fit_refuses_an_export_dir_holding_the_checkpoints_at_start_up(tiny_data, tmp_path, capsys, layout):
     ckpt_dir = tmp_path / "export" if layout == "equal" else tmp_path / "export" / "run"
-    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--checkpoint.dirpath", str(ckpt_dir), logger="none")
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "2", "--checkpoint.dirpath", str(ckpt_dir),
+                    logger="none")
     assert run_cli(argv) == 2
     line = one_error_line(capsys, "babylm fit: error: ")
     relation = "is" if layout == "equal" else "contains"

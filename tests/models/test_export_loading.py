@@ -61,10 +61,13 @@ def edit_config(change):
 MLP = "model.layers.0.mlp.down_proj.weight"
 DAMAGES = {  # name → (damage, what the one line says)
     "truncated weights": (truncate, "model.safetensors: not a readable safetensors file"),
-    "header only": (lambda d: (d / "model.safetensors").write_bytes(b"\x08\x00"), "model.safetensors: not a readable safetensors file"),
+    "header only": (lambda d: (d / "model.safetensors").write_bytes(b"\x08\x00"),
+                    "model.safetensors: not a readable safetensors file"),
     "missing tensor": (rewrite_weights(lambda w: w.pop(MLP)), f"do not match config.json ({MLP} is missing)"),
-    "wrong shape": (rewrite_weights(lambda w: w.update({MLP: torch.zeros(3, 3)})), f"{MLP} has shape [3, 3] but config.json asks [32, 64]"),
-    "bad tokenizer.json": (lambda d: (d / "tokenizer.json").write_text("{bad"), "tokenizer.json: not a valid tokenizer file"),
+    "wrong shape": (rewrite_weights(lambda w: w.update({MLP: torch.zeros(3, 3)})),
+                    f"{MLP} has shape [3, 3] but config.json asks [32, 64]"),
+    "bad tokenizer.json": (lambda d: (d / "tokenizer.json").write_text("{bad"),
+                           "tokenizer.json: not a valid tokenizer file"),
     "config not JSON": (lambda d: (d / "config.json").write_text("{bad"), "config.json: not valid JSON"),
     "config without model_type": (edit_config(lambda c: c.pop("model_type")), "config.json: no 'model_type'"),
     "config without vocab_size": (edit_config(lambda c: c.pop("vocab_size")), "config.json: no 'vocab_size'"),
@@ -101,7 +104,8 @@ def one_line(capsys, prefix: str) -> str:
 def test_truncated_weights_are_one_line_in_evaluate_and_generate(good_dir, tmp_path, capsys, command):
     directory = damaged(good_dir, tmp_path, truncate)
     if command == "evaluate":
-        code = evaluate_main(["--model", str(directory), "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--out", str(tmp_path / "out")])
+        code = evaluate_main(["--model", str(directory), "--blimp-dir", str(SAMPLE_BLIMP_DIR),
+                              "--out", str(tmp_path / "out")])
     else:
         code = generate_main(["--model", str(directory), "--prompt", "hi", "--device", "cpu"])
     assert code == 2
@@ -145,7 +149,8 @@ def test_hub_repo_refuses_a_truncated_export(good_dir, tmp_path):
     directory = damaged(ours, tmp_path, truncate)
     with pytest.raises(HubError, match="model.safetensors: not a readable safetensors file"):
         model_files(directory)
-    assert [p.name for p, _ in model_files(ours)] == sorted(p.name for p in ours.iterdir() if not p.name.startswith("."))
+    assert ([p.name for p, _ in model_files(ours)]
+            == sorted(p.name for p in ours.iterdir() if not p.name.startswith(".")))
     with pytest.raises(HubError, match="no .babylm-export.json with its files' sha256"):
         model_files(good_dir)
 
@@ -158,5 +163,6 @@ def test_a_damaged_teacher_folder_is_one_teachererror(good_dir, big_tokenizer, t
     oversized = tmp_path / "oversized"
     shutil.copytree(good_dir, oversized)
     save_hf_tokenizer(big_tokenizer, oversized)
-    with pytest.raises(TeacherError, match="tokenizer.json: the tokenizer has .* tokens but config.json's vocab_size is 600"):
+    with pytest.raises(TeacherError,
+                       match="tokenizer.json: the tokenizer has .* tokens but config.json's vocab_size is 600"):
         load_teacher(oversized, vocab_size=600)

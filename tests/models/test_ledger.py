@@ -26,7 +26,8 @@ from babylm.training.budget import planned_steps
 
 
 def test_a_students_total_adds_its_teachers_totals_and_keeps_forward_passes_apart():
-    teachers = [{"path": "a", "total_words": 20e6, "source": "ledger"}, {"path": "b", "total_words": 20e6, "source": "ledger"}]
+    teachers = [{"path": "a", "total_words": 20e6, "source": "ledger"},
+                {"path": "b", "total_words": 20e6, "source": "ledger"}]
     record = ledger_record(60e6, teachers, teacher_forward_words=120e6)
     assert record["teacher_words"] == 40e6 and record["total_words"] == 100e6
     assert record["total_words_with_forwards"] == 220e6
@@ -65,7 +66,8 @@ def test_the_check_names_the_numbers_and_the_fix():
     with pytest.raises(LedgerError) as refused:
         check_budget(60e6, teachers, 60e6, 100e6, True, "this run")
     message = str(refused.value)
-    assert "60,000,000 words for this run + 40,000,000 for its teachers' training + 60,000,000 for teacher forward" in message
+    assert ("60,000,000 words for this run + 40,000,000 for its teachers' training + 60,000,000 for teacher "
+            "forward") in message
     assert "= 160,000,000 > 100,000,000" in message and "--budget.cap none" in message and "\n" not in message
     with pytest.raises(LedgerError, match="no word ledger"):
         check_budget(1.0, [{"path": "t", "total_words": None}], 0.0, 100e6, False, "this run")

@@ -96,7 +96,8 @@ def test_ignored_targets_drop_out_of_ce_and_kl():
 @pytest.mark.parametrize("reduction", ["token_mean", "ensemble_mean", "legacy_batch_sum"])
 def test_kl_is_zero_when_student_equals_teacher(reduction):
     logits = torch.randn(2, 5, 11)
-    parts = distillation_loss(logits, [logits.clone(), logits.clone()], torch.randint(0, 11, (2, 5)), reduction=reduction)
+    parts = distillation_loss(logits, [logits.clone(), logits.clone()], torch.randint(0, 11, (2, 5)),
+                              reduction=reduction)
 
     assert parts.kl.item() == pytest.approx(0.0, abs=1e-6)
 
@@ -145,7 +146,8 @@ def test_bad_settings_are_named(kwargs, message):
 
 def test_teacher_with_another_vocabulary_is_a_clear_error():
     with pytest.raises(ValueError, match=r"teacher 1 logits have shape \(1, 3, 5\)"):
-        distillation_loss(torch.zeros(1, 3, 4), [torch.zeros(1, 3, 4), torch.zeros(1, 3, 5)], torch.zeros(1, 3, dtype=torch.long))
+        distillation_loss(torch.zeros(1, 3, 4), [torch.zeros(1, 3, 4), torch.zeros(1, 3, 5)],
+                          torch.zeros(1, 3, dtype=torch.long))
 
 
 def test_token_mean_and_ensemble_mean_differ_by_a_constant_only():
@@ -166,7 +168,8 @@ def test_token_mean_and_ensemble_mean_differ_by_a_constant_only():
 
 @pytest.mark.parametrize("reduction, positions", [("token_mean", 1), ("ensemble_mean", 1), ("legacy_batch_sum", 2)])
 def test_a_class_a_teacher_rules_out_adds_nothing_to_the_kl(reduction, positions):
-    """Issue 10: teacher [0, 0, 0, −inf] against a uniform student gave NaN; right: log(4/3) per position (0·log 0 = 0)."""
+    """Issue 10: teacher [0, 0, 0, −inf] against a uniform student gave NaN; right: log(4/3) per position
+    (0·log 0 = 0)."""
     student = torch.zeros(1, 2, 4, requires_grad=True)
     teacher = torch.tensor([[[0.0, 0.0, 0.0, -math.inf]] * 2])
     ids = torch.zeros(1, 2, dtype=torch.long)
@@ -187,7 +190,8 @@ def test_cached_targets_of_a_teacher_that_rules_out_a_class_give_the_same_kl(met
     teacher = torch.tensor([[[0.0, 0.0, 0.0, -math.inf]] * 2])
     targets = compact_targets([teacher], 2.0, "token_mean", method, 4)  # the class with p = 0 is never stored
 
-    parts = sparse_distillation_loss(torch.zeros(1, 2, 4), targets, torch.zeros(1, 2, dtype=torch.long), temperature=2.0)
+    parts = sparse_distillation_loss(torch.zeros(1, 2, 4), targets, torch.zeros(1, 2, dtype=torch.long),
+                                     temperature=2.0)
 
     assert parts.kl.item() == pytest.approx(math.log(4 / 3), rel=1e-5)  # for any draw: q is uniform
 

@@ -85,7 +85,8 @@ def fit_argv(tmp_path: Path, data: TinyData, *extra: str, config: Path = TINY_LL
         "--trainer.enable_model_summary", "false",
     ]
     if logger == "csv":
-        argv += ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(tmp_path / "runs")]
+        argv += ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+                 "--trainer.logger.save_dir", str(tmp_path / "runs")]
     elif logger == "none":
         argv += ["--trainer.logger", "false"]
     elif logger != "configured":  # "configured": the YAML's WandbLogger

@@ -151,7 +151,8 @@ def test_evaluate_on_the_run_folder_draws_the_same_curve_from_the_exports(tiny_r
 def test_checkpoint_loads_with_weights_only_and_keeps_plain_hparams(tiny_run):
     state = torch.load(tiny_run / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)
     hp = state["hyper_parameters"]
-    assert hp["config"]["arch"] == "llama" and hp["config"]["max_position_embeddings"] == SEQ  # linked from data.seq_len
+    # max_position_embeddings is linked from data.seq_len
+    assert hp["config"]["arch"] == "llama" and hp["config"]["max_position_embeddings"] == SEQ
     assert hp["vocab_size"] == 400 and hp["tokenizer_path"].endswith("tokenizer-clean.json")
     assert state["global_step"] == STEPS and state["tokens_seen"] == STEPS * BATCH * SEQ
 
@@ -170,7 +171,8 @@ def test_the_strict_track_adds_the_100m_to_1000m_ladder():
     assert WordMilestoneCheckpoint().milestones_millions == [float(m) for m in DEFAULT_MILESTONES_MILLIONS]
     # the names the official pipeline's eval_zero_shot_fast_all_revisions.sh loops over
     names = [revision_name(m) for m in STRICT_MILESTONES_MILLIONS]
-    assert names[:10] == [f"chck_{i}M" for i in range(1, 11)] and names[10:19] == [f"chck_{i}M" for i in range(20, 101, 10)]
+    assert (names[:10] == [f"chck_{i}M" for i in range(1, 11)]
+            and names[10:19] == [f"chck_{i}M" for i in range(20, 101, 10)])
     assert names[19:] == [f"chck_{i}M" for i in range(200, 1001, 100)]
 
 
@@ -194,8 +196,10 @@ def test_weight_decay_groups_exempt_biases_norms_and_embeddings(tied):
     exempt_names = set().union(*(names[id(p)] for p in exempt["params"]))
     decay_names = set().union(*(names[id(p)] for p in decay["params"]))
     assert decay["weight_decay"] == 0.1 and exempt["weight_decay"] == 0.0
-    assert {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight", "transformer.ln_f.bias"} <= exempt_names
-    assert all(n.endswith("bias") or "ln_" in n or n.startswith("transformer.w") or n == "lm_head.weight" for n in exempt_names)
+    assert {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight",
+            "transformer.ln_f.bias"} <= exempt_names
+    assert all(n.endswith("bias") or "ln_" in n or n.startswith("transformer.w") or n == "lm_head.weight"
+               for n in exempt_names)
     assert "transformer.h.0.mlp.c_fc.weight" in decay_names
     assert ("lm_head.weight" in decay_names) is not tied  # an untied output projection is decayed
     unique = {id(p) for p in model.parameters()}

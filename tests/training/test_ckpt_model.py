@@ -1,5 +1,5 @@
-"""``--ckpt_path`` with another model's (or another tokenizer's) checkpoint is refused; the same model's resumes with the
-command line honoured. Exports carry the tokenizer's fingerprint and are refused with another tokenizer.
+"""``--ckpt_path`` with another model's (or another tokenizer's) checkpoint is refused; the same model's resumes with
+the command line honoured. Exports carry the tokenizer's fingerprint and are refused with another tokenizer.
 
 Lightning ≥ 2.3 merged a ``--ckpt_path`` checkpoint's hyper-parameters over the config: a LLaMA config given a
 GPT-J checkpoint trained GPT-J and exported it into the checkpoint's own ``export_dir``, ignoring the command line.
@@ -65,7 +65,8 @@ def test_resuming_the_same_model_keeps_command_line_overrides(tiny_data, gptj_ru
     ckpt = gptj_run / "ckpt" / "last.ckpt"
     before = snapshot(gptj_run / "export")
     argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "3", "--word_checkpoints.milestones", "[]",
-                    "--model.init_args.learning_rate", "0.01", "--ckpt_path", str(ckpt), config=TINY_GPTJ, logger="none")
+                    "--model.init_args.learning_rate", "0.01", "--ckpt_path", str(ckpt), config=TINY_GPTJ,
+                    logger="none")
     assert main(argv) == 0
     assert (tmp_path / "export" / "model.safetensors").is_file()  # the export_dir given on the command line
     saved = (tmp_path / "ckpt" / "config.yaml").read_text()
@@ -78,7 +79,8 @@ def test_model_differences_names_fields_that_change_the_weights():
              "_class_path": "babylm.training.causal_lm.CausalLM"}
     assert model_differences(saved, ModelConfig(arch="gptj", rotary_dim=8, dropout=0.3), 400,
                              "babylm.training.causal_lm.CausalLM") == []  # dropout: training only
-    assert model_differences(saved, ModelConfig(arch="llama"), 16_000, "babylm.training.distill.DistillationStudent") == [
+    assert model_differences(saved, ModelConfig(arch="llama"), 16_000,
+                             "babylm.training.distill.DistillationStudent") == [
         "model.class_path babylm.training.causal_lm.CausalLM ≠ babylm.training.distill.DistillationStudent",
         "arch gptj ≠ llama", "rotary_dim 8 ≠ None", "vocab_size 400 ≠ 16000"]
     assert model_differences({"hyper": 1}, ModelConfig()) == ["config (none saved)"]
@@ -116,7 +118,8 @@ def other_tokenizer(tiny_data, tmp_path_factory) -> tuple[Path, Path]:
     path = root / "tokenizer-other.json"
     save_tokenizer(tokenizer, path, root / "hf")
     encode_splits(path, tiny_data.root / "corpus_split", root / "tokenized", log=lambda line: None)
-    assert tokenizer.get_vocab_size() == 400 and tokenizer_fingerprint(path) != tokenizer_fingerprint(tiny_data.tokenizer_path)
+    assert (tokenizer.get_vocab_size() == 400
+            and tokenizer_fingerprint(path) != tokenizer_fingerprint(tiny_data.tokenizer_path))
     return path, root / "tokenized"
 
 
@@ -165,15 +168,17 @@ def test_exporting_with_another_tokenizer_of_the_same_size_is_refused(tiny_data,
     assert not (tmp_path / "out").exists()
 
 
-def test_an_export_whose_tokenizer_was_swapped_is_refused_by_every_loader(tiny_data, gptj_run, other_tokenizer, tmp_path):
+def test_an_export_whose_tokenizer_was_swapped_is_refused_by_every_loader(tiny_data, gptj_run, other_tokenizer,
+                                                                          tmp_path):
     from babylm.models.export import ExportError, load_exported
     from babylm.training.teachers import TeacherError, check_same_tokenizer
 
     other, _ = other_tokenizer
     swapped = Path(shutil.copytree(gptj_run / "export", tmp_path / "swapped"))
     shutil.copyfile(other.parent / "hf" / "tokenizer.json", swapped / "tokenizer.json")
-    with pytest.raises(ExportError, match=rf"is tokenizer {tokenizer_fingerprint(other)}, but the weights beside it were "
-                                          rf"trained with tokenizer {tokenizer_fingerprint(tiny_data.tokenizer_path)}"):
+    with pytest.raises(ExportError, match=rf"is tokenizer {tokenizer_fingerprint(other)}, but the weights beside it "
+                                          rf"were trained with tokenizer "
+                                          rf"{tokenizer_fingerprint(tiny_data.tokenizer_path)}"):
         load_exported(swapped)  # evaluate, generate
     with pytest.raises(TeacherError, match="it was replaced after the export: re-export the teacher"):
         check_same_tokenizer(swapped, other)  # a teacher for a student of the other tokenizer
@@ -194,5 +199,6 @@ def test_milestone_and_final_exports_check_the_tokenizer_the_run_started_with(ti
                   trained_by="this run's model")
     assert not (tmp_path / "chck_1M").exists()
     with pytest.raises(RunConfigError, match=rf"^the checkpoint was trained with tokenizer "
-                                              rf"{tokenizer_fingerprint(tiny_data.tokenizer_path)}, but model\.init_args"):
+                                              rf"{tokenizer_fingerprint(tiny_data.tokenizer_path)}, "
+                                              rf"but model\.init_args"):
         module.on_load_checkpoint({"tokenizer": {"fingerprint": tokenizer_fingerprint(tiny_data.tokenizer_path)}})

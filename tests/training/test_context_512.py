@@ -1,10 +1,10 @@
 """The context length is one key, ``data.seq_len``: teachers and student at 512 tokens, end to end, at tiny size.
 
-BabyLM's pipeline fine-tunes with ``--sequence_length 512``; a 128-position model cannot take that (GPT-J,
-GPT-2: ``IndexError`` at position 128; LLaMA: rotary positions it never trained, silently). Here the tiny teachers and the tiny student are trained
-with ``--data.seq_len 512`` through the real CLI; their exports declare 512 positions, ``generate`` and
-``evaluate`` run past position 128, and a student asking for more positions than its teachers have is refused
-at start-up in one line.
+BabyLM's pipeline fine-tunes with ``--sequence_length 512``; a 128-position model cannot take that (GPT-J, GPT-2:
+``IndexError`` at position 128; LLaMA: rotary positions it never trained, silently). Here the tiny teachers and the tiny
+student are trained with ``--data.seq_len 512`` through the real CLI; their exports declare 512 positions, ``generate``
+and ``evaluate`` run past position 128, and a student asking for more positions than its teachers have is refused at
+start-up in one line.
 """
 
 from __future__ import annotations
@@ -70,5 +70,6 @@ def test_a_student_longer_than_its_teachers_is_refused_at_start_up(workspace, ca
                "--model.init_args.export_dir", "checkpoints/Long") == 2
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert err == ["babylm fit: error: teacher checkpoints/Tiny-Llama has 512 positions but data.seq_len is 1024: it "
-                   "cannot score 1024-token windows; train the teachers with --data.seq_len 1024 too, or lower data.seq_len"]
+                   "cannot score 1024-token windows; train the teachers with --data.seq_len 1024 too, or lower "
+                   "data.seq_len"]
     assert not (workspace / "checkpoints" / "long").exists()

@@ -137,7 +137,8 @@ def test_training_logs_ce_kl_and_mix_and_validation_scores_the_student_alone(tmp
 
 def test_a_hybrid_student_distils_on_its_causal_windows_only_and_takes_a_hybrid_teacher(
         tmp_path, make_student, data, tiny_teachers, tiny_tokenizer, tiny_vocab_size):
-    hybrid_teacher = write_teacher(tmp_path / "hybrid", "llama", tiny_tokenizer, tiny_vocab_size, seed=3, mask_token=True)
+    hybrid_teacher = write_teacher(tmp_path / "hybrid", "llama", tiny_tokenizer, tiny_vocab_size, seed=3,
+                                   mask_token=True)
     student = make_student(teachers=[str(tiny_teachers[0]), str(hybrid_teacher)], objective="hybrid",
                            hybrid={"masked_share": 0.5})  # 2 of each step's 4 windows masked
     assert [t.config.vocab_size for t in student.teachers.models] == [tiny_vocab_size, tiny_vocab_size + 1]
@@ -207,13 +208,15 @@ def test_a_compiled_student_trains_as_the_eager_one_with_the_same_parameter_name
     for module in (eager, compiled):
         trainer(tmp_path, max_steps=2, limit_val_batches=0).fit(module, data)
 
-    assert compiled.model._compiled_call_impl is not None and eager.model._compiled_call_impl is None  # nn.Module.compile
+    # nn.Module.compile
+    assert compiled.model._compiled_call_impl is not None and eager.model._compiled_call_impl is None
     assert compiled.model.state_dict().keys() == eager.model.state_dict().keys()  # checkpoints and exports unchanged
     for key, value in student_weights(eager).items():
         torch.testing.assert_close(compiled.model.state_dict()[key], value, rtol=1e-4, atol=1e-6)
 
 
-def test_teacher_with_another_tokenizer_fails_at_start_up_naming_both(tmp_path, make_student, tiny_teachers, tiny_vocab_size):
+def test_teacher_with_another_tokenizer_fails_at_start_up_naming_both(tmp_path, make_student, tiny_teachers,
+                                                                      tiny_vocab_size):
     other_tokenizer = write_tokenizer(tmp_path, vocab_size=300)
     stranger = write_teacher(tmp_path / "stranger", "gpt2", other_tokenizer, tiny_vocab_size)
 

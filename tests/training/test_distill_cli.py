@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 
 
 def babylm_fit_in_process(workspace: Path, config: str, *args: str) -> int:
-    """Run ``babylm fit -c configs/<config> …`` in this process with ``workspace`` as working directory; returns the exit code."""
+    """Run ``babylm fit -c configs/<config> …`` in this process with ``workspace`` as working directory; returns the
+    exit code."""
     from babylm.cli import main
 
     with pytest.MonkeyPatch.context() as patch:
@@ -38,12 +39,14 @@ def babylm_fit_in_process(workspace: Path, config: str, *args: str) -> int:
 
 
 def babylm_fit(workspace: Path, config: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``python -m babylm fit -c configs/<config> …`` as a subprocess in ``workspace``; returns the finished process."""
+    """Run ``python -m babylm fit -c configs/<config> …`` as a subprocess in ``workspace``; returns the finished
+    process."""
     env = {**os.environ, "WANDB_MODE": "offline", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "babylm", "fit", "-c", str(REPO / "configs" / config), *args]
     done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
     if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise AssertionError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+                             f"{done.stderr[-3000:]}")
     return done
 
 
@@ -88,7 +91,8 @@ def test_tiny_recipe_distils_a_student_that_transformers_loads(workspace):
 
     from babylm.models.export import load_checkpoint, model_from_checkpoint
 
-    csv_logger = '{"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": "distill"}}'
+    csv_logger = ('{"class_path": "lightning.pytorch.loggers.CSVLogger", '
+                  '"init_args": {"save_dir": "runs", "name": "distill"}}')
     code = babylm_fit_in_process(workspace, "tiny/distill.yaml", *QUIET, "--trainer.logger", csv_logger,
                                  "--trainer.max_steps", "6", "--trainer.val_check_interval", "3")
 
@@ -115,7 +119,8 @@ def test_tiny_recipe_distils_a_student_that_transformers_loads(workspace):
     runs = {name: load_checkpoint(workspace / "checkpoints" / name / "last.ckpt")
             for name in ("tiny_teacher_llama", "tiny_teacher_gptj", "tiny_distill")}
     words = {name: c["tokens_seen"] * c["word_ledger"]["words_per_token"] for name, c in runs.items()}
-    assert words["tiny_distill"] == pytest.approx(6 * 8 * int(SEQ_LEN) * runs["tiny_distill"]["word_ledger"]["words_per_token"])
+    assert words["tiny_distill"] == pytest.approx(
+        6 * 8 * int(SEQ_LEN) * runs["tiny_distill"]["word_ledger"]["words_per_token"])
     ledger = json.loads((exported / "word_ledger.json").read_text())
     assert ledger["own_words"] == pytest.approx(words["tiny_distill"])
     assert [t["source"] for t in ledger["teachers"]] == ["ledger", "ledger"]
@@ -134,7 +139,8 @@ def test_an_over_budget_run_is_refused_before_any_step(workspace, capsys):
     assert code == 2 and len(errors) == 1 and "Traceback" not in stderr, stderr
     assert errors[0].startswith("babylm fit: error: word budget exceeded: ") and "> 100 (BabyLM" in errors[0]
     assert "--budget.cap none" in errors[0] and "teachers' training" in errors[0]
-    assert not (workspace / "checkpoints" / "over_budget").exists() and not (workspace / "checkpoints" / "Over-Budget").exists()
+    assert (not (workspace / "checkpoints" / "over_budget").exists()
+            and not (workspace / "checkpoints" / "Over-Budget").exists())
 
 
 def test_a_teacher_without_a_ledger_must_be_declared_under_a_budget(workspace, capsys):
@@ -143,16 +149,19 @@ def test_a_teacher_without_a_ledger_must_be_declared_under_a_budget(workspace, c
     bare = workspace / "checkpoints" / "Bare-Llama"
     shutil.copytree(workspace / "checkpoints" / "Tiny-Llama", bare)
     (bare / "word_ledger.json").unlink()  # as an export made before babylm kept ledgers
-    run = [*QUIET, "--trainer.max_steps", "1", "--trainer.val_check_interval", "1", "--word_checkpoints.milestones", "[]",
+    run = [*QUIET, "--trainer.max_steps", "1", "--trainer.val_check_interval", "1",
+           "--word_checkpoints.milestones", "[]",
            "--model.init_args.teachers", "[checkpoints/Bare-Llama, checkpoints/Tiny-GPTJ]",
            "--checkpoint.dirpath", "checkpoints/declared", "--model.init_args.export_dir", "checkpoints/Declared"]
     assert babylm_fit_in_process(workspace, "tiny/distill.yaml", *run) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "teacher checkpoints/Bare-Llama has no word ledger" in error and "--model.init_args.teacher_words" in error
 
-    assert babylm_fit_in_process(workspace, "tiny/distill.yaml", *run, "--model.init_args.teacher_words", "[1234, null]") == 0
+    assert babylm_fit_in_process(workspace, "tiny/distill.yaml", *run,
+                                 "--model.init_args.teacher_words", "[1234, null]") == 0
     ledger = json.loads((workspace / "checkpoints" / "Declared" / "word_ledger.json").read_text())
-    assert [t["source"] for t in ledger["teachers"]] == ["declared", "ledger"] and ledger["teachers"][0]["total_words"] == 1234
+    assert ([t["source"] for t in ledger["teachers"]] == ["declared", "ledger"]
+            and ledger["teachers"][0]["total_words"] == 1234)
 
 
 def test_two_process_ddp_on_cpu(workspace):
@@ -194,7 +203,8 @@ def test_cache_teachers_then_fit_from_the_cache_with_the_same_config(cached_work
 
     assert code == 0
     assert (cached_workspace / "checkpoints" / "Cached-Student" / "model.safetensors").is_file()
-    checkpoint = torch.load(cached_workspace / "checkpoints" / "cached" / "last.ckpt", map_location="cpu", weights_only=True)
+    checkpoint = torch.load(cached_workspace / "checkpoints" / "cached" / "last.ckpt", map_location="cpu",
+                            weights_only=True)
     assert checkpoint["global_step"] == 4 and checkpoint["hyper_parameters"]["cache"]["k"] == 8
 
 
@@ -207,12 +217,14 @@ def test_two_process_ddp_reads_the_cache_on_every_rank(cached_workspace):
     )
 
     assert "Starting with 2 processes" in done.stdout + done.stderr
-    checkpoint = torch.load(cached_workspace / "checkpoints" / "ddp_cached" / "last.ckpt", map_location="cpu", weights_only=True)
+    checkpoint = torch.load(cached_workspace / "checkpoints" / "ddp_cached" / "last.ckpt", map_location="cpu",
+                            weights_only=True)
     assert checkpoint["global_step"] == 2 and checkpoint["tokens_seen"] == 2 * 8 * int(SEQ_LEN)
 
 
 def test_fit_without_its_cache_and_cache_teachers_without_one_are_one_line_errors(workspace, capsys):
-    code = babylm_fit_in_process(workspace, "tiny/distill.yaml", *QUIET, *CACHED, "--model.init_args.temperature", "3.0")
+    code = babylm_fit_in_process(workspace, "tiny/distill.yaml", *QUIET, *CACHED,
+                                 "--model.init_args.temperature", "3.0")
     stderr = capsys.readouterr().err
     errors = [line for line in stderr.splitlines() if "error:" in line]
     assert code == 2 and len(errors) == 1 and "Traceback" not in stderr, stderr
@@ -241,5 +253,6 @@ def test_cache_teachers_with_top_k_beyond_the_vocabulary_is_one_line_and_writes_
     assert babylm_in_process(workspace, "cache-teachers", *config, "--no-progress") == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"babylm cache-teachers: error: {expected}"]
     assert babylm_fit_in_process(workspace, "tiny/distill.yaml", *QUIET, *config[2:]) == 2  # fit: the same line
-    assert [line for line in capsys.readouterr().err.splitlines() if "error:" in line] == [f"babylm fit: error: {expected}"]
+    assert ([line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+            == [f"babylm fit: error: {expected}"])
     assert not (workspace / "data" / "cache_k5000").exists()

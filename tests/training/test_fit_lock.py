@@ -42,10 +42,12 @@ def test_a_second_fit_into_a_folder_another_run_writes_is_refused(tiny_data, tmp
         held.close()
     (line,) = errors(capsys)
     assert line == f"babylm fit: error: {key} {tmp_path / folder}: another fit or export is writing there"
-    assert all(p.name.startswith(".") and p.name.endswith(".lock") for p in tmp_path.iterdir())  # only locks: nothing written
+    # only locks: nothing written
+    assert all(p.name.startswith(".") and p.name.endswith(".lock") for p in tmp_path.iterdir())
 
 
-def test_export_into_a_folder_a_fit_writes_is_refused_and_the_lock_is_released_after_the_run(tiny_data, tmp_path, capsys):
+def test_export_into_a_folder_a_fit_writes_is_refused_and_the_lock_is_released_after_the_run(tiny_data, tmp_path,
+                                                                                              capsys):
     argv = fit_argv(tmp_path, tiny_data, *QUIET, logger="none")
     assert main(argv) == 0  # the run took its locks and let them go: a second run may follow it
     assert main(argv[:-len(QUIET)] + ["--trainer.max_steps", "2", "--word_checkpoints.milestones", "[]",

@@ -13,12 +13,14 @@ from tests.training.teacher_fixtures import fit_argv, tiny_data  # noqa: F401 (f
 
 
 @pytest.mark.parametrize("option, value, expected", [
-    ("--model.init_args.learning_rate", "-0.001", "model.init_args.learning_rate must be a finite number > 0, got -0.001"),
+    ("--model.init_args.learning_rate", "-0.001",
+     "model.init_args.learning_rate must be a finite number > 0, got -0.001"),
     ("--model.init_args.betas", "[0.9, 1.0]", "model.init_args.betas[1] must be in [0, 1), got 1.0"),
     ("--model.init_args.eps", "0", "model.init_args.eps must be a finite number > 0, got 0.0"),
     ("--model.init_args.min_lr_ratio", "2", "model.init_args.min_lr_ratio must be in [0, 1], got 2.0"),
     ("--word_checkpoints.milestones", "[.inf]", "word_checkpoints.milestones[0] is inf: give a finite number"),
-    ("--word_checkpoints.milestones", "[-1]", "word_checkpoints.milestones must be positive millions of words, got [-1.0]"),
+    ("--word_checkpoints.milestones", "[-1]",
+     "word_checkpoints.milestones must be positive millions of words, got [-1.0]"),
     ("--word_checkpoints.blimp_limit", "0", "word_checkpoints.blimp_limit must be at least 1 pair per paradigm"),
     ("--data.seed", "-1", "data.seed is -1: a seed must be an integer from 0 to 4294967295"),
 ])

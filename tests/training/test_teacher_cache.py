@@ -71,7 +71,8 @@ def per_draw(student, teachers, ids, draws: int, k: int = 8):
     targets = compact_targets([t.repeat(draws, 1, 1) for t in teachers], 2.0, "token_mean", "sample", k, seed=0)
     rows = sparse_distillation_loss(copies, targets, ids.repeat(draws, 1))
     (grad,) = torch.autograd.grad(rows.loss, copies)  # the mean over copies: each copy's gradient / draws
-    kls = [sparse_distillation_loss(student, SparseTargets(*(x[i * batch:(i + 1) * batch] for x in targets[:3]), tail=False),
+    kls = [sparse_distillation_loss(student,
+                                    SparseTargets(*(x[i * batch:(i + 1) * batch] for x in targets[:3]), tail=False),
                                     ids).kl for i in range(draws)]
     return torch.stack(kls), grad.view(draws, *student.shape) * draws
 
@@ -128,7 +129,8 @@ def files(directory: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("method, k", [("sample", 6), ("topk", 5)])
-def test_the_cache_holds_each_windows_compact_targets(data, tiny_teachers, tiny_tokenizer, tiny_vocab_size, tmp_path, method, k):
+def test_the_cache_holds_each_windows_compact_targets(data, tiny_teachers, tiny_tokenizer, tiny_vocab_size, tmp_path,
+                                                      method, k):
     directory = build(data, tiny_teachers, tmp_path, method=method, k=k)
     reader = data.use_teacher_cache(directory)
     window = 7
@@ -145,8 +147,10 @@ def test_the_cache_holds_each_windows_compact_targets(data, tiny_teachers, tiny_
 
 
 def build_then_die(tokenizer: str, tokenized: str, teachers: list[str], root: str, windows: int) -> None:
-    """In a child process: build the cache and SIGKILL this process once ``windows`` windows are written (uncommitted)."""
-    data = TokenizedDataModule(tokenizer_path=tokenizer, tokenized_dir=tokenized, seq_len=SEQ_LEN, batch_size=4, num_workers=0)
+    """In a child process: build the cache and SIGKILL this process once ``windows`` windows are written
+    (uncommitted)."""
+    data = TokenizedDataModule(tokenizer_path=tokenizer, tokenized_dir=tokenized, seq_len=SEQ_LEN, batch_size=4,
+                               num_workers=0)
 
     def die(windows_written):
         if windows_written == windows:
@@ -159,13 +163,15 @@ def test_a_killed_build_resumes_to_byte_identical_files(data, tiny_teachers, tin
     straight = files(build(data, tiny_teachers, tmp_path / "straight"))
     child = multiprocessing.get_context("spawn").Process(
         target=build_then_die,
-        args=(str(tiny_tokenizer), str(tiny_tokenized), [str(t) for t in tiny_teachers], str(tmp_path / "killed"), 3 * BATCH))
+        args=(str(tiny_tokenizer), str(tiny_tokenized), [str(t) for t in tiny_teachers], str(tmp_path / "killed"),
+              3 * BATCH))
     child.start()
     child.join(timeout=120)
 
     assert child.exitcode == -signal.SIGKILL
     (partial,) = (tmp_path / "killed").glob("*.partial")
-    assert json.loads((partial / "progress.json").read_text())["windows_done"] == 2 * BATCH  # the third batch: uncommitted
+    # the third batch: uncommitted
+    assert json.loads((partial / "progress.json").read_text())["windows_done"] == 2 * BATCH
     with open(partial / "ids.bin", "r+b") as handle:  # and a torn write beyond the last commit
         handle.seek(2 * BATCH * SEQ_LEN * 6 * 2)
         handle.write(b"\xff" * 5000)
@@ -180,17 +186,20 @@ def test_a_build_in_progress_is_locked_and_an_incomplete_one_is_refused_for_trai
     from babylm.data.tokens.teacher_cache_writer import TeacherCacheWriter
 
     with pytest.raises(KeyboardInterrupt):
-        build(data, tiny_teachers, tmp_path, on_batch=lambda n: (_ for _ in ()).throw(KeyboardInterrupt), commit_seconds=0.0)
+        build(data, tiny_teachers, tmp_path, on_batch=lambda n: (_ for _ in ()).throw(KeyboardInterrupt),
+              commit_seconds=0.0)
     config = TeacherCacheConfig(dir=str(tmp_path), method="sample", k=6, seed=5)
     (partial,) = tmp_path.glob("*.partial")
     from babylm.training.teacher_cache import cache_components
 
-    components = cache_components(data.train_window_layout(), [str(t) for t in tiny_teachers], 2.0, "token_mean", config)
+    components = cache_components(data.train_window_layout(), [str(t) for t in tiny_teachers], 2.0, "token_mean",
+                                  config)
     holder = TeacherCacheWriter(tmp_path, components, {})
     with pytest.raises(CacheError, match="another cache-teachers is building this cache"):
         build(data, tiny_teachers, tmp_path)
     holder.close()
-    with pytest.raises(CacheError, match=r"incomplete \(0 of \d+ windows\); resume it with python -m babylm cache-teachers"):
+    with pytest.raises(CacheError,
+                       match=r"incomplete \(0 of \d+ windows\); resume it with python -m babylm cache-teachers"):
         resolve_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean", config)
 
 
@@ -214,7 +223,8 @@ def test_a_cache_made_with_other_settings_is_refused_naming_them(built, data, ti
                                                                  tiny_vocab_size, tmp_path, change, named):
     teachers = [str(t) for t in tiny_teachers]
     if "teacher_seed" in change:
-        teachers[0] = str(write_teacher(tmp_path / "other", "llama", tiny_tokenizer, tiny_vocab_size, seed=change["teacher_seed"]))
+        teachers[0] = str(write_teacher(tmp_path / "other", "llama", tiny_tokenizer, tiny_vocab_size,
+                                        seed=change["teacher_seed"]))
     config = TeacherCacheConfig(dir=str(built.parent), method=change.get("method", "sample"), k=change.get("k", 6),
                                 seed=change.get("seed", 5))
 
@@ -239,7 +249,8 @@ def test_a_truncated_or_edited_cache_is_refused(built, data, tmp_path):
     (built / "meta.json").write_text(meta)
     with open(built / "probs.bin", "r+b") as handle:
         handle.truncate(100)
-    with pytest.raises(CacheError, match=rf"probs\.bin: missing or truncated .*; remove the folder {built} and rebuild"):
+    with pytest.raises(CacheError,
+                       match=rf"probs\.bin: missing or truncated .*; remove the folder {built} and rebuild"):
         data.use_teacher_cache(built)
 
 
@@ -292,7 +303,8 @@ class FirstBatch(L.Callback):
 def test_a_cached_step_has_the_online_loss_when_the_cache_keeps_every_class(data, tiny_teachers, tiny_tokenizer,
                                                                             tiny_vocab_size, tmp_path):
     config = TeacherCacheConfig(dir=str(tmp_path), method="topk", k=tiny_vocab_size)
-    build_teacher_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean", config, batch_size=BATCH, progress=False)
+    build_teacher_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean", config, batch_size=BATCH,
+                        progress=False)
     online = student(tiny_teachers, tiny_tokenizer, tiny_vocab_size)
     cached = student(tiny_teachers, tiny_tokenizer, tiny_vocab_size, cache=config)
     first = FirstBatch()
@@ -306,7 +318,8 @@ def test_a_cached_step_has_the_online_loss_when_the_cache_keeps_every_class(data
     assert set(first.batch) == {"input_ids", "teacher_ids", "teacher_probs", "teacher_neg_entropy"}
     expected = online.compute_loss({"input_ids": first.batch["input_ids"]}, "train")
     for name in ("loss", "ce", "kl"):
-        assert trainer.callback_metrics[f"train/{name}"].item() == pytest.approx(expected[name].item(), rel=2e-3, abs=1e-4)
+        assert trainer.callback_metrics[f"train/{name}"].item() == pytest.approx(expected[name].item(), rel=2e-3,
+                                                                                 abs=1e-4)
 
 
 # ------------------------------------------------------------------------------- numbers checked before use (issue 24)
@@ -316,7 +329,8 @@ def test_top_k_larger_than_the_vocabulary_is_refused_before_any_file_is_written(
                                                                               tmp_path):
     """Issue 24: topk with k = 5000 on a 2,000-token vocabulary was a traceback and a 312 MB partial cache."""
     config = TeacherCacheConfig(dir=str(tmp_path / "caches"), method="topk", k=tiny_vocab_size + 1)
-    expected = rf"model\.init_args\.cache\.k is {tiny_vocab_size + 1}, .*which has {tiny_vocab_size} \(data\.vocab_size\)"
+    expected = (rf"model\.init_args\.cache\.k is {tiny_vocab_size + 1}, "
+                rf".*which has {tiny_vocab_size} \(data\.vocab_size\)")
     with pytest.raises(CacheError, match=expected):
         build_teacher_cache(data, [str(t) for t in tiny_teachers], 2.0, "token_mean", config, progress=False)
     with pytest.raises(CacheError, match=expected):  # and fit says the same, never "resume it"
@@ -378,7 +392,8 @@ def rewrite_checksums(directory: Path) -> None:
     meta = json.loads((directory / "meta.json").read_text())
     for shard in meta["checksums"]["shards"]:
         assert shard["end"] == meta["windows"]  # one shard in a tiny cache
-        shard["sha256"] = {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in shard["sha256"]}
+        shard["sha256"] = {name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
+                           for name in shard["sha256"]}
     (directory / "meta.json").write_text(json.dumps(meta))
 
 
@@ -387,20 +402,23 @@ def swap_ids(ids):  # a used slot's id for another valid id
 
 
 CHANGES = {
-    "ids swapped for other valid ids": ("ids.bin", "uint16", swap_ids, r"ids\.bin: windows 0–\d+ do not match the checksum"),
+    "ids swapped for other valid ids": ("ids.bin", "uint16", swap_ids,
+                                        r"ids\.bin: windows 0–\d+ do not match the checksum"),
     "counts set to 255": ("probs.bin", "uint8", lambda a: a.__setitem__(slice(0, 6), 255),
                           r"probs\.bin: the draw counts of a position sum to 1530, not k = 6 \(window 0, position 0\)"),
     "counts set to 0": ("probs.bin", "uint8", lambda a: a.__setitem__(slice(0, 6), 0),
                         r"probs\.bin: the draw counts of a position sum to 0, not k = 6 \(window 0, position 0\)"),
     "neg-entropy NaN": ("neg_entropy.bin", "float32", lambda a: a.__setitem__(40, np.nan),
-                        r"neg_entropy\.bin: the teacher term Σ p log p is nan, outside \[.*\] \(window 1, position 8\)"),
+                        r"neg_entropy\.bin: the teacher term Σ p log p is nan, outside \[.*\] "
+                        r"\(window 1, position 8\)"),
     "an out-of-range id": ("ids.bin", "uint16", lambda a: a.__setitem__(6 * 33, 65535),
                            r"ids\.bin: class id 65535 is not below the vocabulary size \d+ \(window 1, position 1\)"),
 }
 
 
 @pytest.mark.parametrize("change, hidden", [(change, False) for change in CHANGES] + [
-    (change, True) for change in CHANGES if change != "ids swapped for other valid ids"])  # (that one only a checksum sees)
+    # (the ids swap only a checksum sees)
+    (change, True) for change in CHANGES if change != "ids swapped for other valid ids"])
 def test_a_cache_with_changed_bytes_is_refused_in_one_line(built, data, tmp_path, change, hidden):
     """Issue 24: each of these was used silently (rc 0, a KL of 149 or −7.4, nan, or a traceback at the first step);
     ``hidden``: with the checksums rewritten to match, the values themselves are refused."""
@@ -411,8 +429,8 @@ def test_a_cache_with_changed_bytes_is_refused_in_one_line(built, data, tmp_path
         rewrite_checksums(copy)
     with pytest.raises(CacheError, match=expected) as caught:
         data.use_teacher_cache(copy)
-    assert "\n" not in str(caught.value) and str(caught.value).endswith(f"remove the folder {copy} and rebuild it with "
-                                                                          "python -m babylm cache-teachers -c <the fit config>")
+    assert "\n" not in str(caught.value) and str(caught.value).endswith(
+        f"remove the folder {copy} and rebuild it with python -m babylm cache-teachers -c <the fit config>")
 
 
 def test_the_cache_as_written_opens_and_its_meta_records_a_checksum_per_shard(built, data):
@@ -461,8 +479,10 @@ def reopen(data, tiny_teachers, root: Path):
     from babylm.training.teacher_cache import cache_components
 
     config = TeacherCacheConfig(dir=str(root), method="sample", k=6, seed=5)
-    components = cache_components(data.train_window_layout(), [str(t) for t in tiny_teachers], 2.0, "token_mean", config)
-    writer = TeacherCacheWriter(root, components, {"teacher_paths": [], "teacher_dtype": "float32", "batch_size": BATCH})
+    components = cache_components(data.train_window_layout(), [str(t) for t in tiny_teachers], 2.0, "token_mean",
+                                  config)
+    writer = TeacherCacheWriter(root, components, {"teacher_paths": [], "teacher_dtype": "float32",
+                                                   "batch_size": BATCH})
     writer.close()
     return writer
 
@@ -496,7 +516,8 @@ def test_committed_windows_changed_on_disk_are_built_again(interrupted, data, ti
 def test_a_progress_file_claiming_every_window_resumes_to_the_cache_a_straight_build_writes(interrupted, built, data,
                                                                                          tiny_teachers, capsys):
     progress = json.loads((interrupted / "progress.json").read_text())
-    (interrupted / "progress.json").write_text(json.dumps({**progress, "windows_done": data.train_window_layout()["windows"]}))
+    (interrupted / "progress.json").write_text(
+        json.dumps({**progress, "windows_done": data.train_window_layout()["windows"]}))
     resumed = build(data, tiny_teachers, interrupted.parent, commit_seconds=0.0)
     assert files(resumed) == files(built)  # no window left as zeros
     assert "continuing from window 32" in capsys.readouterr().err

@@ -25,7 +25,8 @@ def test_teachers_load_frozen_in_eval_mode(tiny_teachers, tiny_tokenizer, tiny_v
         assert not any(p.requires_grad for p in model.parameters())
 
 
-def test_teacher_logits_carry_no_graph_and_can_enter_the_distillation_loss(tiny_teachers, tiny_tokenizer, tiny_vocab_size):
+def test_teacher_logits_carry_no_graph_and_can_enter_the_distillation_loss(tiny_teachers, tiny_tokenizer,
+                                                                           tiny_vocab_size):
     teachers = FrozenTeachers(tiny_teachers, tiny_vocab_size, tiny_tokenizer)
     input_ids = torch.randint(0, tiny_vocab_size, (2, 8))
 

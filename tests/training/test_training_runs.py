@@ -64,7 +64,8 @@ def straight(straight_dir) -> dict:
 
 def test_validate_and_test_score_a_checkpoint(straight_dir, tiny_data, tmp_path):
     for command, metric in (("validate", "val/loss"), ("test", "test/loss")):
-        argv = fit_argv(tmp_path, tiny_data, "--ckpt_path", str(straight_dir / "ckpt" / "last.ckpt"), config=TINY_HYBRID)
+        argv = fit_argv(tmp_path, tiny_data, "--ckpt_path", str(straight_dir / "ckpt" / "last.ckpt"),
+                        config=TINY_HYBRID)
         assert run_cli([command, *argv[1:]]) == 0
         (path,) = tmp_path.glob("runs/**/metrics.csv")
         with open(path, newline="") as handle:
@@ -108,7 +109,8 @@ def test_bf16_mixed_on_cpu_trains_the_tiny_gptj(tiny_data, tmp_path):
     assert val and all(math.isfinite(v) for v in val)
     state = load(tmp_path / "ckpt" / "last.ckpt")
     assert state["hyper_parameters"]["config"]["arch"] == "gptj"
-    assert all(v.dtype == torch.float32 for v in state["state_dict"].values() if v.is_floating_point())  # master weights
+    # master weights
+    assert all(v.dtype == torch.float32 for v in state["state_dict"].values() if v.is_floating_point())
     assert (tmp_path / "export" / "model.safetensors").is_file()
 
 
@@ -116,7 +118,8 @@ def test_bf16_mixed_on_cpu_trains_the_tiny_gptj(tiny_data, tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_bf16_mixed_on_gpu_trains_and_exports(tiny_data, tmp_path):
     argv = fit_argv(tmp_path, tiny_data, "--trainer.accelerator", "gpu", "--trainer.devices", "1",
-                    "--trainer.precision", "bf16-mixed", "--trainer.max_steps", "4", "--trainer.val_check_interval", "4",
+                    "--trainer.precision", "bf16-mixed", "--trainer.max_steps", "4",
+                    "--trainer.val_check_interval", "4",
                     "--word_checkpoints.milestones", "[]")
     assert run_cli(argv) == 0
     state = load(tmp_path / "ckpt" / "last.ckpt")
@@ -127,8 +130,9 @@ def test_bf16_mixed_on_gpu_trains_and_exports(tiny_data, tmp_path):
 def logged_train_metrics(tmp_path: Path, tiny_data, micro_batch: int) -> dict[str, float]:
     """Step 0's logged train metrics of a tiny LLaMA run with effective batch 12 and the given micro-batch."""
     argv = fit_argv(tmp_path, tiny_data, "--data.batch_size", "12", "--data.micro_batch_size", str(micro_batch),
-                    "--trainer.max_steps", "1", "--trainer.log_every_n_steps", "1", "--trainer.val_check_interval", "12",
-                    "--trainer.limit_val_batches", "0", "--word_checkpoints.milestones", "[]", "--seed_everything", "3")
+                    "--trainer.max_steps", "1", "--trainer.log_every_n_steps", "1",
+                    "--trainer.val_check_interval", "12", "--trainer.limit_val_batches", "0",
+                    "--word_checkpoints.milestones", "[]", "--seed_everything", "3")
     assert run_cli(argv) == 0
     (path,) = tmp_path.glob("runs/**/metrics.csv")
     with open(path, newline="") as handle:
@@ -163,9 +167,9 @@ def logged_hybrid_metrics(tmp_path: Path, tiny_data, micro_batch: int) -> dict[s
     """Step 0's logged train metrics of a tiny hybrid run with effective batch 12 (6 masked windows) and the given
     micro-batch."""
     argv = fit_argv(tmp_path, tiny_data, "--data.batch_size", "12", "--data.micro_batch_size", str(micro_batch),
-                    "--trainer.max_steps", "1", "--trainer.log_every_n_steps", "1", "--trainer.val_check_interval", "12",
-                    "--trainer.limit_val_batches", "0", "--word_checkpoints.milestones", "[]", "--seed_everything", "3",
-                    config=TINY_HYBRID)
+                    "--trainer.max_steps", "1", "--trainer.log_every_n_steps", "1",
+                    "--trainer.val_check_interval", "12", "--trainer.limit_val_batches", "0",
+                    "--word_checkpoints.milestones", "[]", "--seed_everything", "3", config=TINY_HYBRID)
     assert run_cli(argv) == 0
     (path,) = tmp_path.glob("runs/**/metrics.csv")
     with open(path, newline="") as handle:
@@ -178,5 +182,6 @@ def test_the_hybrid_mix_is_the_same_whatever_the_accumulation(tiny_data, tmp_pat
     accumulated = logged_hybrid_metrics(tmp_path / "micro4", tiny_data, 4)
     whole = logged_hybrid_metrics(tmp_path / "micro12", tiny_data, 12)
     assert accumulated == pytest.approx(whole, rel=1e-5)
-    assert accumulated["train/loss"] == pytest.approx((accumulated["train/mntp"] + accumulated["train/ce"]) / 2, rel=1e-5)
+    assert accumulated["train/loss"] == pytest.approx((accumulated["train/mntp"] + accumulated["train/ce"]) / 2,
+                                                      rel=1e-5)
     assert 0.25 < accumulated["train/mask_rate"] <= 0.31  # the schedule starts at 30% (rounding: ± one token)
