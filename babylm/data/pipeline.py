@@ -37,15 +37,14 @@ split option is given, and says so.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import Sequence
 
 from babylm.arguments import CommandParser, non_negative_int, open_fraction, positive_int
-from babylm.atomic import (LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries,
-                           temporary_target)
+from babylm.atomic import LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries
+from babylm.data.article_tree import ArticleTreeError, recover_tree, replace_tree
 from babylm.data.stamps import Stage
 from babylm.data.articles import INGEST_REPORT
 from babylm.data.text import clean, combine, convert, quality, split
@@ -53,8 +52,6 @@ from babylm.data.sources.gutenberg import IngestError as GutenbergError
 from babylm.data.sources.wikitext import IngestError as WikitextError
 from babylm.data.wikisource.scrape import DEFAULT_BASE_URL
 from babylm.safe_json import JsonError, read_json
-
-T = TypeVar("T")
 
 SOURCES = ("sample", "wikisource", "gutenberg", "wikitext")
 REPLACING_SOURCES = ("gutenberg", "wikitext")  # ingests that re-create the whole article tree on each run
@@ -125,71 +122,6 @@ def _scrape(api_url: str, args: argparse.Namespace, layout: Layout, local: bool)
     return f"{count} article files in {layout.raw}"
 
 
-def _replace_tree(raw: Path, acquire: Callable[[], T]) -> T:
-    """Re-acquire the article tree from scratch: earlier articles go, so none outlives a change of input.
-
-    The old tree (which must hold nothing but article files, see :func:`_check_article_tree`) is moved
-    aside to ``.<raw>.previous`` until ``acquire()`` (which writes into ``raw``) succeeds; on failure it is
-    put back, and after a kill :func:`_recover_tree` puts it back at the next start. For the offline
-    ingests, which re-create every article on each run; a scrape (sample or real site) resumes in place
-    instead, keeping what it already has. Returns what ``acquire`` returns.
-    """
-    _check_article_tree(raw)
-    backup, discarded = _aside(raw)
-    if raw.exists():
-        raw.rename(backup)
-    try:
-        result = acquire()
-    except BaseException:
-        if raw.exists():
-            shutil.rmtree(raw)  # the half-made new tree (made by this run)
-        if backup.exists():
-            backup.rename(raw)
-        raise
-    if backup.exists():
-        backup.rename(discarded)  # one rename first: a kill during the deletion leaves only "discarded"
-        shutil.rmtree(discarded)
-    return result
-
-
-def _aside(raw: Path) -> tuple[Path, Path]:
-    """Where :func:`_replace_tree` keeps the old tree while it works, and where it deletes it."""
-    return raw.with_name(f".{raw.name}.previous"), raw.with_name(f".{raw.name}.discarded")
-
-
-def _recover_tree(raw: Path) -> None:
-    """Undo a :func:`_replace_tree` that was killed: restore the old tree, drop the half-made one."""
-    backup, discarded = _aside(raw)
-    if discarded.is_dir():
-        shutil.rmtree(discarded)
-    if backup.is_dir():
-        if raw.exists():
-            shutil.rmtree(raw)
-        backup.rename(raw)
-        print(f"prepare: restored {raw} as it was before an ingest that was stopped midway", flush=True)
-
-
-def _check_article_tree(raw: Path) -> None:
-    """Refuse to replace ``raw`` when it holds anything but ``volume_*/part_*/*.json`` articles and the ingest report."""
-    if not raw.exists():
-        return
-    if not raw.is_dir():
-        raise PipelineError(f"{raw} is a file, not an article folder; move it away or use another --data-dir")
-    for path in sorted(raw.rglob("*")):
-        parts = path.relative_to(raw).parts
-        if parts == (INGEST_REPORT,) and path.is_file() and not path.is_symlink():
-            continue  # the ingest's own report
-        in_layout = parts[0].startswith("volume_") and (len(parts) == 1 or parts[1].startswith("part_"))
-        if len(parts) < 3:
-            ours = in_layout and path.is_dir() and not path.is_symlink()
-        else:
-            ours = in_layout and len(parts) == 3 and path.is_file() and not path.is_symlink() and (
-                path.suffix == ".json" or temporary_target(path.name) is not None)
-        if not ours:
-            raise PipelineError(f"{raw} holds {path.relative_to(raw)}, which no ingest wrote; an ingest replaces "
-                                "this folder, so move that away or use another --data-dir")
-
-
 def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
     """The first stage for ``args.source``: scrape (sample or real site) or an offline ingest."""
     outputs = [(layout.raw, RAW_GLOB)]
@@ -211,22 +143,22 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
         return Stage("acquire", [], outputs, {"source": "wikisource"}, [],
                      lambda: _scrape(args.base_url, args, layout, local=False), stamped=False)
     if args.source == "gutenberg":
-        from babylm.data.sources.gutenberg import ingest_slice
+        from babylm.data.sources.gutenberg import ingest_slices, slice_files
 
-        files = [Path(p) for p in args.gutenberg_file]
+        files = slice_files(args.gutenberg_file)  # a folder stands for its *.txt
 
         def run() -> str:
-            total = _replace_tree(layout.raw, lambda: sum(ingest_slice(path, layout.raw).articles for path in files))
-            return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
+            stats = replace_tree(layout.raw, lambda: ingest_slices(files, layout.raw))
+            return f"{stats.articles} articles ({stats.joined} joined across slices) from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
-                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_headwords", "_markup")] + ["babylm.data.articles"], run)
+                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_text", "_headwords", "_markup")] + ["babylm.data.articles"], run)
     from babylm.data.sources.wikitext import ingest_pages
 
     files = [Path(p) for p in args.wikitext_pages]
 
     def run_wikitext() -> str:
-        stats = _replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw, progress=True))
+        stats = replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw, progress=True))
         routes = ", ".join(f"{n} by {route}" for route, n in sorted(stats.routes.items())) or "none"
         return f"{stats.articles} articles ({routes}) from {stats.pages} scan pages; {stats.orphans} orphan spans left out → {layout.raw}"
 
@@ -286,6 +218,8 @@ def check_source(args: argparse.Namespace, layout: Layout) -> None:
     if args.source == "wikitext" and not args.wikitext_pages:
         raise PipelineError("--source wikitext needs --wikitext-pages PATH (XML dump, JSON or JSON Lines of Page:EB1911 pages)")
     for path in [*(args.gutenberg_file or []), *(args.wikitext_pages or [])]:
+        if args.source == "gutenberg" and Path(path).is_dir():
+            continue  # a folder of slices (checked by the ingest)
         if not Path(path).is_file():
             raise PipelineError(f"{path}: input file not found")
         if Path(path).stat().st_size == 0:
@@ -325,7 +259,7 @@ def split_options_from(args: argparse.Namespace) -> split.SplitOptions:
         print(f"prepare: the sample is far below the 10M/2M word budgets: using everything, --val-fraction {val_fraction}")
     return split.SplitOptions(
         train_words=split.DEFAULT_TRAIN_WORDS if args.train_words is None else args.train_words,
-        val_words=split.DEFAULT_VAL_WORDS if args.val_words is None else args.val_words,
+        val_words=split.DEFAULT_VAL_WORDS if args.val_words is None else None if args.val_words == split.REST else args.val_words,
         val_fraction=val_fraction,
         seed=args.seed,
     )
@@ -348,7 +282,7 @@ def prepare(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def _clean_up_after_kills(layout: Layout, source: str) -> None:
     """What a killed run (SIGKILL included) left: a half-replaced article tree, temporary files of ours."""
-    _recover_tree(layout.raw)
+    recover_tree(layout.raw)
     remove_stale_temporaries(layout.root, [layout.combined.name, layout.cleaned.name])
     remove_stale_temporaries(layout.stamps)
     remove_stale_temporaries(layout.split_dir, [*SPLIT_FILES])
@@ -382,11 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the data pipeline (acquire → convert → combine → clean → split → quality report), skipping up-to-date stages.",
     )
     parser.add_argument("--source", choices=SOURCES, default="sample", help="where the articles come from (default: %(default)s)")
-    parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH", help="Project Gutenberg EB1911 slice(s) for --source gutenberg")
+    parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH",
+                        help="Project Gutenberg EB1911 slice(s), or folders of them, for --source gutenberg")
     parser.add_argument("--wikitext-pages", nargs="+", metavar="PATH", help="page wikitext (XML dump, JSON, JSON Lines) for --source wikitext")
     parser.add_argument("--data-dir", default="data", help="where every stage writes (default: %(default)s)")
     parser.add_argument("--train-words", type=non_negative_int, help=f"train word budget (default: {split.DEFAULT_TRAIN_WORDS:,})")
-    parser.add_argument("--val-words", type=non_negative_int, help=f"val word budget (default: {split.DEFAULT_VAL_WORDS:,})")
+    parser.add_argument("--val-words", type=split.val_words_option,
+                        help=f"val word budget, or 'rest': what train does not take (default: {split.DEFAULT_VAL_WORDS:,})")
     parser.add_argument("--val-fraction", type=open_fraction, help='"use everything" mode with this share of words in val (sample default: 0.1)')
     parser.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
     parser.add_argument("--strip-accents", action="store_true", help="lossy cleaning: remove accents")
@@ -405,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         prepare(args)
-    except (PipelineError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
+    except (PipelineError, ArticleTreeError, convert.ConvertError, combine.CombineError, clean.CleanError, split.SplitError,
             quality.QualityError, GutenbergError, WikitextError) as error:
         print(f"prepare: {error}", file=sys.stderr)
         return 2
