@@ -151,6 +151,7 @@ class _Pending:
     slice_name: str
     url: str
     timestamp: str
+    route: str = "headword"
 
 
 @dataclass
@@ -188,7 +189,7 @@ class _Writer:
         self.taken.add(clash_key(relpath))
         write_article(self.out / relpath, url=pending.url, title=article.title, content=article.content,
                       timestamp=pending.timestamp)
-        self.runs[f"gutenberg:{pending.slice_name}"]["articles"][relpath] = "headword"
+        self.runs[f"gutenberg:{pending.slice_name}"]["articles"][relpath] = pending.route
         self.stats.articles += 1
         self.stats.words += len(article.content.split())
 
@@ -232,7 +233,7 @@ def ingest_slices(paths: Sequence[str | Path], out: str | Path, *, volume: int |
         for article in articles:
             if pending:
                 writer.write(pending)
-            pending = _Pending(article, number, path.name, url, timestamp)
+            pending = _Pending(article, number, path.name, url, timestamp, cut.route)
     if pending:
         writer.write(pending)
     record_ingest_runs(out, writer.runs)

@@ -162,7 +162,12 @@ def classify_paragraph(paragraph: str, first: str | None = None, last: str | Non
         return Verdict(reason="no definition")
     if first and last and not in_range(head, first, last):
         return Verdict(reason="outside the range")
-    return Verdict(title=prefix + resolve_editorial_brackets(head.rstrip(",.;: ")))
+    return Verdict(title=prefix + _title(head))
+
+
+def _title(head: str) -> str:
+    """A headword as a title: bracket codes resolved, PG's subscript underscore out (``C_4H_9OH`` → ``C4H9OH``)."""
+    return re.sub(r"_(?=\d)", "", resolve_editorial_brackets(head.rstrip(",.;: ")))
 
 
 RANGE_LETTERS = 3
@@ -190,7 +195,7 @@ def standalone_headword(paragraph: str, sidenotes: int, after: str, first: str |
     head = line.rstrip(",.;: ")
     if len(run) == 1 and _ROMAN.fullmatch(run[0]) or sum(c.isalpha() for c in head) < 2 or not in_range(head, first, last):
         return None
-    return resolve_editorial_brackets(head)
+    return _title(head)
 
 
 def _defines(run: list[str], head: str, rest: str, ranged: bool) -> bool:

@@ -100,7 +100,8 @@ def read_slice_info(text: str) -> SliceInfo:
 
     The range is the title's ``"First" to "Last"`` (``(part)`` allowed), else the body's ``[E-Text Edition of
     Volume II - Part 01 of 16 - ANDROS to ANISE]``. A title naming one subject instead (``English History``,
-    ``"Conduction, Electric"``) gives ``subject``, and that subject as both ends of the range.
+    ``"Conduction, Electric"``) of the *Encyclopaedia Britannica* gives ``subject``, and that subject as both
+    ends of the range.
     """
     start = _START.search(text)
     header = text[: start.start()] if start else text[:3000]
@@ -110,7 +111,8 @@ def read_slice_info(text: str) -> SliceInfo:
     first, last, subject = (span.group(1), span.group(2), None) if span else (None, None, None)
     if not span and title:
         rest = _SLICE_NUMBERING.sub("", title_block[len("Title:"):], count=1).strip().strip('"“”').strip()
-        if volume and rest and not re.search(r"\bto\b", rest) and any(c.isalpha() for c in rest):
+        if volume and "britannica" in title_block.lower() and rest and not re.search(r"\bto\b", rest) \
+                and any(c.isalpha() for c in rest):
             first = last = subject = rest
         else:
             etext = _ETEXT_RANGE.search(text[start.end() if start else 0:][:20000])
@@ -371,7 +373,8 @@ def _subject_article(subject: str, before: list[str],
     capitals, and that paragraph's position in ``before``; None when no paragraph does."""
     for position, paragraph in enumerate(before):
         head = re.match(r"[^a-z]*?(?=\.?--|[,.(]|$)", paragraph)
-        if head and fold(head.group(0)) == fold(subject) and not any(c.islower() for c in head.group(0)):
+        if head and fold(head.group(0)) == fold(subject) and not any(c.islower() for c in head.group(0)) \
+                and any(c.islower() for c in paragraph):  # text after it: not the contents list's entry
             page = next((p.page for p in paragraphs if p.text.startswith(paragraph[:60])), None)
             return GutenbergArticle(head.group(0).strip(), page, before[position:]), position
     return None
