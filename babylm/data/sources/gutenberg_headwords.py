@@ -130,8 +130,8 @@ def classify_paragraph(paragraph: str, first: str | None = None, last: str | Non
     if letters == 0 or core[letters: letters + 1].isalpha() or core[letters: letters + 1].isdigit():
         return Verdict()
     single = letters == 1
-    if single and not core[1:2] in (",", "."):
-        return Verdict()
+    if single and not core[1:2] in (",", ".") and not _LETTER_ARTICLE.match(core):
+        return Verdict()  # (``F     This is the sixth letter …``: the article on a letter)
     prefix = ""
     if core != line:
         if single:
@@ -158,7 +158,7 @@ def classify_paragraph(paragraph: str, first: str | None = None, last: str | Non
     if not any(c.islower() for c in rest):
         if not (continued and not rest.strip(" ,.;:")):
             return Verdict(reason="no text")
-    elif not _defines(run, head, rest, ranged=bool(first and last)):
+    elif not single and not _defines(run, head, rest, ranged=bool(first and last)):  # (a letter's article: above)
         return Verdict(reason="no definition")
     if first and last and not in_range(head, first, last):
         return Verdict(reason="outside the range")

@@ -168,3 +168,5 @@ def test_headwords_found_at_scale():
     assert classify_paragraph("ARTHROPODA. The Arachnida form a distinct class", *ranged).reason == "outside the range"
     assert headword("ARAL, a sea", *ranged) == "ARAL" and headword("APSE, an end", *ranged) == "APSE"
     assert classify_paragraph('"I, _A. B._, demand', "Hydrolysis", "Ireland").reason == "punctuation"
+    assert headword("F     This is the sixth letter of the English alphabet", "Evangelical Church Conference",
+                    "Fairbairn, Sir William") == "F"  # #36735's article on the letter
