@@ -45,7 +45,8 @@ DEVICE_WHEELS = ("jsonargparse", "docstring-parser", "typeshed-client")
 DEVICE_IMAGE = ("torch", "lightning", "transformers", "huggingface_hub", "tokenizers", "safetensors", "PyYAML",
                 "requests", "lxml", "tqdm", "numpy", "matplotlib", "pytest", "pytest-xdist", "hypothesis", "accelerate")
 NOT_CARRIED = {"wandb": "binary wheels of tens of MB; nothing imports it unless a WandbLogger is built, and the "
-                        "suite's Trainers have no logger (WANDB_MODE=disabled)"}
+                        "suite's Trainers have no logger (WANDB_MODE=disabled)",
+               "ruff": "the linter; tests/test_lint.py, which the suite does not run on the device"}
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
 TEN_MILLION = dict(train_words=10_000_000, val_words=500_000)

@@ -148,14 +148,22 @@ def number_repeats(titles: Sequence[str], groups: Sequence[Hashable] | None = No
     """Tell repeated titles apart: the second ``X`` (within its group) becomes ``X (2)``, the third ``X (3)``.
 
     Takes the titles in order and, optionally, a group per title (e.g. its volume: repeats are counted
-    within a group); returns one key per title, suitable for :func:`assign_stems`.
+    within a group); returns one key per title, suitable for :func:`assign_stems`, all distinct within a group:
+    a number that is already another title of the group (a real ``X (2)``) is skipped.
     """
+    group_of = (lambda index: groups[index]) if groups is not None else (lambda index: None)
     seen: Counter = Counter()
+    used = {(group_of(index), title) for index, title in enumerate(titles)}
     keys = []
     for index, title in enumerate(titles):
-        seen[(groups[index] if groups is not None else None, title)] += 1
-        count = seen[(groups[index] if groups is not None else None, title)]
-        keys.append(title if count == 1 else f"{title} ({count})")
+        group = group_of(index)
+        seen[(group, title)] += 1
+        key = title
+        if seen[(group, title)] > 1:  # skip a number that is already a real title of the group ("X (2)")
+            while (group, key := f"{title} ({seen[(group, title)]})") in used:
+                seen[(group, title)] += 1
+            used.add((group, key))
+        keys.append(key)
     return keys
 
 
@@ -286,6 +294,11 @@ def read_ingest_report(out: str | os.PathLike) -> dict:
 def record_ingest(out: str | os.PathLike, key: str, run: dict) -> None:
     """Add (or replace) the report ``run`` of one ingest run under ``key`` in ``<out>/ingest_report.json``
     (written atomically); re-ingesting the same inputs replaces their entry instead of adding a second."""
+    record_ingest_runs(out, {key: run})
+
+
+def record_ingest_runs(out: str | os.PathLike, runs: dict[str, dict]) -> None:
+    """:func:`record_ingest` for several runs ``{key: run}`` at once (one write)."""
     report = read_ingest_report(out)
-    report["runs"][key] = run
+    report["runs"].update(runs)
     atomic_write_json(Path(out) / INGEST_REPORT, report)

@@ -48,7 +48,7 @@ from babylm.data.article_tree import TreeError, recover_tree, replace_tree
 from babylm.data.articles import INGEST_REPORT
 from babylm.data.layout import Layout
 from babylm.data.sources.gutenberg import IngestError as GutenbergError
-from babylm.data.sources.gutenberg import ingest_slice
+from babylm.data.sources.gutenberg import ingest_slices, slice_files
 from babylm.data.sources.wikitext import IngestError as WikitextError
 from babylm.data.sources.wikitext import ingest_pages
 from babylm.data.stamps import Stage
@@ -114,15 +114,14 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
         return Stage("acquire", [], outputs, {"source": "wikisource"}, [],
                      lambda: _scrape(args.base_url, args, layout, local=False), stamped=False)
     if args.source == "gutenberg":
-
-        files = [Path(p) for p in args.gutenberg_file]
+        files = slice_files(args.gutenberg_file)  # a folder stands for its *.txt
 
         def run() -> str:
-            total = replace_tree(layout.raw, lambda: sum(ingest_slice(path, layout.raw).articles for path in files))
-            return f"{total} articles from {len(files)} Gutenberg slice(s) → {layout.raw}"
+            stats = replace_tree(layout.raw, lambda: ingest_slices(files, layout.raw))
+            return f"{stats.articles} articles ({stats.joined} joined across slices) from {len(files)} Gutenberg slice(s) → {layout.raw}"
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
-                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_headwords", "_markup")] + ["babylm.data.articles"], run)
+                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_text", "_headwords", "_markup")] + ["babylm.data.articles"], run)
 
     files = [Path(p) for p in args.wikitext_pages]
 
@@ -187,6 +186,8 @@ def check_source(args: argparse.Namespace, layout: Layout) -> None:
     if args.source == "wikitext" and not args.wikitext_pages:
         raise PipelineError("--source wikitext needs --wikitext-pages PATH (XML dump, JSON or JSON Lines of Page:EB1911 pages)")
     for path in [*(args.gutenberg_file or []), *(args.wikitext_pages or [])]:
+        if args.source == "gutenberg" and Path(path).is_dir():
+            continue  # a folder of slices (checked by the ingest)
         if not Path(path).is_file():
             raise PipelineError(f"{path}: input file not found")
         if Path(path).stat().st_size == 0:
@@ -226,7 +227,7 @@ def split_options_from(args: argparse.Namespace) -> split.SplitOptions:
         print(f"prepare: the sample is far below the 10M/2M word budgets: using everything, --val-fraction {val_fraction}")
     return split.SplitOptions(
         train_words=split.DEFAULT_TRAIN_WORDS if args.train_words is None else args.train_words,
-        val_words=split.DEFAULT_VAL_WORDS if args.val_words is None else args.val_words,
+        val_words=split.DEFAULT_VAL_WORDS if args.val_words is None else None if args.val_words == split.REST else args.val_words,
         val_fraction=val_fraction,
         seed=args.seed,
     )
@@ -281,11 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the data pipeline (acquire → convert → combine → clean → split → quality report), skipping up-to-date stages.",
     )
     parser.add_argument("--source", choices=SOURCES, default="sample", help="where the articles come from (default: %(default)s)")
-    parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH", help="Project Gutenberg EB1911 slice(s) for --source gutenberg")
+    parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH",
+                        help="Project Gutenberg EB1911 slice(s), or folders of them, for --source gutenberg")
     parser.add_argument("--wikitext-pages", nargs="+", metavar="PATH", help="page wikitext (XML dump, JSON, JSON Lines) for --source wikitext")
     parser.add_argument("--data-dir", default="data", help="where every stage writes (default: %(default)s)")
     parser.add_argument("--train-words", type=non_negative_int, help=f"train word budget (default: {split.DEFAULT_TRAIN_WORDS:,})")
-    parser.add_argument("--val-words", type=non_negative_int, help=f"val word budget (default: {split.DEFAULT_VAL_WORDS:,})")
+    parser.add_argument("--val-words", type=split.val_words_option,
+                        help=f"val word budget, or 'rest': what train does not take (default: {split.DEFAULT_VAL_WORDS:,})")
     parser.add_argument("--val-fraction", type=open_fraction, help='"use everything" mode with this share of words in val (sample default: 0.1)')
     parser.add_argument("--seed", type=seed, default=0, help="split seed, 0 … 2^32-1 (default: %(default)s)")
     parser.add_argument("--strip-accents", action="store_true", help="lossy cleaning: remove accents")

@@ -1,10 +1,11 @@
 """Project Gutenberg's transcription conventions in the EB1911 slices, resolved to plain text.
 
 PG transcribers write what a plain-text file cannot show in brackets: ``[Greek: bios]`` (a script, here
-transliterated) → ``bios``, ``[=a]`` (a macron) → ``ā``, ``[)i]`` → ``ĭ``, ``[alpha]`` → ``α``, ``[root]`` →
-``√``; notes such as ``[sic]`` and ``[Transcriber's note …]`` are removed. Used by the Gutenberg ingest
-(:mod:`babylm.data.sources.gutenberg`) and, for text that reaches the corpus some other way, by the
-cleaner's ``editorial_brackets`` rule (:mod:`babylm.data.text.clean_rules`). Pure functions.
+transliterated) → ``bios``, ``[=a]`` (a macron) → ``ā``, ``[)i]`` → ``ĭ``, ``[.s]`` and ``[h.]`` (dot below,
+both orders occur) → ``ṣ``, ``ḥ``, ``[alpha]`` → ``α``, ``[root]`` → ``√``; notes such as ``[sic]`` and
+``[Transcriber's note …]`` are removed. Used by the Gutenberg ingest (:mod:`babylm.data.sources.gutenberg`)
+and, for text that reaches the corpus some other way, by the cleaner's ``editorial_brackets`` rule
+(:mod:`babylm.data.text.clean_rules`). Pure functions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _DIACRITIC_CODES = {
     ",": "\u0327",  # cedilla
 }
 _DIACRITIC = re.compile(r"\[([=)'`^~:.v,])([A-Za-z])\]")
+_DOT_BELOW_AFTER = re.compile(r"\[([A-Za-z])\.\]")  # [h.] "h with dot below", as the slices' notes say
 _GREEK_NAMES = (
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
     "upsilon phi chi psi omega"
@@ -46,6 +48,7 @@ def resolve_editorial_brackets(text: str) -> str:
         value = _DIACRITIC.sub(
             lambda m: unicodedata.normalize("NFC", m.group(2) + _DIACRITIC_CODES[m.group(1)]), value
         )
+        value = _DOT_BELOW_AFTER.sub(lambda m: unicodedata.normalize("NFC", m.group(1) + "\u0323"), value)
         return _NAMED_SYMBOL.sub(lambda m: _NAMED_SYMBOLS[m.group(1)], value)
 
     for _ in range(8):  # until stable: a resolved bracket can reveal another

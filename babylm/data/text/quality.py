@@ -16,7 +16,8 @@ and ``quality.md`` there (atomically). Sections:
 * residual markup in the cleaned corpus per million words, by kind
   (:data:`babylm.data.text.clean.RESIDUAL_MARKUP_PATTERNS`);
 * what was left out, by whom: the ingest (tables, captions, footnotes, formulas, margin headings, orphan
-  spans, boilerplate … — counts and words), the headword candidates rejected (by reason), the scraper's
+  spans, boilerplate … — counts and words), the headword candidates rejected (by reason), the articles the
+  Gutenberg ingest joined across slices (and those whose beginning is in a slice not given), the scraper's
   skipped pages and overlaps, the cleaner (net words removed per rule; hyphenation decisions);
 * templates without a rendering rule, with counts;
 * the 20 longest and 20 shortest articles;
@@ -52,6 +53,7 @@ class QualityError(ValueError):
 def suspicious_title(title: str) -> str | None:
     """Why ``title`` looks wrong for an EB1911 article, or None."""
     core = re.sub(r" \(\d+\)$", "", title)
+    core = core[1:] if re.match(r"'[A-Z]", core) else core  # the ʿayn of a transliterated name: 'ANTARA
     if not core or not core[0].isalpha():
         return "starts with punctuation or a digit"
     if sum(c.isalpha() for c in core) == 1:
@@ -123,6 +125,10 @@ def collect(data_dir: str | Path) -> dict:
             total["words"] += entry.get("words", 0)
         rejected.update(item.get("reason", "?") for item in run.get("rejected_headwords") or [])
         unknown.update(run.get("unknown_templates") or {})
+    joined = [{"title": join.get("title"), "slices": [join.get("from"), key.split(":", 1)[-1]],
+               "duplicate_paragraphs": join.get("duplicate_paragraphs", 0)} for key, run in runs.items() for join in run.get("joined") or []]
+    partial = [{"title": title, "slice": key.split(":", 1)[-1]} for key, run in runs.items()
+               for title in run.get("continued_from_elsewhere") or []]
     scrape = _scrape_summary(raw / "discovery.json")
     clean_report = _read_json(report_path(cleaned))
     rows.sort(key=lambda row: (-row[0], row[3]))
@@ -135,6 +141,7 @@ def collect(data_dir: str | Path) -> dict:
         "residual_markup_per_million_words": per_million,
         "left_out_by_ingest": dict(sorted(left_out.items())),
         "rejected_headwords": dict(rejected.most_common()),
+        "across_slices": {"joined": joined, "beginning_not_in_the_input": partial},
         "scrape": scrape,
         "clean": {"words_removed_by_rule": (clean_report or {}).get("words_removed_by_rule", {}),
                   "hyphenation": (clean_report or {}).get("hyphenation", {})},
@@ -190,6 +197,12 @@ def to_markdown(report: dict) -> str:
     if report["rejected_headwords"]:
         lines += ["Headword candidates rejected (they stay as paragraphs of the article before them):", ""]
         lines += _table(["reason", "count"], list(report["rejected_headwords"].items()))
+    across = report.get("across_slices") or {}
+    if across.get("joined") or across.get("beginning_not_in_the_input"):
+        lines += ["Articles running over slices (joined into one; paragraphs printed in both kept once):", ""] + _table(
+            ["title", "slices", "duplicate paragraphs dropped"],
+            [(j["title"], " + ".join(map(str, j["slices"])), j["duplicate_paragraphs"]) for j in across.get("joined", [])]
+            + [(p["title"], f"{p['slice']} (its beginning is in a slice not given)", 0) for p in across.get("beginning_not_in_the_input", [])])
     if report["scrape"]:
         lines += [f"By the scraper: {report['scrape']['overlaps']} overlapping sub-pages; skipped pages:", ""]
         lines += _table(["reason", "pages"], list(report["scrape"]["skipped"].items()))

@@ -19,6 +19,9 @@ Two modes, both seeded and reproducible (same input + same seed → byte-identic
   neither split ever exceeds its budget (defaults 10M train / 2M val words, as in the reference work).
   A corpus with fewer words than the two budgets together is an error (exit code 2) naming the fix:
   ``--val-fraction`` or smaller budgets — a silent fallback would hide that the budgets were not met.
+* **train budget, rest val** (``--val-words rest``, e.g. ``--train-words 10000000 --val-words rest``: BabyLM
+  strict-small): in shuffled order each article goes to train while it fits in the train budget, every other
+  article to val. A corpus no larger than the train budget is an error (val would be empty).
 * **everything** (``--val-fraction F``): every article is used. With ``T = F`` × total words and a tolerance
   of one percentage point (``0.01`` × total words), the articles are taken in shuffled order and each goes
   to val when val still holds fewer than ``T`` words and the article fits under ``T`` + tolerance; every
@@ -49,6 +52,8 @@ from babylm.core.outputs import stage_outputs
 from babylm.data.text.clean import format_article, iter_articles
 
 OUTPUT_FILES = ("train.txt", "val.txt", "split_report.json")
+REST = "rest"
+"""``--val-words rest``: val takes every article train does not (:class:`SplitOptions` ``val_words=None``)."""
 DEFAULT_TRAIN_WORDS = 10_000_000
 DEFAULT_VAL_WORDS = 2_000_000
 TRAIN, VAL, UNUSED = 1, 2, 0
@@ -68,10 +73,11 @@ def count_words(text: str) -> int:
 
 @dataclass(frozen=True)
 class SplitOptions:
-    """How to split: budget mode (``val_fraction`` None) or everything mode; and the seed."""
+    """How to split: budget mode (``val_fraction`` None; ``val_words`` None: val is the rest) or everything mode;
+    and the seed."""
 
     train_words: int = DEFAULT_TRAIN_WORDS
-    val_words: int = DEFAULT_VAL_WORDS
+    val_words: int | None = DEFAULT_VAL_WORDS
     val_fraction: float | None = None
     seed: int = 0
 
@@ -84,13 +90,13 @@ class SplitOptions:
         if self.val_fraction is not None:
             if not 0.0 < self.val_fraction < 1.0:
                 raise SplitError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
-        elif self.train_words < 0 or self.val_words < 0:
+        elif self.train_words < 0 or (self.val_words or 0) < 0:
             raise SplitError(f"word budgets must be ≥ 0, got --train-words {self.train_words} --val-words {self.val_words}")
 
     @property
     def mode(self) -> str:
-        """``"budget"`` or ``"everything"``."""
-        return "budget" if self.val_fraction is None else "everything"
+        """``"budget"``, ``"rest"`` (train budget, val the rest) or ``"everything"``."""
+        return "everything" if self.val_fraction is not None else "budget" if self.val_words is not None else REST
 
 
 def plan_split(word_counts: Sequence[int], options: SplitOptions) -> array:
@@ -104,6 +110,17 @@ def plan_split(word_counts: Sequence[int], options: SplitOptions) -> array:
     order = list(range(len(word_counts)))
     random.Random(options.seed).shuffle(order)
     plan = array("b", [UNUSED]) * len(word_counts)
+    if options.val_fraction is None and options.val_words is None:
+        if total <= options.train_words:
+            raise SplitError(f"the corpus has {total:,} words, no more than --train-words {options.train_words:,}: "
+                             "--val-words rest would leave val empty; lower --train-words or pass --val-fraction 0.1")
+        train_left = options.train_words
+        for index in order:
+            if word_counts[index] <= train_left:
+                plan[index], train_left = TRAIN, train_left - word_counts[index]
+            else:
+                plan[index] = VAL
+        return plan
     if options.val_fraction is None:
         if total < options.train_words + options.val_words:
             raise SplitError(
@@ -134,6 +151,12 @@ def plan_split(word_counts: Sequence[int], options: SplitOptions) -> array:
                 smallest = min((i for i in order if plan[i] == full), key=lambda i: word_counts[i])
                 plan[smallest] = empty
     return plan
+
+
+def val_words_option(text: str) -> int | str:
+    """argparse type of ``--val-words``: an integer ≥ 0, or :data:`REST` (val takes what train does not; it is
+    ``val_words=None`` in :class:`SplitOptions`)."""
+    return REST if text.strip().lower() == REST else non_negative_int(text)
 
 
 def summarise(word_counts: Sequence[int], plan: Sequence[int]) -> dict[str, dict[str, int]]:
@@ -205,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", default="data/encyclopedia_cleaned.txt", help="cleaned corpus (default: %(default)s)")
     parser.add_argument("--output-dir", default="data/corpus_split", help="where train.txt, val.txt, split_report.json go (default: %(default)s)")
     parser.add_argument("--train-words", type=non_negative_int, default=DEFAULT_TRAIN_WORDS, help="train word budget (default: %(default)s)")
-    parser.add_argument("--val-words", type=non_negative_int, default=DEFAULT_VAL_WORDS, help="val word budget (default: %(default)s)")
+    parser.add_argument("--val-words", type=val_words_option, default=DEFAULT_VAL_WORDS,
+                        help="val word budget, or 'rest': every article train does not take (default: %(default)s)")
     parser.add_argument(
         "--val-fraction", type=open_fraction, default=None,
         help='"use everything" mode: all articles, about this fraction of the words in val (budgets ignored)',
@@ -217,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the split stage on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
     args = build_parser().parse_args(argv)
-    options = SplitOptions(args.train_words, args.val_words, args.val_fraction, args.seed)
+    options = SplitOptions(args.train_words, None if args.val_words == REST else args.val_words, args.val_fraction, args.seed)
     try:
         report = split_file(args.input, args.output_dir, options)
     except SplitError as error:

@@ -31,6 +31,7 @@ number of windows consumed (optimizer steps × ``batch_size``).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -113,7 +114,8 @@ class TokenizedDataModule(L.LightningDataModule):
             micro_batch_size: Windows per device per forward pass (None = an equal share of batch_size per
                 device, no accumulation); gradient accumulation makes up the rest.
             eval_samples: Size of the fixed, seeded validation subset (in windows; all if fewer).
-            num_workers: DataLoader worker processes per device (0 = load in the main process).
+            num_workers: DataLoader worker processes per device (0 = load in the main process), started by
+                ``forkserver`` (``spawn`` where there is none), never forked from the training process.
             seed: Seed of the per-epoch train order and of the validation subset.
         """
         super().__init__()
@@ -246,12 +248,14 @@ class TokenizedDataModule(L.LightningDataModule):
 
     def _loader_kwargs(self) -> dict:
         workers = self.num_workers
-        return {
-            "batch_size": self.micro_batch_size,
-            "num_workers": workers,
-            "persistent_workers": workers > 0,
-            "pin_memory": torch.cuda.is_available(),
-        }
+        # Workers start from a fresh process, never forked from this one: a forked worker keeps every page of the
+        # model alive that the optimizer then rewrites (on a CPU run 2.9 GB per worker for GPT-J 705M; BENCHMARKS.md).
+        forkserver = "forkserver" in multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if forkserver else "spawn") if workers else None
+        if workers and forkserver:
+            context.set_forkserver_preload([__name__])  # workers fork from a server that has imported torch once
+        return {"batch_size": self.micro_batch_size, "num_workers": workers, "persistent_workers": workers > 0,
+                "pin_memory": torch.cuda.is_available(), "multiprocessing_context": context}
 
     def train_dataloader(self) -> ResumableDataLoader:
         """Return this rank's train loader (resumable; order fixed by seed and epoch)."""

@@ -133,6 +133,8 @@ def test_editorial_brackets_resolve_to_the_characters_they_stand_for(pg_slice_te
     britain = clean_text(lines_from(lines, "BRITAIN (Gr. [Greek: Pretanikai", 1))
     assert "BRITAIN (Gr. Pretanikai nêsoi, Brettania; Lat. Britannia" in britain
     assert clean_text("f = 4.4 (1+½[phi]) and [root]P, [inf]") == "f = 4.4 (1+½φ) and √P, ∞"
+    # the dot below, written after its letter too ("[h.] 'h with dot below'", the 10M-word slices' own notes)
+    assert clean_text("a _ma[h.]kama_; Ba[.s]ra; BAI[D.]ĀWĪ") == "a maḥkama; Baṣra; BAIḌĀWĪ"
 
 
 def test_residual_wiki_markup_goes_and_greek_stays(wikisource_pages):
