@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from jsonargparse import ArgumentError, ArgumentParser
@@ -45,7 +45,8 @@ class DataPreset:
             (``--wikitext-pages``), files or folders; empty = the user passes them to ``recipe`` (data that lives on
             their machine, not in the project).
         train_words: ``--train-words``: the train split's word budget (null: prepare's default).
-        val_words: ``--val-words``: the val split's word budget (null: prepare's default).
+        val_words: ``--val-words``: the val split's word budget (null: prepare's default), or ``rest``: every
+            article the train budget does not take (BabyLM strict-small: ``train_words: 10000000``).
         val_fraction: ``--val-fraction``: use every word, this share in val (small corpora).
         options: Further ``prepare`` options, as on its command line (``[--contact, you@example.org]``).
     """
@@ -53,7 +54,7 @@ class DataPreset:
     source: Literal[SOURCES] = "sample"
     files: list[str] = field(default_factory=list)
     train_words: Optional[int] = None
-    val_words: Optional[int] = None
+    val_words: Optional[Union[int, Literal["rest"]]] = None
     val_fraction: Optional[float] = None
     options: list[str] = field(default_factory=list)
 
@@ -236,7 +237,7 @@ def check_preset(preset: RecipePreset, path: Path) -> None:
     if data.val_fraction is not None and not 0 < data.val_fraction < 1:
         fail("data.val_fraction", f"{data.val_fraction} is not between 0 and 1 (both excluded)")
     for key in ("train_words", "val_words"):
-        if (getattr(data, key) or 0) < 0:
+        if isinstance(getattr(data, key), int) and getattr(data, key) < 0:
             fail(f"data.{key}", f"{getattr(data, key)} is below 0")
     for index, name in enumerate(data.files):
         data.files[index] = str(Path(name).resolve())
