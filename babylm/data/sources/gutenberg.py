@@ -26,8 +26,11 @@ stage runs unchanged. Rules, in order (1–6 in :mod:`babylm.data.sources.gutenb
    titles, figure keys, even across blank lines) and ``[Sidenote: …]`` margin notes are removed. A block
    whose ``]`` the transcription lost (another block opens, or the slice ends, before it) ends before the
    next prose paragraph — not 165,000 words later (BEE-KEEPING's FIG. 19 in #34533).
-4. **Tables**: a paragraph whose lines are mostly columns (two or more runs of 3+ spaces, or ``|``
-   rules) is dropped; so are ASCII-art separators.
+4. **Tables and diagrams**: a paragraph whose lines are mostly columns (two or more runs of 3+ spaces, or
+   ``|`` rules) is dropped; so are ASCII-art separators, and drawings in ASCII — chemical structure diagrams,
+   displayed integrals and fractions, stray table rules: two or more lines of ``__``, ``/``, ``\\``, ``|``
+   with under 40 % letters, with the atom labels next to them (``NH2``, ``HOOC  COOH``), even inside a prose
+   paragraph (DIPHENYL, #32689; 73 blocks in the 66 slices of ``gutenberg-10m``).
 5. **Paragraphs** are unwrapped to one line each, runs of spaces collapsed (PG never hyphenates a word
    across lines: a line ending in ``-`` or ``--`` joins the next without a space).
 6. **Articles** start at a headword paragraph (:mod:`babylm.data.sources.gutenberg_headwords`): upper-case
@@ -99,8 +102,16 @@ from babylm.data.articles import (
     write_article,
 )
 from babylm.data.sources.gutenberg_headwords import fold, headword
-from babylm.data.sources.gutenberg_text import (GutenbergArticle, IngestError, SliceInfo, cut_slice, decode_gutenberg,
-                                                is_table, read_slice_info, split_articles)
+from babylm.data.sources.gutenberg_text import (
+    GutenbergArticle,
+    IngestError,
+    SliceInfo,
+    cut_slice,
+    decode_gutenberg,
+    is_table,
+    read_slice_info,
+    split_articles,
+)
 
 __all__ = ["IngestError", "decode_gutenberg", "split_articles", "cut_slice", "headword", "is_table", "slice_files",
            "ingest_slices", "ingest_slice", "main"]

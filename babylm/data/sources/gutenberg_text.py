@@ -6,8 +6,8 @@ implements rules 1–6 — encoding, boilerplate, page furniture, tables, paragr
 * :func:`decode_gutenberg` — bytes → text with ``\\n`` line ends (rule 1);
 * :func:`split_boilerplate` — the PG header/footer off, and what the header says: volume, ebook number and
   the slice's alphabetical range (rule 2);
-* :func:`iter_paragraphs` — page markers, ``[Illustration…]``/``[Sidenote…]`` blocks, tables and
-  separators out, paragraphs unwrapped (rules 3–5);
+* :func:`iter_paragraphs` — page markers, ``[Illustration…]``/``[Sidenote…]`` blocks, tables, ASCII
+  structure diagrams and separators out, paragraphs unwrapped (rules 3–5);
 * :func:`cut_slice` — the articles, at headwords (rule 6, :mod:`babylm.data.sources.gutenberg_headwords`),
   with every rejected candidate and everything left out counted.
 """
@@ -19,11 +19,17 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from babylm.data.articles import Tally
-from babylm.data.sources.gutenberg_headwords import (CONTINUED_NOTE, Verdict, classify_paragraph, fold,
-                                                     remove_continued_notes, standalone_headword)
+from babylm.data.sources.gutenberg_headwords import (
+    CONTINUED_NOTE,
+    Verdict,
+    classify_paragraph,
+    fold,
+    remove_continued_notes,
+    standalone_headword,
+)
 
 __all__ = ["IngestError", "SliceInfo", "GutenbergArticle", "SliceCut", "decode_gutenberg", "split_boilerplate",
-           "read_slice_info", "remove_bracket_blocks", "is_table", "unwrap", "iter_paragraphs", "cut_slice",
+           "read_slice_info", "remove_bracket_blocks", "is_table", "is_drawing_line", "remove_diagrams", "unwrap", "iter_paragraphs", "cut_slice",
            "split_articles"]
 
 
@@ -208,6 +214,38 @@ def is_table(lines: Sequence[str]) -> bool:
     return len(lines) > 0 and rows * 2 >= len(lines) and (rows >= 2 or len(lines) == 1 and "|" in lines[0])
 
 
+_DRAWING_MARK = re.compile(r"__|[/\\|]")
+_ATOM_LABEL = re.compile(r"(?:[A-Z][A-Za-z0-9]{0,5}|[=,-])(?:\s+(?:[A-Z][A-Za-z0-9]{0,5}|[=,-]))*")
+
+
+def is_drawing_line(line: str) -> bool:
+    """True for a line of a structure diagram drawn in ASCII (``/  \\__/  \\ ,``): it has drawing marks (``__``,
+    ``/``, ``\\``, ``|``) and fewer than 40 % letters among its visible characters."""
+    visible = "".join(line.split())
+    return bool(_DRAWING_MARK.search(visible)) and sum(c.isalpha() for c in visible) < 0.4 * len(visible)
+
+
+def remove_diagrams(lines: Sequence[str]) -> tuple[list[str], list[str]]:
+    """A paragraph's lines without its ASCII structure diagrams (rule 4): runs of two or more drawing lines
+    (:func:`is_drawing_line`) and the atom labels directly above or below them (``NH2``, ``HOOC  COOH``,
+    ``N = N``). Returns (kept, removed). DIPHENYL's four diagrams (#32689) are the example."""
+    drop = [False] * len(lines)
+    drawing = [is_drawing_line(line) for line in lines]
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and drawing[end]:
+            end += 1
+        if end - start >= 2:
+            while start > 0 and _ATOM_LABEL.fullmatch(lines[start - 1].strip()):
+                start -= 1
+            while end < len(lines) and _ATOM_LABEL.fullmatch(lines[end].strip()):
+                end += 1
+            drop[start:end] = [True] * (end - start)
+        start = max(end, start + 1)
+    return [line for line, d in zip(lines, drop) if not d], [line for line, d in zip(lines, drop) if d]
+
+
 def unwrap(lines: Sequence[str]) -> str:
     """Join a paragraph's lines into one line (rule 5); returns it."""
     out = ""
@@ -260,6 +298,11 @@ def iter_paragraphs(body: str, removed: Tally | None = None) -> Iterator[Paragra
         if is_table(lines):
             tally.add("table", block)
             continue
+        lines, diagram = remove_diagrams(lines)
+        if diagram:
+            tally.add("diagram", "\n".join(diagram))
+            if not lines:
+                continue
         paragraph = unwrap(lines).strip()
         if _FOOTNOTE_LABEL.match(paragraph):
             tally.add("footnote label", paragraph)

@@ -207,8 +207,9 @@ def test_a_headword_never_is_punctuation_or_a_lone_letter(start, rest):
     for first, last in ((None, None), ("A", "Z")):
         title = headword(start + rest, first, last)
         if title is not None:
-            assert title[0].isalpha(), title
-            letters = sum(c.isalpha() for c in title.split(" ")[0])
+            name = title[1:] if title[0] == "'" else title  # the ʿayn of a transliterated name: 'ANTARA
+            assert name[0].isalpha(), title
+            letters = sum(c.isalpha() for c in name.split(" ")[0])
             assert letters >= 2 or (letters == 1 and "letter" in rest), title
 
 

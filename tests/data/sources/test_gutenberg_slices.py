@@ -13,7 +13,13 @@ from babylm.data.articles import number_repeats, read_ingest_report
 from babylm.data.sources import gutenberg
 from babylm.data.sources.gutenberg import ingest_slices, overlap
 from babylm.data.sources.gutenberg_headwords import classify_paragraph, headword
-from babylm.data.sources.gutenberg_text import cut_slice, decode_gutenberg, read_slice_info
+from babylm.data.sources.gutenberg_text import (
+    cut_slice,
+    decode_gutenberg,
+    is_drawing_line,
+    read_slice_info,
+    remove_diagrams,
+)
 
 TEN_M = Path("eb1911") / "gutenberg-10m"
 
@@ -170,3 +176,36 @@ def test_headwords_found_at_scale():
     assert classify_paragraph('"I, _A. B._, demand', "Hydrolysis", "Ireland").reason == "punctuation"
     assert headword("F     This is the sixth letter of the English alphabet", "Evangelical Church Conference",
                     "Fairbairn, Sir William") == "F"  # #36735's article on the letter
+
+
+def test_ascii_structure_diagrams_are_left_out_with_their_atom_labels(shared_data):
+    """DIPHENYL (#32689) draws four molecules in ASCII; one stood inside a prose paragraph and came out as
+    ``acid, __ __ H2N / \\__/ \\ NH2 , … HOOC COOH or from phenanthrene``. The prose stays, the drawings go."""
+    raw = (shared_data / "eb1911" / "gutenberg-10m" / "32689-eb1911-v8-s5-dinard-to-dodsworth.txt").read_bytes()
+    cut = cut_slice(decode_gutenberg(raw, "32689-8.txt"))
+    (article,) = [a for a in cut.articles if a.title == "DIPHENYL"]
+    assert "diparadiaminodiphenyldiorthocarboxylic acid,\n\nor from phenanthrene (q.v.)" in article.content
+    assert "_Orthoaminodiphenyl_," in article.content and "is prepared by the action of bromine" in article.content
+    assert not any(mark in article.content for mark in ("__", "\\", "HOOC", "NH2 ,"))
+    assert cut.removed.as_dict()["diagram"]["count"] == 3  # the fourth, phenazone's, has columns: a table
+
+
+PROSE_WORD = st.from_regex(r"[A-Za-z]{3,10}[,.;]?", fullmatch=True)
+PROSE_MARK = st.sampled_from(["1/2", "and/or", "(q.v.)", "3/4", "|", "--", "£21,000", "A/B", "x/y"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(PROSE_WORD, PROSE_MARK | st.just("")).map(" ".join), min_size=1, max_size=12)
+                .map(lambda words: "  " + " ".join(words)), min_size=1, max_size=6))
+def test_prose_lines_with_slashes_and_rules_are_never_taken_for_a_diagram(lines):
+    """A line with at least as many words as marks (fractions, ``and/or``, a stray ``|``) is prose: kept."""
+    kept, removed = remove_diagrams(lines)
+    assert kept == lines and removed == []
+
+
+def test_a_diagram_inside_a_paragraph_goes_and_its_prose_stays():
+    lines = ["  diparadiaminodiphenyldiorthocarboxylic acid,", "         __    __", "    H2N /  \\__/  \\ NH2 ,",
+             "        \\__/  \\__/", "           |  |", "        HOOC  COOH", "  or from phenanthrene (q.v.)."]
+    kept, removed = remove_diagrams(lines)
+    assert kept == [lines[0], lines[-1]] and removed == lines[1:-1]
+    assert not is_drawing_line("  the ratio a/b of the two, or 1/2 in all") and is_drawing_line("    \\__/  \\__/")
