@@ -1,9 +1,10 @@
-"""The data pipeline in one command: acquire → convert → combine → clean → split → quality report.
+r"""The data pipeline in one command: acquire → convert → combine → clean → split → quality report.
 
 Run it::
 
     python -m babylm prepare                                   # the bundled sample, served locally
-    python -m babylm prepare --source gutenberg --gutenberg-file ../shared/data/eb1911/gutenberg/19699-8.txt --val-fraction 0.1
+    python -m babylm prepare --source gutenberg --val-fraction 0.1 \
+        --gutenberg-file ../shared/data/eb1911/gutenberg/19699-8.txt
     python -m babylm prepare --source wikitext --wikitext-pages pages.xml.bz2 --val-fraction 0.1
     python -m babylm prepare --source wikisource --contact you@example.org   # the real site (slow, polite)
     python -m babylm prepare --help          (also: python scripts/prepare_data.py --help)
@@ -90,7 +91,8 @@ def _scrape(api_url: str, args: argparse.Namespace, layout: Layout, local: bool)
     if code == 2:
         raise PipelineError("the scrape stage refused its options (exit code 2, message above); fix them and run again")
     if code != 0:
-        raise PipelineError(f"the scrape stage stopped with exit code {code} (see {layout.raw / 'scraper.log'}); run the same command again to resume")
+        raise PipelineError(f"the scrape stage stopped with exit code {code} (see {layout.raw / 'scraper.log'}); "
+                            "run the same command again to resume")
     count = sum(1 for _ in layout.raw.glob(RAW_GLOB))
     return f"{count} article files in {layout.raw}"
 
@@ -105,10 +107,12 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
             with serve_sample() as api_url:
                 return _scrape(api_url, args, layout, local=True)
 
-        return Stage("acquire", [(SAMPLE_DIR, "*")], outputs, {"source": "sample", "limit": args.limit, "volumes": args.volumes},
+        return Stage("acquire", [(SAMPLE_DIR, "*")], outputs,
+                     {"source": "sample", "limit": args.limit, "volumes": args.volumes},
                      ["babylm.data.wikisource.scrape", "babylm.data.wikisource.api", "babylm.data.wikisource.html",
                       "babylm.data.wikisource.catalogue", "babylm.data.wikisource.progress",
-                      "babylm.data.wikisource.sample.wiki", "babylm.data.wikisource.sample.api", "babylm.data.wikisource.sample.server",
+                      "babylm.data.wikisource.sample.wiki", "babylm.data.wikisource.sample.api",
+                      "babylm.data.wikisource.sample.server",
                       "babylm.data.articles", "babylm.data.articles"], run)
     if args.source == "wikisource":
         return Stage("acquire", [], outputs, {"source": "wikisource"}, [],
@@ -118,21 +122,27 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
 
         def run() -> str:
             stats = replace_tree(layout.raw, lambda: ingest_slices(files, layout.raw))
-            return f"{stats.articles} articles ({stats.joined} joined across slices) from {len(files)} Gutenberg slice(s) → {layout.raw}"
+            return (f"{stats.articles} articles ({stats.joined} joined across slices) "
+                    f"from {len(files)} Gutenberg slice(s) → {layout.raw}")
 
-        return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "gutenberg", "files": sorted(map(str, files))},
-                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_text", "_headwords", "_markup")] + ["babylm.data.articles"], run)
+        return Stage("acquire", [(p.resolve(), None) for p in files], outputs,
+                     {"source": "gutenberg", "files": sorted(map(str, files))},
+                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_text", "_headwords", "_markup")]
+                     + ["babylm.data.articles"], run)
 
     files = [Path(p) for p in args.wikitext_pages]
 
     def run_wikitext() -> str:
         stats = replace_tree(layout.raw, lambda: ingest_pages(files, layout.raw, progress=True))
         routes = ", ".join(f"{n} by {route}" for route, n in sorted(stats.routes.items())) or "none"
-        return f"{stats.articles} articles ({routes}) from {stats.pages} scan pages; {stats.orphans} orphan spans left out → {layout.raw}"
+        return (f"{stats.articles} articles ({routes}) from {stats.pages} scan pages; "
+                f"{stats.orphans} orphan spans left out → {layout.raw}")
 
-    return Stage("acquire", [(p.resolve(), None) for p in files], outputs, {"source": "wikitext", "files": sorted(map(str, files))},
-                 [f"babylm.data.sources.{m}" for m in ("wikitext", "wikitext_assembly", "transclusion", "dump", "wikitext_render",
-                                                       "wikitext_templates")] + ["babylm.data.articles"], run_wikitext)
+    return Stage("acquire", [(p.resolve(), None) for p in files], outputs,
+                 {"source": "wikitext", "files": sorted(map(str, files))},
+                 [f"babylm.data.sources.{m}" for m in ("wikitext", "wikitext_assembly", "transclusion", "dump",
+                                                       "wikitext_render", "wikitext_templates")]
+                 + ["babylm.data.articles"], run_wikitext)
 
 
 def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.SplitOptions) -> list[Stage]:
@@ -140,20 +150,23 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
 
     def run_convert() -> str:
         stats = convert.convert_tree(layout.raw, layout.text, force=args.force)
-        return f"{stats.converted} converted, {stats.up_to_date} up to date, {stats.skipped} skipped, {stats.removed_stale} stale removed"
+        return (f"{stats.converted} converted, {stats.up_to_date} up to date, {stats.skipped} skipped, "
+                f"{stats.removed_stale} stale removed")
 
     def run_combine() -> str:
         stats = combine.combine_tree(layout.text, layout.combined)
         return f"{stats.articles} articles, {stats.words:,} words → {layout.combined}"
 
     def run_clean() -> str:
-        stats = clean.clean_file(layout.combined, layout.cleaned, strip_accents=args.strip_accents, recase_headwords=args.recase_headwords)
+        stats = clean.clean_file(layout.combined, layout.cleaned, strip_accents=args.strip_accents,
+                                 recase_headwords=args.recase_headwords)
         return f"{stats.articles_out} articles, {stats.words_out:,} words → {layout.cleaned}"
 
     def run_split() -> str:
         report = split.split_file(layout.cleaned, layout.split_dir, split_options)
         return (f"train {report['train']['articles']} articles / {report['train']['words']:,} words, "
-                f"val {report['val']['articles']} / {report['val']['words']:,} ({report['mode']} mode) → {layout.split_dir}")
+                f"val {report['val']['articles']} / {report['val']['words']:,} ({report['mode']} mode) "
+                f"→ {layout.split_dir}")
 
     def run_quality() -> str:
         report = quality.write_report(layout.root)
@@ -161,8 +174,10 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
 
     split_outputs = [(layout.split_dir / name, None) for name in SPLIT_FILES]
     return [
-        Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {}, ["babylm.data.text.convert"], run_convert),
-        Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {}, ["babylm.data.text.combine"], run_combine),
+        Stage("convert", [(layout.raw, RAW_GLOB)], [(layout.text, TEXT_GLOB)], {},
+              ["babylm.data.text.convert"], run_convert),
+        Stage("combine", [(layout.text, TEXT_GLOB)], [(layout.combined, None)], {},
+              ["babylm.data.text.combine"], run_combine),
         Stage("clean", [(layout.combined, None)], [(layout.cleaned, None), (clean.report_path(layout.cleaned), None)],
               {"strip_accents": args.strip_accents, "recase_headwords": args.recase_headwords},
               ["babylm.data.text.clean", "babylm.data.text.clean_rules", "babylm.data.text.hyphenation",
@@ -171,8 +186,9 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
               {"train_words": split_options.train_words, "val_words": split_options.val_words,
                "val_fraction": split_options.val_fraction, "seed": split_options.seed},
               ["babylm.data.text.split", "babylm.data.text.clean"], run_split),
-        Stage("quality", [(layout.raw, RAW_GLOB), (layout.raw / INGEST_REPORT, None), (layout.raw / "discovery.json", None),
-                          (layout.cleaned, None), (clean.report_path(layout.cleaned), None), *split_outputs],
+        Stage("quality", [(layout.raw, RAW_GLOB), (layout.raw / INGEST_REPORT, None),
+                          (layout.raw / "discovery.json", None), (layout.cleaned, None),
+                          (clean.report_path(layout.cleaned), None), *split_outputs],
               [(layout.root / "quality.json", None), (layout.root / "quality.md", None)], {},
               ["babylm.data.text.quality", "babylm.data.text.clean"], run_quality),
     ]
@@ -182,9 +198,11 @@ def text_stages(args: argparse.Namespace, layout: Layout, split_options: split.S
 def check_source(args: argparse.Namespace, layout: Layout) -> None:
     """Refuse to mix sources in one data directory, and check each source's required option."""
     if args.source == "gutenberg" and not args.gutenberg_file:
-        raise PipelineError("--source gutenberg needs --gutenberg-file PATH (a Project Gutenberg EB1911 slice, e.g. 19699-8.txt)")
+        raise PipelineError("--source gutenberg needs --gutenberg-file PATH "
+                            "(a Project Gutenberg EB1911 slice, e.g. 19699-8.txt)")
     if args.source == "wikitext" and not args.wikitext_pages:
-        raise PipelineError("--source wikitext needs --wikitext-pages PATH (XML dump, JSON or JSON Lines of Page:EB1911 pages)")
+        raise PipelineError("--source wikitext needs --wikitext-pages PATH "
+                            "(XML dump, JSON or JSON Lines of Page:EB1911 pages)")
     for path in [*(args.gutenberg_file or []), *(args.wikitext_pages or [])]:
         if args.source == "gutenberg" and Path(path).is_dir():
             continue  # a folder of slices (checked by the ingest)
@@ -224,10 +242,12 @@ def split_options_from(args: argparse.Namespace) -> split.SplitOptions:
     val_fraction = args.val_fraction
     if args.source == "sample" and val_fraction is None and args.train_words is None and args.val_words is None:
         val_fraction = SAMPLE_VAL_FRACTION
-        print(f"prepare: the sample is far below the 10M/2M word budgets: using everything, --val-fraction {val_fraction}")
+        print("prepare: the sample is far below the 10M/2M word budgets: using everything, "
+              f"--val-fraction {val_fraction}")
     return split.SplitOptions(
         train_words=split.DEFAULT_TRAIN_WORDS if args.train_words is None else args.train_words,
-        val_words=split.DEFAULT_VAL_WORDS if args.val_words is None else None if args.val_words == split.REST else args.val_words,
+        val_words=(split.DEFAULT_VAL_WORDS if args.val_words is None
+                   else None if args.val_words == split.REST else args.val_words),
         val_fraction=val_fraction,
         seed=args.seed,
     )
@@ -279,20 +299,27 @@ def build_parser() -> argparse.ArgumentParser:
     """The pipeline's command line."""
     parser = CommandParser(
         prog="python -m babylm prepare",
-        description="Run the data pipeline (acquire → convert → combine → clean → split → quality report), skipping up-to-date stages.",
+        description="Run the data pipeline (acquire → convert → combine → clean → split → quality report), "
+                    "skipping up-to-date stages.",
     )
-    parser.add_argument("--source", choices=SOURCES, default="sample", help="where the articles come from (default: %(default)s)")
+    parser.add_argument("--source", choices=SOURCES, default="sample",
+                        help="where the articles come from (default: %(default)s)")
     parser.add_argument("--gutenberg-file", nargs="+", metavar="PATH",
                         help="Project Gutenberg EB1911 slice(s), or folders of them, for --source gutenberg")
-    parser.add_argument("--wikitext-pages", nargs="+", metavar="PATH", help="page wikitext (XML dump, JSON, JSON Lines) for --source wikitext")
+    parser.add_argument("--wikitext-pages", nargs="+", metavar="PATH",
+                        help="page wikitext (XML dump, JSON, JSON Lines) for --source wikitext")
     parser.add_argument("--data-dir", default="data", help="where every stage writes (default: %(default)s)")
-    parser.add_argument("--train-words", type=non_negative_int, help=f"train word budget (default: {split.DEFAULT_TRAIN_WORDS:,})")
+    parser.add_argument("--train-words", type=non_negative_int,
+                        help=f"train word budget (default: {split.DEFAULT_TRAIN_WORDS:,})")
     parser.add_argument("--val-words", type=split.val_words_option,
-                        help=f"val word budget, or 'rest': what train does not take (default: {split.DEFAULT_VAL_WORDS:,})")
-    parser.add_argument("--val-fraction", type=open_fraction, help='"use everything" mode with this share of words in val (sample default: 0.1)')
+                        help="val word budget, or 'rest': what train does not take "
+                             f"(default: {split.DEFAULT_VAL_WORDS:,})")
+    parser.add_argument("--val-fraction", type=open_fraction,
+                        help='"use everything" mode with this share of words in val (sample default: 0.1)')
     parser.add_argument("--seed", type=seed, default=0, help="split seed, 0 … 2^32-1 (default: %(default)s)")
     parser.add_argument("--strip-accents", action="store_true", help="lossy cleaning: remove accents")
-    parser.add_argument("--recase-headwords", action="store_true", help="lossy cleaning: ALL-CAPS headwords to title case")
+    parser.add_argument("--recase-headwords", action="store_true",
+                        help="lossy cleaning: ALL-CAPS headwords to title case")
     parser.add_argument("--force", action="store_true", help="run every stage even when up to date")
     scrape = parser.add_argument_group("scraping (--source sample / wikisource)")
     scrape.add_argument("--base-url", default=DEFAULT_BASE_URL, help="api.php of the wiki for --source wikisource")

@@ -37,7 +37,8 @@ def fingerprint(paths: Sequence[tuple[Path, str | None]]) -> str:
             except FileNotFoundError:
                 digest.update(b"missing\n")
                 continue
-            digest.update(f"{file.relative_to(path) if pattern else ''}|{stat.st_size}|{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+            digest.update(f"{file.relative_to(path) if pattern else ''}|{stat.st_size}|{stat.st_mtime_ns}\n"
+                          .encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 

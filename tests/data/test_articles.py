@@ -13,8 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from babylm.data.articles import (
-    MAX_STEM_BYTES, WINDOWS_DEVICES, article_relpath, assign_stems, clash_key, is_safe_stem, is_windows_device,
-    number_repeats, safe_stem, sanitize, write_article,
+    MAX_STEM_BYTES,
+    WINDOWS_DEVICES,
+    article_relpath,
+    assign_stems,
+    clash_key,
+    is_safe_stem,
+    is_windows_device,
+    number_repeats,
+    safe_stem,
+    sanitize,
+    write_article,
 )
 
 EB1911_PREFIX = "1911 Encyclopædia Britannica/"
@@ -22,7 +31,8 @@ EB1911_PREFIX = "1911 Encyclopædia Britannica/"
 # Any code point, surrogates and control characters included, plus the characters that cause trouble.
 any_char = st.characters(codec=None, exclude_categories=())
 tricky = st.sampled_from(["/", "\\", "..", ".", "\x00", ":", "*", "?", '"', "<", ">", "|", "~", " ", "CON",
-                          "nul", "COM0", "lpt0", "CONIN$", "conout$", "Com¹", "CLOCK$", "Æ", "e\u0301", "é", "İ", "ß", "SS", "\u200b", "\ud800", "a" * 300])
+                          "nul", "COM0", "lpt0", "CONIN$", "conout$", "Com¹", "CLOCK$", "Æ", "e\u0301", "é", "İ", "ß",
+                          "SS", "\u200b", "\ud800", "a" * 300])
 titles = st.lists(st.one_of(st.text(any_char, max_size=40), st.lists(tricky, min_size=1, max_size=6).map("".join)),
                   min_size=1, max_size=25)
 
@@ -132,5 +142,6 @@ def test_repeats_are_numbered_within_their_group_only():
 def test_written_record_has_exactly_the_four_fields(tmp_path):
     path = tmp_path / article_relpath(1, 1, "A")
     write_article(path, url="u", title="A", content="text", timestamp="t")
-    assert json.loads(path.read_text(encoding="utf-8")) == {"url": "u", "title": "A", "content": "text", "timestamp": "t"}
+    assert json.loads(path.read_text(encoding="utf-8")) == {"url": "u", "title": "A", "content": "text",
+                                                            "timestamp": "t"}
     assert [p.name for p in path.parent.iterdir()] == ["A.json"]  # no temporary file left behind

@@ -67,7 +67,8 @@ def test_changed_options_and_inputs_rerun_only_what_depends_on_them(tmp_path, ca
     capsys.readouterr()
     assert pipeline.main(["--data-dir", str(data), "--strip-accents"]) == 0
     stages = stage_lines(capsys.readouterr().out)
-    assert [name for name, summary in stages.items() if summary != "up to date, skipped"] == ["clean", "split", "quality"]
+    assert [name for name, summary in stages.items() if summary != "up to date, skipped"] == ["clean", "split",
+                                                                                              "quality"]
     cleaned = (data / "encyclopedia_cleaned.txt").read_text(encoding="utf-8")
     assert "vergee" in cleaned and "vergée" not in cleaned
     article = next((data / "britannica_data").glob("volume_*/part_*/*.json"))
@@ -89,7 +90,8 @@ def test_gutenberg_source_on_the_real_slice(tmp_path, shared_data, capsys):
     assert pipeline.main(["--source", "gutenberg", "--gutenberg-file", slice_file, "--data-dir", str(data)]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "--val-fraction" in error  # 310k words cannot meet 10M/2M
-    assert pipeline.main(["--source", "gutenberg", "--gutenberg-file", slice_file, "--data-dir", str(data), "--val-fraction", "0.1", "--seed", "7"]) == 0
+    assert pipeline.main(["--source", "gutenberg", "--gutenberg-file", slice_file, "--data-dir", str(data),
+                          "--val-fraction", "0.1", "--seed", "7"]) == 0
     report = json.loads((data / "corpus_split" / "split_report.json").read_text(encoding="utf-8"))
     assert report["input_words"] > 300_000 and 0.1 <= report["val"]["words"] / report["input_words"] < 0.15
     train, val = split_articles_of(data)
@@ -102,18 +104,21 @@ def test_gutenberg_source_on_the_real_slice(tmp_path, shared_data, capsys):
 def test_wikitext_source_on_real_pages(tmp_path, shared_data):
     data = tmp_path / "data"
     pages = [str(shared_data / PAGE_WIKITEXT / name) for name in ("abbey_pages.json", "alloys_pages.json")]
-    assert pipeline.main(["--source", "wikitext", "--wikitext-pages", *pages, "--data-dir", str(data), "--val-fraction", "0.2"]) == 0
+    assert pipeline.main(["--source", "wikitext", "--wikitext-pages", *pages, "--data-dir", str(data),
+                          "--val-fraction", "0.2"]) == 0
     train, val = split_articles_of(data)
     assert len(train) + len(val) == 13
     assert any(article.startswith("ABBEY (Lat. abbatia") for article in train + val)
 
 
 def test_sources_do_not_mix_and_missing_options_are_named(tmp_path, sample_run, capsys):
-    assert pipeline.main(["--source", "gutenberg", "--gutenberg-file", str(tmp_path / "x.txt"), "--data-dir", str(sample_run)]) == 2
+    assert pipeline.main(["--source", "gutenberg", "--gutenberg-file", str(tmp_path / "x.txt"),
+                          "--data-dir", str(sample_run)]) == 2
     assert "x.txt: input file not found" in capsys.readouterr().err
     slice_file = tmp_path / "slice.txt"
     slice_file.write_text("text", encoding="utf-8")
-    assert pipeline.main(["--source", "gutenberg", "--gutenberg-file", str(slice_file), "--data-dir", str(sample_run)]) == 2
+    assert pipeline.main(["--source", "gutenberg", "--gutenberg-file", str(slice_file),
+                          "--data-dir", str(sample_run)]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "source 'sample'" in error and "--data-dir" in error
     assert pipeline.main(["--source", "gutenberg", "--data-dir", str(tmp_path / "d")]) == 2
@@ -124,7 +129,8 @@ def test_prepare_is_a_babylm_command_and_the_script_is_thin(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["prepare", "--help"])
     assert exit_info.value.code == 0 and "--source" in capsys.readouterr().out
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "prepare_data.py"), "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "prepare_data.py"), "--help"],
+                            capture_output=True, text=True, check=True)
     assert "skipping up-to-date stages" in " ".join(result.stdout.split())
 
 

@@ -25,8 +25,8 @@ def pages_file(tmp_path: Path, text: str = PAGE_TEXT) -> Path:
 
 
 def ingest(tmp_path: Path, data: Path) -> int:
-    return pipeline.main(["--source", "wikitext", "--wikitext-pages", str(pages_file(tmp_path)), "--data-dir", str(data),
-                          "--val-fraction", "0.5"])
+    return pipeline.main(["--source", "wikitext", "--wikitext-pages", str(pages_file(tmp_path)),
+                          "--data-dir", str(data), "--val-fraction", "0.5"])
 
 
 def test_a_second_prepare_on_the_same_folder_is_refused_in_one_line(tmp_path, capsys):

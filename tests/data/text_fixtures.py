@@ -20,11 +20,13 @@ PAGE_WIKITEXT = Path("wikisource") / "page-wikitext"
 ARTICLE_WIKITEXT = Path("wikisource") / "article-wikitext-britannica-edition"
 
 
-def write_article_json(root: Path, volume: int, part: int, stem: str, content: object, title: str | None = None) -> Path:
+def write_article_json(root: Path, volume: int, part: int, stem: str, content: object,
+                       title: str | None = None) -> Path:
     """Write one scraper-layout article JSON under ``root``; returns its path."""
     path = root / f"volume_{volume:02d}" / f"part_{part:02d}" / f"{stem}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"url": f"https://example.org/{stem}", "title": title or stem, "content": content, "timestamp": "2024-01-01T00:00:00+00:00"}
+    record = {"url": f"https://example.org/{stem}", "title": title or stem, "content": content,
+              "timestamp": "2024-01-01T00:00:00+00:00"}
     path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
     return path
 

@@ -308,7 +308,8 @@ class PageStore:
 
     def claim(self, volume: int, page: int, token: int, owner: str) -> str | None:
         """Give text token ``token`` of a scan page to ``owner``; returns the earlier owner when it had one."""
-        row = self.db.execute("SELECT owner FROM claims WHERE volume = ? AND page = ? AND token = ?", (volume, page, token)).fetchone()
+        row = self.db.execute("SELECT owner FROM claims WHERE volume = ? AND page = ? AND token = ?",
+                              (volume, page, token)).fetchone()
         if row:
             return row[0]
         self.db.execute("INSERT INTO claims VALUES (?, ?, ?, ?)", (volume, page, token, owner))
@@ -316,7 +317,8 @@ class PageStore:
 
     def claimed(self, volume: int, page: int) -> set[int]:
         """The text tokens of one scan page already taken by an article page."""
-        return {row[0] for row in self.db.execute("SELECT token FROM claims WHERE volume = ? AND page = ?", (volume, page))}
+        return {row[0] for row in self.db.execute("SELECT token FROM claims WHERE volume = ? AND page = ?",
+                                                  (volume, page))}
 
     def stage(self, title: str, volume: int, page: int, url: str, route: str, content: str) -> None:
         """Keep one assembled article until every title is known (file names are assigned over all of them)."""
@@ -325,14 +327,16 @@ class PageStore:
 
     def iter_staged(self) -> Iterator[tuple[str, int, int, str, str, str]]:
         """(title, volume, page, url, route, content) of the staged articles, in book order (volume, page, staging)."""
-        yield from self.db.execute("SELECT title, volume, page, url, route, content FROM staged ORDER BY volume, page, id")
+        yield from self.db.execute("SELECT title, volume, page, url, route, content FROM staged "
+                                   "ORDER BY volume, page, id")
 
     def staged_places(self) -> Iterator[tuple[str, int, int]]:
         """(title, volume, page) of the staged articles in the order of :meth:`iter_staged`."""
         yield from self.db.execute("SELECT title, volume, page FROM staged ORDER BY volume, page, id")
 
 
-def load_inputs(paths: Iterable[str | Path], store: PageStore, progress: bool = False) -> list[tuple[str, dict[str, int]]]:
+def load_inputs(paths: Iterable[str | Path], store: PageStore,
+                progress: bool = False) -> list[tuple[str, dict[str, int]]]:
     """Stream every input into ``store``; returns, per input in order, how many scan/article/redirect/other
     pages it held.
 

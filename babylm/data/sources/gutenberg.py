@@ -218,7 +218,8 @@ class _Writer:
         if clash_key(relpath) in self.taken:  # same name on a case-insensitive disk, or a real "X (2)"
             relpath = folder + f"{sanitize(key)}{HASH_SEPARATOR}{title_hash(key, 16)}.json"
         if clash_key(relpath) in self.taken:
-            raise IngestError(f"{relpath}: two articles would share this file ({article.title!r}); nothing is overwritten")
+            raise IngestError(f"{relpath}: two articles would share this file ({article.title!r}); "
+                              "nothing is overwritten")
         self.taken.add(clash_key(relpath))
         self.queued.append((relpath, pending))
         self.runs[f"gutenberg:{pending.slice_name}"]["articles"][relpath] = pending.route
@@ -309,8 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m babylm.data.sources.gutenberg",
         description="Project Gutenberg EB1911 slices → data/britannica_data/volume_XX/part_XX/<title>.json (offline).",
     )
-    parser.add_argument("files", nargs="+", type=Path, help="PG plain-text slice files (e.g. 19699-8.txt) or folders of them")
-    parser.add_argument("--out", type=Path, default=Path("data/britannica_data"), help="output folder (default: %(default)s)")
+    parser.add_argument("files", nargs="+", type=Path,
+                        help="PG plain-text slice files (e.g. 19699-8.txt) or folders of them")
+    parser.add_argument("--out", type=Path, default=Path("data/britannica_data"),
+                        help="output folder (default: %(default)s)")
     parser.add_argument("--volume", type=int_in_range(1, EB1911_VOLUMES),
                         help="volume number (1–29), when the slice title has none")
     return parser

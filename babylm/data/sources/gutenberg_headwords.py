@@ -193,7 +193,8 @@ def standalone_headword(paragraph: str, sidenotes: int, after: str, first: str |
     if not (first and last and sidenotes and run and " ".join(run) == line and any(c.islower() for c in after)):
         return None
     head = line.rstrip(",.;: ")
-    if len(run) == 1 and _ROMAN.fullmatch(run[0]) or sum(c.isalpha() for c in head) < 2 or not in_range(head, first, last):
+    if (len(run) == 1 and _ROMAN.fullmatch(run[0]) or sum(c.isalpha() for c in head) < 2
+            or not in_range(head, first, last)):
         return None
     return _title(head)
 

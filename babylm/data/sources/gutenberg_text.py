@@ -29,8 +29,8 @@ from babylm.data.sources.gutenberg_headwords import (
 )
 
 __all__ = ["IngestError", "SliceInfo", "GutenbergArticle", "SliceCut", "decode_gutenberg", "split_boilerplate",
-           "read_slice_info", "remove_bracket_blocks", "is_table", "is_drawing_line", "remove_diagrams", "unwrap", "iter_paragraphs", "cut_slice",
-           "split_articles"]
+           "read_slice_info", "remove_bracket_blocks", "is_table", "is_drawing_line", "remove_diagrams", "unwrap",
+           "iter_paragraphs", "cut_slice", "split_articles"]
 
 
 class IngestError(ValueError):
@@ -366,7 +366,8 @@ def cut_slice(text: str) -> SliceCut:
         index += 1
         verdict = classify_paragraph(paragraph, info.first, info.last)
         if verdict.reason == "no text":
-            verdict, index, paragraph = _standalone(paragraph, paragraphs, index, info, removed) or (verdict, index, paragraph)
+            verdict, index, paragraph = (_standalone(paragraph, paragraphs, index, info, removed)
+                                         or (verdict, index, paragraph))
             if verdict.title:
                 standalone.append(verdict.title)
         content = remove_continued_notes(paragraph).strip()

@@ -70,7 +70,8 @@ _EB1911_INDEX = re.compile(r"^EB1911 - Volume ([0-9]{1,2})\.djvu$")
 
 
 def section_name(name: str) -> str:
-    """A section name as compared: trimmed, inner runs of spaces collapsed (``" Bolt,  Robert "`` → ``Bolt, Robert``)."""
+    """A section name as compared: trimmed, inner runs of spaces collapsed
+    (``" Bolt,  Robert "`` → ``Bolt, Robert``)."""
     return " ".join(name.replace("_", " ").split())
 
 

@@ -207,8 +207,8 @@ def ingest_pages(paths: Sequence[str | Path], out: str | Path, progress: bool = 
     out = Path(out)
     for path in paths:
         if Path(path).is_file() and Path(path).stat().st_size == 0:
-            raise IngestError(f"{path}: the file is empty; pass an English Wikisource dump, XML export, JSON or JSON Lines "
-                              "of EB1911 pages")
+            raise IngestError(f"{path}: the file is empty; pass an English Wikisource dump, XML export, "
+                              "JSON or JSON Lines of EB1911 pages")
     newest = max(Path(path).stat().st_mtime for path in paths) if paths else 0.0
     timestamp = datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds")
     stats = IngestStats()
@@ -261,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The wikitext ingest's command line."""
     parser = CommandParser(
         prog="python -m babylm.data.sources.wikitext",
-        description="Wikisource EB1911 wikitext (the Wikimedia dump, an XML export, JSON pages) → data/britannica_data/volume_XX/part_XX/<title>.json (offline).",
+        description="Wikisource EB1911 wikitext (the Wikimedia dump, an XML export, JSON pages) "
+                    "→ data/britannica_data/volume_XX/part_XX/<title>.json (offline).",
     )
     parser.add_argument("files", nargs="+", type=Path, help="enwikisource-…-pages-articles.xml.bz2, XML export "
                         "(.xml, .xml.bz2, .xml.gz), JSON list or JSON Lines of pages")
@@ -275,8 +276,9 @@ def summary_lines(stats: IngestStats, out: Path) -> list[str]:
     lines = [
         f"{stats.pages} scan pages, {stats.article_pages} article pages ({stats.redirects} redirects skipped) → "
         f"{stats.articles} articles ({routes}), {stats.words} words → {out}",
-        f"left out: {stats.orphans} orphan spans ({stats.orphan_words} words), {stats.overlaps} stretches already taken by "
-        f"another article, {stats.missing_pages} transcluded pages missing from the input; details in {out / 'ingest_report.json'}",
+        f"left out: {stats.orphans} orphan spans ({stats.orphan_words} words), {stats.overlaps} stretches "
+        f"already taken by another article, {stats.missing_pages} transcluded pages missing from the input; "
+        f"details in {out / 'ingest_report.json'}",
     ]
     if stats.unknown_templates:
         names = ", ".join(f"{name} ×{count}" for name, count in stats.unknown_templates.most_common(10))

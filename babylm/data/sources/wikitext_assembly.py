@@ -14,8 +14,9 @@
    ``[[Author:…|'''BOMBARDIER, ÉTIENNE''']]``, optionally after templates) starts an article; any other
    stretch continues the article of the stretch before it **only** when nothing else came between (no
    stretch taken by an article page) and it lies on the same or the next scan page of that volume (pages
-   with nothing of their own in between, such as plates, are walked through). Else it is an **orphan**: reported with its words and left out (the tail of an article begun on a page the input
-   lacks, a continuation across missing pages).
+   with nothing of their own in between, such as plates, are walked through). Else it is an **orphan**:
+   reported with its words and left out (the tail of an article begun on a page the input lacks, a
+   continuation across missing pages).
 
 Titles: the page name for route 1 (``Abbey``, as the scraper names articles), the headword for route 2
 (``ABBEY``). Volume and start page: route 1 — the volume most of its pages come from (ties: the lower) and
@@ -115,7 +116,8 @@ class Transcluded:
 
 
 def transclude(title: str, wikitext: str, fetch: Callable[[int, int], str | None],
-               last_page: Callable[[int], int | None], claim: Callable[[int, int, int, str], str | None]) -> Transcluded:
+               last_page: Callable[[int], int | None],
+               claim: Callable[[int, int, int, str], str | None]) -> Transcluded:
     """Assemble article page ``title`` (route 1 of the module docstring).
 
     ``fetch(volume, page)`` returns a scan page's wikitext (None when the input lacks it), ``last_page(volume)``
@@ -177,7 +179,8 @@ def transclude(title: str, wikitext: str, fetch: Callable[[int, int], str | None
 
 # ------------------------------------------------------------------------------------------------ headword
 def by_headword(pages: Iterable[tuple[int, int, list[Token], set[int]]],
-                blank: Callable[[str], bool] = lambda text: not render_wikitext(text)) -> Iterator[WikitextArticle | Orphan]:
+                blank: Callable[[str], bool] = lambda text: not render_wikitext(text),
+                ) -> Iterator[WikitextArticle | Orphan]:
     """Route 2 of the module docstring over ``pages``: (volume, page, tokens, tokens already taken), in book
     order. Yields each article when it is complete, and each orphan stretch where it occurs.
 

@@ -51,7 +51,9 @@ _DROPPED_ELEMENTS = ("noinclude", "math", "ref", "score", "timeline", "gallery",
 _DROPPED_PAIR = re.compile(
     r"<(%s)(?:\s[^<>]*)?(?<!/)>.*?(?:</\1\s*>|\Z)" % "|".join(_DROPPED_ELEMENTS), re.S | re.I
 )
-_DROPPED_SELF_CLOSING = re.compile(r"<(?:%s|references|pagequality|section)\b[^<>]*/\s*>" % "|".join(_DROPPED_ELEMENTS), re.I)
+_DROPPED_SELF_CLOSING = re.compile(
+    r"<(?:%s|references|pagequality|section)\b[^<>]*/\s*>" % "|".join(_DROPPED_ELEMENTS), re.I
+)
 _DROPPED_STRAY = re.compile(r"</?(?:%s|references)\b[^<>]*>" % "|".join(_DROPPED_ELEMENTS), re.I)
 # <math> that is only a symbol or a short list of symbols (P, \\mathrm{O}, \\tau, q_{1}, x, y, z) is kept
 # as text; anything else is a formula and is dropped.

@@ -93,7 +93,8 @@ def clean_corpus(
     """
     decisions = report.hyphenation if report is not None else None
     rules = select_rules(strip_accents=strip_accents, recase_headwords=recase_headwords,
-                         hyphenation=hyphenation_rule(evidence, decisions) if evidence is not None or report is not None else None)
+                         hyphenation=(hyphenation_rule(evidence, decisions)
+                                      if evidence is not None or report is not None else None))
     for article in articles:
         cleaned = clean_text(article, rules, report.removed_by_rule if report is not None else None)
         if cleaned:
@@ -150,7 +151,9 @@ RESIDUAL_MARKUP_PATTERNS: dict[str, re.Pattern] = {
     "html_tag": re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>\n]*)?/?>"),
     "html_entity": re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,7}|#\d{1,6}|#x[0-9A-Fa-f]{1,6});"),
     "page_marker": re.compile(r"\[v\.\s*\d+\s+p\.\s*\d+\]"),
-    "editorial_bracket": re.compile(r"\[(?:Illustration|Sidenote|Footnote|Greek|Transcriber)|\[[=)'`^~:.v,][A-Za-z]\]|\[\d{1,3}\]"),
+    "editorial_bracket": re.compile(
+        r"\[(?:Illustration|Sidenote|Footnote|Greek|Transcriber)|\[[=)'`^~:.v,][A-Za-z]\]|\[\d{1,3}\]"
+    ),
     "gutenberg_italic": re.compile(r"(?<![\w_])_[^_\s][^_]{0,300}?_(?![\w_])"),
     "gutenberg_script": re.compile(r"[A-Za-z0-9)]_(?:\{|[A-Za-z0-9])|\S\^[{A-Za-z0-9]"),
     "soft_hyphen_or_control": re.compile("[\u00ad\u200b\ufeff\x00-\x08\x0b\x0c\x0e-\x1f]"),
@@ -180,7 +183,8 @@ class CleanStats:
     def as_dict(self) -> dict:
         """The report written beside the cleaned file."""
         return {"articles_in": self.articles_in, "articles_out": self.articles_out, "words_in": self.words_in,
-                "words_out": self.words_out, "words_removed_by_rule": {k: v for k, v in self.removed_by_rule.items() if v},
+                "words_out": self.words_out,
+                "words_removed_by_rule": {k: v for k, v in self.removed_by_rule.items() if v},
                 "hyphenation": dict(sorted(self.hyphenation.items()))}
 
 
@@ -225,7 +229,8 @@ def clean_file(
     """
     input_path = Path(input_path)
     if not input_path.is_file():
-        raise CleanError(f"{input_path}: input file not found; run the combine stage first (python -m babylm.data.text.combine)")
+        raise CleanError(f"{input_path}: input file not found; run the combine stage first "
+                         "(python -m babylm.data.text.combine)")
     def blocks() -> Iterator[str]:
         with open(input_path, encoding="utf-8") as source:
             yield from iter_blocks(source)
@@ -236,7 +241,8 @@ def clean_file(
                            CleanError):
             return _clean_locked(input_path, output_path, blocks, strip_accents, recase_headwords)
     except UnicodeDecodeError as error:
-        raise CleanError(f"{input_path}: not UTF-8 text ({error.reason} at byte {error.start}); re-run the combine stage") from None
+        raise CleanError(f"{input_path}: not UTF-8 text ({error.reason} at byte {error.start}); "
+                         "re-run the combine stage") from None
 
 
 def _clean_locked(input_path: Path, output_path: Path, blocks, strip_accents: bool,
@@ -260,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The clean stage's command line."""
     parser = CommandParser(
         prog="python -m babylm.data.text.clean",
-        description="Clean the combined encyclopedia text into <s> … </s> articles (named rules; lossy ones off by default).",
+        description="Clean the combined encyclopedia text into <s> … </s> articles "
+                    "(named rules; lossy ones off by default).",
     )
     parser.add_argument("--input", default=str(DEFAULT.combined), help="combined text file (default: %(default)s)")
     parser.add_argument("--output", default=str(DEFAULT.cleaned), help="cleaned corpus (default: %(default)s)")

@@ -159,7 +159,7 @@ _SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def resolve_sub_superscripts(text: str) -> str:
-    """Gutenberg ``C_{12}H_{22}O_{11}`` → ``C12H22O11``, ``W_l`` → ``Wl``, ``x^{2}`` → ``x²``, ``XIII^{me}`` → ``XIIIme``."""
+    """Gutenberg ``C_{12}H_{22}`` → ``C12H22``, ``W_l`` → ``Wl``, ``x^{2}`` → ``x²``, ``XIII^{me}`` → ``XIIIme``."""
 
     def superscript(match: re.Match) -> str:
         body = match.group(1) or match.group(2)
@@ -225,7 +225,8 @@ def strip_accents(text: str) -> str:
 
 
 _ROMAN_NUMERAL = re.compile(r"[IVXLCDM]+\.?,?")
-_PARTICLES = {"of", "the", "and", "de", "du", "des", "di", "da", "von", "van", "der", "den", "la", "le", "y", "or", "on", "in"}
+_PARTICLES = {"of", "the", "and", "de", "du", "des", "di", "da", "von", "van", "der", "den", "la", "le", "y",
+              "or", "on", "in"}
 
 
 def _title_case_word(word: str, first: bool) -> str:

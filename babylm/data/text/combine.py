@@ -101,7 +101,8 @@ def combine_tree(input_dir: str | Path, output_path: str | Path) -> CombineStats
     """Combine every article text file under ``input_dir`` into ``output_path`` (atomic); returns counts."""
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
-        raise CombineError(f"{input_dir}: input directory not found; run the convert stage first (python -m babylm.data.text.convert)")
+        raise CombineError(f"{input_dir}: input directory not found; run the convert stage first "
+                           "(python -m babylm.data.text.convert)")
     files = article_files(input_dir)
     if not files:
         raise CombineError(f"{input_dir}: no article text files (volume_*/part_*/*.txt); run the convert stage first "
@@ -120,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The combine stage's command line."""
     parser = CommandParser(
         prog="python -m babylm.data.text.combine",
-        description="Article text files → one file, one article per blank-line separated block, in (volume, part, title) order.",
+        description="Article text files → one file, one article per blank-line separated block, "
+                    "in (volume, part, title) order.",
     )
-    parser.add_argument("--input", default=str(DEFAULT.text), help="text tree from the convert stage (default: %(default)s)")
+    parser.add_argument("--input", default=str(DEFAULT.text),
+                        help="text tree from the convert stage (default: %(default)s)")
     parser.add_argument("--output", default=str(DEFAULT.combined), help="combined file (default: %(default)s)")
     return parser
 

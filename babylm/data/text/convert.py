@@ -13,10 +13,11 @@ blank lines dropped, one final newline. Nothing else is changed (cleaning is the
 Resumable and incremental: a text file newer than its JSON is left alone (``--force`` rewrites all).
 A JSON file that is malformed (not UTF-8, not JSON, nested too deeply), not an object, without a string
 ``content``, with a lone surrogate escape (``"\\ud800"``, not text) in it or with empty content is skipped
-with a warning and counted, never stopping the run (a leading UTF-8 byte-order mark is accepted); a text file left from an earlier version of
-it, and any text file whose JSON no longer exists, is removed, so the output tree always mirrors the
-input — but only text files convert wrote (listed in ``<output>/.babylm-convert.json``) or that mirror an
-article: a stray ``volume_*/part_*/*.txt`` of anyone else's is refused with one line (exit 2), never deleted.
+with a warning and counted, never stopping the run (a leading UTF-8 byte-order mark is accepted); a text
+file left from an earlier version of it, and any text file whose JSON no longer exists, is removed, so the
+output tree always mirrors the input — but only text files convert wrote (listed in
+``<output>/.babylm-convert.json``) or that mirror an article: a stray ``volume_*/part_*/*.txt`` of anyone
+else's is refused with one line (exit 2), never deleted.
 ``progress.json``, ``scraper.log`` and other files outside ``volume_*/part_*/`` are ignored.
 Each text file is written atomically; one convert at a time per output tree (``.convert.lock``), and the
 temporary files a killed run left there are removed at the next start.

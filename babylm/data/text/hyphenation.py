@@ -72,7 +72,8 @@ class HyphenEvidence:
     heads: Counter = field(default_factory=Counter)
 
     def decide(self, left: str, right: str) -> tuple[bool, str]:
-        """(keep the hyphen?, the rule that decided) for ``left-⏎right`` (any case); rules 1–5 of the module docstring."""
+        """(keep the hyphen?, the rule that decided) for ``left-⏎right`` (any case); rules 1–5 of the module
+        docstring."""
         left, right = left.casefold(), right.casefold()
         hyphenated, fused = self.hyphenated[f"{left}-{right}"], self.words[left + right]
         if hyphenated or fused:

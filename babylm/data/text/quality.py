@@ -90,7 +90,8 @@ def collect(data_dir: str | Path) -> dict:
     data = Path(data_dir)
     raw, cleaned = data / "britannica_data", data / "encyclopedia_cleaned.txt"
     if not raw.is_dir() and not cleaned.is_file():
-        raise QualityError(f"{data}: no britannica_data/ and no encyclopedia_cleaned.txt; run python -m babylm prepare first")
+        raise QualityError(f"{data}: no britannica_data/ and no encyclopedia_cleaned.txt; "
+                           "run python -m babylm prepare first")
     routes, runs = _routes(raw)
     default_route = "wikisource/scrape" if (raw / "discovery.json").is_file() else "unknown"
     rows, titles = [], Counter()
@@ -115,7 +116,8 @@ def collect(data_dir: str | Path) -> dict:
                 cleaned_articles += 1
                 cleaned_words += len(article.split())
                 residual.update(residual_markup_counts(article))
-    per_million = {kind: round(count * 1e6 / cleaned_words, 2) if cleaned_words else 0.0 for kind, count in sorted(residual.items())}
+    per_million = {kind: round(count * 1e6 / cleaned_words, 2) if cleaned_words else 0.0
+                   for kind, count in sorted(residual.items())}
     left_out: dict[str, dict[str, int]] = {}
     rejected, unknown = Counter(), Counter()
     for run in runs.values():
@@ -126,7 +128,8 @@ def collect(data_dir: str | Path) -> dict:
         rejected.update(item.get("reason", "?") for item in run.get("rejected_headwords") or [])
         unknown.update(run.get("unknown_templates") or {})
     joined = [{"title": join.get("title"), "slices": [join.get("from"), key.split(":", 1)[-1]],
-               "duplicate_paragraphs": join.get("duplicate_paragraphs", 0)} for key, run in runs.items() for join in run.get("joined") or []]
+               "duplicate_paragraphs": join.get("duplicate_paragraphs", 0)}
+              for key, run in runs.items() for join in run.get("joined") or []]
     partial = [{"title": title, "slice": key.split(":", 1)[-1]} for key, run in runs.items()
                for title in run.get("continued_from_elsewhere") or []]
     scrape = _scrape_summary(raw / "discovery.json")
@@ -135,8 +138,10 @@ def collect(data_dir: str | Path) -> dict:
     return {
         "articles": len(rows), "words": sum(row[0] for row in rows),
         "cleaned": {"articles": cleaned_articles, "words": cleaned_words},
-        "split": {name: (_read_json(data / "corpus_split" / "split_report.json") or {}).get(name) for name in ("train", "val")},
-        "per_volume": {key: dict(value) for key, value in sorted(per_volume.items(), key=lambda kv: (len(kv[0]), kv[0]))},
+        "split": {name: (_read_json(data / "corpus_split" / "split_report.json") or {}).get(name)
+                  for name in ("train", "val")},
+        "per_volume": {key: dict(value)
+                       for key, value in sorted(per_volume.items(), key=lambda kv: (len(kv[0]), kv[0]))},
         "per_route": {key: dict(value) for key, value in sorted(per_route.items())},
         "residual_markup_per_million_words": per_million,
         "left_out_by_ingest": dict(sorted(left_out.items())),
@@ -147,9 +152,10 @@ def collect(data_dir: str | Path) -> dict:
                   "hyphenation": (clean_report or {}).get("hyphenation", {})},
         "unknown_templates": dict(unknown.most_common()),
         "longest": [{"title": t, "volume": v, "words": w} for w, t, v, _ in rows[:TOP]],
-        "shortest": [{"title": t, "volume": v, "words": w} for w, t, v, _ in sorted(rows, key=lambda r: (r[0], r[3]))[:TOP]],
-        "suspicious_titles": [{"title": t, "volume": v, "words": w, "why": why} for w, t, v, _ in sorted(rows, key=lambda r: r[3])
-                              if (why := suspicious_title(t))],
+        "shortest": [{"title": t, "volume": v, "words": w}
+                     for w, t, v, _ in sorted(rows, key=lambda r: (r[0], r[3]))[:TOP]],
+        "suspicious_titles": [{"title": t, "volume": v, "words": w, "why": why}
+                              for w, t, v, _ in sorted(rows, key=lambda r: r[3]) if (why := suspicious_title(t))],
     }
 
 
@@ -172,9 +178,10 @@ def _scrape_summary(path: Path) -> dict:
 
 # ----------------------------------------------------------------------------------------------- Markdown
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
-    lines += ["| " + " | ".join(f"{cell:,}" if isinstance(cell, int) else str(cell).replace("|", "\\|") for cell in row) + " |"
-              for row in rows]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(f"{cell:,}" if isinstance(cell, int) else str(cell).replace("|", "\\|") for cell in row)
+              + " |" for row in rows]
     return lines + [""]
 
 
@@ -184,14 +191,16 @@ def to_markdown(report: dict) -> str:
     lines = ["# Corpus quality", "",
              f"{report['articles']:,} articles, {report['words']:,} words as acquired; after cleaning "
              f"{report['cleaned']['articles']:,} articles, {report['cleaned']['words']:,} words"
-             + (f"; train {split['train']['words']:,} / val {split['val']['words']:,} words." if split.get("train") and split.get("val") else "."), ""]
+             + (f"; train {split['train']['words']:,} / val {split['val']['words']:,} words."
+                if split.get("train") and split.get("val") else "."), ""]
     lines += ["## Articles per volume", ""] + _table(["volume", "articles", "words"], [
         (v, c["articles"], c["words"]) for v, c in report["per_volume"].items()])
     lines += ["## Articles per source route", ""] + _table(["route", "articles", "words"], [
         (r, c["articles"], c["words"]) for r, c in report["per_route"].items()])
     residual = report["residual_markup_per_million_words"]
     lines += ["## Residual markup in the cleaned corpus (per million words)", ""] + _table(
-        ["kind", "per million words"], [(k, v) for k, v in residual.items()] + [("**total**", round(sum(residual.values()), 2))])
+        ["kind", "per million words"],
+        [(k, v) for k, v in residual.items()] + [("**total**", round(sum(residual.values()), 2))])
     lines += ["## What was left out", "", "By the ingest:", ""] + _table(["kind", "count", "words"], [
         (k, v["count"], v["words"]) for k, v in report["left_out_by_ingest"].items()] or [("nothing recorded", 0, 0)])
     if report["rejected_headwords"]:
@@ -201,8 +210,10 @@ def to_markdown(report: dict) -> str:
     if across.get("joined") or across.get("beginning_not_in_the_input"):
         lines += ["Articles running over slices (joined into one; paragraphs printed in both kept once):", ""] + _table(
             ["title", "slices", "duplicate paragraphs dropped"],
-            [(j["title"], " + ".join(map(str, j["slices"])), j["duplicate_paragraphs"]) for j in across.get("joined", [])]
-            + [(p["title"], f"{p['slice']} (its beginning is in a slice not given)", 0) for p in across.get("beginning_not_in_the_input", [])])
+            [(j["title"], " + ".join(map(str, j["slices"])), j["duplicate_paragraphs"])
+             for j in across.get("joined", [])]
+            + [(p["title"], f"{p['slice']} (its beginning is in a slice not given)", 0)
+               for p in across.get("beginning_not_in_the_input", [])])
     if report["scrape"]:
         lines += [f"By the scraper: {report['scrape']['overlaps']} overlapping sub-pages; skipped pages:", ""]
         lines += _table(["reason", "pages"], list(report["scrape"]["skipped"].items()))
@@ -210,13 +221,15 @@ def to_markdown(report: dict) -> str:
         ["rule", "words"], list(report["clean"]["words_removed_by_rule"].items()) or [("nothing recorded", 0)])
     if report["clean"]["hyphenation"]:
         lines += ["Line-end hyphens:", ""] + _table(["decision", "count"], list(report["clean"]["hyphenation"].items()))
-    lines += ["## Templates without a rendering rule", ""] + (_table(["template", "count"], list(report["unknown_templates"].items())[:40])
-                                                             if report["unknown_templates"] else ["None.", ""])
+    lines += ["## Templates without a rendering rule", ""] + (
+        _table(["template", "count"], list(report["unknown_templates"].items())[:40])
+        if report["unknown_templates"] else ["None.", ""])
     for name in ("longest", "shortest"):
         lines += [f"## The {len(report[name])} {name} articles", ""] + _table(
             ["title", "volume", "words"], [(a["title"], a["volume"], a["words"]) for a in report[name]])
     lines += ["## Suspicious titles", ""] + (_table(["title", "volume", "words", "why"], [
-        (a["title"], a["volume"], a["words"], a["why"]) for a in report["suspicious_titles"]]) if report["suspicious_titles"] else ["None.", ""])
+        (a["title"], a["volume"], a["words"], a["why"]) for a in report["suspicious_titles"]])
+        if report["suspicious_titles"] else ["None.", ""])
     return "\n".join(lines)
 
 
@@ -231,7 +244,8 @@ def write_report(data_dir: str | Path) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the report on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
     parser = CommandParser(prog="python -m babylm.data.text.quality",
-                           description="Corpus quality report (quality.json + quality.md) from the data pipeline's outputs.")
+                           description="Corpus quality report (quality.json + quality.md) "
+                                       "from the data pipeline's outputs.")
     parser.add_argument("--data-dir", default=DATA_DIR, help="the pipeline's data directory (default: %(default)s)")
 
     def work(args) -> str:

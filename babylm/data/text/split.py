@@ -91,7 +91,8 @@ class SplitOptions:
             if not 0.0 < self.val_fraction < 1.0:
                 raise SplitError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
         elif self.train_words < 0 or (self.val_words or 0) < 0:
-            raise SplitError(f"word budgets must be ≥ 0, got --train-words {self.train_words} --val-words {self.val_words}")
+            raise SplitError(f"word budgets must be ≥ 0, got --train-words {self.train_words} "
+                             f"--val-words {self.val_words}")
 
     @property
     def mode(self) -> str:
@@ -180,13 +181,15 @@ def split_file(input_path: str | Path, output_dir: str | Path, options: SplitOpt
     """
     input_path, output_dir = Path(input_path), Path(output_dir)
     if not input_path.is_file():
-        raise SplitError(f"{input_path}: input file not found; run the clean stage first (python -m babylm.data.text.clean)")
+        raise SplitError(f"{input_path}: input file not found; run the clean stage first "
+                         "(python -m babylm.data.text.clean)")
     options.validate()
     try:
         with open(input_path, encoding="utf-8") as source:
             word_counts = _read_word_counts(source)
     except UnicodeDecodeError as error:
-        raise SplitError(f"{input_path}: not UTF-8 text ({error.reason} at byte {error.start}); re-run the clean stage") from None
+        raise SplitError(f"{input_path}: not UTF-8 text ({error.reason} at byte {error.start}); "
+                         "re-run the clean stage") from None
     if not word_counts:
         raise SplitError(f"{input_path}: no <s> … </s> articles found; is it the output of the clean stage?")
     plan = plan_split(word_counts, options)
@@ -223,11 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The split stage's command line."""
     parser = CommandParser(
         prog="python -m babylm.data.text.split",
-        description="Seeded, article-level train/val split of the cleaned corpus by word budgets (or everything with a val fraction).",
+        description="Seeded, article-level train/val split of the cleaned corpus by word budgets "
+                    "(or everything with a val fraction).",
     )
-    parser.add_argument("--input", default="data/encyclopedia_cleaned.txt", help="cleaned corpus (default: %(default)s)")
-    parser.add_argument("--output-dir", default="data/corpus_split", help="where train.txt, val.txt, split_report.json go (default: %(default)s)")
-    parser.add_argument("--train-words", type=non_negative_int, default=DEFAULT_TRAIN_WORDS, help="train word budget (default: %(default)s)")
+    parser.add_argument("--input", default="data/encyclopedia_cleaned.txt",
+                        help="cleaned corpus (default: %(default)s)")
+    parser.add_argument("--output-dir", default="data/corpus_split",
+                        help="where train.txt, val.txt, split_report.json go (default: %(default)s)")
+    parser.add_argument("--train-words", type=non_negative_int, default=DEFAULT_TRAIN_WORDS,
+                        help="train word budget (default: %(default)s)")
     parser.add_argument("--val-words", type=val_words_option, default=DEFAULT_VAL_WORDS,
                         help="val word budget, or 'rest': every article train does not take (default: %(default)s)")
     parser.add_argument(
@@ -241,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the split stage on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
     args = build_parser().parse_args(argv)
-    options = SplitOptions(args.train_words, None if args.val_words == REST else args.val_words, args.val_fraction, args.seed)
+    options = SplitOptions(args.train_words, None if args.val_words == REST else args.val_words,
+                           args.val_fraction, args.seed)
     try:
         report = split_file(args.input, args.output_dir, options)
     except SplitError as error:

@@ -165,7 +165,8 @@ class TokenizedDataModule(L.LightningDataModule):
             raise EncodeError(f"{self.encoded_dir / 'meta.json'}: no {split} split; run `{hint}`")
         path = self.encoded_dir / entry["bin"]
         if not path.is_file() or path.stat().st_size != 2 * entry["tokens"]:
-            raise EncodeError(f"{path}: missing or truncated (meta.json expects {entry['tokens']:,} tokens); run `{hint} --force`")
+            raise EncodeError(f"{path}: missing or truncated (meta.json expects {entry['tokens']:,} tokens); "
+                              f"run `{hint} --force`")
         source = Path(entry["source"]["path"])
         if source.is_file() and source.stat().st_size != entry["source"]["size"]:
             raise EncodeError(f"{path}: {source} changed since it was encoded; run `{hint}`")
@@ -184,10 +185,12 @@ class TokenizedDataModule(L.LightningDataModule):
         return WindowDataset(self.encoded_dir / entry["bin"], entry["tokens"], self.seq_len, extras)
 
     def train_window_layout(self) -> dict:
-        """What fixes the train windows (token file's sha256, seq_len, windows, vocab_size); teacher caches are keyed by it."""
+        """What fixes the train windows (token file's sha256, seq_len, windows, vocab_size); teacher caches are
+        keyed by it."""
         if self._train_layout is None:
             entry = self.meta["splits"]["train"]
-            self._train_layout = window_layout(self.encoded_dir / entry["bin"], entry["tokens"], self.seq_len, self.vocab_size)
+            self._train_layout = window_layout(self.encoded_dir / entry["bin"], entry["tokens"], self.seq_len,
+                                               self.vocab_size)
         return self._train_layout
 
     def use_teacher_cache(self, directory: str | Path) -> TeacherCacheReader:
@@ -337,7 +340,8 @@ def _find_encoding(tokenizer_path: str | Path, tokenized_dir: str | Path) -> tup
         others = sorted(p.parent.name for p in root.glob("*/meta.json") if p.parent.name != fingerprint) \
             if root.is_dir() else []
         also = f" (found encodings for other tokenizers: {', '.join(others)})" if others else ""
-        raise EncodeError(f"{root / fingerprint / 'meta.json'}: no encoding for tokenizer {tokenizer_path}{also}; run `{hint}`")
+        raise EncodeError(f"{root / fingerprint / 'meta.json'}: no encoding for tokenizer {tokenizer_path}{also}; "
+                          f"run `{hint}`")
     if meta["tokenizer"]["fingerprint"] != fingerprint:
         raise EncodeError(f"{root / fingerprint / 'meta.json'}: records tokenizer {meta['tokenizer']['fingerprint']}, "
                           f"not {fingerprint}; run `{hint} --force`")

@@ -199,7 +199,8 @@ def check_meta(meta: object) -> dict:
     splits = meta.get("splits")
     need(isinstance(splits, dict), "splits", "is not a JSON object")
     for name, entry in splits.items():
-        need(isinstance(entry, dict) and entry.get("bin") == f"{name}.bin", f"splits.{name}.bin", f"is not '{name}.bin'")
+        need(isinstance(entry, dict) and entry.get("bin") == f"{name}.bin", f"splits.{name}.bin",
+             f"is not '{name}.bin'")
         for key in ("tokens", "words", "documents"):
             need(count(entry.get(key)), f"splits.{name}.{key}", "is not a count")
         source = entry.get("source")
@@ -273,7 +274,8 @@ def encode_splits(
     sources = {split: Path(split_dir) / f"{split}.txt" for split in splits}
     for split, source in sources.items():
         if not source.is_file():
-            raise EncodeError(f"{source}: {split} split not found; run the split stage first (python -m babylm prepare)")
+            raise EncodeError(f"{source}: {split} split not found; "
+                              "run the split stage first (python -m babylm prepare)")
         if source.stat().st_size == 0:
             raise EncodeError(f"{source}: the {split} split is empty; {_REFILL}")
     try:
@@ -303,7 +305,8 @@ def _encode_locked(tokenizer, fingerprint: str, tokenizer_path, sources: dict[st
     meta = {
         "format_version": FORMAT_VERSION,
         "dtype": DTYPE,
-        "tokenizer": {"fingerprint": fingerprint, "path": str(Path(tokenizer_path).resolve()), "vocab_size": vocab_size},
+        "tokenizer": {"fingerprint": fingerprint, "path": str(Path(tokenizer_path).resolve()),
+                      "vocab_size": vocab_size},
         # splits not asked for this time stay as recorded
         "splits": {**{k: v for k, v in old_splits.items() if k not in sources}, **kept},
     }
@@ -331,7 +334,8 @@ def _encode_locked(tokenizer, fingerprint: str, tokenizer_path, sources: dict[st
             "tokens": stats.tokens,
             "words": stats.words,
             "documents": stats.documents,
-            "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": stats.sha256},
+            "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                       "sha256": stats.sha256},
         }
         rate = stats.tokens / seconds if seconds > 0 else float("inf")
         log(f"{split}: {stats.tokens:,} tokens, {stats.words:,} words, {stats.documents:,} documents "
@@ -348,9 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
         "under data/tokenized/<tokenizer-fingerprint>/ (re-used when unchanged).",
     )
     parser.add_argument("--tokenizer", default=TOKENIZER_PATH, help="tokenizer JSON (default: %(default)s)")
-    parser.add_argument("--split-dir", default=str(DEFAULT.split_dir), help="folder with <split>.txt (default: %(default)s)")
+    parser.add_argument("--split-dir", default=str(DEFAULT.split_dir),
+                        help="folder with <split>.txt (default: %(default)s)")
     parser.add_argument("--out-root", default=str(DEFAULT.tokenized), help="output root (default: %(default)s)")
-    parser.add_argument("--splits", nargs="+", default=list(DEFAULT_SPLITS), help="splits to encode (default: train val)")
+    parser.add_argument("--splits", nargs="+", default=list(DEFAULT_SPLITS),
+                        help="splits to encode (default: train val)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     return parser
 

@@ -100,7 +100,8 @@ def _describe(components: dict) -> dict[str, object]:
 
 
 def differences(found: dict, wanted: dict) -> list[str]:
-    """Names of the settings in which cache components ``found`` differ from ``wanted`` (e.g. ``temperature 1.0 ≠ 2.0``)."""
+    """Names of the settings in which cache components ``found`` differ from ``wanted``
+    (e.g. ``temperature 1.0 ≠ 2.0``)."""
     a, b = _describe(found), _describe(wanted)
     out = []
     for name in b:
@@ -111,7 +112,8 @@ def differences(found: dict, wanted: dict) -> list[str]:
 
 
 def window_layout(token_file: str | os.PathLike, num_tokens: int, seq_len: int, vocab_size: int) -> dict:
-    """The cache key of a split's windows: ``{"sha256"`` of the token file, ``"seq_len"``, ``"windows"``, ``"vocab_size"}``."""
+    """The cache key of a split's windows: ``{"sha256"`` of the token file, ``"seq_len"``, ``"windows"``,
+    ``"vocab_size"}``."""
     return {"sha256": file_sha256(token_file), "seq_len": int(seq_len), "windows": int(num_tokens) // int(seq_len),
             "vocab_size": int(vocab_size)}
 
@@ -124,7 +126,8 @@ def open_for_windows(directory: str | os.PathLike, layout: dict) -> "TeacherCach
     reader = TeacherCacheReader(directory)
     if reader.components.get("tokens") != layout:
         changed = "; ".join(differences(reader.components, {**reader.components, "tokens": layout}))
-        raise CacheError(f"{directory}: made for other train windows (cache ≠ data: {changed}); rebuild it with {BUILD_HINT}")
+        raise CacheError(f"{directory}: made for other train windows (cache ≠ data: {changed}); "
+                         f"rebuild it with {BUILD_HINT}")
     return reader
 
 
@@ -163,15 +166,16 @@ def find_cache(root: str | os.PathLike, components: dict) -> Path:
     if partial.is_dir():
         windows = components["tokens"]["windows"]
         raise CacheError(f"{partial}: the teacher cache for this run is incomplete "
-                         f"({_windows_done(partial / 'progress.json', windows)} of {windows:,} windows); resume it with "
-                         f"{BUILD_HINT}")
+                         f"({_windows_done(partial / 'progress.json', windows)} of {windows:,} windows); "
+                         f"resume it with {BUILD_HINT}")
     others = []
     for meta_path in sorted(root.glob("*/meta.json")) if root.is_dir() else []:
         meta = _read_json(meta_path)
         if meta and isinstance(meta.get("components"), dict):
             others.append((len(differences(meta["components"], components)), meta_path.parent, meta["components"]))
     if not others:
-        raise CacheError(f"{directory}: no teacher cache for this run (fingerprint {fingerprint}); build it with {BUILD_HINT}")
+        raise CacheError(f"{directory}: no teacher cache for this run (fingerprint {fingerprint}); "
+                         f"build it with {BUILD_HINT}")
     _, nearest, found = min(others, key=lambda item: item[0])
     raise CacheError(
         f"{directory}: no teacher cache for this run; the nearest, {nearest}, was made with other settings "
@@ -217,7 +221,8 @@ class TeacherCacheReader:
             if not shards or shards[-1][1] != self.windows:
                 raise IntegrityError(f"the checksums cover {shards[-1][1] if shards else 0} of {self.windows} windows")
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise CacheError(f"{self.directory / 'meta.json'}: malformed ({error}); {rebuild_hint(self.directory)}") from None
+            raise CacheError(f"{self.directory / 'meta.json'}: malformed ({error}); "
+                             f"{rebuild_hint(self.directory)}") from None
         if fingerprint != cache_fingerprint(self.components):
             raise CacheError(f"{self.directory / 'meta.json'}: its settings do not match its fingerprint (edited?); "
                              f"{rebuild_hint(self.directory)}")
@@ -229,7 +234,8 @@ class TeacherCacheReader:
             path = self.directory / name
             size = int(np.prod(shape)) * np.dtype(dtype).itemsize
             if not path.is_file() or path.stat().st_size != size:
-                raise CacheError(f"{path}: missing or truncated (expected {size:,} bytes); {rebuild_hint(self.directory)}")
+                raise CacheError(f"{path}: missing or truncated (expected {size:,} bytes); "
+                                 f"{rebuild_hint(self.directory)}")
         self._maps: Optional[dict[str, np.memmap]] = None
         if verify:
             problem = verify_files(self.directory, self._open(), shards, limits, _chunk_windows(self._shapes))
@@ -253,7 +259,8 @@ class TeacherCacheReader:
         return {
             "teacher_ids": torch.from_numpy(maps["ids.bin"][window].astype(np.int64)),  # (T, k)
             "teacher_probs": torch.from_numpy(probs),
-            "teacher_neg_entropy": torch.from_numpy(np.array(maps["neg_entropy.bin"][window], dtype=np.float32)),  # (T,)
+            "teacher_neg_entropy": torch.from_numpy(
+                np.array(maps["neg_entropy.bin"][window], dtype=np.float32)),  # (T,)
         }
 
     def __getstate__(self) -> dict:

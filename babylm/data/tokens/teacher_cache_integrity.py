@@ -109,7 +109,8 @@ class ShardDigests:
 
 
 def parse_shards(record: object, size: int, windows: int, names) -> list[tuple[int, int, dict[str, str]]]:
-    """``[(start, end, {file: sha256}), …]`` from a recorded shard list, or :class:`IntegrityError` saying what is wrong.
+    """``[(start, end, {file: sha256}), …]`` from a recorded shard list, or :class:`IntegrityError` saying what
+    is wrong.
 
     Shards must be contiguous from window 0, each ``size`` windows long but the last (which may be shorter), end
     at most at ``windows``, and carry a 64-hex-digit sha256 for each of ``names``.
@@ -121,10 +122,12 @@ def parse_shards(record: object, size: int, windows: int, names) -> list[tuple[i
         end = shard.get("end") if isinstance(shard, dict) else None
         digests = shard.get("sha256") if isinstance(shard, dict) else None
         last = index == len(record) - 1
-        if type(end) is not int or not (start < end <= min(windows, start + size)) or (not last and end != start + size):
+        if (type(end) is not int or not (start < end <= min(windows, start + size))
+                or (not last and end != start + size)):
             raise IntegrityError(f"shard {index} does not cover windows {start}… in steps of {size}")
         if not isinstance(digests, dict) or set(digests) != set(names) or not all(
-                isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v) for v in digests.values()):
+                isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+                for v in digests.values()):
             raise IntegrityError(f"shard {index} has no sha256 for each file")
         out.append((start, end, dict(digests)))
         start = end

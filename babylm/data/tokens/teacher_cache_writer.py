@@ -1,4 +1,5 @@
-"""Building a teacher cache's files: :class:`TeacherCacheWriter` (create or resume, commit, finish), one process at a time.
+"""Building a teacher cache's files: :class:`TeacherCacheWriter` (create or resume, commit, finish), one process
+at a time.
 
 Used by the ``cache-teachers`` stage (:mod:`babylm.training.teacher_cache`), which computes the values; the file
 format, the reader and the lookup are :mod:`babylm.data.tokens.teacher_cache`, the checksums and value checks
@@ -50,8 +51,9 @@ def check_free_space(root: str | os.PathLike, shapes: dict, partial: Path) -> No
         probe = probe.parent
     free = shutil.disk_usage(probe).free
     if needed > free:
-        raise CacheError(f"{root}: the teacher cache needs {needed / 2**30:,.2f} GiB more but {free / 2**30:,.2f} GiB are "
-                         "free on that disk; free some space or set model.init_args.cache.dir to a larger disk")
+        raise CacheError(f"{root}: the teacher cache needs {needed / 2**30:,.2f} GiB more but "
+                         f"{free / 2**30:,.2f} GiB are free on that disk; free some space or set "
+                         "model.init_args.cache.dir to a larger disk")
 
 
 class TeacherCacheWriter:
@@ -100,7 +102,8 @@ class TeacherCacheWriter:
         if whole:
             self._resume(info)
         elif (self.partial / "progress.json").exists():
-            self.notices.append(f"{self.partial}: its files are not of the cache's sizes; building the cache from the start")
+            self.notices.append(f"{self.partial}: its files are not of the cache's sizes; "
+                                "building the cache from the start")
         self.windows_done = self.digests.done
 
     def _resume(self, info: dict) -> None:
@@ -113,7 +116,8 @@ class TeacherCacheWriter:
             if not isinstance(progress, dict) or progress.get("fingerprint") != self.fingerprint:
                 raise IntegrityError("not the progress record of this cache")
             kept = progress.get("info")
-            if not isinstance(kept, dict) or set(kept) != set(info) or any(type(kept[key]) is not type(info[key]) for key in info):
+            if (not isinstance(kept, dict) or set(kept) != set(info)
+                    or any(type(kept[key]) is not type(info[key]) for key in info)):
                 raise IntegrityError("its build settings (info) are not this stage's")
             shards = parse_shards(progress.get("shards"), self.digests.size, self.windows, list(self._maps))
         except (JsonError, IntegrityError) as error:
@@ -122,8 +126,8 @@ class TeacherCacheWriter:
         for start, end, digests in shards:
             hashers = digest_range(self._maps, start, end)
             if any(hashers[name].hexdigest() != digests[name] for name in hashers):
-                self.notices.append(f"{path}: windows {start:,}–{end - 1:,} do not match the checksums recorded for them "
-                                    f"(edited or damaged); building the cache again from window {start:,}")
+                self.notices.append(f"{path}: windows {start:,}–{end - 1:,} do not match the checksums recorded "
+                                    f"for them (edited or damaged); building the cache again from window {start:,}")
                 break
             self.digests.keep(end, hashers)
         recorded = progress.get("windows_done")
@@ -140,7 +144,8 @@ class TeacherCacheWriter:
         be a teacher target (see :mod:`.teacher_cache_integrity`); they are then not counted as written.
         """
         if start != self.digests.done:
-            raise CacheError(f"{self.partial}: windows must be written in order (next is {self.digests.done}, got {start})")
+            raise CacheError(f"{self.partial}: windows must be written in order "
+                             f"(next is {self.digests.done}, got {start})")
         end = start + len(ids)
         for name, values in (("ids.bin", ids), ("probs.bin", probs), ("neg_entropy.bin", neg_entropy)):
             self._maps[name][start:end] = values
@@ -152,9 +157,11 @@ class TeacherCacheWriter:
         self.digests.update(stored)
 
     def commit(self, windows_done: int) -> None:
-        """Make windows ``0 … windows_done-1`` durable: flush the memmaps, then record them and their checksums atomically."""
+        """Make windows ``0 … windows_done-1`` durable: flush the memmaps, then record them and their checksums
+        atomically."""
         if windows_done != self.digests.done:
-            raise CacheError(f"{self.partial}: {windows_done} windows cannot be committed, {self.digests.done} are written")
+            raise CacheError(f"{self.partial}: {windows_done} windows cannot be committed, "
+                             f"{self.digests.done} are written")
         for memmap in self._maps.values():
             memmap.flush()
         atomic_write_json(self.partial / "progress.json", {

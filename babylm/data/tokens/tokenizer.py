@@ -120,7 +120,8 @@ def train_tokenizer(
         paths = [str(f) for f in files or []]
         for path in paths:
             if not Path(path).is_file():
-                raise TokenizerError(f"{path}: training text not found; run the split stage first (python -m babylm prepare)")
+                raise TokenizerError(f"{path}: training text not found; "
+                                     "run the split stage first (python -m babylm prepare)")
         seen = [0]
         tokenizer.train_from_iterator(_text_lines(paths, seen, piece_chars), trainer=trainer)
         if not seen[0]:
@@ -131,7 +132,8 @@ def train_tokenizer(
     return tokenizer
 
 
-def _text_lines(paths: Sequence[str], seen: list[int] | None = None, limit: int = MAX_PIECE_CHARS) -> Iterator[list[str]]:
+def _text_lines(paths: Sequence[str], seen: list[int] | None = None,
+                limit: int = MAX_PIECE_CHARS) -> Iterator[list[str]]:
     """Yield batches of the files' text: lines (newline kept) with the ``<s>``/``</s>`` markers removed,
     a line longer than ``limit`` characters in pieces (see :mod:`babylm.data.tokens.documents`).
 
@@ -183,7 +185,8 @@ def check_outputs(out: str | os.PathLike, hf_dir: str | os.PathLike | None) -> N
     nothing but tokenizer files of ours (the command never overwrites what it did not write)."""
     out = Path(out)
     if out.is_dir():
-        raise TokenizerError(f"--out {out} is a folder; give the tokenizer file to write, e.g. {out / 'tokenizer-clean.json'}")
+        raise TokenizerError(f"--out {out} is a folder; give the tokenizer file to write, "
+                             f"e.g. {out / 'tokenizer-clean.json'}")
     if hf_dir is None:
         return
     hf_dir = Path(hf_dir)
@@ -245,11 +248,13 @@ def train_and_report(
     """
     for path in [*train, *([val] if val else [])]:
         if not Path(path).is_file():
-            raise TokenizerError(f"{path}: text file not found; run the split stage first (python -m babylm prepare) or pass --train/--val")
+            raise TokenizerError(f"{path}: text file not found; run the split stage first "
+                                 "(python -m babylm prepare) or pass --train/--val")
     check_outputs(out, hf_dir)
     out = Path(out)
     try:
-        lock = exclusive_lock(out.with_name(f".{out.name}.lock"), f"another tokenizer run is writing {out}; wait for it")
+        lock = exclusive_lock(out.with_name(f".{out.name}.lock"),
+                              f"another tokenizer run is writing {out}; wait for it")
         with lock:
             _remove_stale_outputs(out, hf_dir)
             check_writable(out.parent, [out.name, report_path(out).name], "tokenizer", "--out")  # never a file of yours
@@ -288,7 +293,8 @@ def _train_and_report_locked(train, val, out: Path, hf_dir, vocab_size: int, min
     start = time.perf_counter()
     size = sum(Path(p).stat().st_size for p in train) / 1e6
     log(f"training a {vocab_size:,}-token byte-level BPE on {', '.join(map(str, train))} ({size:,.1f} MB)…")
-    tokenizer = train_tokenizer(list(train), vocab_size=vocab_size, min_frequency=min_frequency, show_progress=show_progress)
+    tokenizer = train_tokenizer(list(train), vocab_size=vocab_size, min_frequency=min_frequency,
+                                show_progress=show_progress)
     seconds = time.perf_counter() - start
     log(f"trained in {seconds:.1f} s" + (f"; measuring tokens per word on {val}…" if val else ""))
     val_fertility = fertility(tokenizer, val) if val else None  # before anything is written
@@ -322,12 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the byte-level BPE tokenizer on train.txt; write tokenizer-clean.json, HF tokenizer "
         "files and a report (training time, tokens per word on val).",
     )
-    parser.add_argument("--train", nargs="+", default=[str(DEFAULT.split_dir / "train.txt")], help="training text file(s) (default: %(default)s)")
-    parser.add_argument("--val", default=str(DEFAULT.split_dir / "val.txt"), help='text for the fertility report; "" to skip (default: %(default)s)')
-    parser.add_argument("--vocab-size", type=positive_int, default=DEFAULT_VOCAB_SIZE, help="vocabulary size incl. 3 specials and 256 bytes (default: %(default)s)")
-    parser.add_argument("--min-frequency", type=positive_int, default=2, help="least count of a pair to be merged (default: %(default)s)")
+    parser.add_argument("--train", nargs="+", default=[str(DEFAULT.split_dir / "train.txt")],
+                        help="training text file(s) (default: %(default)s)")
+    parser.add_argument("--val", default=str(DEFAULT.split_dir / "val.txt"),
+                        help='text for the fertility report; "" to skip (default: %(default)s)')
+    parser.add_argument("--vocab-size", type=positive_int, default=DEFAULT_VOCAB_SIZE,
+                        help="vocabulary size incl. 3 specials and 256 bytes (default: %(default)s)")
+    parser.add_argument("--min-frequency", type=positive_int, default=2,
+                        help="least count of a pair to be merged (default: %(default)s)")
     parser.add_argument("--out", default=TOKENIZER_PATH, help="tokenizer JSON to write (default: %(default)s)")
-    parser.add_argument("--hf-dir", default=TOKENIZER_HF_DIR, help='folder for the HF tokenizer files; "" to skip (default: %(default)s)')
+    parser.add_argument("--hf-dir", default=TOKENIZER_HF_DIR,
+                        help='folder for the HF tokenizer files; "" to skip (default: %(default)s)')
     parser.add_argument("--force", action="store_true", help="retrain even when inputs and settings are unchanged")
     return parser
 

@@ -91,7 +91,8 @@ class Article:
 
     @property
     def part(self) -> int:
-        """The part number: which block of :data:`babylm.data.articles.PAGES_PER_PART` scan pages the article starts in."""
+        """The part number: which block of :data:`babylm.data.articles.PAGES_PER_PART` scan pages the article
+        starts in."""
         return part_of(self.first_page)
 
 
@@ -303,7 +304,8 @@ def check_discovery_reply(data: dict) -> None:
             raise TransientError(f"bad discovery reply: a template link without a title on {page['title']!r}")
         if not all(isinstance(page.get(key, ""), str) for key in ("canonicalurl", "fullurl")):
             raise TransientError(f"bad discovery reply: a page URL that is not a string on {page['title']!r}")
-    if not all(isinstance(r, dict) and isinstance(r.get("from"), str) and isinstance(r.get("to"), str) for r in redirects):
+    if not all(isinstance(r, dict) and isinstance(r.get("from"), str) and isinstance(r.get("to"), str)
+               for r in redirects):
         raise TransientError("bad discovery reply: a redirect without 'from' and 'to'")
     if not isinstance(data.get("continue", {}), dict):
         raise TransientError("bad discovery reply: 'continue' is not an object")
@@ -342,10 +344,12 @@ def resolve_overlaps(catalogue: Catalogue) -> int:
                 continue
             covered = bool(article.pages) and shared == set(article.pages)
             catalogue.overlaps[title] = {"parent": parent.title, "shared_pages": len(shared),
-                                         "action": "skipped: covered by its parent page" if covered else "kept: partial overlap"}
+                                         "action": ("skipped: covered by its parent page" if covered
+                                                    else "kept: partial overlap")}
             if covered:
                 del catalogue.articles[title]
-                catalogue.skipped[title] = f"covered by its parent page {parent.title} (all its scan pages are the parent's)"
+                catalogue.skipped[title] = (f"covered by its parent page {parent.title} "
+                                            "(all its scan pages are the parent's)")
                 skipped += 1
             break
     return skipped

@@ -176,7 +176,8 @@ def _is_margin_heading(element) -> bool:
         return False  # a drop initial
     if (element.tail or "").strip():
         return True
-    return any((sibling.text_content() or "").strip() or (sibling.tail or "").strip() for sibling in element.itersiblings())
+    return any((sibling.text_content() or "").strip() or (sibling.tail or "").strip()
+               for sibling in element.itersiblings())
 
 
 def _drop_noise(root) -> None:

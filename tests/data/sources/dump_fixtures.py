@@ -96,11 +96,13 @@ def eb1911_site(volumes: int = 1, pages: int = 6, seed: int = 0, words_per_slot:
     return site
 
 
-def filler_pages(count: int, seed: int = 1, words: int = 900, distinct: int = 64) -> Iterator[tuple[str, int, str, None]]:
+def filler_pages(count: int, seed: int = 1, words: int = 900,
+                 distinct: int = 64) -> Iterator[tuple[str, int, str, None]]:
     """``count`` pages of other works (alternately main namespace and Page: namespace), ~6 kB each, drawn
     from ``distinct`` different bodies (more bodies: a dump that compresses less)."""
     rng = random.Random(seed)
-    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(20000)]
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
+                  for _ in range(20000)]
     bodies = [" ".join(rng.choices(vocabulary, k=words)) for _ in range(distinct)]
     for i in range(count):
         if i % 2:
@@ -145,7 +147,8 @@ def _chunks(pages: Iterable[tuple[str, int, str, str | None]], chunk_pages: int)
     yield "".join(pieces) + FOOTER
 
 
-def write_dump(path: Path, pages: Iterable[tuple[str, int, str, str | None]], chunk_pages: int = 2000, workers: int = 2) -> int:
+def write_dump(path: Path, pages: Iterable[tuple[str, int, str, str | None]], chunk_pages: int = 2000,
+               workers: int = 2) -> int:
     """Write ``pages`` (title, ns, text, redirect) as a schema-0.11 XML dump at ``path``; returns its size in bytes.
 
     ``.bz2``: one bz2 stream per ``chunk_pages`` pages (a multistream file), compressed by ``workers``

@@ -19,7 +19,8 @@ import pytest
 from babylm.data.articles import Tally, scan_page_key
 from babylm.data.sources.dump import DumpError, iter_input
 from babylm.data.sources.transclusion import MAX_PAGES_PER_ARTICLE, join_pages, parse_pages_tags, sections_at, tokenize
-from babylm.data.sources.wikitext import ingest_pages, main as ingest_main
+from babylm.data.sources.wikitext import ingest_pages
+from babylm.data.sources.wikitext import main as ingest_main
 from babylm.data.sources.wikitext_assembly import by_headword
 from babylm.data.sources.wikitext_render import render_wikitext
 from babylm.data.wikisource.html import looks_truncated

@@ -38,9 +38,11 @@ def test_articles_start_at_headwords_and_not_at_sub_headings(pg_articles):
     titles = [article.title for article in articles]
     assert titles[0] == "BRÉQUIGNY, LOUIS GEORGE OUDARD FEUDRIX DE"  # tail of an article begun in part 2
     assert titles[-1] == "BULGARIA"
-    for expected in ("BRESCIA", "BREWING", "BRÉZÉ", "BRIDGES", "BUDDHA", "BUDÉ", "BUJNŪRD", "BRETÓN DE LOS HERREROS, MANUEL"):
+    for expected in ("BRESCIA", "BREWING", "BRÉZÉ", "BRIDGES", "BUDDHA", "BUDÉ", "BUJNŪRD",
+                     "BRETÓN DE LOS HERREROS, MANUEL"):
         assert expected in titles, expected
-    for rejected in ("BIBLIOGRAPHY", "AUTHORITIES", "MATERIALS USED IN BREWING", "JOHN HERVEY", "PLATE I", "II", "B, C"):
+    for rejected in ("BIBLIOGRAPHY", "AUTHORITIES", "MATERIALS USED IN BREWING", "JOHN HERVEY", "PLATE I", "II",
+                     "B, C"):
         assert rejected not in titles, rejected
     brewing = next(article for article in articles if article.title == "BREWING")
     assert "MATERIALS USED IN BREWING.--These are water" in brewing.content  # sub-heading stays inside
@@ -101,8 +103,9 @@ def test_the_article_count_equals_the_headwords_counted_by_hand(pg_articles):
     assert len(articles) == 311
     titles = [article.title for article in articles]
     assert len(set(titles)) == 301  # BRISTOL ×5, BUG ×2 … are separate articles under one headword
-    for not_an_article in ("JOHN HERVEY", "ACHILLE CHARLES LÉONCE VICTOR, DUC DE BROGLIE", "GEORGE NUGENT TEMPLE GRENVILLE",
-                           "PRE-ROMAN BRITAIN", "HISTORY OF BRIDGE BUILDING", "AMERICAN COTTON", "DEAR SIRS", "II", "III", "IV"):
+    for not_an_article in ("JOHN HERVEY", "ACHILLE CHARLES LÉONCE VICTOR, DUC DE BROGLIE",
+                           "GEORGE NUGENT TEMPLE GRENVILLE", "PRE-ROMAN BRITAIN", "HISTORY OF BRIDGE BUILDING",
+                           "AMERICAN COTTON", "DEAR SIRS", "II", "III", "IV"):
         assert not_an_article not in titles, not_an_article
 
 
@@ -138,7 +141,8 @@ def test_part_title_front_matter_notes_and_footnote_labels(shared_cases):
     assert "See Code, 12a, and Annals, 40b." in cleaned and "_" not in cleaned
     assert "The practice was forbidden by several edicts." in cleaned  # the footnote stays with DUEL
     assert dict((reason, text[:20]) for text, reason in cut.rejected) == {
-        "corrections list": "ARTICLE DUMAS, ALEXA", "no text": "VOLUME IX, SLICE II", "punctuation": '"I, _A. B._, demand ',
+        "corrections list": "ARTICLE DUMAS, ALEXA", "no text": "VOLUME IX, SLICE II",
+        "punctuation": '"I, _A. B._, demand ',
     }
 
 
@@ -162,13 +166,15 @@ def test_headword_rules():
     assert headword("The plan of the city is rectangular") is None
     verdicts = {
         '"I, _A. B._, demand satisfaction': "punctuation", "I, _A. B._, demand satisfaction": "enumeration",
-        "I, _A. B._, demand": "enumeration", "B, C. Further stages": "single letter", "II. _The Province_": "enumeration",
+        "I, _A. B._, demand": "enumeration", "B, C. Further stages": "single letter",
+        "II. _The Province_": "enumeration",
         "AUTHORITIES.--See the article": "sub-heading", "VOLUME IX, SLICE II": "no text", "PLATE I.": "no text",
         'ARTICLE DUMAS, ALEXANDRE: "He wrote"': "corrections list",
     }
     for paragraph, reason in verdicts.items():
         assert classify_paragraph(paragraph, "Hydrolysis", "Ireland").reason == reason, paragraph
-    for ordinary in ("A compromise is sometimes made", "R_2 = W_1x_1/l", "R² = H²+V²", "(W. A. B. C.)", "[1] _I.e._ in the"):
+    for ordinary in ("A compromise is sometimes made", "R_2 = W_1x_1/l", "R² = H²+V²", "(W. A. B. C.)",
+                     "[1] _I.e._ in the"):
         assert classify_paragraph(ordinary).reason is None and classify_paragraph(ordinary).title is None, ordinary
     assert headword("DUBLIN, [_Continued from volume IX slice I._]", "Dublin", "Dyeing") == "DUBLIN"
     assert classify_paragraph("DUBLIN HARBOUR and more", "Dublin", "Dyeing").reason == "no definition"
@@ -198,7 +204,8 @@ def test_cutting_articles_never_crashes_on_malformed_slices(text):
     assert all(article.title and article.paragraphs for article in articles)
 
 
-PARAGRAPH_STARTS = st.sampled_from(['"', "'", "“", "I", "A", "B", ",", ".", " ", "BR", "IX", "ÉT", "-", "_", "(", "[1]", "a", "x"])
+PARAGRAPH_STARTS = st.sampled_from(['"', "'", "“", "I", "A", "B", ",", ".", " ", "BR", "IX", "ÉT", "-", "_", "(",
+                                    "[1]", "a", "x"])
 
 
 @settings(max_examples=300, deadline=None)

@@ -29,7 +29,8 @@ def _slice(shared_data: Path, ebook: str) -> Path:
 
 
 def _articles(out: Path) -> dict[str, dict]:
-    return {p.relative_to(out).as_posix(): json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.rglob("volume_*/part_*/*.json"))}
+    return {p.relative_to(out).as_posix(): json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(out.rglob("volume_*/part_*/*.json"))}
 
 
 def fake_slice(volume: int, number: int, first: str, last: str, body: str) -> str:
@@ -90,11 +91,14 @@ def test_a_headword_repeated_in_two_slices_gets_two_files(tmp_path):
     and the report lists an article whose beginning is in a slice not given (BULGARIA in #19846)."""
     (tmp_path / "s1-8.txt").write_text(fake_slice(1, 1, "Aachen", "Abbey", "AACHEN, a city.\n\nABBEY, a monastery.\n\n"
                                                   "ABBOT, its head."), encoding="latin-1")
-    (tmp_path / "s2-8.txt").write_text(fake_slice(1, 2, "Abbotsford", "Abel", "ABBEY (_continued from part 1_), more.\n\n"
-                                                  "ABBEY, a town in Mississippi.\n\nABEL, a son of Adam."), encoding="latin-1")
+    (tmp_path / "s2-8.txt").write_text(fake_slice(1, 2, "Abbotsford", "Abel",
+                                                  "ABBEY (_continued from part 1_), more.\n\n"
+                                                  "ABBEY, a town in Mississippi.\n\nABEL, a son of Adam."),
+                                       encoding="latin-1")
     stats = ingest_slices([tmp_path / "s2-8.txt", tmp_path / "s1-8.txt"], tmp_path / "out")
     names = sorted(_articles(tmp_path / "out"))
-    assert names == [f"volume_01/part_01/{stem}.json" for stem in ("AACHEN", "ABBEY (2)", "ABBEY (3)", "ABBEY", "ABBOT", "ABEL")]
+    assert names == [f"volume_01/part_01/{stem}.json"
+                     for stem in ("AACHEN", "ABBEY (2)", "ABBEY (3)", "ABBEY", "ABBOT", "ABEL")]
     assert stats.articles == 6 and stats.joined == 0
     assert read_ingest_report(tmp_path / "out")["runs"]["gutenberg:s2-8.txt"]["continued_from_elsewhere"] == ["ABBEY"]
 
@@ -130,8 +134,9 @@ def test_english_history_is_one_article_named_by_its_title_page(shared_data, tmp
 
 def test_a_file_that_is_not_eb1911_is_one_line_exit_2(tmp_path, capsys):
     novel = tmp_path / "1342-0.txt"
-    novel.write_text("Title: Pride and Prejudice, Volume 1\n       Chapter One\n\n*** START OF THE PROJECT GUTENBERG EBOOK"
-                     " PRIDE ***\n\nIt is a truth universally acknowledged.\n", encoding="utf-8")
+    novel.write_text("Title: Pride and Prejudice, Volume 1\n       Chapter One\n\n"
+                     "*** START OF THE PROJECT GUTENBERG EBOOK PRIDE ***\n\nIt is a truth universally acknowledged.\n",
+                     encoding="utf-8")
     assert gutenberg.main([str(novel), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "1342-0.txt: no article headwords found" in error
@@ -145,16 +150,19 @@ def test_a_lost_bracket_ends_its_illustration_at_the_next_prose_paragraph(shared
     titles = [article.title for article in cut.articles]
     assert len(titles) == 249 and titles[-1] == "BENSON, GEORGE" and "BEETHOVEN, LUDWIG VAN" in titles
     bee = cut.articles[titles.index("BEE")]
-    assert any(p.startswith('The latest form of honey extractor used in America is that known as the') for p in bee.paragraphs)
-    assert not any("Fixing rail" in p for p in bee.paragraphs) and cut.removed.as_dict()["unclosed caption"]["count"] == 2
+    assert any(p.startswith('The latest form of honey extractor used in America is that known as the')
+               for p in bee.paragraphs)
+    assert not any("Fixing rail" in p for p in bee.paragraphs)
+    assert cut.removed.as_dict()["unclosed caption"]["count"] == 2
 
 
 def test_a_headword_standing_above_relocated_side_notes_opens_its_article():
     """``ATOM`` / ``  Theories of matter.`` / ``(Gr. atomos …``: one article whose first paragraph is the
     headword with its definition; ``HISTORY.`` over a side-note inside CHILE stays a heading of CHILE."""
-    body = ("ATLAS, a giant.\n\n\nATOM\n\n  Theories of matter.\n\n(Gr. _atomos_, indivisible), the term given\nin physical "
-            "science to the ultimate particle.\n\nMore about atoms.\n\n\nATTAR, a perfume.\n\nHISTORY.\n\n  Inca conquest."
-            "\n\nThe Incas came.\n\nCHURCH HISTORY.\n\n  Church historians.\n\nThe sketch given below.")
+    body = ("ATLAS, a giant.\n\n\nATOM\n\n  Theories of matter.\n\n(Gr. _atomos_, indivisible), the term given\n"
+            "in physical science to the ultimate particle.\n\nMore about atoms.\n\n\nATTAR, a perfume.\n\n"
+            "HISTORY.\n\n  Inca conquest.\n\nThe Incas came.\n\nCHURCH HISTORY.\n\n  Church historians.\n\n"
+            "The sketch given below.")
     cut = cut_slice(fake_slice(2, 8, "Atherstone", "Austria", body))
     assert [a.title for a in cut.articles] == ["ATLAS", "ATOM", "ATTAR"] and cut.standalone == ["ATOM"]
     assert cut.articles[1].paragraphs == ["ATOM (Gr. _atomos_, indivisible), the term given in physical science to the "
@@ -168,7 +176,8 @@ def test_headwords_found_at_scale():
     assert headword('"FLYING DUTCHMAN," a spectre-ship', "Fleury", "Foraker") == "FLYING DUTCHMAN"
     assert headword("'ANTARA IBN SHADDAD, Arabian poet", "Anjar", "Apollo") == "'ANTARA IBN SHADDAD"
     assert headword("D'URBAN, SIR BENJAMIN (1777-1849), British general", "Dubner", "Dyeing") == "D'URBAN, SIR BENJAMIN"
-    assert headword("EMBER DAYS and EMBER WEEKS, the four seasons", "Electrostatics", "Engis") == "EMBER DAYS and EMBER WEEKS"
+    assert (headword("EMBER DAYS and EMBER WEEKS, the four seasons", "Electrostatics", "Engis")
+            == "EMBER DAYS and EMBER WEEKS")
     assert headword("CAPILLARY ACTION.[1] A tube, the bore of which", "Capefigue", "Carneades") == "CAPILLARY ACTION"
     assert headword("ANEMONE, or WIND-FLOWER, a genus", "Andros", "Anise") == "ANEMONE"
     assert classify_paragraph("ARTHROPODA. The Arachnida form a distinct class", *ranged).reason == "outside the range"

@@ -29,22 +29,28 @@ def test_sections_with_spaces_commas_accents_and_any_quoting_are_matched():
     # a section that occurs twice is taken twice; one never closed runs to the end of the page
     assert texts(tokens, lst(tokens, "Bömb")) == ["BOMB part one", "BOMB part two"]
     # from the top of the page to the end of a section, once; text outside sections included
-    assert texts(tokens, lst(tokens, "", "Bolus")) == ["tail of the last one. ", "BLANE text", "\nbetween sections\n", "BOLUS text"]
+    assert texts(tokens, lst(tokens, "", "Bolus")) == ["tail of the last one. ", "BLANE text", "\nbetween sections\n",
+                                                      "BOLUS text"]
     # from one section to another: everything between them
-    assert texts(tokens, lst(tokens, "Blane, Sir Gilbert", "Bolus")) == ["BLANE text", "\nbetween sections\n", "BOLUS text"]
+    assert texts(tokens, lst(tokens, "Blane, Sir Gilbert", "Bolus")) == ["BLANE text", "\nbetween sections\n",
+                                                                        "BOLUS text"]
     assert lst(tokens, "Nowhere") == []
     assert "rh|12" not in "".join(t.value for t in tokens)  # <noinclude> is never transcluded
     assert sections_at(tokens)[1] == "Blane, Sir Gilbert" and sections_at(tokens)[0] is None
 
 
 def test_pages_attributes_select_pages_and_sections():
-    [(_, tag)] = parse_pages_tags('<pages index="EB1911 - Volume 04.djvu" from=120 to=121 fromsection="Bomb" tosection="Bomb" />')
+    [(_, tag)] = parse_pages_tags('<pages index="EB1911 - Volume 04.djvu" from=120 to=121 '
+                                  'fromsection="Bomb" tosection="Bomb" />')
     assert (tag.volume, tag.pages(), tag.fromsection, tag.tosection) == (4, [120, 121], "Bomb", "Bomb")
-    first = tokenize('<section begin="Bolus" />BOLUS<section end="Bolus" /><section begin="Bomb" />BOMB, a<section end="Bomb" /> tail')
-    last = tokenize('top <section begin="Bomb" />reign of<section end="Bomb" /><section begin="Bombay" />BOMBAY<section end="Bombay" />')
+    first = tokenize('<section begin="Bolus" />BOLUS<section end="Bolus" />'
+                     '<section begin="Bomb" />BOMB, a<section end="Bomb" /> tail')
+    last = tokenize('top <section begin="Bomb" />reign of<section end="Bomb" />'
+                    '<section begin="Bombay" />BOMBAY<section end="Bombay" />')
     assert texts(first, tag.select(120, first)) == ["BOMB, a"]  # the from page: only that section
     assert texts(last, tag.select(121, last)) == ["top ", "reign of"]  # the to page: top of the page to its end
-    [(_, only)] = parse_pages_tags("<pages index='EB1911 - Volume 01.djvu' include='3-5,9' exclude=4 onlysection=Bolus></pages>")
+    [(_, only)] = parse_pages_tags("<pages index='EB1911 - Volume 01.djvu' include='3-5,9' exclude=4 "
+                                   "onlysection=Bolus></pages>")
     assert only.pages() == [3, 5, 9] and texts(first, only.select(5, first)) == ["BOLUS"]
     [(_, stepped)] = parse_pages_tags('<pages index="EB1911 - Volume 01.djvu" from=2 to=8 step=3 include="20" />')
     assert stepped.pages() == [2, 5, 8, 20]
@@ -60,13 +66,15 @@ def test_pages_attributes_select_pages_and_sections():
 
 def test_pages_are_joined_as_proofreadpage_joins_them():
     assert join_pages(["a sentence that runs \n", "on across the page."]) == "a sentence that runs on across the page."
-    assert join_pages(["end of a paragraph.\n", "\nA new one at the top."]) == "end of a paragraph.\n\nA new one at the top."
+    assert (join_pages(["end of a paragraph.\n", "\nA new one at the top."])
+            == "end of a paragraph.\n\nA new one at the top.")
     assert join_pages(["the north-", "west passage", "  ", ""]) == "the north-west passage"
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["<section begin=a />", "<section end=a />", '<section begin="b c" />', "<section end='b c' />",
-                                 "x", " ", "\n", "<noinclude>", "</noinclude>", "<pages index=x from=1 />", "é"]), max_size=30).map("".join),
+@given(st.lists(st.sampled_from(["<section begin=a />", "<section end=a />", '<section begin="b c" />',
+                                 "<section end='b c' />", "x", " ", "\n", "<noinclude>", "</noinclude>",
+                                 "<pages index=x from=1 />", "é"]), max_size=30).map("".join),
        st.sampled_from(["", "a", "b c", "zz"]), st.sampled_from(["", "a", "b c"]))
 def test_section_selection_never_crashes_and_takes_text_in_order(page, begin, end):
     tokens = tokenize(page)

@@ -30,7 +30,8 @@ def export_xml(pages: list[dict]) -> str:
         f"<text bytes=\"{len(text)}\" xml:space=\"preserve\">{escape(text)}</text></revision></page>\n"
         for i, (title, ns, text) in enumerate(entries, start=1)
     )
-    return f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" xml:lang="en">\n{body}</mediawiki>\n'
+    return (f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" xml:lang="en">\n'
+            f'{body}</mediawiki>\n')
 
 
 WIKI_MARKUP = ("template", "wiki_table", "wiki_link", "wiki_emphasis", "html_tag", "html_entity")
@@ -43,16 +44,19 @@ def wiki_markup(text: str) -> int:
 
 
 def read_outputs(out) -> dict[str, dict]:
-    return {str(p.relative_to(out)): json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("volume_*/part_*/*.json"))}
+    return {str(p.relative_to(out)): json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(out.glob("volume_*/part_*/*.json"))}
 
 
 def test_articles_are_assembled_from_sections_across_pages(tmp_path, shared_data):
     stats = ingest_pages([shared_data / PAGE_WIKITEXT / "abbey_pages.json"], tmp_path)
     outputs = read_outputs(tmp_path)
     titles = [record["title"] for record in outputs.values()]
-    assert sorted(titles) == sorted(["ABBESS", "ABBEVILLE", "ABBEY", "ABBEY, EDWIN AUSTIN", "ABBON OF FLEURY", "ABBOT, EZRA", "ABBOT, GEORGE"])
+    assert sorted(titles) == sorted(["ABBESS", "ABBEVILLE", "ABBEY", "ABBEY, EDWIN AUSTIN", "ABBON OF FLEURY",
+                                     "ABBOT, EZRA", "ABBOT, GEORGE"])
     assert stats.orphans == 1 and stats.orphan_words == 114  # the tail of ABBAZIA, begun before page 42
-    assert read_ingest_report(tmp_path)["runs"]["wikitext:abbey_pages.json"]["orphans"] == [{"page": "01/42", "words": 114}]
+    assert (read_ingest_report(tmp_path)["runs"]["wikitext:abbey_pages.json"]["orphans"]
+            == [{"page": "01/42", "words": 114}])
     abbey = outputs["volume_01/part_01/ABBEY.json"]
     assert set(abbey) == {"url", "title", "content", "timestamp"}
     assert abbey["url"] == "https://en.wikisource.org/wiki/Page:EB1911_-_Volume_01.djvu/42"
@@ -64,7 +68,8 @@ def test_articles_are_assembled_from_sections_across_pages(tmp_path, shared_data
 
 
 def test_rendering_drops_furniture_keeps_greek_and_leaves_no_markup(tmp_path, shared_data):
-    ingest_pages([shared_data / PAGE_WIKITEXT / "abbey_pages.json", shared_data / PAGE_WIKITEXT / "alloys_pages.json"], tmp_path)
+    ingest_pages([shared_data / PAGE_WIKITEXT / "abbey_pages.json", shared_data / PAGE_WIKITEXT / "alloys_pages.json"],
+                 tmp_path)
     outputs = read_outputs(tmp_path)
     everything = "\n".join(record["content"] for record in outputs.values())
     assert wiki_markup(everything) == 0
@@ -103,7 +108,8 @@ def test_templates_render_to_their_text():
     text = render_wikitext(
         "{{sc|Abaciscus}} {{EB1911 lkpl|abbot}} {{1911link|Tare and Tret}} {{EB1911 lkpl|Roman Law|Roman law}} "
         "{{Greek|βίος}} {{asc|A.D.}}&nbsp;1115 {{EB1911 tfrac|3|8}} in. {{EB1911 tfrac|2}} {{lb-|1000}} "
-        "{{hws|Anglo|Anglo-Egyptian}}{{hwe|Egyptian|Anglo-Egyptian}} {{Fs|108%|{{EB1911 footer initials|Peter Anderson Graham|P. A. G.}}}} "
+        "{{hws|Anglo|Anglo-Egyptian}}{{hwe|Egyptian|Anglo-Egyptian}} "
+        "{{Fs|108%|{{EB1911 footer initials|Peter Anderson Graham|P. A. G.}}}} "
         "{{EB1911 Shoulder HeadingSmall|St Gall.}}{{mystery template|x}}<ref>a note</ref> "
         "at <math>\\mathrm{P}\\!</math> and <math>x = \\frac{a}{b}</math> end", unknown,
     )
@@ -126,7 +132,8 @@ def test_the_fourteen_real_articles_render_without_markup_or_formulas(article_wi
 
 
 def test_sections_and_headwords():
-    page = '<noinclude>{{rh|12|ABBEY}}</noinclude><section begin="s1" />tail of the last one.<section end="s1" />\n<section begin=s2 />\'\'\'ABBOT, GEORGE,\'\'\' (1562–1633)<section end=s2 />'
+    page = ('<noinclude>{{rh|12|ABBEY}}</noinclude><section begin="s1" />tail of the last one.<section end="s1" />\n'
+            '<section begin=s2 />\'\'\'ABBOT, GEORGE,\'\'\' (1562–1633)<section end=s2 />')
     sections = page_sections(page)
     assert [section_headword(s) for s in sections] == [None, "ABBOT, GEORGE"]
     assert page_sections("no section tags here") == ["no section tags here"]
@@ -202,7 +209,8 @@ def test_named_sections_headwords_in_links_templates_and_superscripts(tmp_path, 
 def test_a_continuation_across_missing_pages_is_an_orphan(tmp_path, shared_data, wikisource_pages):
     """ABBEY pages (Vol. 1, 42–53) and ALLOYS pages (746–751) together: page 746 opens with ALLOTROPY's tail,
     which must not be glued onto ABBOT, GEORGE (page 53) — it is reported and left out."""
-    stats = ingest_pages([shared_data / PAGE_WIKITEXT / "abbey_pages.json", shared_data / PAGE_WIKITEXT / "alloys_pages.json"], tmp_path)
+    stats = ingest_pages([shared_data / PAGE_WIKITEXT / "abbey_pages.json",
+                          shared_data / PAGE_WIKITEXT / "alloys_pages.json"], tmp_path)
     outputs = read_outputs(tmp_path)
     abbot = outputs["volume_01/part_01/ABBOT, GEORGE.json"]["content"]
     assert abbot.endswith("He wrote a large number of works, the most interesting being")

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collections import Counter
-
 from babylm.data.text import clean
 from babylm.data.text.clean import clean_corpus, clean_text, iter_articles, iter_blocks, residual_markup_counts
-from babylm.data.text.clean_rules import LOSSY_RULE_NAMES, RULE_NAMES, RULES, hyphenation_rule, join_hyphenated_words, select_rules
+from babylm.data.text.clean_rules import (
+    LOSSY_RULE_NAMES,
+    RULE_NAMES,
+    RULES,
+    hyphenation_rule,
+    join_hyphenated_words,
+    select_rules,
+)
 from babylm.data.text.hyphenation import _pairs, collect_evidence
 from tests.data.text_fixtures import OCR_VOLUME, ocr_lines, pg_articles, pg_slice_path, pg_slice_text, wikisource_pages  # noqa: F401
 
@@ -59,7 +65,8 @@ def test_illustration_captions_and_sidenotes_go(pg_slice_text):
 
 def test_ocr_page_number_and_running_head_go(ocr_lines):
     snippet = lines_from(ocr_lines, "the crying of wares before the booths", 5)
-    assert [line.strip() for line in snippet.split("\n")[1:4]] == ["236", "ADVERTISEMENT", "was the first form of advertisement which had any marked effect"]
+    assert [line.strip() for line in snippet.split("\n")[1:4]] == [
+        "236", "ADVERTISEMENT", "was the first form of advertisement which had any marked effect"]
     cleaned = clean_text(snippet).split("\n")
     assert cleaned[0].endswith("on the banks of the Stour")
     assert cleaned[1].startswith("was the first form of advertisement")
@@ -109,7 +116,8 @@ def test_hyphenation_follows_the_corpus_evidence_on_the_real_ocr_volume(shared_d
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["north", "west", "-\n", "-", " ", "\n", "hazard", "ous", "Anglo", "twenty", "one", "ing", "é"]),
+@given(st.lists(st.sampled_from(["north", "west", "-\n", "-", " ", "\n", "hazard", "ous", "Anglo", "twenty", "one",
+                                 "ing", "é"]),
                 max_size=30).map("".join))
 def test_hyphenation_only_touches_line_end_hyphens_and_is_idempotent(text):
     once = join_hyphenated_words(text)
@@ -128,7 +136,8 @@ def test_footnote_markers_go_but_footnote_text_stays(pg_slice_text):
 
 def test_editorial_brackets_resolve_to_the_characters_they_stand_for(pg_slice_text):
     lines = pg_lines(pg_slice_text)
-    assert "Canonical Pāli" in clean_text(lines_from(lines, "AUTHORITIES ON THE LIFE OF THE BUDDHA.--Canonical P[=a]li", 1))
+    assert "Canonical Pāli" in clean_text(lines_from(lines, "AUTHORITIES ON THE LIFE OF THE BUDDHA.--Canonical P[=a]li",
+                                                     1))
     assert "county of Modruš-Fiume" in clean_text(lines_from(lines, "county of Modru[vs]-Fiume", 1))
     britain = clean_text(lines_from(lines, "BRITAIN (Gr. [Greek: Pretanikai", 1))
     assert "BRITAIN (Gr. Pretanikai nêsoi, Brettania; Lat. Britannia" in britain
@@ -162,7 +171,8 @@ def test_quotes_are_normalised_and_the_reference_no_op_is_fixed():
 
 
 def test_unicode_and_whitespace_rules():
-    assert clean_text("soft\u00adhy\u200bphen  and\tmore\u00a0space \ufb01ne\r\n\n\n  next  ") == "softhyphen and more space fine\nnext"
+    assert (clean_text("soft\u00adhy\u200bphen  and\tmore\u00a0space \ufb01ne\r\n\n\n  next  ")
+            == "softhyphen and more space fine\nnext")
     assert clean_text("e\u0301te\u0301") == "été"  # NFC
 
 
@@ -229,12 +239,14 @@ def test_cleaning_never_crashes_on_arbitrary_text(text):
 # ---------------------------------------------------------------------------------------- file and CLI
 def test_clean_stage_writes_the_documented_format(tmp_path):
     combined = tmp_path / "combined.txt"
-    combined.write_text("BREST, a seaport.\nSecond [1] paragraph.\n\n{{sc|}}\n\nBRIE (''Briegus''), a district.\n\n", encoding="utf-8")
+    combined.write_text("BREST, a seaport.\nSecond [1] paragraph.\n\n{{sc|}}\n\nBRIE (''Briegus''), a district.\n\n",
+                        encoding="utf-8")
     output = tmp_path / "cleaned.txt"
     assert clean.main(["--input", str(combined), "--output", str(output)]) == 0
     text = output.read_text(encoding="utf-8")
     assert text == "<s>\nBREST, a seaport.\nSecond paragraph.\n</s>\n\n<s>\nBRIE (Briegus), a district.\n</s>\n\n"
-    assert list(iter_articles(text.splitlines(keepends=True))) == ["BREST, a seaport.\nSecond paragraph.", "BRIE (Briegus), a district."]
+    assert list(iter_articles(text.splitlines(keepends=True))) == ["BREST, a seaport.\nSecond paragraph.",
+                                                                   "BRIE (Briegus), a district."]
     assert clean.main(["--input", str(combined), "--output", str(output), "--recase-headwords"]) == 0
     assert output.read_text(encoding="utf-8").startswith("<s>\nBrest, a seaport.")
 
@@ -255,7 +267,8 @@ def test_clean_list_rules_prints_every_rule(capsys):
 def test_residual_markup_counter_finds_leftovers():
     counts = residual_markup_counts("{{sc|x}} [[a]] <span> &amp; [v.04 p.0498] _it_ [=a] '''b'''")
     assert {kind for kind, n in counts.items() if n} >= {
-        "template", "wiki_link", "html_tag", "html_entity", "page_marker", "gutenberg_italic", "editorial_bracket", "wiki_emphasis",
+        "template", "wiki_link", "html_tag", "html_entity", "page_marker", "gutenberg_italic", "editorial_bracket",
+        "wiki_emphasis",
     }
     assert json.dumps(counts)  # plain ints, for the benchmark report
 

@@ -16,7 +16,8 @@ from tests.data.text_fixtures import write_article_json
 
 def test_content_only_with_normalised_line_ends(tmp_path):
     data, out = tmp_path / "data", tmp_path / "txt"
-    write_article_json(data, 4, 5, "BRESCIA", "\r\n\nBRESCIA (anc. Brixia), a city.  \r\n\r\nSecond paragraph.\n\n\n", title="BRESCIA")
+    write_article_json(data, 4, 5, "BRESCIA", "\r\n\nBRESCIA (anc. Brixia), a city.  \r\n\r\nSecond paragraph.\n\n\n",
+                       title="BRESCIA")
     stats = convert_tree(data, out)
     assert (stats.converted, stats.skipped) == (1, 0)
     text = (out / "volume_04" / "part_05" / "BRESCIA.txt").read_text(encoding="utf-8")

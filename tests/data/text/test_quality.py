@@ -14,7 +14,8 @@ from tests.data.text_fixtures import PAGE_WIKITEXT, write_article_json
 def prepared(data, shared_data, shared_cases):
     """A data directory holding real Wikisource pages and a Gutenberg case, converted, combined and cleaned."""
     raw = data / "britannica_data"
-    ingest_pages([shared_data / PAGE_WIKITEXT / "abbey_pages.json", shared_data / PAGE_WIKITEXT / "alloys_pages.json"], raw)
+    ingest_pages([shared_data / PAGE_WIKITEXT / "abbey_pages.json", shared_data / PAGE_WIKITEXT / "alloys_pages.json"],
+                 raw)
     ingest_slice(shared_cases / "corpus" / "gutenberg_part_title.txt", raw)
     write_article_json(raw, 30, 1, "odd", "{{mystery|x}} some text", title='"I')
     convert.convert_tree(raw, data / "britannica_txt")
@@ -36,11 +37,13 @@ def test_the_report_shows_routes_volumes_what_was_left_out_and_suspicious_titles
     assert left_out["footnote"]["count"] >= 1 and left_out["sidenote"]["count"] >= 20
     assert report["rejected_headwords"] == {"corrections list": 1, "no text": 2, "punctuation": 1}
     assert report["longest"][0]["title"] == "ABBEY" and report["shortest"][0]["words"] <= report["longest"][-1]["words"]
-    assert report["suspicious_titles"] == [{"title": '"I', "volume": "30", "words": 3, "why": "starts with punctuation or a digit"}]
+    assert report["suspicious_titles"] == [{"title": '"I', "volume": "30", "words": 3,
+                                            "why": "starts with punctuation or a digit"}]
     assert sum(report["residual_markup_per_million_words"].values()) == 0
     page = (data / "quality.md").read_text(encoding="utf-8")
-    for heading in ("## Articles per volume", "## Articles per source route", "## Residual markup", "## What was left out",
-                    "## Templates without a rendering rule", "## The 16 longest articles", "## Suspicious titles"):
+    for heading in ("## Articles per volume", "## Articles per source route", "## Residual markup",
+                    "## What was left out", "## Templates without a rendering rule", "## The 16 longest articles",
+                    "## Suspicious titles"):
         assert heading in page, heading
 
 

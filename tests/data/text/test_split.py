@@ -46,7 +46,8 @@ def test_everything_mode_uses_every_article_and_lands_within_a_point_when_it_can
     if len(counts) >= 2:
         assert summary["train"]["articles"] >= 1 and summary["val"]["articles"] >= 1
     small = sum(words for words in counts if words <= 0.02 * total)
-    if small >= (fraction - 0.01) * total and len(counts) >= 2 and summary["val"]["articles"] > 1 and summary["train"]["articles"] > 1:
+    if (small >= (fraction - 0.01) * total and len(counts) >= 2 and summary["val"]["articles"] > 1
+            and summary["train"]["articles"] > 1):
         assert abs(share - fraction) <= 0.01 + 1e-9, (share, fraction)
     if summary["val"]["articles"] > 1:
         assert share <= fraction + 0.01 + 1e-9  # never over the ceiling except the one forced article
@@ -62,7 +63,8 @@ def test_one_big_article_drawn_early_no_longer_skews_val():
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    st.lists(st.lists(st.text(alphabet="abc xyz", min_size=1, max_size=30).filter(str.strip), min_size=1, max_size=3), min_size=2, max_size=25),
+    st.lists(st.lists(st.text(alphabet="abc xyz", min_size=1, max_size=30).filter(str.strip), min_size=1, max_size=3),
+             min_size=2, max_size=25),
     st.integers(0, 1000),
 )
 def test_split_files_hold_whole_input_articles_once_and_repeat_exactly(tmp_path_factory, articles, seed):
@@ -87,7 +89,8 @@ def test_report_is_printed_and_written_with_counts_per_split(tmp_path, capsys):
     source = tmp_path / "cleaned.txt"
     source.write_text(cleaned_corpus_text([f"ARTICLE {i} has five words" for i in range(20)]), encoding="utf-8")
     out = tmp_path / "split"
-    assert split.main(["--input", str(source), "--output-dir", str(out), "--train-words", "50", "--val-words", "20", "--seed", "3"]) == 0
+    assert split.main(["--input", str(source), "--output-dir", str(out), "--train-words", "50", "--val-words", "20",
+                       "--seed", "3"]) == 0
     printed = json.loads(capsys.readouterr().out)
     written = json.loads((out / "split_report.json").read_text(encoding="utf-8"))
     assert printed == written

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from babylm.data.tokens.datamodule import DataConfigError, SubsetSampler, TokenizedDataModule, TrainWindowSampler, WindowDataset
+from babylm.data.tokens.datamodule import (
+    DataConfigError,
+    SubsetSampler,
+    TokenizedDataModule,
+    TrainWindowSampler,
+    WindowDataset,
+)
 from babylm.data.tokens.encode import EncodeError
 from babylm.data.tokens.tokenizer import TokenizerError, load_tokenizer, save_tokenizer, train_tokenizer
 from tests.data.tokens.fixtures import make_tiny_encoding, tiny_encoding  # noqa: F401 (fixture)
@@ -36,7 +42,8 @@ def first_tokens(loader) -> list[list[int]]:
 def test_properties_available_after_init(tiny_encoding):
     dm = make_dm(tiny_encoding)
     meta = json.loads((tiny_encoding.encoded_dir / "meta.json").read_text())
-    assert dm.vocab_size == load_tokenizer(tiny_encoding.tokenizer_path).get_vocab_size() == meta["tokenizer"]["vocab_size"]
+    assert (dm.vocab_size == load_tokenizer(tiny_encoding.tokenizer_path).get_vocab_size()
+            == meta["tokenizer"]["vocab_size"])
     assert dm.tokenizer_path == str(tiny_encoding.tokenizer_path)
     train = meta["splits"]["train"]
     assert dm.words_per_token == pytest.approx(train["words"] / train["tokens"])

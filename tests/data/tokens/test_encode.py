@@ -136,7 +136,8 @@ def test_vocabulary_over_uint16_is_rejected(tmp_path):
 
 
 def test_main_reports_bad_input_in_one_line(tiny_encoding, tmp_path, capsys):
-    code = main(["--tokenizer", str(tiny_encoding.tokenizer_path), "--split-dir", str(tmp_path), "--out-root", str(tmp_path / "o")])
+    code = main(["--tokenizer", str(tiny_encoding.tokenizer_path), "--split-dir", str(tmp_path),
+                 "--out-root", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "train split not found; run the split stage first" in err
@@ -156,9 +157,11 @@ def test_an_empty_split_is_refused_at_encode_time(tiny_encoding, tmp_path, capsy
     (split_dir / "train.txt").write_text(good if train is None else train, encoding="utf-8")
     (split_dir / "val.txt").write_text(val, encoding="utf-8")
     out = tmp_path / "o"
-    assert main(["--tokenizer", str(tiny_encoding.tokenizer_path), "--split-dir", str(split_dir), "--out-root", str(out)]) == 2
+    assert main(["--tokenizer", str(tiny_encoding.tokenizer_path), "--split-dir", str(split_dir),
+                 "--out-root", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"babylm encode: error: {split_dir / (bad + '.txt')}: the {bad} split "), err
+    assert len(err) == 1, err
+    assert err[0].startswith(f"babylm encode: error: {split_dir / (bad + '.txt')}: the {bad} split "), err
     assert "python -m babylm prepare" in err[0]
     assert not list(out.rglob("*.bin")) or all(p.stat().st_size > 0 for p in out.rglob("*.bin"))
     meta = list(out.rglob("meta.json"))
@@ -211,7 +214,8 @@ def test_a_damaged_meta_json_is_rebuilt_by_encode(text, tiny_encoding, tmp_path)
     assert encode_splits(tiny_encoding.tokenizer_path, tiny_encoding.split_dir, root, log=lines.append) == out
     assert "meta.json" in lines[0] and "rebuilding every split" in lines[0]
     rebuilt, original = read_meta(out), read_meta(tiny_encoding.encoded_dir)
-    assert {k: v["tokens"] for k, v in rebuilt["splits"].items()} == {k: v["tokens"] for k, v in original["splits"].items()}
+    assert ({k: v["tokens"] for k, v in rebuilt["splits"].items()}
+            == {k: v["tokens"] for k, v in original["splits"].items()})
     assert read_stream(out / "train.bin") == read_stream(tiny_encoding.encoded_dir / "train.bin")
 
 

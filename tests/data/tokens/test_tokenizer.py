@@ -22,7 +22,8 @@ from tests.data.tokens.fixtures import tiny_encoding, write_split  # noqa: F401 
 
 
 def run(tiny_encoding, tmp_path, *extra) -> int:
-    return main(["--train", str(tiny_encoding.split_dir / "train.txt"), "--val", str(tiny_encoding.split_dir / "val.txt"),
+    return main(["--train", str(tiny_encoding.split_dir / "train.txt"),
+                 "--val", str(tiny_encoding.split_dir / "val.txt"),
                  "--vocab-size", "400", "--out", str(tmp_path / "tok.json"), "--hf-dir", str(tmp_path / "hf"), *extra])
 
 
@@ -36,7 +37,8 @@ def test_command_writes_tokenizer_hf_files_and_report(tiny_encoding, tmp_path, c
     assert progress[1].startswith("trained in ") and "measuring tokens per word on" in progress[1]
     hf = AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
     # a class name transformers 4.x reads too (5.x alone knows "TokenizersBackend")
-    assert json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
+    config = json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert (hf.pad_token_id, hf.bos_token_id, hf.eos_token_id) == (0, 1, 2)
     ids = hf("The city river.")["input_ids"]
     assert ids[0] == 1 and ids.count(1) == 1  # <s> prepended once, no </s> appended
@@ -63,13 +65,15 @@ def test_article_markers_are_not_learned_as_text(tmp_path):
     write_split(tmp_path / "train.txt", [f"Article number {i} about the river and the town." for i in range(300)])
     tokenizer = train_tokenizer([tmp_path / "train.txt"], vocab_size=600, min_frequency=2)
     vocab = tokenizer.get_vocab()
-    assert not [token for token in vocab if ("<" in token or ">" in token) and token not in ("<pad>", "<s>", "</s>", "<", ">")]
+    assert not [token for token in vocab
+                if ("<" in token or ">" in token) and token not in ("<pad>", "<s>", "</s>", "<", ">")]
 
 
 def test_text_is_text_special_token_strings_never_become_special_ids(tiny_encoding, tmp_path):
     assert run(tiny_encoding, tmp_path) == 0
     text = "The tag <s> and </s> and <pad> stay text."
-    for tokenizer in (load_tokenizer(tmp_path / "tok.json"), train_tokenizer(texts=["the tag and text"] * 20, vocab_size=300)):
+    for tokenizer in (load_tokenizer(tmp_path / "tok.json"),
+                      train_tokenizer(texts=["the tag and text"] * 20, vocab_size=300)):
         ids = tokenizer.encode(text).ids
         assert ids[0] == 1 and not {0, 1, 2} & set(ids[1:])  # the post-processor's <s>, then text only
         assert tokenizer.decode(ids, skip_special_tokens=True) == text
@@ -90,7 +94,9 @@ def test_custom_tokenizer_code_in_a_folder_is_refused_without_running_it(tiny_en
     start = time.monotonic()
     with pytest.raises(TokenizerError) as error:
         load_hf_tokenizer(folder)
-    assert "tokenizer_config.json: auto_map asks to run code from the model folder (evil_tokenizer.py)" in str(error.value) and "\n" not in str(error.value)
+    message = str(error.value)
+    assert "tokenizer_config.json: auto_map asks to run code from the model folder (evil_tokenizer.py)" in message
+    assert "\n" not in message
     assert time.monotonic() - start < 5 and not marker.exists()  # no prompt, no wait, no code
     (folder / "tokenizer_config.json").write_text(json.dumps({**config, "auto_map": None}))
     (folder / "config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": "evil_tokenizer.EvilTokenizer"}}))
@@ -125,7 +131,8 @@ def test_unusable_training_text_is_one_line_and_writes_nothing(content, message,
 
 def test_a_failed_val_report_writes_nothing_and_keeps_the_old_outputs(tiny_encoding, tmp_path, capsys):
     assert run(tiny_encoding, tmp_path) == 0
-    before = {p: p.read_bytes() for p in [tmp_path / "tok.json", tmp_path / "tok.report.json", *(tmp_path / "hf").iterdir()]}
+    before = {p: p.read_bytes()
+              for p in [tmp_path / "tok.json", tmp_path / "tok.report.json", *(tmp_path / "hf").iterdir()]}
     (tmp_path / "val.txt").write_bytes(b"ok\n\xff\xfe broken\n")
     assert main(["--train", str(tiny_encoding.split_dir / "train.txt"), "--val", str(tmp_path / "val.txt"),
                  "--vocab-size", "400", "--out", str(tmp_path / "tok.json"), "--hf-dir", str(tmp_path / "hf")]) == 2
@@ -165,7 +172,8 @@ def test_fertility_counts_tokens_per_word(tmp_path):
     tokenizer = train_tokenizer(texts=["aaa bbb ccc"] * 10, vocab_size=300)
     result = fertility(tokenizer, tmp_path / "val.txt")
     assert result["words"] == 3
-    assert result["tokens"] == sum(len(tokenizer.encode(t, add_special_tokens=False).ids) for t in ("aaa bbb\n", "ccc\n"))
+    assert result["tokens"] == sum(len(tokenizer.encode(t, add_special_tokens=False).ids)
+                                   for t in ("aaa bbb\n", "ccc\n"))
 
 
 def test_bad_input_is_one_line_with_exit_code_2(tmp_path, capsys):

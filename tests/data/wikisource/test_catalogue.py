@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
-from babylm.data.wikisource.sample.server import Faults
 from babylm.data.wikisource.api import ApiClient, ApiError, GaveUp, parse_retry_after
-from babylm.data.wikisource.catalogue import NON_ARTICLE_TITLES, PREFIX, Catalogue, classify, part_of, resolve_overlaps, scan_position
+from babylm.data.wikisource.catalogue import (
+    NON_ARTICLE_TITLES,
+    PREFIX,
+    Catalogue,
+    classify,
+    part_of,
+    resolve_overlaps,
+    scan_position,
+)
+from babylm.data.wikisource.sample.server import Faults
 
 
 def page(volume: int, number: int) -> str:
@@ -83,7 +91,8 @@ def test_a_sub_page_covered_by_its_parent_is_skipped_and_every_overlap_is_report
     assert PREFIX + "Brewing/Chemistry" not in catalogue.articles
     assert "covered by its parent page" in catalogue.skipped[PREFIX + "Brewing/Chemistry"]
     assert catalogue.overlaps == {
-        PREFIX + "Brewing/Chemistry": {"parent": PREFIX + "Brewing", "shared_pages": 3, "action": "skipped: covered by its parent page"},
+        PREFIX + "Brewing/Chemistry": {"parent": PREFIX + "Brewing", "shared_pages": 3,
+                                       "action": "skipped: covered by its parent page"},
         PREFIX + "Algae/Habitat": {"parent": PREFIX + "Algae", "shared_pages": 1, "action": "kept: partial overlap"},
     }
     assert articles[PREFIX + "Brewing"].pages == list(range(500, 520))

@@ -110,7 +110,8 @@ def test_the_licence_box_is_never_part_of_the_article():
 
 MARGIN_SHAPES = (
     '<span class="wst-eb1911-shoulder-heading">{}</span>',  # a class naming it
-    '<div class="eb1911-sh" style="float:left; width:7em; margin-left:-8em; text-align:right">{}</div>',  # floated block
+    # a floated block
+    '<div class="eb1911-sh" style="float:left; width:7em; margin-left:-8em; text-align:right">{}</div>',
     '<span class="x-note" style="position: absolute; left: -9em">{}</span>',  # positioned, unknown class
 )
 
