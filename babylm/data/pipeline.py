@@ -127,7 +127,7 @@ def acquire_stage(args: argparse.Namespace, layout: Layout) -> Stage:
 
         return Stage("acquire", [(p.resolve(), None) for p in files], outputs,
                      {"source": "gutenberg", "files": sorted(map(str, files))},
-                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_text", "_headwords", "_markup")]
+                     [f"babylm.data.sources.gutenberg{m}" for m in ("", "_text", "_furniture", "_headwords", "_markup")]
                      + ["babylm.data.articles"], run)
 
     files = [Path(p) for p in args.wikitext_pages]

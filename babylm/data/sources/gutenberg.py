@@ -9,7 +9,8 @@ Run it::
 Reads Project Gutenberg plain-text ebooks of the 11th edition (one "slice" each, e.g. #19699, *Volume 4,
 Part 3, "Brescia" to "Bulgaria"*) and writes one ``<out>/volume_VV/part_PP/<stem>.json`` per article,
 ``{"url", "title", "content", "timestamp"}`` — what ``babylm.data.wikisource`` writes, so every later
-stage runs unchanged. Rules, in order (1–6 in :mod:`babylm.data.sources.gutenberg_text`):
+stage runs unchanged. Rules, in order (1–6 in :mod:`babylm.data.sources.gutenberg_text`, 3–4 with
+:mod:`babylm.data.sources.gutenberg_furniture`):
 
 1. **Encoding**: a UTF-8 byte-order mark wins; else the header's ``Character set encoding:`` line
    (ISO-8859-1 is read as Windows-1252 when bytes 0x80–0x9F occur, as PG's Latin-1 files sometimes

@@ -19,6 +19,13 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from babylm.data.articles import Tally
+from babylm.data.sources.gutenberg_furniture import (
+    PAGE_MARKER,
+    is_drawing_line,
+    is_table,
+    remove_bracket_blocks,
+    remove_diagrams,
+)
 from babylm.data.sources.gutenberg_headwords import (
     CONTINUED_NOTE,
     Verdict,
@@ -149,101 +156,16 @@ def split_boilerplate(text: str, removed: Tally | None = None) -> tuple[SliceInf
     return read_slice_info(text), body
 
 
-# ----------------------------------------------------------------------------------- 3. page furniture
-PAGE_MARKER = re.compile(r"\[v\.\s*([0-9]{1,4})\s+p\.\s*([0-9]{1,4})\]")  # printed pages: at most ~1,100
-_BLOCK_OPENERS = re.compile(r"\[(?:Illustration|Sidenote)\b", re.I)
-_PROSE_AFTER_BLANK = re.compile(r"\n[ \t]*\n(?=[^\s\[][^\n]*\n[^\n]*\S)")
-"""Where an unclosed block ends: a blank line, then an unindented paragraph of two lines or more (prose)."""
-
-
-def _block_end(text: str, start: int) -> tuple[int, bool]:
-    """Where the bracket block opening at ``start`` ends, and whether its ``]`` was found (False: unclosed).
-
-    A block is closed by its balanced ``]``; a second block opener met before it (never nested in print)
-    or the end of the text means the transcription lost the ``]``: the block then ends before the first
-    prose paragraph after it (two lines or more, unindented) — captions and figure keys are indented or short.
-    """
-    depth, i = 0, start
-    while i < len(text):
-        char = text[i]
-        if char == "[" and depth == 1 and _BLOCK_OPENERS.match(text, i):
-            break
-        depth += {"[": 1, "]": -1}.get(char, 0)
-        i += 1
-        if depth == 0:
-            return i, True
-    prose = _PROSE_AFTER_BLANK.search(text, start, i)
-    return (prose.start() if prose else i), False
-
-
-def remove_bracket_blocks(text: str, removed: Tally | None = None) -> str:
-    """Remove ``[Illustration…]`` and ``[Sidenote…]`` blocks, brackets balanced across lines; returns text.
-
-    ``removed``, when given, counts them as ``caption`` and ``sidenote``, and the blocks whose ``]`` the
-    transcription lost (see :func:`_block_end`) also as ``unclosed caption``.
-    """
-    out, position = [], 0
-    for match in _BLOCK_OPENERS.finditer(text):
-        if match.start() < position:
-            continue
-        end, closed = _block_end(text, match.start())
-        out.append(text[position: match.start()])
-        if removed is not None:
-            block = text[match.start(): end]
-            removed.add("sidenote" if match.group(0).lower() == "[sidenote" else "caption", block)
-            if not closed:
-                removed.add("unclosed caption", block)
-        position = end
-    out.append(text[position:])
-    return "".join(out)
-
+# ------------------------------------------------------------- 3.–4. page furniture, tables, drawings
+# (babylm.data.sources.gutenberg_furniture)
 
 # -------------------------------------------------------------------------------- 4.–5. paragraphs
-_COLUMN_GAP = re.compile(r"\S {3,}\S.* {3,}\S|\S {3,}\S|\|")
 _SEPARATOR = re.compile(r"^[\s*\-=_.]+$")
 _FOOTNOTE_LABEL = re.compile(r"^FOOTNOTES?\s*:?$", re.I)
 _PRODUCED_BY = re.compile(r"^(?:Produced by|E-?text prepared by)\b", re.I)
 _TRANSCRIBER = re.compile(r"^\[?Transcriber'?s note", re.I)
 SIDENOTE_WORDS = 8
 """A relocated side-note is one indented line of at most this many words (``  Theories of matter.``)."""
-
-
-def is_table(lines: Sequence[str]) -> bool:
-    """True when most of a paragraph's ``lines`` are table rows: column gaps of 3+ spaces or ``|`` rules."""
-    rows = sum(1 for line in lines if _COLUMN_GAP.search(line.strip()))
-    return len(lines) > 0 and rows * 2 >= len(lines) and (rows >= 2 or len(lines) == 1 and "|" in lines[0])
-
-
-_DRAWING_MARK = re.compile(r"__|[/\\|]")
-_ATOM_LABEL = re.compile(r"(?:[A-Z][A-Za-z0-9]{0,5}|[=,-])(?:\s+(?:[A-Z][A-Za-z0-9]{0,5}|[=,-]))*")
-
-
-def is_drawing_line(line: str) -> bool:
-    """True for a line of a structure diagram drawn in ASCII (``/  \\__/  \\ ,``): it has drawing marks (``__``,
-    ``/``, ``\\``, ``|``) and fewer than 40 % letters among its visible characters."""
-    visible = "".join(line.split())
-    return bool(_DRAWING_MARK.search(visible)) and sum(c.isalpha() for c in visible) < 0.4 * len(visible)
-
-
-def remove_diagrams(lines: Sequence[str]) -> tuple[list[str], list[str]]:
-    """A paragraph's lines without its ASCII structure diagrams (rule 4): runs of two or more drawing lines
-    (:func:`is_drawing_line`) and the atom labels directly above or below them (``NH2``, ``HOOC  COOH``,
-    ``N = N``). Returns (kept, removed). DIPHENYL's four diagrams (#32689) are the example."""
-    drop = [False] * len(lines)
-    drawing = [is_drawing_line(line) for line in lines]
-    start = 0
-    while start < len(lines):
-        end = start
-        while end < len(lines) and drawing[end]:
-            end += 1
-        if end - start >= 2:
-            while start > 0 and _ATOM_LABEL.fullmatch(lines[start - 1].strip()):
-                start -= 1
-            while end < len(lines) and _ATOM_LABEL.fullmatch(lines[end].strip()):
-                end += 1
-            drop[start:end] = [True] * (end - start)
-        start = max(end, start + 1)
-    return [line for line, d in zip(lines, drop) if not d], [line for line, d in zip(lines, drop) if d]
 
 
 def unwrap(lines: Sequence[str]) -> str:
