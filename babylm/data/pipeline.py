@@ -44,6 +44,7 @@ from typing import Sequence
 
 from babylm.core.arguments import CommandParser, non_negative_int, open_fraction, positive_int, seed
 from babylm.core.atomic import LockBusy, atomic_write_json, exclusive_lock, os_error_line, remove_stale_temporaries
+from babylm.core.outputs import recorded, write_manifest
 from babylm.core.safe_json import JsonError, read_json
 from babylm.data.article_tree import TreeError, recover_tree, replace_tree
 from babylm.data.articles import INGEST_REPORT
@@ -52,13 +53,15 @@ from babylm.data.sources.gutenberg import IngestError as GutenbergError
 from babylm.data.sources.gutenberg import ingest_slices, slice_files
 from babylm.data.sources.wikitext import IngestError as WikitextError
 from babylm.data.sources.wikitext import ingest_pages
-from babylm.data.stamps import Stage
+from babylm.data.stamps import Stage, fingerprint
 from babylm.data.text import clean, combine, convert, quality, split
 from babylm.data.wikisource.sample.server import serve_sample
 from babylm.data.wikisource.sample.wiki import SAMPLE_DIR
 from babylm.data.wikisource.scrape import DEFAULT_BASE_URL
 from babylm.data.wikisource.scrape import main as scrape_main
 
+MANIFEST_STAGES = ("combine", "clean", "split")
+"""The stages whose outputs carry a ``.babylm-<stage>.json`` manifest (:func:`adopt_stamped_outputs`)."""
 SOURCES = ("sample", "wikisource", "gutenberg", "wikitext")
 REPLACING_SOURCES = ("gutenberg", "wikitext")  # ingests that re-create the whole article tree on each run
 SPLIT_FILES = ("train.txt", "val.txt", "split_report.json")
@@ -279,6 +282,31 @@ def _clean_up_after_kills(layout: Layout, source: str) -> None:
         remove_stale_temporaries(folder)
 
 
+def adopt_stamped_outputs(stage: Stage, stamps: Path) -> list[str]:
+    """Record in ``stage``'s output manifest (:mod:`babylm.core.outputs`) the files its stamp shows this pipeline
+    wrote — unchanged since (same size and modification time) — so that a data folder prepared before manifests
+    existed (babylm before 2026-12) is re-run in place instead of refused; returns the paths adopted.
+
+    Only for the stages that keep a manifest (``combine``, ``clean``, ``split``: the command name is the stage's);
+    a file changed or added by hand since the stamp is never adopted, and its stage still refuses to overwrite it.
+    """
+    if stage.name not in MANIFEST_STAGES:
+        return []
+    try:
+        saved = read_json(stamps / f"{stage.name}.json")
+    except JsonError:
+        return []
+    if not isinstance(saved, dict) or saved.get("outputs") != fingerprint(stage.outputs):
+        return []
+    adopted = []
+    for path in (path for path, pattern in stage.outputs if pattern is None and path.is_file()):
+        ours = recorded(path.parent, stage.name)
+        if path.name not in ours:
+            write_manifest(path.parent, stage.name, ours | {path.name})
+            adopted.append(str(path))
+    return adopted
+
+
 def _run_stages(args: argparse.Namespace, layout: Layout) -> list[tuple[str, str]]:
     check_source(args, layout)
     options = split_options_from(args)
@@ -288,6 +316,7 @@ def _run_stages(args: argparse.Namespace, layout: Layout) -> list[tuple[str, str
         if not args.force and stage.up_to_date(layout.stamps):
             summary = "up to date, skipped"
         else:
+            adopt_stamped_outputs(stage, layout.stamps)
             summary = stage.run()
             stage.record(layout.stamps)
         print(f"prepare: {stage.name}: {summary}", flush=True)

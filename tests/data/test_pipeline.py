@@ -166,3 +166,29 @@ def test_re_ingesting_changed_input_leaves_no_article_of_the_old_input(tmp_path,
     assert now and now < everything  # the articles only the first input had are gone …
     stages = stage_lines(capsys.readouterr().out)
     assert stages["combine"].startswith(f"{len(now)} articles")  # … from every later stage too
+
+
+def test_a_data_folder_prepared_before_manifests_is_rerun_in_place_but_a_hand_edit_is_not_overwritten(tmp_path,
+                                                                                                      capsys):
+    """A data folder of an earlier babylm has the stamps but not the ``.babylm-<stage>.json`` manifests: prepare
+    adopts the outputs its own stamps show it wrote (same size and mtime) and re-runs; a file edited since is
+    still refused."""
+    data = tmp_path / "data"
+    assert pipeline.main(["--data-dir", str(data)]) == 0
+    manifests = [data / ".babylm-combine.json", data / ".babylm-clean.json",
+                 data / "corpus_split" / ".babylm-split.json"]
+    for manifest in manifests:
+        manifest.unlink()  # as an earlier babylm left it
+    capsys.readouterr()
+    assert pipeline.main(["--data-dir", str(data), "--force"]) == 0
+    stages = stage_lines(capsys.readouterr().out)
+    assert all(stages[name] != "up to date, skipped" for name in ("combine", "clean", "split"))
+    assert all(manifest.is_file() for manifest in manifests)
+
+    (data / ".babylm-combine.json").unlink()
+    combined = data / "combined_encyclopedia.txt"
+    combined.write_text(combined.read_text(encoding="utf-8") + "<s>\nMy own notes.\n</s>\n", encoding="utf-8")
+    assert pipeline.main(["--data-dir", str(data), "--force"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "combined_encyclopedia.txt exists and was not written by babylm combine" in err[0]
+    assert combined.read_text(encoding="utf-8").endswith("My own notes.\n</s>\n")

@@ -85,8 +85,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from babylm.core.arguments import CommandParser, int_in_range
-from babylm.core.atomic import os_error_line
+from babylm.core.arguments import CommandParser, int_in_range, run_command
 from babylm.data.article_tree import INGEST, TreeError, claim, writing
 from babylm.data.articles import (
     EB1911_VOLUMES,
@@ -102,6 +101,7 @@ from babylm.data.articles import (
     title_hash,
     write_article,
 )
+from babylm.data.layout import DEFAULT
 from babylm.data.sources.gutenberg_headwords import fold, headword
 from babylm.data.sources.gutenberg_text import (
     GutenbergArticle,
@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("files", nargs="+", type=Path,
                         help="PG plain-text slice files (e.g. 19699-8.txt) or folders of them")
-    parser.add_argument("--out", type=Path, default=Path("data/britannica_data"),
+    parser.add_argument("--out", type=Path, default=DEFAULT.raw,
                         help="output folder (default: %(default)s)")
     parser.add_argument("--volume", type=int_in_range(1, EB1911_VOLUMES),
                         help="volume number (1–29), when the slice title has none")
@@ -322,21 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the Gutenberg ingest on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    try:
-        stats = ingest_slices(args.files, args.out, volume=args.volume)
-    except (IngestError, TreeError) as error:
-        print(f"ingest_gutenberg: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
-        print(f"ingest_gutenberg: {os_error_line(error)}", file=sys.stderr)
-        return 2
-    reasons = ", ".join(f"{reason} ×{n}" for reason, n in stats.rejected.most_common())
-    print(f"ingest_gutenberg: {stats.files} files, {stats.articles} articles ({stats.joined} joined across slices), "
-          f"{stats.words} words → {args.out}; {sum(stats.rejected.values())} headword candidates rejected "
-          f"({reasons or 'none'}; each, and what was left out: {args.out / INGEST_REPORT})")
-    return 0
 
+    def work(args: argparse.Namespace) -> str:
+        stats = ingest_slices(args.files, args.out, volume=args.volume)
+        reasons = ", ".join(f"{reason} ×{n}" for reason, n in stats.rejected.most_common())
+        return (f"ingest_gutenberg: {stats.files} files, {stats.articles} articles ({stats.joined} joined across "
+                f"slices), {stats.words} words → {args.out}; {sum(stats.rejected.values())} headword candidates "
+                f"rejected ({reasons or 'none'}; each, and what was left out: {args.out / INGEST_REPORT})")
+
+    return run_command("ingest_gutenberg", argv, build_parser(), work, (IngestError, TreeError))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -46,9 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from babylm.core.arguments import CommandParser, check_seed, non_negative_int, open_fraction, seed
-from babylm.core.atomic import atomic_output, atomic_write_json, os_error_line
+from babylm.core.arguments import CommandParser, check_seed, non_negative_int, open_fraction, run_command, seed
+from babylm.core.atomic import atomic_output, atomic_write_json
 from babylm.core.outputs import stage_outputs
+from babylm.data.layout import DEFAULT
 from babylm.data.text.clean import format_article, iter_articles
 
 OUTPUT_FILES = ("train.txt", "val.txt", "split_report.json")
@@ -229,9 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Seeded, article-level train/val split of the cleaned corpus by word budgets "
                     "(or everything with a val fraction).",
     )
-    parser.add_argument("--input", default="data/encyclopedia_cleaned.txt",
+    parser.add_argument("--input", default=str(DEFAULT.cleaned),
                         help="cleaned corpus (default: %(default)s)")
-    parser.add_argument("--output-dir", default="data/corpus_split",
+    parser.add_argument("--output-dir", default=str(DEFAULT.split_dir),
                         help="where train.txt, val.txt, split_report.json go (default: %(default)s)")
     parser.add_argument("--train-words", type=non_negative_int, default=DEFAULT_TRAIN_WORDS,
                         help="train word budget (default: %(default)s)")
@@ -247,20 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the split stage on ``argv`` (default ``sys.argv[1:]``); returns an exit code (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    options = SplitOptions(args.train_words, None if args.val_words == REST else args.val_words,
-                           args.val_fraction, args.seed)
-    try:
-        report = split_file(args.input, args.output_dir, options)
-    except SplitError as error:
-        print(f"split: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # an output path that cannot be written (a folder, no permission…)
-        print(f"split: {os_error_line(error)}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2, ensure_ascii=False))
-    return 0
 
+    def work(args: argparse.Namespace) -> str:
+        options = SplitOptions(args.train_words, None if args.val_words == REST else args.val_words,
+                               args.val_fraction, args.seed)
+        return json.dumps(split_file(args.input, args.output_dir, options), indent=2, ensure_ascii=False)
+
+    return run_command("split", argv, build_parser(), work, (SplitError,))
 
 if __name__ == "__main__":
     sys.exit(main())
