@@ -185,3 +185,20 @@ def test_a_rerun_with_other_settings_is_refused_in_one_line(tiny, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds stage 'fit Tiny-Llama' made with other settings" in err[0] and "--fresh" in err[0]
     assert (tiny["workdir"] / "recipe_state.json").read_bytes() == before
+
+
+def test_the_seeds_benchmark_reports_the_runs_the_pages_hold(tiny, tmp_path):
+    """``benchmarks/bench_recipe_seeds.py --report-only`` over the recipe's workdir (as seed 3): each model's row
+    holds the page's values, the differences are the page's, and the learning curve is drawn."""
+    (tmp_path / "seed3").symlink_to(tiny["workdir"], target_is_directory=True)
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "bench_recipe_seeds.py"), "tiny", "--seeds",
+                           "3", "--work", str(tmp_path), "--report-only"], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    models = {m["role"] if m["role"] != "teacher" else f"teacher {m['name']}": m for m in tiny["page"]["models"]}
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in done.stdout.splitlines() if line.startswith("| ")}
+    for key, model in models.items():
+        assert f"| {model['val_loss']:.4g} | {100 * model['blimp']:.1f} |" in rows[key], rows[key]
+    student, alone = models["distilled student"], models["student alone"]
+    assert f"{student['val_loss'] - alone['val_loss']:+.3f}" in rows["student − student alone"]
+    assert "| anaphor_agreement |" in done.stdout and (tmp_path / "curve.png").stat().st_size > 1000
