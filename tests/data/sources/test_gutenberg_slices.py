@@ -203,7 +203,7 @@ PROSE_WORD = st.from_regex(r"[A-Za-z]{3,10}[,.;]?", fullmatch=True)
 PROSE_MARK = st.sampled_from(["1/2", "and/or", "(q.v.)", "3/4", "|", "--", "£21,000", "A/B", "x/y"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(st.tuples(PROSE_WORD, PROSE_MARK | st.just("")).map(" ".join), min_size=1, max_size=12)
                 .map(lambda words: "  " + " ".join(words)), min_size=1, max_size=6))
 def test_prose_lines_with_slashes_and_rules_are_never_taken_for_a_diagram(lines):
