@@ -20,7 +20,9 @@ last``; an evaluation is done when its report exists for the model files as they
 (written atomically after each stage) keeps each stage's command line, settings and wall time, so a re-run's
 page shows the original times and says what was skipped; a re-run with other settings for a finished stage is
 refused in one line (``--fresh``, or another ``--workdir``). Bad input: one line on stderr, exit code 2; a failed
-stage: exit code 1 (its output is above); interrupted: 130, and the same command resumes.
+stage: exit code 1 (its output is above), 2 when it refused its input; interrupted: 130, and the same command
+resumes (a running fit or cache build gets the Ctrl-C, up to a minute to stop, then it and every process it started
+are killed).
 """
 
 from __future__ import annotations
@@ -114,7 +116,8 @@ def stage_env(offline: bool) -> dict[str, str]:
 
 def run(preset_name: str, options: RecipeOptions, workdir: str | None, fresh: bool, invocation: Invocation) -> int:
     """Run the recipe ``preset_name`` with ``options`` in ``workdir`` (default ``runs/recipe/<preset>-seed<N>``);
-    returns an exit code: 0 done, 1 a stage failed, 2 bad input (one line on stderr), 130 interrupted."""
+    returns an exit code: 0 done, 1 a stage failed, 2 bad input (one line on stderr; or a stage refused its input),
+    130 interrupted."""
     prefix = f"babylm {invocation.command}"
     try:
         path = preset_file(preset_name)
@@ -135,7 +138,7 @@ def run(preset_name: str, options: RecipeOptions, workdir: str | None, fresh: bo
         return 2
     except StageFailed as error:
         print(f"{prefix}: {error}", file=sys.stderr)
-        return 1
+        return error.code
     except KeyboardInterrupt:
         print(f"\n{prefix}: interrupted; finished stages are kept — run the same command again to resume",
               file=sys.stderr)

@@ -237,8 +237,11 @@ def check_preset(preset: RecipePreset, path: Path) -> None:
     if data.val_fraction is not None and not 0 < data.val_fraction < 1:
         fail("data.val_fraction", f"{data.val_fraction} is not between 0 and 1 (both excluded)")
     for key in ("train_words", "val_words"):
-        if isinstance(getattr(data, key), int) and getattr(data, key) < 0:
-            fail(f"data.{key}", f"{getattr(data, key)} is below 0")
+        value = getattr(data, key)
+        if isinstance(value, int) and not 0 <= value < 2**63:
+            fail(f"data.{key}", f"{value} is not a number of words from 0 to 2^63-1")
+    if data.val_words == "rest" and (data.train_words is None or data.val_fraction is not None):
+        fail("data.val_words", "rest (val takes what train does not) needs data.train_words and no data.val_fraction")
     for index, name in enumerate(data.files):
         data.files[index] = str(Path(name).resolve())
         if not Path(data.files[index]).is_file():

@@ -29,7 +29,9 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -63,7 +65,11 @@ class RecipeError(ValueError):
 
 
 class StageFailed(RuntimeError):
-    """A stage exited non-zero (its own output says why)."""
+    """A stage exited non-zero (its own output says why); ``code`` is its exit code (2: it refused its input)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def load_state(workdir: Path) -> dict:
@@ -115,12 +121,48 @@ def run_command(stage: Stage, argv: list[str], workdir: Path, env: dict[str, str
         captured = buffer.getvalue()
         print(captured, end="", flush=True)
     else:
-        code = subprocess.run([sys.executable, "-m", "babylm", *argv], cwd=workdir, env=env, pass_fds=keep_fds
-                              ).returncode
+        process = subprocess.Popen([sys.executable, "-m", "babylm", *argv], cwd=workdir, env=env, pass_fds=keep_fds,
+                                   start_new_session=True)  # its own process group: the recipe passes Ctrl-C on
+        try:
+            code = process.wait()
+        except KeyboardInterrupt:
+            stop_stage(process)
+            raise
+        finally:
+            _kill_group(process)  # what the stage left: DataLoader workers, their forkserver, the resource tracker
+    if code == 2:  # the stage refused its input, in one line above
+        raise StageFailed(f"stage {stage.key!r} refused its input (above; the recipe sets its options from the "
+                          "preset's fields and the recipe's options: docs/recipe.md); fix it and run the same command "
+                          "again: finished stages are kept", code=2)
     if code != 0:
         raise StageFailed(f"stage {stage.key!r} failed (exit {code}); its output is above. Fix it and run the same "
                           "command again: finished stages are kept")
     return time.perf_counter() - started, captured
+
+
+STOP_GRACE_SECONDS = 60.0
+"""How long a stage may take to stop after Ctrl-C (Lightning ends the step, tears down) before it is killed."""
+
+
+def stop_stage(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    """Ctrl-C reached the recipe while ``process`` (a stage started in its own process group) runs: pass SIGINT on
+    to the group, wait up to ``grace`` seconds for the stage to stop, then kill what is left of the group — the
+    stage, its DataLoader workers and their forkserver (started from a forkserver, workers are not the stage's
+    children and would outlive it). A second Ctrl-C kills at once."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _outputs(stage: Stage, workdir: Path) -> str:

@@ -20,7 +20,13 @@ from babylm.core.atomic import os_error_line
 
 
 class CommandParser(argparse.ArgumentParser):
-    """An ``argparse.ArgumentParser`` whose usage errors are one line on stderr (exit code 2)."""
+    """An ``argparse.ArgumentParser`` whose usage errors are one line on stderr (exit code 2), and which takes
+    options only as written in full: ``--volume`` is not read as ``prepare --volumes`` (argparse's prefix
+    matching, ``allow_abbrev``, turned a misremembered option into another one)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 (argparse's hook)
         """Print ``<prog>: error: <message>; see --help`` on stderr and exit with code 2.

@@ -107,6 +107,12 @@ def test_the_data_of_a_preset_can_be_replaced_from_the_command_line(tmp_path):
     ({"student": {"overrides": {}}}, "student"),
     ({"evaluation": {"blimp_dir": "nowhere"}}, "evaluation.blimp_dir: nowhere is not a folder of BLiMP"),
     ({"track": "strict-tiny"}, "track"),
+    ({"data": {"source": "sample", "val_words": "rest"}}, "data.val_words: rest (val takes what train does not) "
+                                                          "needs data.train_words"),
+    ({"data": {"source": "sample", "train_words": 10**24}}, "data.train_words: 1000000000000000000000000 is not a "
+                                                            "number of words from 0 to 2^63-1"),
+    ({"data": {"source": "sample", "train_words": -5}}, "data.train_words: -5 is not a number of words"),
+    ({"data": {"source": "sample", "val_words": "lots"}}, "data.val_words"),
 ])
 def test_a_bad_preset_is_one_line_naming_the_file_and_field_and_nothing_is_written(tmp_path, capsys, change, field):
     path = write_preset(tmp_path, {**TINY, **change})
@@ -200,3 +206,14 @@ def test_the_answer_line_compares_with_the_best_teacher_by_blimp_and_with_the_st
     assert words["within_cap"] and words["teacher_ledgers_match"]
     models[0]["total_words"] = 50.0  # teacher A retrained after the student: its ledger no longer matches
     assert budget(models, "strict-small")["teacher_ledgers_match"] is False
+
+
+def test_a_stage_that_refuses_its_input_makes_the_recipe_exit_2(tmp_path, capsys):
+    """The sample (10k words) cannot give 10M train words with the rest as val: prepare says so in one line, and the
+    recipe exits 2 (bad input), naming the stage and where its options come from."""
+    data = {"source": "sample", "train_words": 10_000_000, "val_words": "rest"}
+    path = write_preset(tmp_path, {**TINY, "data": data})
+    assert recipe.main([str(path), "--workdir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("prepare: the corpus has") and "--val-words rest would leave val empty" in err[0]
+    assert err[1].startswith("babylm recipe: stage 'prepare' refused its input") and len(err) == 2

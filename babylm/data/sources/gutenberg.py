@@ -243,9 +243,11 @@ def ingest_slices(paths: Sequence[str | Path], out: str | Path, *, volume: int |
         info = read_slice_info(_read(path))
         number = volume or info.volume
         if number is None:
-            raise IngestError(f"{path}: no 'Volume N' in the title; pass --volume")
+            raise IngestError(f"{path}: no 'Volume N' in its title: is it a Project Gutenberg EB1911 slice? (for one "
+                              "that is: python -m babylm.data.sources.gutenberg FILE --volume N)")
         if not 1 <= number <= EB1911_VOLUMES:
-            raise IngestError(f"{path}: volume {number} is not one of EB1911's (1–{EB1911_VOLUMES}); pass --volume")
+            raise IngestError(f"{path}: volume {number} is not one of EB1911's (1–{EB1911_VOLUMES}); give the right "
+                              "one: python -m babylm.data.sources.gutenberg FILE --volume N")
         infos.append((info, path))
     with writing(out, INGEST) as out:  # one writer, a tree of its own, what a killed run left removed
         claim(out, INGEST, [INGEST_REPORT])

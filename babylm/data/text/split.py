@@ -88,6 +88,8 @@ class SplitOptions:
             check_seed(self.seed, "--seed")
         except ValueError as error:
             raise SplitError(str(error)) from None
+        if self.val_fraction is not None and self.val_words is None:
+            raise SplitError("--val-words rest and --val-fraction are two ways of sizing val: give one")
         if self.val_fraction is not None:
             if not 0.0 < self.val_fraction < 1.0:
                 raise SplitError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
@@ -158,7 +160,12 @@ def plan_split(word_counts: Sequence[int], options: SplitOptions) -> array:
 def val_words_option(text: str) -> int | str:
     """argparse type of ``--val-words``: an integer ≥ 0, or :data:`REST` (val takes what train does not; it is
     ``val_words=None`` in :class:`SplitOptions`)."""
-    return REST if text.strip().lower() == REST else non_negative_int(text)
+    if text.strip().lower() == REST:
+        return REST
+    try:
+        return non_negative_int(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error}, or {REST} (val takes what train does not)") from None
 
 
 def summarise(word_counts: Sequence[int], plan: Sequence[int]) -> dict[str, dict[str, int]]:
@@ -194,6 +201,12 @@ def split_file(input_path: str | Path, output_dir: str | Path, options: SplitOpt
     if not word_counts:
         raise SplitError(f"{input_path}: no <s> … </s> articles found; is it the output of the clean stage?")
     plan = plan_split(word_counts, options)
+    empty = [name for name, code in (("train", TRAIN), ("val", VAL)) if code not in plan]
+    if empty and options.val_fraction is None:  # (everything mode keeps every article, however few)
+        val = REST if options.val_words is None else options.val_words
+        raise SplitError(f"{input_path}: this split leaves {' and '.join(empty)} without an article (--train-words "
+                         f"{options.train_words}, --val-words {val}); give it a budget of at least one article's "
+                         "words, or use --val-fraction")
     with stage_outputs(output_dir, OUTPUT_FILES, "split", "--output-dir", SplitError):
         return _write_split(input_path, output_dir, options, word_counts, plan)
 

@@ -143,3 +143,17 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys, content, argv, message
     assert code == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and message in error
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--train-words", "0", "--val-words", "rest"], "this split leaves train without an article"),
+    (["--train-words", "100", "--val-words", "0"], "this split leaves val without an article"),
+    (["--train-words", "100", "--val-words", "rest", "--val-fraction", "0.1"],
+     "--val-words rest and --val-fraction are two ways of sizing val: give one"),
+])
+def test_a_split_that_would_leave_a_side_empty_or_is_sized_twice_is_one_line(tmp_path, capsys, options, message):
+    cleaned = tmp_path / "cleaned.txt"
+    cleaned.write_text("".join(f"<s>\nARTICLE {i}. {'word ' * 20}\n</s>\n" for i in range(10)), encoding="utf-8")
+    assert split.main(["--input", str(cleaned), "--output-dir", str(tmp_path / "out"), *options]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and not (tmp_path / "out" / "train.txt").exists()
