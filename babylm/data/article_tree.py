@@ -88,6 +88,15 @@ def check_owner(out: str | Path, writer: str, option: str = "--out") -> None:
     if state:
         raise TreeError(f"{option} {out} holds a scrape's {state[0]}; an ingest writes only into a tree of its own: "
                         f"use another {option}")
+    record = record_path(out, writer)
+    if record.exists() or record.is_symlink():
+        try:
+            content = read_json(record)
+        except JsonError:
+            content = None
+        if record.is_symlink() or not isinstance(content, dict) or content.get("written_by") != f"babylm {writer}":
+            raise TreeError(f"{option} {out} holds {record.name}, which is not this ingest's record; it will not be "
+                            f"overwritten: use another {option}, or move it away")
     ours = recorded(out, writer)
     foreign = sorted(name for name in [*article_files(out), INGEST_REPORT]
                      if name not in ours and (out / name).exists())

@@ -58,6 +58,19 @@ def test_an_ingest_never_overwrites_an_article_or_report_it_did_not_write(tmp_pa
     assert mine.read_text(encoding="utf-8").count("my own notes") == 1
 
 
+@pytest.mark.parametrize("content", ["x", '{"written_by": "me", "files": []}'])
+def test_an_ingest_never_overwrites_a_record_file_it_did_not_write(tmp_path, capsys, content):
+    """A file named like the ingest's record, but not one (a newcomer's ``x``), is refused, not rewritten."""
+    out = tmp_path / "DIR"
+    out.mkdir()
+    (out / ".babylm-ingest.json").write_text(content, encoding="utf-8")
+    (tmp_path / "slice.txt").write_text(SLICE, encoding="utf-8")
+    assert gutenberg.main([str(tmp_path / "slice.txt"), "--out", str(out)]) == 2
+    assert "holds .babylm-ingest.json, which is not this ingest's record" in one_line(capsys)
+    assert (out / ".babylm-ingest.json").read_text(encoding="utf-8") == content
+    assert not list(out.glob("volume_*"))
+
+
 def test_an_ingest_rewrites_its_own_tree_and_the_two_ingests_may_share_one(tmp_path, capsys):
     out = tmp_path / "DIR"
     assert wikitext.main([str(pages_file(tmp_path / "a.json")), "--out", str(out)]) == 0
