@@ -36,11 +36,11 @@ import torch
 ROLES = ("teacher", "distilled student", "student alone")
 
 
-def mean_sd(values: list[float]) -> str:
-    """``mean ± sd`` (sample sd; ``mean`` alone for one value)."""
+def mean_sd(values: list[float], digits: int = 3) -> str:
+    """``mean ± sd`` with ``digits`` decimals (sample sd; ``mean`` alone for one value)."""
     if len(values) == 1:
-        return f"{values[0]:.4g}"
-    return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def percent(values: list[float]) -> str:
@@ -116,7 +116,7 @@ def report(seeds: dict[int, dict], work: Path) -> str:
             points.append(100 * (student["blimp"] - base["blimp"]))
         if loss:
             lines.append(f"| student − {other} | {', '.join(f'{v:+.3f}' for v in loss)} (mean {mean_sd(loss)}) | "
-                         f"{', '.join(f'{v:+.1f}' for v in points)} (mean {mean_sd(points)}) |")
+                         f"{', '.join(f'{v:+.1f}' for v in points)} (mean {mean_sd(points, 1)}) |")
     phenomena = sorted({p for entries in rows.values() for _, _, r in entries for p in r.get("phenomena", {})})
     keys = list(rows)
     lines += ["", "BLiMP per phenomenon, % (mean over seeds):", "",

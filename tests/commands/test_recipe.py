@@ -198,7 +198,7 @@ def test_the_seeds_benchmark_reports_the_runs_the_pages_hold(tiny, tmp_path):
     models = {m["role"] if m["role"] != "teacher" else f"teacher {m['name']}": m for m in tiny["page"]["models"]}
     rows = {line.split(" | ")[0].lstrip("| "): line for line in done.stdout.splitlines() if line.startswith("| ")}
     for key, model in models.items():
-        assert f"| {model['val_loss']:.4g} | {100 * model['blimp']:.1f} |" in rows[key], rows[key]
+        assert f"| {model['val_loss']:.3f} | {100 * model['blimp']:.1f} |" in rows[key], rows[key]
     student, alone = models["distilled student"], models["student alone"]
     assert f"{student['val_loss'] - alone['val_loss']:+.3f}" in rows["student − student alone"]
     assert "| anaphor_agreement |" in done.stdout and (tmp_path / "curve.png").stat().st_size > 1000
