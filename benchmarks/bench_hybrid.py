@@ -46,13 +46,15 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MIXES = (1 / 16, 15 / 16)  # GPT-BERT's causal-focus (the BabyLM 2025 baseline) and masked-focus (its default)
 
 
-def variants(mixes: Sequence[float]) -> list[tuple[str, Optional[float]]]:
-    """``[("causal", None), ("hybrid-<share>", share), …]``."""
-    return [("causal", None), *((f"hybrid-{share:g}", share) for share in mixes)]
+def variants(mixes: Sequence[float], causal: bool = True, tag: str = "") -> list[tuple[str, Optional[float]]]:
+    """``[("causal", None), ("hybrid-<share>[-<tag>]", share), …]`` (without the causal run when ``causal`` is
+    false)."""
+    suffix = f"-{tag}" if tag else ""
+    return [*([("causal", None)] if causal else []), *((f"hybrid-{share:g}{suffix}", share) for share in mixes)]
 
 
 def fit_args(configs: Sequence[Path], work: Path, run: str, seed: int, share: Optional[float],
-             steps: Optional[int], overrides: Sequence[str]) -> list[str]:
+             steps: Optional[int], overrides: Sequence[str], hybrid_overrides: Sequence[str] = ()) -> list[str]:
     """The ``fit`` options of one run: the configs, the objective, the seeds, and every output under ``work``."""
     args = [arg for config in configs for arg in ("-c", str(config))]
     args += ["--seed_everything", str(seed), "--data.seed", str(seed),
@@ -67,7 +69,7 @@ def fit_args(configs: Sequence[Path], work: Path, run: str, seed: int, share: Op
         args += ["--model.init_args.objective", "hybrid", "--model.init_args.hybrid.masked_share", repr(share)]
     if steps is not None:
         args += ["--trainer.max_steps", str(steps), "--trainer.max_epochs", "-1"]
-    for override in overrides:
+    for override in [*overrides, *(hybrid_overrides if share is not None else ())]:
         key, _, value = override.partition("=")
         args += [f"--{key}", value]
     return args
@@ -130,6 +132,19 @@ def summary(results: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
+def report(works: Sequence[Path]) -> list[str]:
+    """The summary table of earlier runs' ``results.json`` under each of ``works`` (e.g. seeds run side by side
+    with one ``--work`` each), merged by variant."""
+    results: dict[str, list[dict]] = {}
+    for work in works:
+        path = work / "results.json"
+        if not path.is_file():
+            raise SystemExit(f"bench_hybrid: --report {work}: no results.json there (its run has not finished)")
+        for variant, rows in json.loads(path.read_text())["runs"].items():
+            results.setdefault(variant, []).extend(rows)
+    return summary(results)
+
+
 def babylm(cwd: Path, *args: str) -> float:
     """Run ``python -m babylm args…`` in ``cwd`` (this checkout's package first); returns its wall seconds."""
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(REPO), "TOKENIZERS_PARALLELISM": "false",
@@ -171,7 +186,7 @@ def check_commands(commands: list[list[str]], cwd: Path) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the benchmark on ``argv``; returns an exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, action="append", required=True,
+    parser.add_argument("--config", type=Path, action="append",
                         help="a training config (repeat to compose; base.yaml is read first by fit itself)")
     parser.add_argument("--blimp-dir", type=Path, default=REPO.parent / "shared" / "data" / "blimp-dev")
     parser.add_argument("--blimp-limit", type=int, default=None, help="pairs per paradigm (default: all)")
@@ -185,16 +200,27 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("runs") / "bench_hybrid",
                         help="outputs (default: %(default)s)")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="where the commands run (default: here)")
+    parser.add_argument("--hybrid-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a fit option for the hybrid runs only, e.g. model.init_args.masked_windows=distill")
+    parser.add_argument("--tag", default="", help="appended to the hybrid runs' names (hybrid-<share>-<tag>)")
+    parser.add_argument("--no-causal", action="store_true", help="leave out the causal-only run (run elsewhere)")
     parser.add_argument("--dry-run", action="store_true", help="print and check the commands; run nothing")
+    parser.add_argument("--report", type=Path, nargs="+", metavar="WORK",
+                        help="print the summary of finished runs' results.json under these --work folders; run nothing")
     args = parser.parse_args(argv)
+    if args.report:
+        print("\n".join(report(args.report)))
+        return 0
+    if not args.config:
+        parser.error("--config is required (unless --report)")
     cwd = args.cwd.resolve()
     configs = [c if c.is_absolute() else (cwd / c) for c in args.config]
     work = args.work if args.work.is_absolute() else cwd / args.work
     plan = []  # (variant, seed, run, hybrid, [commands])
     for seed in args.seeds:
-        for variant, share in variants(args.mixes):
+        for variant, share in variants(args.mixes, not args.no_causal, args.tag):
             run = f"{variant}-seed{seed}"
-            fit = fit_args(configs, work, run, seed, share, args.steps, args.override)
+            fit = fit_args(configs, work, run, seed, share, args.steps, args.override, args.hybrid_override)
             commands = [["fit", *fit], ["validate", *validate_args(fit, work, run)]]
             for backend in ("causal", "mntp") if share is not None else ("causal",):
                 commands.append(["evaluate", *evaluate_args(work, run, backend, args.blimp_dir, args.blimp_limit,

@@ -105,15 +105,24 @@ def check_distillation_settings(alpha: float, temperature: float, reduction: str
 
 
 
-def _row_weights(input_ids: torch.Tensor, reduction: str, ignore_index: int):
+def _row_weights(input_ids: torch.Tensor, reduction: str, ignore_index: int, window_mean: bool = False):
     """Targets (N) and the per-row weights of CE and KL (N each), with their normalisers, for a (B, T) batch.
 
     CE (and the KL of ``token_mean``/``ensemble_mean``) count the positions 0..T-2 whose target is not
-    ``ignore_index``; ``legacy_batch_sum`` counts every position and divides by the batch size.
+    ``ignore_index`` — a mean over them all, or with ``window_mean`` each window's mean, then the mean over
+    windows (a window without a target weighs 0); ``legacy_batch_sum`` counts every position and divides by the
+    batch size.
     """
     targets = F.pad(input_ids[:, 1:], (0, 1), value=ignore_index).reshape(-1)  # (N): the last position has no target
     scored = (targets != ignore_index).float()  # (N)
-    ce_mean = scored / scored.sum().clamp(min=1.0)
+    if window_mean:
+        if reduction == "legacy_batch_sum":
+            raise DistillationSettingsError("distillation loss: window_mean needs reduction token_mean or "
+                                            "ensemble_mean (legacy_batch_sum counts every position)")
+        per_window = scored.view(input_ids.shape)  # (B, T)
+        ce_mean = (per_window / per_window.sum(dim=1, keepdim=True).clamp(min=1.0) / input_ids.size(0)).reshape(-1)
+    else:
+        ce_mean = scored / scored.sum().clamp(min=1.0)
     if reduction == "legacy_batch_sum":
         kl_mean = torch.full_like(scored, 1.0 / input_ids.size(0))
     else:
@@ -122,10 +131,10 @@ def _row_weights(input_ids: torch.Tensor, reduction: str, ignore_index: int):
 
 
 def _mix(student: torch.Tensor, input_ids: torch.Tensor, teacher, alpha: float, temperature: float, reduction: str,
-         ignore_index: int, chunk_rows: Optional[int]) -> DistillationLoss:
+         ignore_index: int, chunk_rows: Optional[int], window_mean: bool = False) -> DistillationLoss:
     """The objective from per-row losses of the chunked computation (see :func:`distillation_loss`)."""
     vocab = student.size(-1)
-    targets, ce_mean, kl_mean = _row_weights(input_ids, reduction, ignore_index)
+    targets, ce_mean, kl_mean = _row_weights(input_ids, reduction, ignore_index, window_mean)
     kl_scale = (1.0 - alpha) * temperature**2
     rows = fused_rows(
         student.reshape(-1, vocab), targets, alpha * ce_mean, kl_scale * kl_mean, temperature, teacher,
@@ -146,14 +155,18 @@ def distillation_loss(
     reduction: DistillationReduction = "token_mean",
     ignore_index: int = -100,
     chunk_rows: Optional[int] = None,
+    window_mean: bool = False,
 ) -> DistillationLoss:
     """Mix next-token CE with a temperature-scaled KL from one or more teachers, in fp32.
 
     Takes ``student_logits`` (B, T, V), ``teacher_logits`` (a non-empty sequence of (B, T, V) tensors, any
     float dtype; inference-mode tensors are fine, nothing of them is saved for backward), ``input_ids``
     (B, T) (the labels; CE targets are shifted by one and ``ignore_index`` entries are skipped), ``alpha``
-    in [0, 1] (weight of CE), ``temperature`` > 0, ``reduction``, and ``chunk_rows`` (positions per chunk
-    of the computation; the default suits CPU and GPU):
+    in [0, 1] (weight of CE), ``temperature`` > 0, ``reduction``, ``chunk_rows`` (positions per chunk of the
+    computation; the default suits CPU and GPU) and ``window_mean`` (CE and KL: each window's mean over
+    its scored positions, then the mean over windows — for windows with different numbers of targets, such as
+    the hybrid objective's masked windows with unchosen positions set to ``ignore_index``; not with
+    ``legacy_batch_sum``):
 
     - ``"token_mean"`` (default): KL(p_k ‖ q) per teacher k and per scored position (the T-1 positions CE
       scores, minus ignored targets), averaged over positions and then over teachers.
@@ -183,7 +196,8 @@ def distillation_loss(
     def teacher(start: int, end: int):
         return teacher_target([logits[start:end] for logits in flat], temperature, reduction)
 
-    return _mix(student_logits, input_ids, teacher, alpha, temperature, reduction, ignore_index, chunk_rows)
+    return _mix(student_logits, input_ids, teacher, alpha, temperature, reduction, ignore_index, chunk_rows,
+                window_mean)
 
 
 def sparse_distillation_loss(
@@ -195,6 +209,7 @@ def sparse_distillation_loss(
     reduction: DistillationReduction = "token_mean",
     ignore_index: int = -100,
     chunk_rows: Optional[int] = None,
+    window_mean: bool = False,
 ) -> DistillationLoss:
     """:func:`distillation_loss` against compact teacher targets (a teacher cache) instead of teacher logits.
 
@@ -220,4 +235,5 @@ def sparse_distillation_loss(
     def teacher(start: int, end: int):
         return SparseTarget(ids[start:end], probs[start:end], neg_entropy[start:end], targets.tail)
 
-    return _mix(student_logits, input_ids, teacher, alpha, temperature, reduction, ignore_index, chunk_rows)
+    return _mix(student_logits, input_ids, teacher, alpha, temperature, reduction, ignore_index, chunk_rows,
+                window_mean)

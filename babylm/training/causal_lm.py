@@ -39,7 +39,7 @@ from babylm.data.tokens.tokenizer_files import tokenizer_fingerprint
 from babylm.models.build import ModelConfig, build_model, count_parameters, model_differences
 from babylm.models.export import checkpoint_tokenizer, export_checkpoint, export_hf
 from babylm.models.ledger import ledger_record
-from babylm.models.losses import causal_lm_loss
+from babylm.models.losses import causal_lm_loss, mntp_loss
 from babylm.models.optim import (  # noqa: F401 (FUSED_ADAMW_DEVICES, weight_decay_groups re-exported)
     FUSED_ADAMW_DEVICES,
     adamw,
@@ -176,6 +176,19 @@ class CausalLM(L.LightningModule):
         logits = self(batch["input_ids"])  # (B, T, V)
         ce = causal_lm_loss(logits, batch["input_ids"])
         return {"loss": ce, "ce": ce}
+
+    masked_parts: tuple[str, ...] = ("mntp",)
+    """What :meth:`masked_loss` returns besides ``loss``."""
+
+    def masked_loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor], targets: torch.Tensor) -> dict:
+        """The loss of the hybrid objective's masked windows (:mod:`.hybrid`): MNTP here; a subclass may add to it.
+
+        Takes the ``logits`` (b, T, V + 1) of the masked input, the windows' ``batch`` (their original
+        ``input_ids`` (b, T), and cache entries where a student has them) and ``targets`` (b, T) bool, the chosen
+        tokens; returns ``{"loss", "mntp"}`` (and :attr:`masked_parts`), scalar fp32 tensors.
+        """
+        mntp = mntp_loss(logits, batch["input_ids"], targets)
+        return {"loss": mntp, "mntp": mntp}
 
     # ------------------------------------------------------------------ training
     def _words_per_token(self) -> Optional[float]:

@@ -30,7 +30,7 @@ Two ways to get the teachers' targets, one objective:
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+from typing import Literal, Optional, Sequence
 
 import torch
 
@@ -70,6 +70,10 @@ class DistillationStudent(CausalLM):
         teacher_words: Training words of each teacher, in ``teachers``' order, for teachers whose export has no
             ``word_ledger.json`` (exported before babylm kept one, or elsewhere); ``null`` entries (or no list)
             read each teacher's ledger. Counted in this run's word ledger and budget (:mod:`babylm.models.ledger`).
+        masked_windows: With ``objective: hybrid``, what a masked window is trained with: ``mntp`` (MNTP
+            cross-entropy only, no teacher term) or ``distill`` (the distillation mix on its masked tokens: CE, and
+            KL to the teachers' predictions of those tokens from the unmasked window). Causal windows always get
+            the distillation mix. Evidence and reasons: docs/hybrid.md.
         **kwargs: Everything else of :class:`~babylm.training.causal_lm.CausalLM` (``config`` — the student
             architecture, default Baby-Llama-58M —, optimizer, schedule, ``export_dir``).
     """
@@ -84,9 +88,14 @@ class DistillationStudent(CausalLM):
         tokenizer_path: Optional[str] = None,
         cache: Optional[TeacherCacheConfig] = None,
         teacher_words: Optional[list[Optional[float]]] = None,
+        masked_windows: Literal["mntp", "distill"] = "mntp",
         **kwargs,
     ) -> None:
         super().__init__(vocab_size=vocab_size, tokenizer_path=tokenizer_path, **kwargs)
+        if masked_windows == "distill" and (self.hybrid is None or reduction == "legacy_batch_sum"):
+            raise TrainingConfigError("model.init_args.masked_windows distill needs objective: hybrid and reduction "
+                                      f"token_mean or ensemble_mean (got objective {kwargs.get('objective', 'causal')}"
+                                      f", reduction {reduction})")
         if isinstance(cache, dict):
             cache = TeacherCacheConfig(**cache)
         # plain types only in the hyper-parameters, so a checkpoint loads with torch.load(weights_only=True)
@@ -134,7 +143,8 @@ class DistillationStudent(CausalLM):
         one pass over the train windows from a cache."""
         if self.cache_config is not None:
             return train_words * len(self._teacher_entries)
-        causal_share = 1.0 - (self.hybrid.config.masked_share if self.hybrid is not None else 0.0)
+        masked = self.hybrid is not None and self.hparams.masked_windows == "mntp"  # masked windows read no teacher
+        causal_share = 1.0 - (self.hybrid.config.masked_share if masked else 0.0)
         return own_words * causal_share * len(self._teacher_entries)
 
     def setup(self, stage: str) -> None:
@@ -173,23 +183,46 @@ class DistillationStudent(CausalLM):
 
         Takes a batch ``{"input_ids": (B, T)}`` — with ``teacher_ids``/``teacher_probs`` (B, T, k) and
         ``teacher_neg_entropy`` (B, T) when training from a cache — and the stage; returns a dict of scalar
-        fp32 tensors. A hybrid student (``objective: hybrid``) gets here with its causal windows only: its masked
-        windows are trained with MNTP alone (docs/hybrid.md), and its ``<mask>`` class, which no teacher has,
-        is left out of this loss.
+        fp32 tensors. A hybrid student (``objective: hybrid``) gets here with its causal windows only (its masked
+        windows: :meth:`masked_loss`), and its ``<mask>`` class, which no teacher has, is left out of this loss.
         """
-        input_ids = batch["input_ids"]  # (B, T)
         if stage != "train":
             return super().causal_loss(batch, stage)
+        parts = self._distill(self._student_logits(batch["input_ids"]), batch, batch["input_ids"])
+        return {"loss": parts.loss, "ce": parts.ce, "kl": parts.kl}
+
+    @property
+    def masked_parts(self) -> tuple[str, ...]:
+        """What :meth:`masked_loss` returns besides ``loss``: ``mntp``, and ``mntp_kl`` with ``masked_windows:
+        distill``."""
+        return ("mntp", "mntp_kl") if self.hparams.masked_windows == "distill" else ("mntp",)
+
+    def masked_loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor], targets: torch.Tensor) -> dict:
+        """A hybrid student's masked windows: MNTP alone (``masked_windows: mntp``), or (``distill``) the
+        distillation mix on the chosen tokens only — ``mntp`` the CE over the teachers' vocabulary (the ``<mask>``
+        class left out), ``mntp_kl`` the KL to the teachers' distributions at the same positions, computed on the
+        *unmasked* window (online, or the window's cache entries), each window's mean, then the mean over windows.
+
+        Takes the masked input's ``logits`` (b, T, V + 1), the windows' ``batch`` (original ``input_ids`` (b, T),
+        cache entries) and ``targets`` (b, T) bool; returns scalar fp32 tensors.
+        """
+        if self.hparams.masked_windows != "distill":
+            return super().masked_loss(logits, batch, targets)
+        labels = batch["input_ids"].masked_fill(~targets, -100)  # (b, T): only the chosen tokens are targets
+        parts = self._distill(logits[..., : self.hparams.vocab_size], batch, labels, window_mean=True)
+        return {"loss": parts.loss, "mntp": parts.ce, "mntp_kl": parts.kl}
+
+    def _distill(self, student_logits: torch.Tensor, batch: dict[str, torch.Tensor], labels: torch.Tensor,
+                 window_mean: bool = False):
+        """The distillation mix of ``student_logits`` (B, T, V) against ``labels`` (B, T; -100: no target) and the
+        teachers' targets for ``batch["input_ids"]`` (online, or the batch's cache entries)."""
         hp = self.hparams
-        settings = dict(alpha=hp.alpha, temperature=hp.temperature, reduction=hp.reduction)
+        settings = dict(alpha=hp.alpha, temperature=hp.temperature, reduction=hp.reduction, window_mean=window_mean)
         if self.cache_config is not None:
             if "teacher_ids" not in batch:
                 raise TrainingConfigError("model.init_args.cache is set but the batch has no teacher-cache entries; "
                                           "train with the TokenizedDataModule (data:)")
             targets = SparseTargets(batch["teacher_ids"], batch["teacher_probs"], batch["teacher_neg_entropy"],
                                     tail=self.cache_config.method == "topk")
-            parts = sparse_distillation_loss(self._student_logits(input_ids), targets, input_ids, **settings)
-        else:
-            student_logits = self._student_logits(input_ids)  # (B, T, V)
-            parts = distillation_loss(student_logits, self.teacher_logits(input_ids), input_ids, **settings)
-        return {"loss": parts.loss, "ce": parts.ce, "kl": parts.kl}
+            return sparse_distillation_loss(student_logits, targets, labels, **settings)
+        return distillation_loss(student_logits, self.teacher_logits(batch["input_ids"]), labels, **settings)

@@ -12,7 +12,9 @@ each window's position in the training order, :mod:`babylm.data.tokens.windows`)
 * a masked window has spans of its tokens replaced (:func:`babylm.data.tokens.masking.mask_spans`, seeded by the
   window's position, at the scheduled rate), attends bidirectionally within each of its documents and never
   across them (a 4-D float mask, :func:`babylm.models.attention.document_attention_mask`), and is trained with
-  :func:`babylm.models.losses.mntp_loss` — a masked token at k+1 predicted from the output at k;
+  :meth:`CausalLM.masked_loss <babylm.training.causal_lm.CausalLM.masked_loss>` — MNTP
+  (:func:`babylm.models.losses.mntp_loss`, a masked token at k+1 predicted from the output at k) for a plain LM;
+  a student may add its teachers' targets there (``masked_windows: distill``);
 * a causal window is trained exactly as without the hybrid objective (:meth:`CausalLM.causal_loss`: next-token
   CE for a plain LM, the distillation mix for a student).
 
@@ -47,7 +49,6 @@ from babylm.data.tokens.masking import (
     row_generator,
 )
 from babylm.models.attention import document_attention_mask
-from babylm.models.losses import mntp_loss
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,9 @@ class HybridObjective:
         """The training loss of one micro-batch of ``module`` (a CausalLM) and its logged parts (see the module doc).
 
         ``batch``: ``{"input_ids": (B, T), "position": (B,), …}`` (teacher-cache entries of a student too). Returns
-        ``{"loss", "mntp", "mask_rate", <module.causal_parts>…, "windows/<part>": int}``: the same keys in every
-        micro-batch (a part with no window here has weight 0), as the step-mean logging under DDP needs.
+        ``{"loss", "mask_rate", <module.masked_parts>…, <module.causal_parts>…, "windows/<part>": int}``: the same
+        keys in every micro-batch (a part with no window here has weight 0), as the step-mean logging under DDP
+        needs.
         """
         if self.masked is None or "position" not in batch:
             raise HybridConfigError("model.init_args.objective hybrid: the batch has no window positions; train with "
@@ -150,12 +152,15 @@ class HybridObjective:
         n_masked = int(masked.sum())
         n_causal = input_ids.size(0) - n_masked
         zero = input_ids.new_zeros((), dtype=torch.float32)
-        parts: dict = {"mntp": zero, "mask_rate": zero, "windows/mntp": n_masked, "windows/mask_rate": n_masked}
+        parts: dict = {}
+        for name in (*module.masked_parts, "mask_rate"):
+            parts[name], parts[f"windows/{name}"] = zero, n_masked
         total = zero
         if n_masked:
-            mntp, rate = self._masked_loss(module, input_ids[masked], positions[masked])
-            total = total + n_masked * mntp
-            parts.update(mntp=mntp.detach(), mask_rate=rate)
+            rows = {k: v[masked] for k, v in batch.items() if k != "position"}
+            masked_parts, parts["mask_rate"] = self._masked_loss(module, rows, positions[masked])
+            total = total + n_masked * masked_parts["loss"]
+            parts.update({name: masked_parts[name].detach() for name in module.masked_parts})
         causal = {name: zero for name in module.causal_parts}
         if n_causal:
             keep = ~masked
@@ -166,8 +171,10 @@ class HybridObjective:
         parts["loss"] = total / input_ids.size(0)
         return parts
 
-    def _masked_loss(self, module, input_ids: torch.Tensor, positions: torch.Tensor):
-        """MNTP over masked windows ``input_ids`` (b, T) at ``positions`` (b,); returns (loss, realised rate)."""
+    def _masked_loss(self, module, rows: dict[str, torch.Tensor], positions: torch.Tensor):
+        """The loss of the windows ``rows`` (``input_ids`` (b, T) and any cache entries) at ``positions`` (b,),
+        masked: :meth:`CausalLM.masked_loss` of their logits; returns (its parts, the realised rate)."""
+        input_ids = rows["input_ids"]  # (b, T)
         steps = (positions // self.batch_size).tolist()
         generators = [row_generator(self.seed, p) for p in positions.tolist()]
         originals = input_ids.cpu()
@@ -179,4 +186,4 @@ class HybridObjective:
                                             attention_dtype(module.model, device))  # (b, 1, T, T)
         logits = module.model(input_ids=inputs, attention_mask=attention, use_cache=False).logits  # (b, T, V + 1)
         realised = (masked.targets.sum(dim=1) / eligible).mean().to(device=device, dtype=torch.float32)  # per window
-        return mntp_loss(logits, input_ids, targets), realised
+        return module.masked_loss(logits, rows, targets), realised

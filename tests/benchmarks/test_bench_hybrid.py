@@ -3,6 +3,7 @@ built from its own argument lists is read back by its own reader."""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 
@@ -46,3 +47,26 @@ def test_one_tiny_run_is_read_back(tiny_data, tmp_path):  # noqa: F811 (fixture)
     assert 0 <= row["blimp_causal"] <= 1 and 0 <= row["blimp_mntp"] <= 1
     lines = bench_hybrid.summary({"hybrid-0.5": [row, {**row, "val_loss": row["val_loss"] + 0.2}]})
     assert lines[-1].startswith("| hybrid-0.5 | 2 | ") and " ± 0.1414 |" in lines[-1]  # sd of two values 0.2 apart
+
+
+def test_a_tagged_hybrid_variant_alone_and_the_report_of_two_works(tmp_path, capsys):
+    argv = ["--config", str(REPO_ROOT / "configs" / "tiny" / "distill.yaml"), "--mixes", "0.5", "--seeds", "1",
+            "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--work", str(tmp_path), "--no-causal", "--tag", "distill",
+            "--hybrid-override", "model.init_args.masked_windows=distill", "--dry-run"]
+    assert bench_hybrid.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "4 commands checked" in out and "--model.init_args.objective causal" not in out
+    assert "/exports/hybrid-0.5-distill-seed1 " in out and out.count("--model.init_args.masked_windows distill") == 2
+    with pytest.raises(SystemExit, match="masked_windows"):  # a misspelt value is caught by the real parser
+        bench_hybrid.main([*argv[:-2], "model.init_args.masked_windows=distil", "--dry-run"])
+    capsys.readouterr()
+
+    row = {"seed": 1, "val_loss": 4.0, "blimp_causal": 0.5, "blimp_mntp": 0.6, "tokens_per_s": 100.0}
+    for seed, work in ((1, tmp_path / "s1"), (2, tmp_path / "s2")):
+        work.mkdir()
+        runs = {"causal": [{**row, "seed": seed, "blimp_mntp": None, "val_loss": 4.0 + seed / 10}]}
+        (work / "results.json").write_text(json.dumps({"runs": runs}))
+    assert bench_hybrid.main(["--report", str(tmp_path / "s1"), str(tmp_path / "s2")]) == 0
+    assert "| causal | 2 | 4.1500 ± 0.0707 | 50.00 ± 0.00 | — | 100 ± 0 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no results.json"):
+        bench_hybrid.main(["--report", str(tmp_path)])

@@ -221,3 +221,25 @@ def test_mntp_predicts_each_masked_token_from_the_position_before_it():
     loss = mntp_loss(logits, INPUT_IDS, torch.zeros_like(targets))  # nothing masked: 0, and a zero gradient
     loss.backward()
     assert loss.item() == 0.0 and not logits.grad.any()
+
+
+def test_window_mean_averages_each_window_then_the_windows():
+    # window 1 scores positions 0 and 1, window 2 only position 1 (its first target ignored, as an unchosen token)
+    ids = torch.tensor([[1, 2, 0], [1, -100, 0]])
+    student, teacher = torch.cat([as_logits(STUDENT)] * 2), torch.cat([as_logits(TEACHER_A)] * 2)
+    parts = distillation_loss(student.requires_grad_(), [teacher], ids, temperature=1.0, window_mean=True)
+
+    ce_1, ce_2 = hand_ce(), -math.log(softmax(STUDENT[1])[0])
+    kl_1 = (kl(softmax(TEACHER_A[0]), softmax(STUDENT[0])) + kl(softmax(TEACHER_A[1]), softmax(STUDENT[1]))) / 2
+    kl_2 = kl(softmax(TEACHER_A[1]), softmax(STUDENT[1]))
+    assert parts.ce.item() == pytest.approx((ce_1 + ce_2) / 2, rel=1e-5)  # not (2 ce_1 + ce_2) / 3, the token mean
+    assert parts.kl.item() == pytest.approx((kl_1 + kl_2) / 2, rel=1e-5)
+    # the gradient is that of the same objective written with autograd, one window at a time
+    reference = student.detach().clone().requires_grad_()
+    per_window = [distillation_loss(reference[i:i + 1], [teacher[i:i + 1]], ids[i:i + 1], temperature=1.0).loss
+                  for i in range(2)]
+    (sum(per_window) / 2).backward()
+    parts.loss.backward()
+    assert torch.allclose(student.grad, reference.grad, atol=1e-6)
+    with pytest.raises(ValueError, match="window_mean needs reduction"):
+        distillation_loss(student, [teacher], ids, reduction="legacy_batch_sum", window_mean=True)

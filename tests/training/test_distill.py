@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from babylm.data.tokens.datamodule import TokenizedDataModule
 from babylm.models.build import ModelConfig
 from babylm.models.losses import causal_lm_loss
-from babylm.training.causal_lm import CausalLM
+from babylm.training.causal_lm import CausalLM, TrainingConfigError
 from babylm.training.distill import DistillationStudent
 from babylm.training.teachers import TeacherError
 from tests.training.distill_fixtures import (  # noqa: F401
@@ -155,6 +155,36 @@ def test_a_hybrid_student_distils_on_its_causal_windows_only_and_takes_a_hybrid_
     assert seen == [(2, SEQ_LEN, tiny_vocab_size), (2, SEQ_LEN, tiny_vocab_size + 1)]
     distilled = 0.5 * train["train/ce"] + 0.5 * 4.0 * train["train/kl"]  # alpha 0.5, T = 2 on the causal windows
     assert train["train/loss"] == pytest.approx((train["train/mntp"] + distilled) / 2, rel=1e-4)  # MNTP alone
+
+
+def test_a_hybrid_student_with_masked_windows_distill_takes_teacher_targets_on_the_masked_tokens(
+        tmp_path, make_student, data, tiny_vocab_size):
+    student = make_student(objective="hybrid", hybrid={"masked_share": 0.5}, masked_windows="distill")
+    seen = []
+    for teacher in student.teachers.models:
+        teacher.register_forward_hook(lambda module, args, kwargs, out: seen.append(kwargs["input_ids"].clone()),
+                                      with_kwargs=True)
+    fit = trainer(tmp_path, max_steps=1, limit_val_batches=0)
+    fit.fit(student, data)
+    train = {k: float(v) for k, v in fit.callback_metrics.items() if k.startswith("train/")}
+
+    # each teacher ran on the 2 masked windows — unmasked: no <mask> id reaches a teacher — and on the 2 causal ones
+    assert [tuple(ids.shape) for ids in seen] == [(2, SEQ_LEN)] * 4
+    assert all(int(ids.max()) < tiny_vocab_size for ids in seen)
+    masked = 0.5 * train["train/mntp"] + 0.5 * 4.0 * train["train/mntp_kl"]  # alpha 0.5, T = 2 on the masked tokens
+    causal = 0.5 * train["train/ce"] + 0.5 * 4.0 * train["train/kl"]
+    assert train["train/mntp_kl"] > 0
+    assert train["train/loss"] == pytest.approx((masked + causal) / 2, rel=1e-4)
+    # the ledger counts the teachers' reading of every window, not of the causal half only
+    assert student.teacher_forward_words(100.0, 1e6) == pytest.approx(200.0)
+
+
+def test_masked_windows_distill_is_refused_without_the_hybrid_objective(make_student):
+    with pytest.raises(TrainingConfigError, match="masked_windows distill needs objective: hybrid"):
+        make_student(masked_windows="distill")
+    with pytest.raises(TrainingConfigError, match="reduction token_mean or ensemble_mean"):
+        make_student(objective="hybrid", hybrid={"masked_share": 0.5}, masked_windows="distill",
+                     reduction="legacy_batch_sum")
 
 
 def test_teachers_run_in_bf16_when_training_in_bf16(tmp_path, make_student, data):

@@ -283,11 +283,11 @@ def test_a_cache_dir_that_is_a_file_is_named(tmp_path):
 # ------------------------------------------------------------------------------------------------ training
 
 
-def student(teachers, tokenizer, vocab, cache=None) -> DistillationStudent:
+def student(teachers, tokenizer, vocab, cache=None, **kwargs) -> DistillationStudent:
     L.seed_everything(0, verbose=False)
     return DistillationStudent(teachers=[str(t) for t in teachers], vocab_size=vocab, tokenizer_path=str(tokenizer),
                                config=ModelConfig(arch="llama", **TINY_SIZES), learning_rate=1e-2, warmup_steps=1,
-                               schedule_steps=4, cache=cache)
+                               schedule_steps=4, cache=cache, **kwargs)
 
 
 class FirstBatch(L.Callback):
@@ -318,6 +318,33 @@ def test_a_cached_step_has_the_online_loss_when_the_cache_keeps_every_class(data
     assert set(first.batch) == {"input_ids", "teacher_ids", "teacher_probs", "teacher_neg_entropy"}
     expected = online.compute_loss({"input_ids": first.batch["input_ids"]}, "train")
     for name in ("loss", "ce", "kl"):
+        assert trainer.callback_metrics[f"train/{name}"].item() == pytest.approx(expected[name].item(), rel=2e-3,
+                                                                                 abs=1e-4)
+
+
+def test_a_hybrid_students_masked_windows_take_their_cached_entries_as_the_online_teachers(
+        tiny_teachers, tiny_tokenizer, tiny_tokenized, tiny_vocab_size, tmp_path):
+    """``masked_windows: distill`` from a cache: the masked windows' entries (the teachers on the unmasked window)
+    give the online loss, masked and causal parts alike."""
+    def fresh_data():  # the hybrid objective asks its DataModule for window positions: not the shared fixture
+        return TokenizedDataModule(tokenizer_path=str(tiny_tokenizer), tokenized_dir=str(tiny_tokenized),
+                                   seq_len=SEQ_LEN, batch_size=4, eval_samples=8, num_workers=0)
+    config = TeacherCacheConfig(dir=str(tmp_path), method="topk", k=tiny_vocab_size)
+    build_teacher_cache(fresh_data(), [str(t) for t in tiny_teachers], 2.0, "token_mean", config, batch_size=BATCH,
+                        progress=False)
+    hybrid = dict(objective="hybrid", hybrid={"masked_share": 0.5}, masked_windows="distill")
+    online = student(tiny_teachers, tiny_tokenizer, tiny_vocab_size, **hybrid)
+    cached = student(tiny_teachers, tiny_tokenizer, tiny_vocab_size, cache=config, **hybrid)
+    first = FirstBatch()
+    trainer = L.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_progress_bar=False, limit_val_batches=0,
+                        enable_model_summary=False, enable_checkpointing=False, default_root_dir=str(tmp_path),
+                        callbacks=[first])
+
+    trainer.fit(cached, fresh_data())
+
+    online.hybrid.bind(fresh_data(), total_steps=4)
+    expected = online.compute_loss({k: first.batch[k] for k in ("input_ids", "position")}, "train")
+    for name in ("loss", "mntp", "mntp_kl", "ce", "kl"):
         assert trainer.callback_metrics[f"train/{name}"].item() == pytest.approx(expected[name].item(), rel=2e-3,
                                                                                  abs=1e-4)
 
