@@ -17,7 +17,15 @@ for the same optimizer steps, so the same tokens and words; then, for each run:
 * ``evaluate --backend causal`` and, for hybrid runs, ``evaluate --backend mntp`` on the export → **BLiMP** (mean
   over paradigms) with both backends (``--blimp-dir``, ``--blimp-limit``, ``--ties``);
 * **tokens/s**: the mean of the run's logged ``train/tokens_per_s`` (training steps only; start-up and validation
-  excluded), and the words seen (``train/words_seen``, equal across variants by construction).
+  excluded), and the words seen (``train/words_seen``, equal across variants by construction);
+* with ``--clock``, **CPU s/step**: the median process-CPU seconds of an optimizer step (``step_clock.py``) — on a
+  shared machine a fairer speed figure than tokens/s; ``--speed-only`` skips validate and evaluate (a paired speed
+  run: the variants alternate, seed after seed).
+
+A distillation config works too (the student's objective is set the same way). ``--hybrid-override KEY=VALUE``
+sets a fit option of the hybrid runs only and ``--tag`` names them ``hybrid-<share>-<tag>`` (e.g. a student's
+``model.init_args.masked_windows=distill``); ``--no-causal`` leaves the causal run out (run elsewhere). Seeds run
+side by side with one ``--work`` each are summarised together by ``--report WORK …``.
 
 Prints the machine line, one row per run and a summary per variant (mean ± sd over seeds); writes every run,
 export and report under ``--work`` (default ``runs/bench_hybrid``) and ``results.json`` there. ``--dry-run``
@@ -54,8 +62,10 @@ def variants(mixes: Sequence[float], causal: bool = True, tag: str = "") -> list
 
 
 def fit_args(configs: Sequence[Path], work: Path, run: str, seed: int, share: Optional[float],
-             steps: Optional[int], overrides: Sequence[str], hybrid_overrides: Sequence[str] = ()) -> list[str]:
-    """The ``fit`` options of one run: the configs, the objective, the seeds, and every output under ``work``."""
+             steps: Optional[int], overrides: Sequence[str], hybrid_overrides: Sequence[str] = (),
+             clock: bool = False) -> list[str]:
+    """The ``fit`` options of one run: the configs, the objective, the seeds, and every output under ``work``
+    (with ``clock``, :class:`step_clock.StepClock`'s per-step times in ``work/clock/<run>.json``)."""
     args = [arg for config in configs for arg in ("-c", str(config))]
     args += ["--seed_everything", str(seed), "--data.seed", str(seed),
              "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
@@ -69,6 +79,9 @@ def fit_args(configs: Sequence[Path], work: Path, run: str, seed: int, share: Op
         args += ["--model.init_args.objective", "hybrid", "--model.init_args.hybrid.masked_share", repr(share)]
     if steps is not None:
         args += ["--trainer.max_steps", str(steps), "--trainer.max_epochs", "-1"]
+    if clock:
+        args += ["--trainer.callbacks+=step_clock.StepClock",
+                 "--trainer.callbacks.out", str(work / "clock" / f"{run}.json")]
     for override in [*overrides, *(hybrid_overrides if share is not None else ())]:
         key, _, value = override.partition("=")
         args += [f"--{key}", value]
@@ -96,18 +109,32 @@ def _csv_column(run_dir: Path, name: str) -> list[float]:
     return values
 
 
-def read_run(work: Path, run: str, hybrid: bool) -> dict:
+CLOCK_WARMUP = 10  # optimizer steps left out of the CPU-time median (allocator and first-call costs)
+
+
+def read_run(work: Path, run: str, hybrid: bool, speed_only: bool = False) -> dict:
     """One run's figures from its files: ``val_loss``, ``blimp_causal``, ``blimp_mntp`` (None for a causal run),
-    ``tokens_per_s`` and ``words_seen``."""
+    ``tokens_per_s`` and ``words_seen`` — and ``cpu_s_per_step``, the median process-CPU seconds of an optimizer
+    step after the first :data:`CLOCK_WARMUP`, when the run had ``--clock``; with ``speed_only``, the speeds
+    alone."""
     def blimp(backend: str) -> float:
         report = json.loads((work / "eval" / f"{run}-{backend}" / "blimp.json").read_text())
         return report["overall"]["accuracy"]
 
     speeds, words = _csv_column(work / "runs" / run, "train/tokens_per_s"), _csv_column(work / "runs" / run,
                                                                                          "train/words_seen")
+    clock = work / "clock" / f"{run}.json"
+    cpu = [step["cpu_s"] for step in json.loads(clock.read_text())["steps"][CLOCK_WARMUP:]] if clock.is_file() else []
+    row = {"tokens_per_s": statistics.mean(speeds) if speeds else None,
+           "cpu_s_per_step": statistics.median(cpu) if cpu else None, "words_seen": words[-1] if words else None}
+    if speed_only:
+        return {"val_loss": None, "blimp_causal": None, "blimp_mntp": None, **row}
     return {"val_loss": _csv_column(work / "runs" / f"{run}-validate", "val/loss")[-1],
-            "blimp_causal": blimp("causal"), "blimp_mntp": blimp("mntp") if hybrid else None,
-            "tokens_per_s": statistics.mean(speeds) if speeds else None, "words_seen": words[-1] if words else None}
+            "blimp_causal": blimp("causal"), "blimp_mntp": blimp("mntp") if hybrid else None, **row}
+
+
+def _cell(value: Optional[float], scale: float, form: str) -> str:
+    return "—" if value is None else form.format(scale * value)
 
 
 def mean_sd(values: Sequence[Optional[float]], scale: float = 1.0, digits: int = 4) -> str:
@@ -121,14 +148,14 @@ def mean_sd(values: Sequence[Optional[float]], scale: float = 1.0, digits: int =
 
 def summary(results: dict[str, list[dict]]) -> list[str]:
     """The summary table's lines: per variant, mean ± sd over seeds of every figure."""
-    lines = ["| variant | seeds | val loss | BLiMP causal % | BLiMP mntp % | tokens/s |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| variant | seeds | val loss | BLiMP causal % | BLiMP mntp % | tokens/s | CPU s/step |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for variant, rows in results.items():
         def column(key):
-            return [row[key] for row in rows]
+            return [row.get(key) for row in rows]
         lines.append(f"| {variant} | {len(rows)} | {mean_sd(column('val_loss'))} | "
                      f"{mean_sd(column('blimp_causal'), 100, 2)} | {mean_sd(column('blimp_mntp'), 100, 2)} | "
-                     f"{mean_sd(column('tokens_per_s'), 1, 0)} |")
+                     f"{mean_sd(column('tokens_per_s'), 1, 0)} | {mean_sd(column('cpu_s_per_step'), 1, 3)} |")
     return lines
 
 
@@ -147,7 +174,8 @@ def report(works: Sequence[Path]) -> list[str]:
 
 def babylm(cwd: Path, *args: str) -> float:
     """Run ``python -m babylm args…`` in ``cwd`` (this checkout's package first); returns its wall seconds."""
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(REPO), "TOKENIZERS_PARALLELISM": "false",
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "benchmarks")]),
+           "TOKENIZERS_PARALLELISM": "false",
            "PYTHONWARNINGS": "ignore"}
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "babylm", *args], cwd=cwd, env=env, capture_output=True, text=True)
@@ -204,6 +232,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="a fit option for the hybrid runs only, e.g. model.init_args.masked_windows=distill")
     parser.add_argument("--tag", default="", help="appended to the hybrid runs' names (hybrid-<share>-<tag>)")
     parser.add_argument("--no-causal", action="store_true", help="leave out the causal-only run (run elsewhere)")
+    parser.add_argument("--clock", action="store_true",
+                        help="time every optimizer step's process-CPU seconds (benchmarks/step_clock.py): a speed "
+                             "figure that other processes' load changes far less than tokens/s")
+    parser.add_argument("--speed-only", action="store_true", help="train only (no validate, no evaluate)")
     parser.add_argument("--dry-run", action="store_true", help="print and check the commands; run nothing")
     parser.add_argument("--report", type=Path, nargs="+", metavar="WORK",
                         help="print the summary of finished runs' results.json under these --work folders; run nothing")
@@ -220,9 +252,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     for seed in args.seeds:
         for variant, share in variants(args.mixes, not args.no_causal, args.tag):
             run = f"{variant}-seed{seed}"
-            fit = fit_args(configs, work, run, seed, share, args.steps, args.override, args.hybrid_override)
-            commands = [["fit", *fit], ["validate", *validate_args(fit, work, run)]]
-            for backend in ("causal", "mntp") if share is not None else ("causal",):
+            fit = fit_args(configs, work, run, seed, share, args.steps, args.override, args.hybrid_override,
+                           args.clock)
+            commands = [["fit", *fit]] + ([] if args.speed_only else [["validate", *validate_args(fit, work, run)]])
+            for backend in () if args.speed_only else ("causal", "mntp") if share is not None else ("causal",):
                 commands.append(["evaluate", *evaluate_args(work, run, backend, args.blimp_dir, args.blimp_limit,
                                                             args.ties)])
             plan.append((variant, seed, run, share is not None, commands))
@@ -236,16 +269,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not args.blimp_dir.is_dir():
         raise SystemExit(f"bench_hybrid: --blimp-dir {args.blimp_dir} not found")
     print(machine_line())
-    print("| variant | seed | fit s | val loss | BLiMP causal % | BLiMP mntp % | tokens/s | words seen |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| variant | seed | fit s | val loss | BLiMP causal % | BLiMP mntp % | tokens/s | CPU s/step | words seen |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     results: dict[str, list[dict]] = {}
     for variant, seed, run, hybrid, commands in plan:
         seconds = [babylm(cwd, *command) for command in commands]
-        row = {"seed": seed, "fit_seconds": round(seconds[0], 1), **read_run(work, run, hybrid)}
+        row = {"seed": seed, "fit_seconds": round(seconds[0], 1), **read_run(work, run, hybrid, args.speed_only)}
         results.setdefault(variant, []).append(row)
-        mntp = f"{100 * row['blimp_mntp']:.2f}" if row["blimp_mntp"] is not None else "—"
-        print(f"| {variant} | {seed} | {seconds[0]:.0f} | {row['val_loss']:.4f} | {100 * row['blimp_causal']:.2f} | "
-              f"{mntp} | {row['tokens_per_s'] or 0:.0f} | {row['words_seen'] or 0:,.0f} |", flush=True)
+        cells = [_cell(row["val_loss"], 1, "{:.4f}"), _cell(row["blimp_causal"], 100, "{:.2f}"),
+                 _cell(row["blimp_mntp"], 100, "{:.2f}"), _cell(row["tokens_per_s"], 1, "{:.0f}"),
+                 _cell(row["cpu_s_per_step"], 1, "{:.3f}"), _cell(row["words_seen"], 1, "{:,.0f}")]
+        print(f"| {variant} | {seed} | {seconds[0]:.0f} | " + " | ".join(cells) + " |", flush=True)
     print("\n" + "\n".join(summary(results)))
     work.mkdir(parents=True, exist_ok=True)
     temporary = work / ".results.json.tmp"

@@ -36,7 +36,8 @@ def test_the_dry_run_checks_every_command(tmp_path, capsys):
 def test_one_tiny_run_is_read_back(tiny_data, tmp_path):  # noqa: F811 (fixture)
     data = [f"data.tokenizer_path={tiny_data.tokenizer_path}", f"data.tokenized_dir={tiny_data.tokenized_dir}",
             "trainer.enable_model_summary=false", "trainer.log_every_n_steps=1"]
-    fit = bench_hybrid.fit_args([TINY_LLAMA], tmp_path, "hybrid-0.5-seed1", 1, 0.5, 2, data)
+    fit = bench_hybrid.fit_args([TINY_LLAMA], tmp_path, "hybrid-0.5-seed1", 1, 0.5, bench_hybrid.CLOCK_WARMUP + 2,
+                                data, clock=True)
     assert run_cli(["fit", *fit]) == 0
     assert run_cli(["validate", *bench_hybrid.validate_args(fit, tmp_path, "hybrid-0.5-seed1")]) == 0
     for backend in ("causal", "mntp"):
@@ -44,6 +45,9 @@ def test_one_tiny_run_is_read_back(tiny_data, tmp_path):  # noqa: F811 (fixture)
         assert evaluate_main([*args, "--device", "cpu"]) == 0
     row = bench_hybrid.read_run(tmp_path, "hybrid-0.5-seed1", hybrid=True)
     assert math.isfinite(row["val_loss"]) and row["tokens_per_s"] > 0 and row["words_seen"] > 0
+    assert row["cpu_s_per_step"] > 0  # the median of the 2 steps after the warm-up
+    speed = bench_hybrid.read_run(tmp_path, "hybrid-0.5-seed1", hybrid=True, speed_only=True)
+    assert speed["val_loss"] is None and speed["cpu_s_per_step"] == row["cpu_s_per_step"]
     assert 0 <= row["blimp_causal"] <= 1 and 0 <= row["blimp_mntp"] <= 1
     lines = bench_hybrid.summary({"hybrid-0.5": [row, {**row, "val_loss": row["val_loss"] + 0.2}]})
     assert lines[-1].startswith("| hybrid-0.5 | 2 | ") and " ± 0.1414 |" in lines[-1]  # sd of two values 0.2 apart
