@@ -4,6 +4,7 @@ newcomer's Ctrl-C once left six processes, 1.4 GB, running after the recipe had 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -38,9 +39,15 @@ def running(pid: int, settle: float = 5.0) -> bool:
         time.sleep(0.05)
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal. Tests run from a background job (``pytest … &`` in a script) inherit
+    SIGINT ignored, and an ignored signal stays ignored in children: the stage would never see the Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(tmp_path: Path, teardown: float) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen([sys.executable, "-c", STAGE, str(tmp_path / "pid"), str(tmp_path / "graceful"),
-                                str(teardown)], start_new_session=True)
+                                str(teardown)], start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while not (tmp_path / "pid").is_file() or not (tmp_path / "pid").read_text():
         assert time.monotonic() < deadline and process.poll() is None
