@@ -166,7 +166,8 @@ def report(works: Sequence[Path]) -> list[str]:
     for work in works:
         path = work / "results.json"
         if not path.is_file():
-            raise SystemExit(f"bench_hybrid: --report {work}: no results.json there (its run has not finished)")
+            why = "its run has not finished" if work.is_dir() else "no such folder"
+            raise SystemExit(f"bench_hybrid: --report {work}: no results.json there ({why})")
         for variant, rows in json.loads(path.read_text())["runs"].items():
             results.setdefault(variant, []).extend(rows)
     return summary(results)
@@ -182,6 +183,21 @@ def babylm(cwd: Path, *args: str) -> float:
     if done.returncode != 0:
         raise SystemExit(f"bench_hybrid: `babylm {' '.join(args)}` failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
+
+
+def _reason(error: BaseException) -> str:
+    """The line(s) of a parser error that say what is wrong: under jsonargparse's "Problem with given class_path"
+    (the model's own complaint, not the Union report around it), else its first line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        if line.startswith("- Problem with given class_path"):
+            detail = []
+            for inner in lines[index + 1:]:
+                if inner.startswith("- "):
+                    break
+                detail.append(inner)
+            return " ".join(detail)
+    return lines[0] if lines else str(error)
 
 
 def check_commands(commands: list[list[str]], cwd: Path) -> None:
@@ -206,7 +222,7 @@ def check_commands(commands: list[list[str]], cwd: Path) -> None:
                 if config.get("model.init_args.objective") == "hybrid":
                     masked_per_step(config.get("model.init_args.hybrid").masked_share, config.get("data.batch_size"))
             except (ArgumentError, MaskingError, SystemExit) as error:
-                raise SystemExit(f"bench_hybrid: `babylm {' '.join(command)}` would fail: {error}") from None
+                raise SystemExit(f"bench_hybrid: a `babylm {name}` of the plan would fail: {_reason(error)}") from None
     finally:
         os.chdir(here)
 
@@ -216,7 +232,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, action="append",
                         help="a training config (repeat to compose; base.yaml is read first by fit itself)")
-    parser.add_argument("--blimp-dir", type=Path, default=REPO.parent / "shared" / "data" / "blimp-dev")
+    parser.add_argument("--blimp-dir", type=Path, default=REPO.parent / "shared" / "data" / "blimp-dev",
+                        help="BLiMP JSONL files (default: %(default)s)")
     parser.add_argument("--blimp-limit", type=int, default=None, help="pairs per paradigm (default: all)")
     parser.add_argument("--ties", choices=("wrong", "correct"), default="wrong", help="evaluate's tie rule")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -259,6 +276,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 commands.append(["evaluate", *evaluate_args(work, run, backend, args.blimp_dir, args.blimp_limit,
                                                             args.ties)])
             plan.append((variant, seed, run, share is not None, commands))
+    if not args.speed_only and not args.blimp_dir.is_dir():  # before a dry run says the plan is fine
+        raise SystemExit(f"bench_hybrid: --blimp-dir {args.blimp_dir} not found")
     if args.dry_run:
         for *_, commands in plan:
             for command in commands:
@@ -266,8 +285,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         check_commands([c for *_, commands in plan for c in commands], cwd)
         print(f"bench_hybrid: {sum(len(c) for *_, c in plan)} commands checked (dry run: nothing ran)")
         return 0
-    if not args.blimp_dir.is_dir():
-        raise SystemExit(f"bench_hybrid: --blimp-dir {args.blimp_dir} not found")
     print(machine_line())
     print("| variant | seed | fit s | val loss | BLiMP causal % | BLiMP mntp % | tokens/s | CPU s/step | words seen |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -290,4 +307,10 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except SystemExit as stop:  # a refusal (one line) is exit code 2, as babylm's own commands
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+            raise SystemExit(2) from None
+        raise

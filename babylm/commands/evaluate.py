@@ -3,7 +3,8 @@
 Run: ``python -m babylm evaluate --model checkpoints/Baby-Llama-58M [--tasks blimp,perplexity]``
 (``--help`` lists every option). Reads the model directory, BLiMP JSONL files (``--blimp-dir``; without
 it the full benchmark is fetched into ``data/blimp/`` on first use) and the validation text
-(``--val-file``). Writes into ``--out`` (default ``runs/eval/<model name>/``): ``blimp.json``,
+(``--val-file``). Writes into ``--out`` (default ``runs/eval/<model name>/``; ``…-mntp/`` with ``--backend
+mntp``): ``blimp.json``,
 ``blimp.md``, ``blimp_phenomena.png``, ``blimp_scores.jsonl``, ``perplexity.json`` and
 ``.babylm-evaluate.json`` (the list of those files); prints a summary. Given a run's checkpoint folder
 (``chck_<N>M/`` milestone exports inside), it scores BLiMP on each and writes ``blimp_curve.json`` and
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="how a BLiMP pair whose two sentences score the same counts: wrong (default, strict) or correct (the rule "
         "of lm-evaluation-harness and the official BabyLM pipeline, where the good sentence wins a tie)",
     )
-    parser.add_argument("--out", default=None, help="output folder (default: runs/eval/<model folder name>)")
+    parser.add_argument("--out", default=None, help="output folder (default: runs/eval/<model folder name>, "
+                        "with -mntp for --backend mntp)")
     parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="sentences (BLiMP) or windows (perplexity) per forward pass (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
@@ -235,6 +237,13 @@ def one_writer(out_dir: Path, names: Sequence[str]) -> Iterator[None]:
         raise OutputError(str(error)) from None
 
 
+def default_out(model: str, backend: str) -> Path:
+    """``runs/eval/<model folder name>``, with ``-mntp`` for the MNTP backend (so its report never replaces the
+    causal one of the same model)."""
+    name = Path(model).resolve().name
+    return Path("runs") / "eval" / (f"{name}-mntp" if backend == "mntp" else name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``evaluate`` command on ``argv``; returns 0, or 2 after a one-line error on stderr."""
 
@@ -246,7 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tasks = _parse_tasks(args.tasks)
         _paradigm_names(args)  # before anything is loaded or fetched
-        out_dir = Path(args.out) if args.out else Path("runs") / "eval" / Path(args.model).resolve().name
+        if args.backend == "mntp" and "perplexity" in tasks:
+            raise EvaluationError("--backend mntp scores BLiMP only; perplexity is causal next-token prediction: "
+                                  "run --tasks perplexity without --backend mntp")
+        out_dir = Path(args.out) if args.out else default_out(args.model, args.backend)
         if is_run_folder(args.model):
             return run_folder_curve(args, tasks, out_dir, log)
         check_writable(out_dir, output_names(tasks), COMMAND, "--out")  # before the (long) scoring

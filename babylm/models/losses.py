@@ -36,16 +36,17 @@ def mntp_loss(logits: torch.Tensor, input_ids: torch.Tensor, targets: torch.Tens
     Takes ``logits`` (B, T, V) of the *masked* input, the *original* ``input_ids`` (B, T) and ``targets`` (B, T)
     bool, true where a token was chosen for masking (:func:`babylm.data.tokens.masking.mask_spans`). A chosen token
     at position k+1 is predicted from the output at position k — the same head and shift as
-    :func:`causal_lm_loss`; unchosen positions are no targets. Reduction: each window's mean over its targets (0
-    for a window without one), then the mean over windows — so, as for causal CE, where every window has T − 1
-    targets, a step's loss does not depend on how its windows are split into micro-batches or devices (a
-    per-token mean over a micro-batch would: windows have different numbers of masked tokens). Returns a scalar
-    tensor. Source: Charpentier & Samuel 2024, arXiv:2410.24159, §2.
+    :func:`causal_lm_loss`; unchosen positions are no targets. Reduction: each window's mean over its targets, then
+    the mean over the windows that have one (a window without a target adds nothing; 0 when none has one) — so,
+    as for causal CE, where every window has T − 1 targets, a step's loss does not depend on how its windows are
+    split into micro-batches or devices (a per-token mean over a micro-batch would: windows have different
+    numbers of masked tokens). Returns a scalar tensor. Source: Charpentier & Samuel 2024, arXiv:2410.24159, §2.
     """
     labels = F.pad(input_ids[:, 1:].masked_fill(~targets[:, 1:], -100), (0, 1), value=-100)  # (B, T): shifted
     token_ce = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")  # (B, T)
-    per_window = token_ce.sum(dim=1) / targets.sum(dim=1).clamp(min=1)  # (B,)
-    return per_window.mean()
+    counts = targets[:, 1:].sum(dim=1)  # (B,): position 0 has no position before it
+    per_window = token_ce.sum(dim=1) / counts.clamp(min=1)  # (B,)
+    return per_window.sum() / (counts > 0).sum().clamp(min=1)  # over the windows with a target
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -109,8 +110,8 @@ def _row_weights(input_ids: torch.Tensor, reduction: str, ignore_index: int, win
     """Targets (N) and the per-row weights of CE and KL (N each), with their normalisers, for a (B, T) batch.
 
     CE (and the KL of ``token_mean``/``ensemble_mean``) count the positions 0..T-2 whose target is not
-    ``ignore_index`` — a mean over them all, or with ``window_mean`` each window's mean, then the mean over
-    windows (a window without a target weighs 0); ``legacy_batch_sum`` counts every position and divides by the
+    ``ignore_index`` — a mean over them all, or with ``window_mean`` each window's mean, then the mean over the
+    windows that have a target; ``legacy_batch_sum`` counts every position and divides by the
     batch size.
     """
     targets = F.pad(input_ids[:, 1:], (0, 1), value=ignore_index).reshape(-1)  # (N): the last position has no target
@@ -120,7 +121,9 @@ def _row_weights(input_ids: torch.Tensor, reduction: str, ignore_index: int, win
             raise DistillationSettingsError("distillation loss: window_mean needs reduction token_mean or "
                                             "ensemble_mean (legacy_batch_sum counts every position)")
         per_window = scored.view(input_ids.shape)  # (B, T)
-        ce_mean = (per_window / per_window.sum(dim=1, keepdim=True).clamp(min=1.0) / input_ids.size(0)).reshape(-1)
+        counts = per_window.sum(dim=1, keepdim=True)  # (B, 1)
+        windows = (counts > 0).sum().clamp(min=1)  # the windows with a target: the mean is over them
+        ce_mean = (per_window / counts.clamp(min=1.0) / windows).reshape(-1)
     else:
         ce_mean = scored / scored.sum().clamp(min=1.0)
     if reduction == "legacy_batch_sum":
@@ -163,10 +166,10 @@ def distillation_loss(
     float dtype; inference-mode tensors are fine, nothing of them is saved for backward), ``input_ids``
     (B, T) (the labels; CE targets are shifted by one and ``ignore_index`` entries are skipped), ``alpha``
     in [0, 1] (weight of CE), ``temperature`` > 0, ``reduction``, ``chunk_rows`` (positions per chunk of the
-    computation; the default suits CPU and GPU) and ``window_mean`` (CE and KL: each window's mean over
-    its scored positions, then the mean over windows — for windows with different numbers of targets, such as
-    the hybrid objective's masked windows with unchosen positions set to ``ignore_index``; not with
-    ``legacy_batch_sum``):
+    computation; the default suits CPU and GPU) and ``window_mean`` (CE and KL: each window's mean over its
+    scored positions, then the mean over the windows that have one — for windows with different numbers of
+    targets, such as the hybrid objective's masked windows with unchosen positions set to ``ignore_index``; not
+    with ``legacy_batch_sum``):
 
     - ``"token_mean"`` (default): KL(p_k ‖ q) per teacher k and per scored position (the T-1 positions CE
       scores, minus ignored targets), averaged over positions and then over teachers.

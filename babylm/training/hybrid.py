@@ -18,9 +18,11 @@ each window's position in the training order, :mod:`babylm.data.tokens.windows`)
 * a causal window is trained exactly as without the hybrid objective (:meth:`CausalLM.causal_loss`: next-token
   CE for a plain LM, the distillation mix for a student).
 
-A micro-batch's loss is the window-weighted mean of the two, ``(n_masked · MNTP + n_causal · causal) / n``: the
-mean over its windows of each window's own loss (MNTP: the mean over the window's masked tokens), so an optimizer
-step's loss and gradient do not depend on the micro-batch size or the device count. (GPT-BERT takes a per-token
+A micro-batch's loss is the window-weighted mean of the two, ``(n_scored · MNTP + n_causal · causal) / n``: the
+mean over its windows of each window's own loss (MNTP: the mean over the window's masked tokens; ``n_scored``
+counts the masked windows with at least one chosen token — at a low rate a short window may have none, and then
+it adds nothing, nor does it pull the logged ``train/mntp`` down), so an optimizer step's loss and gradient do not
+depend on the micro-batch size or the device count. (GPT-BERT takes a per-token
 mean per GPU, which weighs tokens by how its GPUs split the batch.) Logged, each as the mean over its
 own windows of the optimizer step (all ranks): ``train/mntp``, ``train/ce`` (and ``train/ppl``; a student also
 ``train/kl``) and ``train/mask_rate`` (the share of eligible tokens actually masked, per window). Validation and
@@ -78,10 +80,13 @@ class HybridConfig:
 
     def validate(self) -> None:
         """Raise :class:`HybridConfigError` naming the setting when one is out of range."""
-        for name in ("masked_share", "mask_rate_start", "mask_rate_end"):
+        if not 0.0 <= self.masked_share <= 1.0:
+            raise HybridConfigError(f"model.init_args.hybrid.masked_share must be in [0, 1], got {self.masked_share}")
+        for name in ("mask_rate_start", "mask_rate_end"):  # a rate of 0 would leave masked windows nothing to learn
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise HybridConfigError(f"model.init_args.hybrid.{name} must be in [0, 1], got {value}")
+            if not 0.0 < value <= 1.0:
+                raise HybridConfigError(f"model.init_args.hybrid.{name} must be in (0, 1], got {value} (to train "
+                                        "without masked windows, set masked_share 0 or objective causal)")
         if not (0.0 <= self.random_p and 0.0 <= self.keep_p and self.random_p + self.keep_p <= 1.0):
             raise HybridConfigError(f"model.init_args.hybrid.random_p {self.random_p} and keep_p {self.keep_p} must be "
                                     "≥ 0 with a sum ≤ 1")
@@ -152,15 +157,16 @@ class HybridObjective:
         n_masked = int(masked.sum())
         n_causal = input_ids.size(0) - n_masked
         zero = input_ids.new_zeros((), dtype=torch.float32)
-        parts: dict = {}
-        for name in (*module.masked_parts, "mask_rate"):
-            parts[name], parts[f"windows/{name}"] = zero, n_masked
+        parts: dict = {"mask_rate": zero, "windows/mask_rate": n_masked}
+        for name in module.masked_parts:
+            parts[name], parts[f"windows/{name}"] = zero, 0
         total = zero
         if n_masked:
             rows = {k: v[masked] for k, v in batch.items() if k != "position"}
-            masked_parts, parts["mask_rate"] = self._masked_loss(module, rows, positions[masked])
-            total = total + n_masked * masked_parts["loss"]
-            parts.update({name: masked_parts[name].detach() for name in module.masked_parts})
+            masked_parts, parts["mask_rate"], scored = self._masked_loss(module, rows, positions[masked])
+            total = total + scored * masked_parts["loss"]  # a window without a chosen token adds nothing
+            for name in module.masked_parts:
+                parts[name], parts[f"windows/{name}"] = masked_parts[name].detach(), scored
         causal = {name: zero for name in module.causal_parts}
         if n_causal:
             keep = ~masked
@@ -173,7 +179,8 @@ class HybridObjective:
 
     def _masked_loss(self, module, rows: dict[str, torch.Tensor], positions: torch.Tensor):
         """The loss of the windows ``rows`` (``input_ids`` (b, T) and any cache entries) at ``positions`` (b,),
-        masked: :meth:`CausalLM.masked_loss` of their logits; returns (its parts, the realised rate)."""
+        masked: :meth:`CausalLM.masked_loss` of their logits; returns (its parts, the realised rate, the number of
+        windows with at least one chosen token — the windows its means are over)."""
         input_ids = rows["input_ids"]  # (b, T)
         steps = (positions // self.batch_size).tolist()
         generators = [row_generator(self.seed, p) for p in positions.tolist()]
@@ -186,4 +193,4 @@ class HybridObjective:
                                             attention_dtype(module.model, device))  # (b, 1, T, T)
         logits = module.model(input_ids=inputs, attention_mask=attention, use_cache=False).logits  # (b, T, V + 1)
         realised = (masked.targets.sum(dim=1) / eligible).mean().to(device=device, dtype=torch.float32)  # per window
-        return module.masked_loss(logits, rows, targets), realised
+        return module.masked_loss(logits, rows, targets), realised, int(masked.targets[:, 1:].any(dim=1).sum())

@@ -61,8 +61,14 @@ def test_a_tagged_hybrid_variant_alone_and_the_report_of_two_works(tmp_path, cap
     out = capsys.readouterr().out
     assert "4 commands checked" in out and "--model.init_args.objective causal" not in out
     assert "/exports/hybrid-0.5-distill-seed1 " in out and out.count("--model.init_args.masked_windows distill") == 2
-    with pytest.raises(SystemExit, match="masked_windows"):  # a misspelt value is caught by the real parser
+    with pytest.raises(SystemExit, match="distil"):  # a misspelt value is caught by the real parser
         bench_hybrid.main([*argv[:-2], "model.init_args.masked_windows=distil", "--dry-run"])
+    # an option the config's model has not: the one line that says so, not the parser's whole report
+    with pytest.raises(SystemExit, match=r"^bench_hybrid: a `babylm fit` of the plan would fail: Option "
+                                         r"'masked_windows' is not accepted$"):
+        bench_hybrid.main(["--config", str(TINY_LLAMA), *argv[2:]])
+    with pytest.raises(SystemExit, match="--blimp-dir .*nope not found"):  # checked by the dry run too
+        bench_hybrid.main([*argv, "--blimp-dir", str(tmp_path / "nope")])
     capsys.readouterr()
 
     row = {"seed": 1, "val_loss": 4.0, "blimp_causal": 0.5, "blimp_mntp": 0.6, "tokens_per_s": 100.0}
@@ -72,5 +78,7 @@ def test_a_tagged_hybrid_variant_alone_and_the_report_of_two_works(tmp_path, cap
         (work / "results.json").write_text(json.dumps({"runs": runs}))
     assert bench_hybrid.main(["--report", str(tmp_path / "s1"), str(tmp_path / "s2")]) == 0
     assert "| causal | 2 | 4.1500 ± 0.0707 | 50.00 ± 0.00 | — | 100 ± 0 |" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="no results.json"):
+    with pytest.raises(SystemExit, match=r"no results.json there \(its run has not finished\)"):
         bench_hybrid.main(["--report", str(tmp_path)])
+    with pytest.raises(SystemExit, match=r"no results.json there \(no such folder\)"):
+        bench_hybrid.main(["--report", str(tmp_path / "typo")])

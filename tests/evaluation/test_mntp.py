@@ -79,3 +79,21 @@ def test_evaluate_backend_mntp(hybrid_export, llama_dir, tmp_path, capsys):
     assert evaluate_main(["--model", str(llama_dir), "--out", str(tmp_path / "causal"), *argv]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--backend causal" in error and not (tmp_path / "causal" / "blimp.json").exists()
+
+
+def test_the_two_backends_default_to_two_folders_and_mntp_perplexity_is_refused(hybrid_export, tmp_path, capsys,
+                                                                                   monkeypatch):
+    """A newcomer's trial: the docs' two evaluate commands (mntp, then causal) wrote the same default folder, and
+    the causal report silently replaced the MNTP one; ``--backend mntp --tasks perplexity`` computed causal
+    perplexity without a word."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--model", str(hybrid_export), "--blimp-dir", str(SAMPLE_BLIMP_DIR), "--limit", "1", "--device", "cpu"]
+    assert evaluate_main([*argv, "--backend", "mntp"]) == 0 and evaluate_main(argv) == 0
+    name = hybrid_export.resolve().name
+    backends = {folder: json.loads((tmp_path / "runs" / "eval" / folder / "blimp.json").read_text())["settings"]
+                ["backend"] for folder in (name, f"{name}-mntp")}
+    assert backends == {name: "causal", f"{name}-mntp": "mntp"}
+    capsys.readouterr()
+    assert evaluate_main([*argv, "--backend", "mntp", "--tasks", "perplexity", "--val-file", __file__]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--backend mntp scores BLiMP only" in error

@@ -217,6 +217,10 @@ def test_mntp_predicts_each_masked_token_from_the_position_before_it():
     both = torch.cat([as_logits(STUDENT), as_logits(STUDENT)])  # (2, T, V)
     loss = mntp_loss(both, torch.cat([INPUT_IDS, INPUT_IDS]), torch.cat([targets, only_last]))
     assert loss.item() == pytest.approx((expected + single) / 2, rel=1e-6)
+    # a window without a chosen token (a low rate, a short window) adds nothing: not a 0 in the mean
+    none = torch.zeros_like(targets)
+    loss = mntp_loss(both, torch.cat([INPUT_IDS, INPUT_IDS]), torch.cat([targets, none]))
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
     logits = as_logits(STUDENT).requires_grad_()
     loss = mntp_loss(logits, INPUT_IDS, torch.zeros_like(targets))  # nothing masked: 0, and a zero gradient
     loss.backward()
@@ -241,5 +245,11 @@ def test_window_mean_averages_each_window_then_the_windows():
     (sum(per_window) / 2).backward()
     parts.loss.backward()
     assert torch.allclose(student.grad, reference.grad, atol=1e-6)
+    # a third window without a target is left out of the mean (as MNTP's): the same loss
+    no_target = torch.cat([ids, torch.full((1, 3), -100)])
+    student3, teacher3 = torch.cat([student.detach(), student.detach()[:1]]), torch.cat([teacher, teacher[:1]])
+    parts3 = distillation_loss(student3, [teacher3], no_target, temperature=1.0, window_mean=True)
+    assert parts3.ce.item() == pytest.approx(parts.ce.item(), rel=1e-6)
+    assert parts3.kl.item() == pytest.approx(parts.kl.item(), rel=1e-6)
     with pytest.raises(ValueError, match="window_mean needs reduction"):
         distillation_loss(student, [teacher], ids, reduction="legacy_batch_sum", window_mean=True)

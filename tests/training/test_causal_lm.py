@@ -21,7 +21,7 @@ from babylm.models.tracks import (
 )
 from babylm.training.callbacks import WordMilestoneCheckpoint
 from babylm.training.causal_lm import CausalLM, adamw, warmup_cosine, weight_decay_groups
-from tests.training.teacher_fixtures import fit_argv, run_cli
+from tests.training.teacher_fixtures import fit_argv, run_cli, tiny_data  # noqa: F401 (fixture)
 
 STEPS, BATCH, SEQ, WARMUP, LR = 40, 8, 128, 5, 2e-3
 
@@ -283,3 +283,24 @@ def test_validation_loss_is_a_mean_over_windows_not_batches(tmp_path):
     expected = torch.stack(per_window).mean().item()
     assert logged["val/loss"] == pytest.approx(expected, rel=1e-5)
     assert logged["val/ppl"] == pytest.approx(math.exp(expected), rel=1e-5)
+
+
+def test_a_masked_window_without_a_chosen_token_adds_nothing_to_the_hybrid_loss(tiny_data):  # noqa: F811
+    """A newcomer's trial: at a very low rate a masked window may have no chosen token; it used to count as an
+    MNTP loss of 0 in the mean (``train/mntp`` swung 7.6 → 1.9). Now it is left out: the loss is the causal part's."""
+    from babylm.data.tokens.datamodule import TokenizedDataModule
+
+    torch.manual_seed(0)
+    module = CausalLM(config=ModelConfig(arch="llama", hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32),
+                      vocab_size=400, objective="hybrid",
+                      hybrid={"masked_share": 0.5, "mask_rate_start": 1e-4, "mask_rate_end": 1e-4})
+    data = TokenizedDataModule(tokenizer_path=str(tiny_data.tokenizer_path), tokenized_dir=str(tiny_data.tokenized_dir),
+                               seq_len=16, batch_size=4, num_workers=0)
+    module.hybrid.bind(data, total_steps=10)
+    batch = {"input_ids": torch.randint(4, 400, (4, 16)), "position": torch.arange(4)}  # slots 0, 1 masked
+
+    parts = module.hybrid.loss(module, batch)
+
+    causal = module.causal_loss({"input_ids": batch["input_ids"][2:]}, "train")
+    assert parts["windows/mntp"] == 0 and parts["windows/ce"] == 2 and parts["windows/mask_rate"] == 2
+    assert parts["loss"].item() == pytest.approx(2 * causal["loss"].item() / 4, rel=1e-5)

@@ -43,3 +43,14 @@ def test_optimizer_settings_are_checked_when_the_module_is_built():
                           (dict(warmup_steps=-1), "warmup_steps must be ≥ 0")):
         with pytest.raises(TrainingConfigError, match=expected):
             CausalLM(config=tiny, vocab_size=50, **bad)
+
+
+def test_a_mask_rate_of_zero_is_refused_as_it_leaves_the_masked_windows_nothing_to_learn(tiny_data, tmp_path, capsys):
+    """A newcomer's trial: mask rates 0 trained with half of every step empty and logged ``train/mntp`` 0.0."""
+    argv = fit_argv(tmp_path, tiny_data, "--trainer.max_steps", "1", "--model.init_args.objective", "hybrid",
+                    "--model.init_args.hybrid.masked_share", "0.5", "--model.init_args.hybrid.mask_rate_end", "0",
+                    logger="none")
+    assert main(argv) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("babylm fit")]
+    assert len(lines) == 1 and "model.init_args.hybrid.mask_rate_end must be in (0, 1], got 0.0" in lines[0], lines
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "export").exists()

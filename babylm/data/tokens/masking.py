@@ -188,7 +188,7 @@ def masked_per_step(share: float, batch_size: int) -> int:
     if abs(exact - count) > 1e-6:
         raise MaskingError(
             f"masked_share {share} × data.batch_size {batch_size} = {exact:g} windows per step, not a whole number; "
-            f"choose a multiple of 1/{batch_size} (e.g. {max(1, int(exact))}/{batch_size}) or another batch size"
+            f"choose a multiple of 1/{batch_size} (e.g. {max(1, int(exact)) / batch_size:g}) or another batch size"
         )
     return count
 

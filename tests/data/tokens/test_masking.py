@@ -137,7 +137,7 @@ def test_rate_schedule_and_errors():
 
 def test_masked_windows_per_step_are_exact_and_fixed_by_position():
     assert masked_per_step(0.5, 8) == 4 and masked_per_step(0.9375, 128) == 120 and masked_per_step(1 / 16, 32) == 2
-    with pytest.raises(MaskingError, match=r"masked_share 0.9375 × data.batch_size 8 = 7.5 .*multiple of 1/8"):
+    with pytest.raises(MaskingError, match=r"0.9375 × data.batch_size 8 = 7.5 .*multiple of 1/8 \(e.g. 0.875\)"):
         masked_per_step(0.9375, 8)
     positions = torch.arange(24)  # three steps of 8
     assert masked_rows(positions, 8, 3).view(3, 8).tolist() == [[True] * 3 + [False] * 5] * 3
