@@ -24,7 +24,7 @@ for the same optimizer steps, so the same tokens and words; then, for each run:
 
 A distillation config works too (the student's objective is set the same way). ``--hybrid-override KEY=VALUE``
 sets a fit option of the hybrid runs only and ``--tag`` names them ``hybrid-<share>-<tag>`` (e.g. a student's
-``model.init_args.masked_windows=distill``); ``--no-causal`` leaves the causal run out (run elsewhere). Seeds run
+``model.init_args.masked_windows=mntp``); ``--no-causal`` leaves the causal run out (run elsewhere). Seeds run
 side by side with one ``--work`` each are summarised together by ``--report WORK …``.
 
 Prints the machine line, one row per run and a summary per variant (mean ± sd over seeds); writes every run,
@@ -246,7 +246,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="outputs (default: %(default)s)")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="where the commands run (default: here)")
     parser.add_argument("--hybrid-override", action="append", default=[], metavar="KEY=VALUE",
-                        help="a fit option for the hybrid runs only, e.g. model.init_args.masked_windows=distill")
+                        help="a fit option for the hybrid runs only, e.g. model.init_args.masked_windows=mntp")
     parser.add_argument("--tag", default="", help="appended to the hybrid runs' names (hybrid-<share>-<tag>)")
     parser.add_argument("--no-causal", action="store_true", help="leave out the causal-only run (run elsewhere)")
     parser.add_argument("--clock", action="store_true",

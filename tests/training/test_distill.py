@@ -135,12 +135,12 @@ def test_training_logs_ce_kl_and_mix_and_validation_scores_the_student_alone(tmp
     assert validated["val/loss"] == pytest.approx(first_batch_ce, rel=0.2)  # 2 batches; the first is one of them
 
 
-def test_a_hybrid_student_distils_on_its_causal_windows_only_and_takes_a_hybrid_teacher(
+def test_a_hybrid_student_with_masked_windows_mntp_distils_on_its_causal_windows_only_and_takes_a_hybrid_teacher(
         tmp_path, make_student, data, tiny_teachers, tiny_tokenizer, tiny_vocab_size):
     hybrid_teacher = write_teacher(tmp_path / "hybrid", "llama", tiny_tokenizer, tiny_vocab_size, seed=3,
                                    mask_token=True)
     student = make_student(teachers=[str(tiny_teachers[0]), str(hybrid_teacher)], objective="hybrid",
-                           hybrid={"masked_share": 0.5})  # 2 of each step's 4 windows masked
+                           hybrid={"masked_share": 0.5}, masked_windows="mntp")  # 2 of each step's 4 windows masked
     assert [t.config.vocab_size for t in student.teachers.models] == [tiny_vocab_size, tiny_vocab_size + 1]
     assert student.model.config.vocab_size == tiny_vocab_size + 1  # the student's own <mask> row
     seen = []
@@ -157,9 +157,9 @@ def test_a_hybrid_student_distils_on_its_causal_windows_only_and_takes_a_hybrid_
     assert train["train/loss"] == pytest.approx((train["train/mntp"] + distilled) / 2, rel=1e-4)  # MNTP alone
 
 
-def test_a_hybrid_student_with_masked_windows_distill_takes_teacher_targets_on_the_masked_tokens(
+def test_a_hybrid_student_takes_teacher_targets_on_the_masked_tokens_by_default(
         tmp_path, make_student, data, tiny_vocab_size):
-    student = make_student(objective="hybrid", hybrid={"masked_share": 0.5}, masked_windows="distill")
+    student = make_student(objective="hybrid", hybrid={"masked_share": 0.5})  # masked_windows: distill
     seen = []
     for teacher in student.teachers.models:
         teacher.register_forward_hook(lambda module, args, kwargs, out: seen.append(kwargs["input_ids"].clone()),
@@ -179,12 +179,13 @@ def test_a_hybrid_student_with_masked_windows_distill_takes_teacher_targets_on_t
     assert student.teacher_forward_words(100.0, 1e6) == pytest.approx(200.0)
 
 
-def test_masked_windows_distill_is_refused_without_the_hybrid_objective(make_student):
-    with pytest.raises(TrainingConfigError, match="masked_windows distill needs objective: hybrid"):
-        make_student(masked_windows="distill")
-    with pytest.raises(TrainingConfigError, match="reduction token_mean or ensemble_mean"):
-        make_student(objective="hybrid", hybrid={"masked_share": 0.5}, masked_windows="distill",
-                     reduction="legacy_batch_sum")
+def test_masked_windows_distill_with_legacy_batch_sum_is_refused_and_is_ignored_without_the_hybrid_objective(
+        make_student):
+    with pytest.raises(TrainingConfigError, match="needs reduction token_mean or ensemble_mean, got legacy_batch_sum"):
+        make_student(objective="hybrid", hybrid={"masked_share": 0.5}, reduction="legacy_batch_sum")
+    assert make_student(reduction="legacy_batch_sum").masked_parts == ("mntp", "mntp_kl")  # a causal student: unused
+    assert make_student(objective="hybrid", hybrid={"masked_share": 0.5}, reduction="legacy_batch_sum",
+                        masked_windows="mntp").masked_parts == ("mntp",)
 
 
 def test_teachers_run_in_bf16_when_training_in_bf16(tmp_path, make_student, data):
