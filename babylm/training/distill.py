@@ -202,7 +202,8 @@ class DistillationStudent(CausalLM):
         """A hybrid student's masked windows: MNTP alone (``masked_windows: mntp``), or (``distill``) the
         distillation mix on the chosen tokens only — ``mntp`` the CE over the teachers' vocabulary (the ``<mask>``
         class left out), ``mntp_kl`` the KL to the teachers' distributions at the same positions, computed on the
-        *unmasked* window (online, or the window's cache entries), each window's mean, then the mean over windows.
+        *unmasked* window (online, or the window's cache entries), each window's mean, then the mean over the windows
+        with a chosen token.
 
         Takes the masked input's ``logits`` (b, T, V + 1), the windows' ``batch`` (original ``input_ids`` (b, T),
         cache entries) and ``targets`` (b, T) bool; returns scalar fp32 tensors.

@@ -22,11 +22,11 @@ A micro-batch's loss is the window-weighted mean of the two, ``(n_scored · MNTP
 mean over its windows of each window's own loss (MNTP: the mean over the window's masked tokens; ``n_scored``
 counts the masked windows with at least one chosen token — at a low rate a short window may have none, and then
 it adds nothing, nor does it pull the logged ``train/mntp`` down), so an optimizer step's loss and gradient do not
-depend on the micro-batch size or the device count. (GPT-BERT takes a per-token
-mean per GPU, which weighs tokens by how its GPUs split the batch.) Logged, each as the mean over its
-own windows of the optimizer step (all ranks): ``train/mntp``, ``train/ce`` (and ``train/ppl``; a student also
-``train/kl``) and ``train/mask_rate`` (the share of eligible tokens actually masked, per window). Validation and
-test stay causal (``val/loss`` is the causal CE, comparable with causal-only runs).
+depend on the micro-batch size or the device count. (GPT-BERT takes a per-token mean per GPU, which weighs tokens
+by how its GPUs split the batch.) Logged, each as the mean over its own windows of the optimizer step (all ranks):
+``train/mntp``, ``train/ce`` (and ``train/ppl``; a student also ``train/kl``, and ``train/mntp_kl`` with
+``masked_windows: distill``) and ``train/mask_rate`` (the share of eligible tokens actually masked, per window).
+Validation and test stay causal (``val/loss`` is the causal CE, comparable with causal-only runs).
 
 The ``<mask>`` token is id ``data.vocab_size`` (one embedding row more than the tokenizer; no id moves, the token
 files stay valid); the export adds it to the tokenizer (:func:`babylm.models.export.export_hf`).
